@@ -1,0 +1,1 @@
+//! Benchmarks of the flowatlas hot path; see `parse.rs`.

@@ -1,0 +1,182 @@
+//! Splitting a byte stream into lines without copying them, in bounded memory.
+
+use std::io::{self, ErrorKind, Read};
+use std::ops::Range;
+
+use crate::reject::KEPT_CHARS;
+
+/// What the next step through the stream found.
+pub(crate) enum LineEvent {
+    /// A line (without its `\n`) at this range of the buffer.
+    Line(Range<usize>),
+    /// A line longer than the limit; its beginning, and it was skipped to its end.
+    TooLong(Vec<u8>),
+    /// The compressed stream broke off; the unfinished line's beginning and the decoder's words.
+    Truncated { partial: Vec<u8>, why: String },
+    /// The end of the stream.
+    End,
+}
+
+/// A line splitter over any `Read`, with a fixed-size buffer.
+pub(crate) struct Lines {
+    input: Box<dyn Read + Send>,
+    buf: Vec<u8>,
+    pos: usize,
+    filled: usize,
+    at_eof: bool,
+    /// Errors from a decompressor mean a truncated or corrupt object, not a failing disk.
+    compressed: bool,
+    max_line_bytes: usize,
+    /// Bytes handed out as lines, with their newlines.
+    pub(crate) n_bytes: u64,
+}
+
+impl Lines {
+    pub(crate) fn new(
+        input: Box<dyn Read + Send>,
+        compressed: bool,
+        max_line_bytes: usize,
+    ) -> Lines {
+        let capacity = (max_line_bytes * 2).max(256 * 1024);
+        Lines {
+            input,
+            buf: vec![0; capacity],
+            pos: 0,
+            filled: 0,
+            at_eof: false,
+            compressed,
+            max_line_bytes,
+            n_bytes: 0,
+        }
+    }
+
+    pub(crate) fn bytes(&self, range: Range<usize>) -> &[u8] {
+        &self.buf[range]
+    }
+
+    pub(crate) fn next_line(&mut self) -> io::Result<LineEvent> {
+        loop {
+            let pending = &self.buf[self.pos..self.filled];
+            if let Some(newline) = memchr::memchr(b'\n', pending) {
+                let line = self.pos..self.pos + newline;
+                self.pos += newline + 1;
+                self.n_bytes += newline as u64 + 1;
+                return Ok(LineEvent::Line(line));
+            }
+            if self.at_eof {
+                if self.pos == self.filled {
+                    return Ok(LineEvent::End);
+                }
+                let line = self.pos..self.filled;
+                self.n_bytes += line.len() as u64;
+                self.pos = self.filled;
+                return Ok(LineEvent::Line(line));
+            }
+            if pending.len() >= self.max_line_bytes {
+                return self.skip_long_line();
+            }
+            if let Some(broken) = self.fill()? {
+                return Ok(broken);
+            }
+        }
+    }
+
+    /// Reads more input after the pending bytes. Returns an event when the stream broke off.
+    fn fill(&mut self) -> io::Result<Option<LineEvent>> {
+        self.buf.copy_within(self.pos..self.filled, 0);
+        self.filled -= self.pos;
+        self.pos = 0;
+        loop {
+            match self.input.read(&mut self.buf[self.filled..]) {
+                Ok(0) => {
+                    self.at_eof = true;
+                    return Ok(None);
+                }
+                Ok(n_read) => {
+                    self.filled += n_read;
+                    return Ok(None);
+                }
+                Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+                Err(error) if self.compressed && is_corruption(&error) => {
+                    let partial = self.buf[..self.filled.min(KEPT_CHARS)].to_vec();
+                    self.n_bytes += self.filled as u64;
+                    self.pos = 0;
+                    self.filled = 0;
+                    self.at_eof = true;
+                    return Ok(Some(LineEvent::Truncated {
+                        partial,
+                        why: error.to_string(),
+                    }));
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    fn skip_long_line(&mut self) -> io::Result<LineEvent> {
+        let head = self.buf[self.pos..self.pos + KEPT_CHARS.min(self.filled - self.pos)].to_vec();
+        loop {
+            let pending = &self.buf[self.pos..self.filled];
+            if let Some(newline) = memchr::memchr(b'\n', pending) {
+                self.pos += newline + 1;
+                self.n_bytes += newline as u64 + 1;
+                return Ok(LineEvent::TooLong(head));
+            }
+            self.n_bytes += pending.len() as u64;
+            self.pos = self.filled;
+            if self.at_eof {
+                return Ok(LineEvent::TooLong(head));
+            }
+            if let Some(broken) = self.fill()? {
+                return Ok(broken);
+            }
+        }
+    }
+}
+
+fn is_corruption(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::InvalidData | ErrorKind::InvalidInput | ErrorKind::UnexpectedEof
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(input: &'static [u8], max_line_bytes: usize) -> Vec<String> {
+        let mut lines = Lines::new(Box::new(input), false, max_line_bytes);
+        let mut out = Vec::new();
+        loop {
+            match lines.next_line().unwrap() {
+                LineEvent::Line(range) => {
+                    out.push(String::from_utf8_lossy(lines.bytes(range)).into_owned())
+                }
+                LineEvent::TooLong(head) => {
+                    out.push(format!("long:{}", String::from_utf8_lossy(&head[..3])))
+                }
+                LineEvent::Truncated { .. } => out.push("truncated".into()),
+                LineEvent::End => break,
+            }
+        }
+        assert_eq!(lines.n_bytes, input.len() as u64);
+        out
+    }
+
+    #[test]
+    fn splits_with_and_without_final_newline() {
+        assert_eq!(collect(b"a\nb\n\nc", 64), ["a", "b", "", "c"]);
+        assert_eq!(collect(b"a\n", 64), ["a"]);
+        assert!(collect(b"", 64).is_empty());
+    }
+
+    #[test]
+    fn long_lines_are_skipped_whole() {
+        let mut input = b"ok\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 1_000_000));
+        input.extend(b"\nafter\n");
+        let input: &'static [u8] = input.leak();
+        assert_eq!(collect(input, 1024), ["ok", "long:xxx", "after"]);
+    }
+}

@@ -1,0 +1,258 @@
+//! AWS's Parquet delivery: columns named like the header fields with `_`, read row by row into
+//! the same slots as text records.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::DataType;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::file::reader::ChunkReader;
+
+use crate::field::Kind;
+use crate::format::Format;
+use crate::reader::{Error, Outcome};
+use crate::record::Slot;
+use crate::reject::{Reason, Reject};
+use crate::value::{Typed, check_int, type_token};
+
+const BATCH_ROWS: usize = 4096;
+
+pub(crate) struct ParquetRows {
+    batches: ParquetRecordBatchReader,
+    format: Format,
+    batch: Option<RecordBatch>,
+    row_in_batch: usize,
+    row_no: u64,
+    /// Text values of the current row, which the record's text slots point into.
+    text: String,
+    total_rows: u64,
+    total_bytes: u64,
+    finished: bool,
+}
+
+/// A column's values as something the row loop can read without downcasting each time.
+enum Column<'b> {
+    Int(&'b dyn IntColumn),
+    Text(&'b dyn TextColumn),
+}
+
+trait IntColumn {
+    fn int(&self, row: usize) -> Result<i64, Reason>;
+}
+
+trait TextColumn {
+    fn text(&self, row: usize) -> &str;
+}
+
+macro_rules! int_column {
+    ($($arrow:ty),*) => {$(
+        impl IntColumn for arrow_array::PrimitiveArray<$arrow> {
+            fn int(&self, row: usize) -> Result<i64, Reason> {
+                i64::try_from(self.value(row)).map_err(|_| Reason::OutOfRange)
+            }
+        }
+    )*};
+}
+int_column!(
+    Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type
+);
+
+impl TextColumn for arrow_array::StringArray {
+    fn text(&self, row: usize) -> &str {
+        self.value(row)
+    }
+}
+
+impl TextColumn for arrow_array::LargeStringArray {
+    fn text(&self, row: usize) -> &str {
+        self.value(row)
+    }
+}
+
+impl TextColumn for arrow_array::StringViewArray {
+    fn text(&self, row: usize) -> &str {
+        self.value(row)
+    }
+}
+
+fn column_of(array: &ArrayRef) -> Option<Column<'_>> {
+    Some(match array.data_type() {
+        DataType::Int8 => Column::Int(array.as_primitive::<Int8Type>()),
+        DataType::Int16 => Column::Int(array.as_primitive::<Int16Type>()),
+        DataType::Int32 => Column::Int(array.as_primitive::<Int32Type>()),
+        DataType::Int64 => Column::Int(array.as_primitive::<Int64Type>()),
+        DataType::UInt8 => Column::Int(array.as_primitive::<UInt8Type>()),
+        DataType::UInt16 => Column::Int(array.as_primitive::<UInt16Type>()),
+        DataType::UInt32 => Column::Int(array.as_primitive::<UInt32Type>()),
+        DataType::UInt64 => Column::Int(array.as_primitive::<UInt64Type>()),
+        DataType::Utf8 => Column::Text(array.as_string::<i32>()),
+        DataType::LargeUtf8 => Column::Text(array.as_string::<i64>()),
+        DataType::Utf8View => Column::Text(array.as_string_view()),
+        _ => return None,
+    })
+}
+
+fn can_hold(data_type: &DataType, kind: Kind) -> bool {
+    let is_text = matches!(
+        data_type,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    );
+    match kind {
+        Kind::Int { .. } | Kind::Timestamp => is_text || data_type.is_integer(),
+        Kind::Ip | Kind::Choice(_) | Kind::Text => is_text,
+    }
+}
+
+impl ParquetRows {
+    pub(crate) fn open<C: ChunkReader + 'static>(chunks: C) -> Result<ParquetRows, Error> {
+        let builder = ParquetRecordBatchReaderBuilder::try_new(chunks)?;
+        let schema = builder.schema().clone();
+        let format =
+            Format::from_names(schema.fields().iter().map(|column| column.name().as_str()))
+                .map_err(Error::ParquetColumns)?;
+        for (column, &field) in schema.fields().iter().zip(format.fields()) {
+            if !can_hold(column.data_type(), field.kind()) {
+                return Err(Error::ColumnType {
+                    column: column.name().clone(),
+                    data_type: column.data_type().to_string(),
+                    field,
+                });
+            }
+        }
+        let metadata = builder.metadata().clone();
+        let total_rows = metadata.file_metadata().num_rows().max(0) as u64;
+        let total_bytes = metadata
+            .row_groups()
+            .iter()
+            .map(|group| group.total_byte_size().max(0) as u64)
+            .sum();
+        let batches = builder.with_batch_size(BATCH_ROWS).build()?;
+        Ok(ParquetRows {
+            batches,
+            format,
+            batch: None,
+            row_in_batch: 0,
+            row_no: 0,
+            text: String::new(),
+            total_rows,
+            total_bytes,
+            finished: false,
+        })
+    }
+
+    pub(crate) fn format(&self) -> &Format {
+        &self.format
+    }
+
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Uncompressed bytes in proportion to the rows read.
+    pub(crate) fn n_bytes(&self) -> u64 {
+        if self.total_rows == 0 {
+            return 0;
+        }
+        (u128::from(self.total_bytes) * u128::from(self.row_no.min(self.total_rows))
+            / u128::from(self.total_rows)) as u64
+    }
+
+    pub(crate) fn advance(&mut self, slots: &mut [Slot], reject: &mut Reject) -> Outcome {
+        loop {
+            if self.finished {
+                return Outcome::End;
+            }
+            let batch_rows = self.batch.as_ref().map_or(0, RecordBatch::num_rows);
+            if self.row_in_batch < batch_rows {
+                break;
+            }
+            match self.batches.next() {
+                None => {
+                    self.finished = true;
+                    return Outcome::End;
+                }
+                Some(Ok(batch)) => {
+                    self.batch = Some(batch);
+                    self.row_in_batch = 0;
+                }
+                Some(Err(error)) => {
+                    self.finished = true;
+                    self.row_no += 1;
+                    *reject = Reject {
+                        line: self.row_no,
+                        field: None,
+                        reason: Reason::TruncatedInput,
+                        value: String::new(),
+                        text: String::new(),
+                        detail: format!("Parquet data ends early or is corrupt: {error}"),
+                    };
+                    return Outcome::Reject;
+                }
+            }
+        }
+        let Some(batch) = self.batch.as_ref() else {
+            unreachable!("the loop above leaves a batch with rows")
+        };
+        let row = self.row_in_batch;
+        self.row_in_batch += 1;
+        self.row_no += 1;
+        self.text.clear();
+        for (position, (array, &field)) in
+            batch.columns().iter().zip(self.format.fields()).enumerate()
+        {
+            if array.is_null(row) {
+                slots[position] = Slot::Absent;
+                continue;
+            }
+            let typed = match column_of(array) {
+                Some(Column::Int(column)) => column
+                    .int(row)
+                    .and_then(|int| check_int(field.kind(), int))
+                    .map_err(|reason| {
+                        (
+                            reason,
+                            column
+                                .int(row)
+                                .map(|int| int.to_string())
+                                .unwrap_or_default(),
+                        )
+                    }),
+                Some(Column::Text(column)) => {
+                    let token = column.text(row);
+                    type_token(field.kind(), token).map_err(|reason| (reason, token.to_string()))
+                }
+                None => unreachable!("column types are checked when the file is opened"),
+            };
+            slots[position] = match typed {
+                Ok(Typed::Absent) => Slot::Absent,
+                Ok(Typed::Int(int)) => Slot::Int(int),
+                Ok(Typed::Ip(ip)) => Slot::Ip(ip),
+                Ok(Typed::Text(text)) => {
+                    let start = self.text.len() as u32;
+                    self.text.push_str(text);
+                    Slot::Text {
+                        start,
+                        end: self.text.len() as u32,
+                    }
+                }
+                Err((reason, value)) => {
+                    *reject = Reject {
+                        line: self.row_no,
+                        field: Some(field),
+                        reason,
+                        value,
+                        text: String::new(),
+                        detail: String::new(),
+                    };
+                    return Outcome::Reject;
+                }
+            };
+        }
+        Outcome::Record {
+            line: self.row_no,
+            text: 0..0,
+        }
+    }
+}

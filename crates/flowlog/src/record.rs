@@ -1,0 +1,128 @@
+//! Typed records, borrowed from the reader's buffers.
+
+use std::net::IpAddr;
+
+use crate::field::Field;
+use crate::format::Format;
+
+/// A parsed value. `-` in the log is `Absent`, never 0 or "".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Value<'r> {
+    /// The field is `-`, null, or not in the format.
+    Absent,
+    /// An integer (ports, counts, codes; timestamps in Unix seconds).
+    Int(i64),
+    /// An address.
+    Ip(IpAddr),
+    /// Text, including the closed-set words of `action`, `log-status` and `flow-direction`.
+    Text(&'r str),
+}
+
+/// What a value of a record is, stored without a borrow so the reader can keep it between lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Slot {
+    Absent,
+    Int(i64),
+    Ip(IpAddr),
+    /// Byte range in the reader's text buffer.
+    Text {
+        start: u32,
+        end: u32,
+    },
+}
+
+/// What `log-status` says of a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogStatus {
+    /// Traffic was logged (also assumed when the format has no `log-status`).
+    Ok,
+    /// No traffic on the interface in the interval.
+    NoData,
+    /// AWS dropped records in the interval.
+    SkipData,
+}
+
+/// One record, valid until the reader moves on.
+#[derive(Clone, Copy, Debug)]
+pub struct Record<'r> {
+    pub(crate) format: &'r Format,
+    pub(crate) slots: &'r [Slot],
+    pub(crate) text: &'r str,
+    pub(crate) line: u64,
+}
+
+impl<'r> Record<'r> {
+    /// The record's line in its object (Parquet: its 1-based row).
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// The record's format.
+    pub fn format(&self) -> &'r Format {
+        self.format
+    }
+
+    /// The value of a field; `Absent` also when the format does not have it.
+    #[inline]
+    pub fn get(&self, field: Field) -> Value<'r> {
+        match self.format.position(field) {
+            Some(position) => self.value_at(position),
+            None => Value::Absent,
+        }
+    }
+
+    #[inline]
+    fn value_at(&self, position: usize) -> Value<'r> {
+        match self.slots[position] {
+            Slot::Absent => Value::Absent,
+            Slot::Int(int) => Value::Int(int),
+            Slot::Ip(ip) => Value::Ip(ip),
+            Slot::Text { start, end } => Value::Text(&self.text[start as usize..end as usize]),
+        }
+    }
+
+    /// An integer field's value.
+    #[inline]
+    pub fn int(&self, field: Field) -> Option<i64> {
+        match self.get(field) {
+            Value::Int(int) => Some(int),
+            _ => None,
+        }
+    }
+
+    /// An address field's value.
+    #[inline]
+    pub fn ip(&self, field: Field) -> Option<IpAddr> {
+        match self.get(field) {
+            Value::Ip(ip) => Some(ip),
+            _ => None,
+        }
+    }
+
+    /// A text field's value.
+    #[inline]
+    pub fn text(&self, field: Field) -> Option<&'r str> {
+        match self.get(field) {
+            Value::Text(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The record's `log-status`; `Ok` when the format has none.
+    pub fn status(&self) -> LogStatus {
+        match self.text(Field::LogStatus) {
+            Some("NODATA") => LogStatus::NoData,
+            Some("SKIPDATA") => LogStatus::SkipData,
+            _ => LogStatus::Ok,
+        }
+    }
+
+    /// Every field of the format with its value, in record order.
+    pub fn values(&self) -> impl Iterator<Item = (Field, Value<'r>)> + '_ {
+        self.format
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(position, &field)| (field, self.value_at(position)))
+    }
+}
