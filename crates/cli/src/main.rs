@@ -1,1 +1,57 @@
-fn main() {}
+//! The `flowatlas` command line: flags in, a stage's work, output out. No flow-log logic lives
+//! here; each subcommand is one file under `cmd/`.
+
+mod cmd;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// flowatlas: which networks and places your internet traffic comes from, from VPC Flow Logs.
+#[derive(Parser)]
+#[command(name = "flowatlas", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Parse(cmd::parse::Args),
+    Fields(cmd::fields::Args),
+}
+
+/// How a run ended, as an exit status: 0 clean, 1 finished with rejected records or failed
+/// objects, 2 could not run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    Clean,
+    WithFailures,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Parse(args) => cmd::parse::run(args),
+        Command::Fields(args) => cmd::fields::run(args),
+    };
+    match result {
+        Ok(Outcome::Clean) => ExitCode::SUCCESS,
+        Ok(Outcome::WithFailures) => ExitCode::from(1),
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            let _ = writeln!(io::stderr().lock(), "flowatlas: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A closed stdout (`flowatlas parse ... | head`) is a normal way to stop.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|io_error| io_error.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
