@@ -2,13 +2,15 @@
 
 use std::fmt;
 
-use crate::field::{Field, N_FIELDS};
+use crate::field::{Field, Kind, N_FIELDS};
 
 /// The fields of a flow log's records, in order. Built from an explicit format string, from a
 /// header line, from Parquet column names, or the version 2 default.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Format {
     fields: Vec<Field>,
+    /// Each field's kind, looked up once because typing a record needs them all.
+    kinds: Vec<Kind>,
     /// Position of each catalogue field in `fields`, `NOT_PRESENT` when absent.
     positions: [u8; N_FIELDS],
 }
@@ -54,7 +56,12 @@ impl Format {
             // The catalogue has fewer than 255 fields and duplicates are refused, so this fits.
             positions[field as usize] = position as u8;
         }
-        Ok(Format { fields, positions })
+        let kinds = fields.iter().map(|field| field.kind()).collect();
+        Ok(Format {
+            fields,
+            kinds,
+            positions,
+        })
     }
 
     /// The default format of VPC flow logs: the 14 version 2 fields.
@@ -109,6 +116,11 @@ impl Format {
     /// The fields in record order.
     pub fn fields(&self) -> &[Field] {
         &self.fields
+    }
+
+    /// The kinds of the fields, in record order.
+    pub(crate) fn kinds(&self) -> &[Kind] {
+        &self.kinds
     }
 
     /// Where `field` sits in a record, if the format has it.

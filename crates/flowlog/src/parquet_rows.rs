@@ -146,8 +146,8 @@ impl ParquetRows {
         &self.format
     }
 
-    pub(crate) fn text(&self) -> &str {
-        &self.text
+    pub(crate) fn text(&self) -> &[u8] {
+        self.text.as_bytes()
     }
 
     /// Uncompressed bytes in proportion to the rows read.
@@ -221,7 +221,8 @@ impl ParquetRows {
                     }),
                 Some(Column::Text(column)) => {
                     let token = column.text(row);
-                    type_token(field.kind(), token).map_err(|reason| (reason, token.to_string()))
+                    type_token(field.kind(), token.as_bytes())
+                        .map_err(|reason| (reason, token.to_string()))
                 }
                 None => unreachable!("column types are checked when the file is opened"),
             };

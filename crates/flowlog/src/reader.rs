@@ -134,7 +134,6 @@ pub struct Reader {
     explicit_format: Option<Format>,
     format: Option<Format>,
     slots: Vec<Slot>,
-    spans: Vec<Range<usize>>,
     reject: Reject,
     counts: Counts,
     /// Lines of a text object seen so far.
@@ -208,7 +207,6 @@ impl Reader {
             explicit_format: options.format.clone(),
             format: None,
             slots: Vec::new(),
-            spans: Vec::new(),
             reject: Reject {
                 line: 0,
                 field: None,
@@ -260,7 +258,7 @@ impl Reader {
             unreachable!("a record is only read once the format is known")
         };
         let text = match &self.source {
-            Source::Text(lines) => std::str::from_utf8(lines.bytes(text)).unwrap_or_default(),
+            Source::Text(lines) => lines.bytes(text),
             Source::Parquet(rows) => rows.text(),
         };
         let record = Record {
@@ -282,8 +280,7 @@ impl Reader {
             unreachable!("called for text sources only")
         };
         loop {
-            let event = lines.next_line()?;
-            let range = match event {
+            let range = match lines.next_line()? {
                 LineEvent::End => return Ok(Outcome::End),
                 LineEvent::Line(range) => range,
                 LineEvent::TooLong(head) => {
@@ -293,7 +290,7 @@ impl Reader {
                         self.line_no,
                         None,
                         Reason::LineTooLong,
-                        "",
+                        b"",
                         &head,
                     );
                     return Ok(Outcome::Reject);
@@ -305,7 +302,7 @@ impl Reader {
                         self.line_no,
                         None,
                         Reason::TruncatedInput,
-                        "",
+                        b"",
                         &partial,
                     );
                     self.reject.detail =
@@ -316,71 +313,89 @@ impl Reader {
             self.line_no += 1;
             let line_no = self.line_no;
             let bytes = lines.bytes(range.clone());
-            let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-            let range = range.start..range.start + bytes.len();
+            let line = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+            let range = range.start..range.start + line.len();
 
-            let Ok(line) = std::str::from_utf8(bytes) else {
-                let field = utf8_error_field(bytes, self.format.as_ref());
-                set_reject(
-                    &mut self.reject,
-                    line_no,
-                    field,
-                    Reason::InvalidUtf8,
-                    "",
-                    bytes,
-                );
-                return Ok(Outcome::Reject);
+            let Some(first) = line.iter().position(|&byte| !is_separator(byte)) else {
+                continue;
             };
-            self.spans.clear();
-            self.spans.extend(token_spans(line));
-            if self.spans.is_empty() {
+            // Data lines start with a digit, `-` or an ID; only a lower-case word can open a header.
+            if line[first].is_ascii_lowercase()
+                && read_header(
+                    &self.explicit_format,
+                    &mut self.format,
+                    &mut self.slots,
+                    line,
+                    line_no,
+                )?
+            {
                 continue;
             }
-            if line.as_bytes()[self.spans[0].start].is_ascii_lowercase() {
-                let tokens: Vec<&str> = self.spans.iter().map(|span| &line[span.clone()]).collect();
-                if looks_like_header(&tokens) {
-                    let header = Format::from_names(tokens).map_err(|source| Error::Header {
-                        line: line_no,
-                        source,
-                    })?;
-                    if self.explicit_format.is_none() {
-                        self.slots = vec![Slot::Absent; header.fields().len()];
-                        self.format = Some(header);
-                    }
-                    continue;
-                }
-            }
             if self.format.is_none() {
-                let format = match &self.explicit_format {
-                    Some(explicit) => explicit.clone(),
-                    None if self.spans.len() == 14 => Format::default_v2(),
-                    None => {
-                        return Err(Error::FormatUndetermined {
-                            line: line_no,
-                            n_fields: self.spans.len(),
-                        });
-                    }
-                };
+                let format = settle_format(self.explicit_format.as_ref(), line, line_no)?;
                 self.slots = vec![Slot::Absent; format.fields().len()];
                 self.format = Some(format);
             }
             let Some(format) = self.format.as_ref() else {
-                unreachable!("set just above")
+                unreachable!("settled just above")
             };
-            return Ok(
-                match type_line(line, &self.spans, format, &mut self.slots) {
-                    Ok(()) => Outcome::Record {
-                        line: line_no,
-                        text: range,
-                    },
-                    Err(fault) => {
-                        fault.fill(&mut self.reject, line_no, line, format);
-                        Outcome::Reject
-                    }
+            return Ok(match type_line(line, format, &mut self.slots) {
+                Ok(()) => Outcome::Record {
+                    line: line_no,
+                    text: range,
                 },
-            );
+                Err(fault) => {
+                    fault.fill(&mut self.reject, line_no, line, format);
+                    Outcome::Reject
+                }
+            });
         }
     }
+}
+
+/// Takes a header line: it sets the format unless one was given. False when the line is data.
+fn read_header(
+    explicit_format: &Option<Format>,
+    format: &mut Option<Format>,
+    slots: &mut Vec<Slot>,
+    line: &[u8],
+    line_no: u64,
+) -> Result<bool, Error> {
+    let Ok(text) = std::str::from_utf8(line) else {
+        return Ok(false);
+    };
+    let tokens: Vec<&str> = token_spans(line).map(|span| &text[span]).collect();
+    if !looks_like_header(&tokens) {
+        return Ok(false);
+    }
+    let header = Format::from_names(tokens).map_err(|source| Error::Header {
+        line: line_no,
+        source,
+    })?;
+    if explicit_format.is_none() {
+        *slots = vec![Slot::Absent; header.fields().len()];
+        *format = Some(header);
+    }
+    Ok(true)
+}
+
+/// The format of an object without a header line, decided at its first record.
+fn settle_format(
+    explicit_format: Option<&Format>,
+    line: &[u8],
+    line_no: u64,
+) -> Result<Format, Error> {
+    if let Some(explicit) = explicit_format {
+        return Ok(explicit.clone());
+    }
+    let n_fields = token_spans(line).count();
+    if n_fields != 14 {
+        return Err(Error::FormatUndetermined {
+            line: line_no,
+            n_fields,
+        });
+    }
+    Ok(Format::default_v2())
 }
 
 fn set_reject(
@@ -388,30 +403,29 @@ fn set_reject(
     line: u64,
     field: Option<Field>,
     reason: Reason,
-    value: &str,
+    value: &[u8],
     text: &[u8],
 ) {
     reject.line = line;
     reject.field = field;
     reject.reason = reason;
-    reject.value = shorten(value);
+    reject.value = shorten(&String::from_utf8_lossy(value));
     reject.text = shorten(&String::from_utf8_lossy(text));
     reject.detail.clear();
 }
 
 /// Byte ranges of the space- or tab-separated tokens of a line.
-pub(crate) fn token_spans(line: &str) -> impl Iterator<Item = Range<usize>> + '_ {
-    let bytes = line.as_bytes();
+fn token_spans(line: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
     let mut pos = 0;
     std::iter::from_fn(move || {
-        while pos < bytes.len() && is_separator(bytes[pos]) {
+        while pos < line.len() && is_separator(line[pos]) {
             pos += 1;
         }
-        if pos == bytes.len() {
+        if pos == line.len() {
             return None;
         }
         let start = pos;
-        while pos < bytes.len() && !is_separator(bytes[pos]) {
+        while pos < line.len() && !is_separator(line[pos]) {
             pos += 1;
         }
         Some(start..pos)
@@ -430,8 +444,7 @@ enum Fault {
 }
 
 impl Fault {
-    fn fill(self, reject: &mut Reject, line_no: u64, line: &str, format: &Format) {
-        let spans: Vec<Range<usize>> = token_spans(line).collect();
+    fn fill(self, reject: &mut Reject, line_no: u64, line: &[u8], format: &Format) {
         match self {
             Fault::Count { n_tokens } => {
                 let n_fields = format.fields().len();
@@ -442,39 +455,35 @@ impl Fault {
                 };
                 // Name the first field without a value, or nothing when there are extra values.
                 let field = format.fields().get(n_tokens).copied();
-                set_reject(reject, line_no, field, reason, "", line.as_bytes());
+                set_reject(reject, line_no, field, reason, b"", line);
                 reject.detail = format!("{n_tokens} values for {n_fields} fields");
             }
             Fault::Value { position, reason } => {
                 let field = format.fields()[position];
-                let value = &line[spans[position].clone()];
-                set_reject(reject, line_no, Some(field), reason, value, line.as_bytes());
+                let span = token_spans(line).nth(position).unwrap_or(0..0);
+                let value = if reason == Reason::InvalidUtf8 {
+                    b"" as &[u8]
+                } else {
+                    &line[span]
+                };
+                set_reject(reject, line_no, Some(field), reason, value, line);
             }
         }
     }
 }
 
-/// Types every token of a line into `slots`.
+/// Types every token of a line into `slots`, in one pass over the bytes.
 #[inline]
-fn type_line(
-    line: &str,
-    spans: &[Range<usize>],
-    format: &Format,
-    slots: &mut [Slot],
-) -> Result<(), Fault> {
-    if spans.len() != slots.len() {
-        return Err(Fault::Count {
-            n_tokens: spans.len(),
-        });
-    }
-    for (position, ((span, &field), slot)) in spans
-        .iter()
-        .zip(format.fields())
-        .zip(slots.iter_mut())
-        .enumerate()
-    {
-        let token = &line[span.clone()];
-        *slot = match type_token(field.kind(), token) {
+fn type_line(line: &[u8], format: &Format, slots: &mut [Slot]) -> Result<(), Fault> {
+    let kinds = format.kinds();
+    let mut position = 0;
+    for span in token_spans(line) {
+        let (Some(&kind), Some(slot)) = (kinds.get(position), slots.get_mut(position)) else {
+            return Err(Fault::Count {
+                n_tokens: position + token_spans(&line[span.start..]).count(),
+            });
+        };
+        *slot = match type_token(kind, &line[span.clone()]) {
             Ok(Typed::Absent) => Slot::Absent,
             Ok(Typed::Int(int)) => Slot::Int(int),
             Ok(Typed::Ip(ip)) => Slot::Ip(ip),
@@ -482,24 +491,19 @@ fn type_line(
                 start: span.start as u32,
                 end: span.end as u32,
             },
-            Err(reason) => return Err(Fault::Value { position, reason }),
+            Err(reason) => {
+                // A short line is reported as such, not as a bad value in the wrong column.
+                let n_tokens = position + token_spans(&line[span.start..]).count();
+                if n_tokens != kinds.len() {
+                    return Err(Fault::Count { n_tokens });
+                }
+                return Err(Fault::Value { position, reason });
+            }
         };
+        position += 1;
+    }
+    if position != kinds.len() {
+        return Err(Fault::Count { n_tokens: position });
     }
     Ok(())
-}
-
-/// The field whose token holds the first invalid UTF-8 byte, when the format is known.
-fn utf8_error_field(bytes: &[u8], format: Option<&Format>) -> Option<Field> {
-    let bad_at = std::str::from_utf8(bytes).err()?.valid_up_to();
-    let n_separated = bytes[..bad_at]
-        .split(|&byte| is_separator(byte))
-        .filter(|token| !token.is_empty())
-        .count();
-    let ends_in_token = bad_at > 0 && !is_separator(bytes[bad_at - 1]);
-    let position = if ends_in_token {
-        n_separated - 1
-    } else {
-        n_separated
-    };
-    format?.fields().get(position).copied()
 }

@@ -47,7 +47,8 @@ pub enum LogStatus {
 pub struct Record<'r> {
     pub(crate) format: &'r Format,
     pub(crate) slots: &'r [Slot],
-    pub(crate) text: &'r str,
+    /// The bytes text slots point into; already checked to be UTF-8 where a slot points.
+    pub(crate) text: &'r [u8],
     pub(crate) line: u64,
 }
 
@@ -77,7 +78,9 @@ impl<'r> Record<'r> {
             Slot::Absent => Value::Absent,
             Slot::Int(int) => Value::Int(int),
             Slot::Ip(ip) => Value::Ip(ip),
-            Slot::Text { start, end } => Value::Text(&self.text[start as usize..end as usize]),
+            Slot::Text { start, end } => Value::Text(
+                std::str::from_utf8(&self.text[start as usize..end as usize]).unwrap_or_default(),
+            ),
         }
     }
 

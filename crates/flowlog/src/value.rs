@@ -18,20 +18,20 @@ pub(crate) enum Typed<'t> {
 
 /// Types a token for a field of `kind`. `-` is absent for every kind.
 #[inline]
-pub(crate) fn type_token(kind: Kind, token: &str) -> Result<Typed<'_>, Reason> {
-    if token == "-" {
+pub(crate) fn type_token(kind: Kind, token: &[u8]) -> Result<Typed<'_>, Reason> {
+    if token == b"-" {
         return Ok(Typed::Absent);
     }
     match kind {
         Kind::Int { max } => {
-            let int = parse_int(token.as_bytes())?;
+            let int = parse_int(token)?;
             if int > max {
                 return Err(Reason::OutOfRange);
             }
             Ok(Typed::Int(int))
         }
         Kind::Timestamp => {
-            let int = parse_int(token.as_bytes())?;
+            let int = parse_int(token)?;
             Ok(Typed::Int(if int >= MILLIS_THRESHOLD {
                 int / 1000
             } else {
@@ -39,14 +39,13 @@ pub(crate) fn type_token(kind: Kind, token: &str) -> Result<Typed<'_>, Reason> {
             }))
         }
         Kind::Ip => parse_ip(token).map(Typed::Ip),
-        Kind::Choice(words) => {
-            if words.contains(&token) {
-                Ok(Typed::Text(token))
-            } else {
-                Err(Reason::InvalidValue)
-            }
-        }
-        Kind::Text => Ok(Typed::Text(token)),
+        Kind::Choice(words) => match words.iter().find(|word| word.as_bytes() == token) {
+            Some(word) => Ok(Typed::Text(word)),
+            None => Err(Reason::InvalidValue),
+        },
+        Kind::Text => std::str::from_utf8(token)
+            .map(Typed::Text)
+            .map_err(|_| Reason::InvalidUtf8),
     }
 }
 
@@ -88,11 +87,14 @@ fn parse_int(bytes: &[u8]) -> Result<i64, Reason> {
 
 /// Parses an address, with a fast path for dotted-quad IPv4 (the bulk of real logs).
 #[inline]
-fn parse_ip(token: &str) -> Result<IpAddr, Reason> {
-    if let Some(v4) = parse_ipv4(token.as_bytes()) {
+fn parse_ip(token: &[u8]) -> Result<IpAddr, Reason> {
+    if let Some(v4) = parse_ipv4(token) {
         return Ok(IpAddr::V4(v4));
     }
-    token.parse::<IpAddr>().map_err(|_| Reason::InvalidAddress)
+    std::str::from_utf8(token)
+        .ok()
+        .and_then(|text| text.parse::<IpAddr>().ok())
+        .ok_or(Reason::InvalidAddress)
 }
 
 /// Strict dotted quad: four decimal octets of 1-3 digits, no leading zeros, each at most 255.
@@ -173,7 +175,7 @@ mod tests {
 
     #[test]
     fn timestamps_in_milliseconds_become_seconds() {
-        let seconds = |token| match type_token(Kind::Timestamp, token) {
+        let seconds = |token: &str| match type_token(Kind::Timestamp, token.as_bytes()) {
             Ok(Typed::Int(int)) => int,
             _ => panic!("not a timestamp: {token}"),
         };
