@@ -241,7 +241,7 @@ impl Reader {
             Source::Text(_) => self.advance_text()?,
             Source::Parquet(rows) => rows.advance(&mut self.slots, &mut self.reject),
         };
-        match outcome {
+        let (line, text) = match outcome {
             Outcome::End => return Ok(None),
             Outcome::Reject => {
                 self.counts.read += 1;
@@ -249,10 +249,7 @@ impl Reader {
                 self.counts.rejected_by_reason[self.reject.reason as usize] += 1;
                 return Ok(Some(Entry::Reject(&self.reject)));
             }
-            Outcome::Record { .. } => {}
-        }
-        let Outcome::Record { line, text } = outcome else {
-            unreachable!("other outcomes returned above")
+            Outcome::Record { line, text } => (line, text),
         };
         let Some(format) = self.format.as_ref() else {
             unreachable!("a record is only read once the format is known")
