@@ -206,6 +206,7 @@ impl ParquetRows {
                 slots[position] = Slot::Absent;
                 continue;
             }
+            let mut text_token = "";
             let typed = match column_of(array) {
                 Some(Column::Int(column)) => column
                     .int(row)
@@ -221,6 +222,7 @@ impl ParquetRows {
                     }),
                 Some(Column::Text(column)) => {
                     let token = column.text(row);
+                    text_token = token;
                     type_token(field.kind(), token.as_bytes())
                         .map_err(|reason| (reason, token.to_string()))
                 }
@@ -230,9 +232,9 @@ impl ParquetRows {
                 Ok(Typed::Absent) => Slot::Absent,
                 Ok(Typed::Int(int)) => Slot::Int(int),
                 Ok(Typed::Ip(ip)) => Slot::Ip(ip),
-                Ok(Typed::Text(text)) => {
+                Ok(Typed::Text) => {
                     let start = self.text.len() as u32;
-                    self.text.push_str(text);
+                    self.text.push_str(text_token);
                     Slot::Text {
                         start,
                         end: self.text.len() as u32,

@@ -482,7 +482,7 @@ fn type_line(line: &[u8], format: &Format, slots: &mut [Slot]) -> Result<(), Fau
             Ok(Typed::Absent) => Slot::Absent,
             Ok(Typed::Int(int)) => Slot::Int(int),
             Ok(Typed::Ip(ip)) => Slot::Ip(ip),
-            Ok(Typed::Text(_)) => Slot::Text {
+            Ok(Typed::Text) => Slot::Text {
                 start: span.start as u32,
                 end: span.end as u32,
             },

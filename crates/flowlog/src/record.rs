@@ -113,9 +113,15 @@ impl<'r> Record<'r> {
 
     /// The record's `log-status`; `Ok` when the format has none.
     pub fn status(&self) -> LogStatus {
-        match self.text(Field::LogStatus) {
-            Some("NODATA") => LogStatus::NoData,
-            Some("SKIPDATA") => LogStatus::SkipData,
+        let Some(position) = self.format.position(Field::LogStatus) else {
+            return LogStatus::Ok;
+        };
+        match self.slots[position] {
+            Slot::Text { start, end } => match &self.text[start as usize..end as usize] {
+                b"NODATA" => LogStatus::NoData,
+                b"SKIPDATA" => LogStatus::SkipData,
+                _ => LogStatus::Ok,
+            },
             _ => LogStatus::Ok,
         }
     }

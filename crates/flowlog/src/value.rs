@@ -8,17 +8,17 @@ use crate::reject::Reason;
 /// Values at or above this are milliseconds (10^11 seconds is past the year 5000).
 const MILLIS_THRESHOLD: i64 = 100_000_000_000;
 
-/// A token typed by kind, with text returned as-is for the caller to store.
-pub(crate) enum Typed<'t> {
+/// A token typed by kind. Text stays where it is: the caller keeps its position.
+pub(crate) enum Typed {
     Absent,
     Int(i64),
     Ip(IpAddr),
-    Text(&'t str),
+    Text,
 }
 
 /// Types a token for a field of `kind`. `-` is absent for every kind.
 #[inline]
-pub(crate) fn type_token(kind: Kind, token: &[u8]) -> Result<Typed<'_>, Reason> {
+pub(crate) fn type_token(kind: Kind, token: &[u8]) -> Result<Typed, Reason> {
     if token == b"-" {
         return Ok(Typed::Absent);
     }
@@ -39,18 +39,18 @@ pub(crate) fn type_token(kind: Kind, token: &[u8]) -> Result<Typed<'_>, Reason> 
             }))
         }
         Kind::Ip => parse_ip(token).map(Typed::Ip),
-        Kind::Choice(words) => match words.iter().find(|word| word.as_bytes() == token) {
-            Some(word) => Ok(Typed::Text(word)),
-            None => Err(Reason::InvalidValue),
+        Kind::Choice(words) => match words.iter().any(|word| word.as_bytes() == token) {
+            true => Ok(Typed::Text),
+            false => Err(Reason::InvalidValue),
         },
-        Kind::Text => std::str::from_utf8(token)
-            .map(Typed::Text)
-            .map_err(|_| Reason::InvalidUtf8),
+        // The ASCII check is inlined and covers nearly every real value.
+        Kind::Text if token.is_ascii() || std::str::from_utf8(token).is_ok() => Ok(Typed::Text),
+        Kind::Text => Err(Reason::InvalidUtf8),
     }
 }
 
 /// Checks an integer that arrived already typed (Parquet) against its field's kind.
-pub(crate) fn check_int(kind: Kind, int: i64) -> Result<Typed<'static>, Reason> {
+pub(crate) fn check_int(kind: Kind, int: i64) -> Result<Typed, Reason> {
     match kind {
         Kind::Int { max } if (0..=max).contains(&int) => Ok(Typed::Int(int)),
         Kind::Int { .. } => Err(Reason::OutOfRange),
