@@ -122,6 +122,23 @@ impl ParquetRows {
             }
         }
         let metadata = builder.metadata().clone();
+        // The parquet crate asserts on negative offsets deep inside reading (found by fuzzing);
+        // a corrupt footer must be an error here instead.
+        for (group_idx, group) in metadata.row_groups().iter().enumerate() {
+            for column in group.columns() {
+                let start = column
+                    .dictionary_page_offset()
+                    .unwrap_or(column.data_page_offset());
+                if start < 0 || column.compressed_size() < 0 {
+                    return Err(Error::Parquet(parquet::errors::ParquetError::General(
+                        format!(
+                            "corrupt footer: row group {group_idx}, column `{}` has a negative offset or size",
+                            column.column_path().string()
+                        ),
+                    )));
+                }
+            }
+        }
         let total_rows = metadata.file_metadata().num_rows().max(0) as u64;
         let total_bytes = metadata
             .row_groups()

@@ -70,7 +70,7 @@ pub enum Error {
         field: Field,
     },
     /// The Parquet file cannot be opened.
-    #[error("Parquet: {0}")]
+    #[error("{0}")]
     Parquet(#[from] parquet::errors::ParquetError),
     /// Reading the input failed.
     #[error(transparent)]
