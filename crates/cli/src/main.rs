@@ -20,6 +20,7 @@ struct Cli {
 enum Command {
     Parse(cmd::parse::Args),
     Fields(cmd::fields::Args),
+    BuildMmdb(cmd::build_mmdb::Args),
 }
 
 /// How a run ended, as an exit status: 0 clean, 1 finished with rejected records or failed
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Parse(args) => cmd::parse::run(args),
         Command::Fields(args) => cmd::fields::run(args),
+        Command::BuildMmdb(args) => cmd::build_mmdb::run(args),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

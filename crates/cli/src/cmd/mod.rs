@@ -1,4 +1,5 @@
 //! One module per subcommand, each with its own flags and help text.
 
+pub mod build_mmdb;
 pub mod fields;
 pub mod parse;

@@ -1,0 +1,369 @@
+//! Enrichment of peer addresses: ASN and place from the databases, user overrides on top, and a
+//! cache keyed by matched network so one lookup answers every address in it.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use ipnetwork::IpNetwork;
+
+use crate::mmdb::{Database, DbError, Facts};
+use crate::prefix_map::PrefixMap;
+
+/// Where the databases and overrides come from.
+#[derive(Clone, Debug, Default)]
+pub struct GeoConfig {
+    /// Files answering ASN and AS name, tried in order (e.g. an IPv4 and an IPv6 file).
+    pub asn_dbs: Vec<PathBuf>,
+    /// Files answering the place, tried in order.
+    pub geo_dbs: Vec<PathBuf>,
+    /// A CSV of `prefix,asn,as_name,country_code,city` that overrides the databases.
+    pub prefixes: Option<PathBuf>,
+}
+
+/// Why enrichment could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum GeoError {
+    /// A database that cannot be used.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// A database given as an ASN source that holds no ASN (or a geo source with no place).
+    #[error(
+        "{path}: database type {database_type:?} has no {wanted} data; pass it as the other kind of database"
+    )]
+    WrongKind {
+        /// The file.
+        path: PathBuf,
+        /// Its `database_type`.
+        database_type: String,
+        /// `ASN` or `location`.
+        wanted: &'static str,
+    },
+    /// The overrides file cannot be read.
+    #[error("{path}: {why}")]
+    Prefixes {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the line.
+        why: String,
+    },
+}
+
+/// A user's override for a prefix. Empty columns leave the database's answer in place.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Override {
+    asn: Option<u32>,
+    as_name: Option<Arc<str>>,
+    country_code: Option<Arc<str>>,
+    city: Option<Arc<str>>,
+}
+
+/// The enrichment of one address.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Enrichment {
+    /// What is known of the address's network.
+    pub facts: Facts,
+    /// The most specific network among the matches (database networks and override prefix).
+    pub network: Option<IpNetwork>,
+}
+
+struct Opened {
+    db: Arc<Database>,
+    modified: Option<SystemTime>,
+}
+
+/// The databases and overrides, loaded once and shared (wrap in `Arc` across threads).
+pub struct Databases {
+    config: GeoConfig,
+    asn: Vec<Opened>,
+    geo: Vec<Opened>,
+    overrides: PrefixMap<Override>,
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path)
+        .and_then(|meta| meta.modified())
+        .ok()
+}
+
+impl Databases {
+    /// Opens every database and the overrides; any unusable file is an error now, not empty
+    /// columns later.
+    pub fn open(config: &GeoConfig) -> Result<Databases, GeoError> {
+        let open_all = |paths: &[PathBuf], wants_asn: bool| -> Result<Vec<Opened>, GeoError> {
+            paths
+                .iter()
+                .map(|path| {
+                    let db = Database::open(path)?;
+                    let provides = db.provides();
+                    if (wants_asn && !provides.asn) || (!wants_asn && !provides.place) {
+                        return Err(GeoError::WrongKind {
+                            path: path.clone(),
+                            database_type: db.database_type().to_string(),
+                            wanted: if wants_asn { "ASN" } else { "location" },
+                        });
+                    }
+                    Ok(Opened {
+                        db: Arc::new(db),
+                        modified: modified(path),
+                    })
+                })
+                .collect()
+        };
+        let overrides = match &config.prefixes {
+            Some(path) => read_overrides(path)?,
+            None => PrefixMap::default(),
+        };
+        Ok(Databases {
+            config: config.clone(),
+            asn: open_all(&config.asn_dbs, true)?,
+            geo: open_all(&config.geo_dbs, false)?,
+            overrides,
+        })
+    }
+
+    /// Re-opens everything when any file changed since it was opened (a long-running process
+    /// picking up a database update). Returns whether it reloaded.
+    pub fn reload_if_changed(&mut self) -> Result<bool, GeoError> {
+        let changed = self
+            .asn
+            .iter()
+            .chain(&self.geo)
+            .any(|opened| modified(opened.db.path()) != opened.modified);
+        if !changed {
+            return Ok(false);
+        }
+        *self = Databases::open(&self.config)?;
+        Ok(true)
+    }
+
+    /// Every open database: ASN sources, then place sources.
+    pub fn all(&self) -> impl Iterator<Item = &Database> {
+        self.asn.iter().chain(&self.geo).map(|opened| &*opened.db)
+    }
+
+    /// True when there is nothing to enrich with.
+    pub fn is_empty(&self) -> bool {
+        self.asn.is_empty() && self.geo.is_empty() && self.overrides.is_empty()
+    }
+}
+
+fn read_overrides(path: &Path) -> Result<PrefixMap<Override>, GeoError> {
+    let error = |why: String| GeoError::Prefixes {
+        path: path.to_path_buf(),
+        why,
+    };
+    let text = std::fs::read_to_string(path).map_err(|io_error| error(io_error.to_string()))?;
+    let mut overrides = PrefixMap::default();
+    for (idx, line) in text.lines().enumerate() {
+        let line_no = idx + 1;
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || (line_no == 1 && line.starts_with("prefix"))
+        {
+            continue;
+        }
+        let columns: Vec<&str> = line.split(',').map(str::trim).collect();
+        if columns.len() != 5 {
+            return Err(error(format!(
+                "line {line_no}: {} columns, expected 5 (prefix,asn,as_name,country_code,city)",
+                columns.len()
+            )));
+        }
+        let network: IpNetwork = columns[0].parse().map_err(|_| {
+            error(format!(
+                "line {line_no}: field `prefix`: {:?} is not a network",
+                columns[0]
+            ))
+        })?;
+        let asn = match columns[1].trim_start_matches("AS") {
+            "" => None,
+            digits => Some(digits.parse::<u32>().map_err(|_| {
+                error(format!(
+                    "line {line_no}: field `asn`: {:?} is not an AS number",
+                    columns[1]
+                ))
+            })?),
+        };
+        let text = |value: &str| (!value.is_empty()).then(|| Arc::<str>::from(value));
+        overrides.insert(
+            network,
+            Override {
+                asn,
+                as_name: text(columns[2]),
+                country_code: text(columns[3]),
+                city: text(columns[4]),
+            },
+        );
+    }
+    Ok(overrides)
+}
+
+/// Lookups and cache hits, per database and overall.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EnrichStats {
+    /// Addresses enriched.
+    pub lookups: u64,
+    /// Answered from the network cache.
+    pub cache_hits: u64,
+    /// Per database (in [`Databases::all`] order): addresses looked up, and found with data.
+    pub per_db: Vec<(u64, u64)>,
+    /// Addresses an override applied to.
+    pub override_hits: u64,
+}
+
+/// Entries kept before the cache starts over; bounds memory on address-scanning traffic.
+const MAX_CACHED_NETWORKS: usize = 1 << 20;
+
+/// Enriches addresses for one thread, with its own cache over shared databases.
+pub struct Enricher {
+    databases: Arc<Databases>,
+    cache: PrefixMap<Arc<Enrichment>>,
+    stats: EnrichStats,
+}
+
+impl Enricher {
+    /// An enricher over shared databases.
+    pub fn new(databases: Arc<Databases>) -> Enricher {
+        let n_dbs = databases.all().count();
+        Enricher {
+            databases,
+            cache: PrefixMap::default(),
+            stats: EnrichStats {
+                per_db: vec![(0, 0); n_dbs],
+                ..EnrichStats::default()
+            },
+        }
+    }
+
+    /// Counts so far.
+    pub fn stats(&self) -> &EnrichStats {
+        &self.stats
+    }
+
+    /// What is known of an address. Not found anywhere: every fact `None`.
+    pub fn enrich(&mut self, ip: IpAddr) -> Arc<Enrichment> {
+        self.stats.lookups += 1;
+        let from_databases = match self.cache.longest_match(ip) {
+            Some((_, cached)) => {
+                self.stats.cache_hits += 1;
+                cached.clone()
+            }
+            None => {
+                let looked_up = Arc::new(self.look_up(ip));
+                if self.cache.len() >= MAX_CACHED_NETWORKS {
+                    self.cache.clear();
+                }
+                if let Some(network) = looked_up.network {
+                    self.cache.insert(network, looked_up.clone());
+                }
+                looked_up
+            }
+        };
+        // Overrides are checked for every address, so a cached wider network never hides a
+        // narrower override inside it.
+        match self.databases.overrides.longest_match(ip) {
+            None => from_databases,
+            Some((prefix, user)) => {
+                self.stats.override_hits += 1;
+                let mut merged = (*from_databases).clone();
+                apply(&mut merged.facts, user);
+                let override_network = IpNetwork::new(ip, prefix)
+                    .ok()
+                    .map(|net| IpNetwork::new(net.network(), prefix));
+                if let Some(Ok(network)) = override_network {
+                    merged.network = Some(narrowest(merged.network, network));
+                }
+                Arc::new(merged)
+            }
+        }
+    }
+
+    fn look_up(&mut self, ip: IpAddr) -> Enrichment {
+        let mut enrichment = Enrichment::default();
+        let databases = self.databases.clone();
+        let n_asn = databases.asn.len();
+        let mut found_asn = false;
+        for (idx, opened) in databases.asn.iter().enumerate() {
+            if found_asn {
+                break;
+            }
+            found_asn = self.consult(idx, &opened.db, ip, &mut enrichment, |facts, from| {
+                facts.asn = from.asn;
+                facts.as_name = from.as_name;
+            });
+        }
+        let mut found_place = false;
+        for (idx, opened) in databases.geo.iter().enumerate() {
+            if found_place {
+                break;
+            }
+            found_place = self.consult(
+                n_asn + idx,
+                &opened.db,
+                ip,
+                &mut enrichment,
+                |facts, from| {
+                    let asn = facts.asn.take();
+                    let as_name = facts.as_name.take();
+                    *facts = Facts {
+                        asn,
+                        as_name,
+                        ..from
+                    };
+                },
+            );
+        }
+        enrichment
+    }
+
+    /// Looks `ip` up in one database and takes what it knows; true when it had data.
+    fn consult(
+        &mut self,
+        db_idx: usize,
+        db: &Database,
+        ip: IpAddr,
+        enrichment: &mut Enrichment,
+        take: impl FnOnce(&mut Facts, Facts),
+    ) -> bool {
+        let Some(hit) = db.find(ip) else {
+            return false;
+        };
+        self.stats.per_db[db_idx].0 += 1;
+        enrichment.network = Some(match enrichment.network {
+            Some(network) => narrowest(Some(network), hit.network),
+            None => hit.network,
+        });
+        if hit.data_offset.is_none() {
+            return false;
+        }
+        self.stats.per_db[db_idx].1 += 1;
+        take(&mut enrichment.facts, db.facts(ip));
+        true
+    }
+}
+
+fn apply(facts: &mut Facts, user: &Override) {
+    if user.asn.is_some() {
+        facts.asn = user.asn;
+    }
+    if user.as_name.is_some() {
+        facts.as_name = user.as_name.clone();
+    }
+    if user.country_code.is_some() {
+        facts.country_code = user.country_code.clone();
+        // A country name from the database would contradict the overriding code.
+        facts.country = None;
+    }
+    if user.city.is_some() {
+        facts.city = user.city.clone();
+    }
+}
+
+/// Of two networks holding the same address, the more specific (they are always nested).
+fn narrowest(current: Option<IpNetwork>, other: IpNetwork) -> IpNetwork {
+    match current {
+        Some(network) if network.prefix() >= other.prefix() => network,
+        _ => other,
+    }
+}
