@@ -64,8 +64,20 @@ struct Override {
 pub struct Enrichment {
     /// What is known of the address's network.
     pub facts: Facts,
-    /// The most specific network among the matches (database networks and override prefix).
+    /// The most specific network that answered (database networks with data, override prefix).
     pub network: Option<IpNetwork>,
+}
+
+impl Enrichment {
+    fn knows_asn(&self) -> bool {
+        self.facts.asn.is_some() || self.facts.as_name.is_some()
+    }
+
+    fn knows_place(&self) -> bool {
+        self.facts.country_code.is_some()
+            || self.facts.country.is_some()
+            || self.facts.city.is_some()
+    }
 }
 
 struct Opened {
@@ -206,10 +218,15 @@ pub struct EnrichStats {
     pub lookups: u64,
     /// Answered from the network cache.
     pub cache_hits: u64,
-    /// Per database (in [`Databases::all`] order): addresses looked up, and found with data.
+    /// Per database (in [`Databases::all`] order): networks looked up (cache misses that reached
+    /// it), and those found with data.
     pub per_db: Vec<(u64, u64)>,
     /// Addresses an override applied to.
     pub override_hits: u64,
+    /// Addresses whose ASN or AS name is known.
+    pub asn_known: u64,
+    /// Addresses whose country or city is known.
+    pub place_known: u64,
 }
 
 /// Entries kept before the cache starts over; bounds memory on address-scanning traffic.
@@ -243,19 +260,27 @@ impl Enricher {
 
     /// What is known of an address. Not found anywhere: every fact `None`.
     pub fn enrich(&mut self, ip: IpAddr) -> Arc<Enrichment> {
+        let enrichment = self.enrich_uncounted(ip);
         self.stats.lookups += 1;
+        self.stats.asn_known += u64::from(enrichment.knows_asn());
+        self.stats.place_known += u64::from(enrichment.knows_place());
+        enrichment
+    }
+
+    fn enrich_uncounted(&mut self, ip: IpAddr) -> Arc<Enrichment> {
         let from_databases = match self.cache.longest_match(ip) {
             Some((_, cached)) => {
                 self.stats.cache_hits += 1;
                 cached.clone()
             }
             None => {
-                let looked_up = Arc::new(self.look_up(ip));
+                let (looked_up, scope) = self.look_up(ip);
+                let looked_up = Arc::new(looked_up);
                 if self.cache.len() >= MAX_CACHED_NETWORKS {
                     self.cache.clear();
                 }
-                if let Some(network) = looked_up.network {
-                    self.cache.insert(network, looked_up.clone());
+                if let Some(scope) = scope {
+                    self.cache.insert(scope, looked_up.clone());
                 }
                 looked_up
             }
@@ -279,8 +304,11 @@ impl Enricher {
         }
     }
 
-    fn look_up(&mut self, ip: IpAddr) -> Enrichment {
+    /// Asks the databases; also returns the network over which every database's answer is the
+    /// same (the narrowest network any of them matched, with data or not), which keys the cache.
+    fn look_up(&mut self, ip: IpAddr) -> (Enrichment, Option<IpNetwork>) {
         let mut enrichment = Enrichment::default();
+        let mut scope = None;
         let databases = self.databases.clone();
         let n_asn = databases.asn.len();
         let mut found_asn = false;
@@ -288,10 +316,17 @@ impl Enricher {
             if found_asn {
                 break;
             }
-            found_asn = self.consult(idx, &opened.db, ip, &mut enrichment, |facts, from| {
-                facts.asn = from.asn;
-                facts.as_name = from.as_name;
-            });
+            found_asn = self.consult(
+                idx,
+                &opened.db,
+                ip,
+                &mut enrichment,
+                &mut scope,
+                |facts, from| {
+                    facts.asn = from.asn;
+                    facts.as_name = from.as_name;
+                },
+            );
         }
         let mut found_place = false;
         for (idx, opened) in databases.geo.iter().enumerate() {
@@ -303,6 +338,7 @@ impl Enricher {
                 &opened.db,
                 ip,
                 &mut enrichment,
+                &mut scope,
                 |facts, from| {
                     let asn = facts.asn.take();
                     let as_name = facts.as_name.take();
@@ -314,7 +350,7 @@ impl Enricher {
                 },
             );
         }
-        enrichment
+        (enrichment, scope)
     }
 
     /// Looks `ip` up in one database and takes what it knows; true when it had data.
@@ -324,20 +360,19 @@ impl Enricher {
         db: &Database,
         ip: IpAddr,
         enrichment: &mut Enrichment,
+        scope: &mut Option<IpNetwork>,
         take: impl FnOnce(&mut Facts, Facts),
     ) -> bool {
         let Some(hit) = db.find(ip) else {
             return false;
         };
         self.stats.per_db[db_idx].0 += 1;
-        enrichment.network = Some(match enrichment.network {
-            Some(network) => narrowest(Some(network), hit.network),
-            None => hit.network,
-        });
+        *scope = Some(narrowest(*scope, hit.network));
         if hit.data_offset.is_none() {
             return false;
         }
         self.stats.per_db[db_idx].1 += 1;
+        enrichment.network = Some(narrowest(enrichment.network, hit.network));
         take(&mut enrichment.facts, db.facts(ip));
         true
     }

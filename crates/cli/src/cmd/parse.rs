@@ -6,7 +6,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use flowatlas_flowlog::{Counts, Entry, Format, Options, Reader, Reason, Record, Reject, Value};
+use std::sync::Arc;
+
+use flowatlas_flowlog::{
+    Counts, Entry, Format, LogStatus, Options, Reader, Reason, Record, Reject, Value,
+};
+use flowatlas_geo::{
+    Databases, Enricher, Enrichment, GeoConfig, Peer, PeerFinder, PeerKind, PeerRules,
+};
 
 use crate::Outcome;
 
@@ -28,9 +35,75 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     rejects: Option<PathBuf>,
 
+    /// An ASN database (.mmdb: MaxMind/GeoLite2 ASN or ISP, DB-IP ASN, IPinfo Lite, ...).
+    /// Repeatable: files are tried in order (e.g. separate IPv4 and IPv6 files). With any of
+    /// the enrichment flags, each record gets a `peer` object.
+    #[arg(long = "asn-db", value_name = "FILE")]
+    asn_dbs: Vec<PathBuf>,
+
+    /// A location database (.mmdb: MaxMind/GeoLite2 City or Country, DB-IP, IPinfo Lite,
+    /// ip-location-db, ...). Repeatable, tried in order. May be the same file as --asn-db.
+    #[arg(long = "geo-db", value_name = "FILE")]
+    geo_dbs: Vec<PathBuf>,
+
+    /// A CSV of `prefix,asn,as_name,country_code,city` that overrides the databases (most
+    /// specific prefix wins; empty columns keep the database's answer).
+    #[arg(long, value_name = "FILE")]
+    prefixes: Option<PathBuf>,
+
+    /// A network of your own (never an internet peer). Repeatable.
+    #[arg(long = "local-cidr", value_name = "CIDR")]
+    local_cidrs: Vec<String>,
+
+    /// AWS's ip-ranges.json: peers in it are kind `aws`, not `internet`.
+    #[arg(long = "aws-ip-ranges", value_name = "FILE")]
+    aws_ip_ranges: Option<PathBuf>,
+
     /// Flow-log files or folders; `-` reads stdin.
     #[arg(value_name = "FILE|DIR|-")]
     inputs: Vec<PathBuf>,
+}
+
+/// The peer side of the run: rules, databases and the enricher, when any flag asks for them.
+struct PeerContext {
+    enricher: Enricher,
+    databases: Arc<Databases>,
+    kinds: [u64; 4],
+}
+
+impl PeerContext {
+    fn from_args(args: &Args) -> anyhow::Result<Option<(PeerRules, PeerContext)>> {
+        let wanted = !args.asn_dbs.is_empty()
+            || !args.geo_dbs.is_empty()
+            || args.prefixes.is_some()
+            || !args.local_cidrs.is_empty()
+            || args.aws_ip_ranges.is_some();
+        if !wanted {
+            return Ok(None);
+        }
+        let ip_ranges = match &args.aws_ip_ranges {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("{}: cannot read", path.display()))?,
+            ),
+            None => None,
+        };
+        let rules = PeerRules::new(&args.local_cidrs, ip_ranges.as_deref())?;
+        let config = GeoConfig {
+            asn_dbs: args.asn_dbs.clone(),
+            geo_dbs: args.geo_dbs.clone(),
+            prefixes: args.prefixes.clone(),
+        };
+        let databases = Arc::new(Databases::open(&config)?);
+        Ok(Some((
+            rules,
+            PeerContext {
+                enricher: Enricher::new(databases.clone()),
+                databases,
+                kinds: [0; 4],
+            },
+        )))
+    }
 }
 
 fn parse_format(spec: &str) -> Result<Format, String> {
@@ -42,10 +115,14 @@ const REJECTS_SHOWN: u64 = 10;
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let options = Options {
-        format: args.format,
+        format: args.format.clone(),
         ..Options::default()
     };
     let objects = expand_inputs(&args.inputs)?;
+    let (rules, mut peers) = match PeerContext::from_args(&args)? {
+        Some((rules, context)) => (Some(rules), Some(context)),
+        None => (None, None),
+    };
     let mut rejects_file = match &args.rejects {
         Some(path) => {
             Some(BufWriter::new(File::create(path).with_context(|| {
@@ -82,12 +159,32 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                 continue;
             }
         };
+        let mut finder = rules.as_ref().map(PeerFinder::new);
         let result = loop {
             match reader.next_entry() {
                 Ok(None) => break Ok(()),
                 Ok(Some(Entry::Record(record))) => {
                     line.clear();
                     write_record(&mut line, &record);
+                    if let (Some(finder), Some(context)) = (finder.as_mut(), peers.as_mut()) {
+                        line.truncate(line.len() - 2);
+                        if record.status() != LogStatus::Ok {
+                            // NODATA and SKIPDATA records carry no traffic, so no peer.
+                            line.extend_from_slice(b",\"peer\":null}\n");
+                            out.write_all(&line)?;
+                            continue;
+                        }
+                        let peer = finder.find(&record);
+                        context.kinds[peer.kind as usize] += 1;
+                        let enrichment = match (peer.kind, peer.ip) {
+                            (PeerKind::Internet | PeerKind::Aws, Some(ip)) => {
+                                Some(context.enricher.enrich(ip))
+                            }
+                            _ => None,
+                        };
+                        write_peer(&mut line, &peer, enrichment.as_deref());
+                        line.extend_from_slice(b"}\n");
+                    }
                     out.write_all(&line)?;
                 }
                 Ok(Some(Entry::Reject(reject))) => {
@@ -123,6 +220,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             started.elapsed().as_secs_f64()
         )
     )?;
+    if let Some(context) = &peers {
+        writeln!(io::stderr().lock(), "{}", peer_summary(context))?;
+    }
     if totals.rejected > REJECTS_SHOWN && args.rejects.is_none() {
         writeln!(
             io::stderr().lock(),
@@ -197,6 +297,143 @@ fn write_record(out: &mut Vec<u8>, record: &Record<'_>) {
         }
     }
     out.extend_from_slice(b"}\n");
+}
+
+/// Appends `,"peer":{...}` to a record whose closing brace was cut off.
+fn write_peer(out: &mut Vec<u8>, peer: &Peer, enrichment: Option<&Enrichment>) {
+    let facts = enrichment.map(|enrichment| &enrichment.facts);
+    let text = |value: Option<&Arc<str>>| {
+        value.map_or(serde_json::Value::Null, |text| text.as_ref().into())
+    };
+    let json = |value: Option<serde_json::Value>| value.unwrap_or(serde_json::Value::Null);
+    let fields: [(&str, serde_json::Value); 17] = [
+        ("side", json(peer.side.map(|side| side.name().into()))),
+        ("kind", peer.kind.name().into()),
+        ("ip", json(peer.ip.map(|ip| ip.to_string().into()))),
+        (
+            "direction",
+            json(peer.direction.map(|direction| direction.name().into())),
+        ),
+        ("aws_service", text(peer.aws_service.as_ref())),
+        (
+            "prefix",
+            json(
+                enrichment
+                    .and_then(|enrichment| enrichment.network)
+                    .map(|network| network.to_string().into()),
+            ),
+        ),
+        (
+            "asn",
+            json(facts.and_then(|facts| facts.asn).map(Into::into)),
+        ),
+        (
+            "as_name",
+            text(facts.and_then(|facts| facts.as_name.as_ref())),
+        ),
+        (
+            "country_code",
+            text(facts.and_then(|facts| facts.country_code.as_ref())),
+        ),
+        (
+            "country",
+            text(facts.and_then(|facts| facts.country.as_ref())),
+        ),
+        (
+            "subdivision_code",
+            text(facts.and_then(|facts| facts.subdivision_code.as_ref())),
+        ),
+        (
+            "subdivision",
+            text(facts.and_then(|facts| facts.subdivision.as_ref())),
+        ),
+        ("city", text(facts.and_then(|facts| facts.city.as_ref()))),
+        (
+            "metro_code",
+            json(facts.and_then(|facts| facts.metro_code).map(Into::into)),
+        ),
+        (
+            "latitude",
+            json(facts.and_then(|facts| facts.latitude).map(Into::into)),
+        ),
+        (
+            "longitude",
+            json(facts.and_then(|facts| facts.longitude).map(Into::into)),
+        ),
+        (
+            "postal_code",
+            text(facts.and_then(|facts| facts.postal_code.as_ref())),
+        ),
+    ];
+    out.extend_from_slice(b",\"peer\":{");
+    for (idx, (name, value)) in fields.iter().enumerate() {
+        if idx > 0 {
+            out.push(b',');
+        }
+        // Serializing into memory cannot fail.
+        let _ = write!(out, "\"{name}\":{value}");
+    }
+    out.push(b'}');
+}
+
+fn peer_summary(context: &PeerContext) -> String {
+    let kinds: Vec<String> = PeerKind::ALL
+        .iter()
+        .map(|&kind| format!("{} {}", context.kinds[kind as usize], kind.name()))
+        .collect();
+    let stats = context.enricher.stats();
+    let mut text = format!(
+        "peers: {}; of {} enriched, ASN known for {:.1}%, place for {:.1}%; {:.1}% answered from the network cache",
+        kinds.join(", "),
+        stats.lookups,
+        percent(stats.asn_known, stats.lookups),
+        percent(stats.place_known, stats.lookups),
+        percent(stats.cache_hits, stats.lookups)
+    );
+    for (db, &(n_looked_up, n_found)) in context.databases.all().zip(&stats.per_db) {
+        text.push_str(&format!(
+            "\n  {} ({}, built {}): {:.1}% hit rate over {} networks looked up",
+            db.path().display(),
+            db.database_type(),
+            date_of(db.build_epoch()),
+            percent(n_found, n_looked_up),
+            n_looked_up
+        ));
+    }
+    if stats.override_hits > 0 {
+        text.push_str(&format!(
+            "\n  prefix overrides applied: {}",
+            stats.override_hits
+        ));
+    }
+    text
+}
+
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}
+
+/// `YYYY-MM-DD` of a Unix time (proleptic Gregorian calendar, UTC).
+fn date_of(epoch_seconds: u64) -> String {
+    let days = (epoch_seconds / 86_400) as i64 + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
 }
 
 fn write_json_string(out: &mut Vec<u8>, text: &str) {
