@@ -18,7 +18,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    Parse(cmd::parse::Args),
+    Parse(Box<cmd::parse::Args>),
     Fields(cmd::fields::Args),
     BuildMmdb(cmd::build_mmdb::Args),
 }
@@ -34,7 +34,7 @@ enum Outcome {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Parse(args) => cmd::parse::run(args),
+        Command::Parse(args) => cmd::parse::run(*args),
         Command::Fields(args) => cmd::fields::run(args),
         Command::BuildMmdb(args) => cmd::build_mmdb::run(args),
     };
