@@ -176,3 +176,148 @@ fn a_failing_object_does_not_stop_the_run() {
     assert!(message.contains("2 objects failed"), "{message}");
     assert_eq!(json_lines(&output).len(), 4);
 }
+
+fn geo(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/geo")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn peers_are_found_and_enriched() {
+    let sample = testdata().join("sample");
+    let output = flowatlas(
+        &[
+            "parse",
+            "--asn-db",
+            &geo("geolite2-asn.mmdb"),
+            "--geo-db",
+            &geo("geolite2-city.mmdb"),
+            "--prefixes",
+            &geo("prefixes.csv"),
+            sample.join("123456789012_vpcflowlogs_us-east-1_fl-0a1b2c3d4e5f60718_20260601T1200Z_5f3a9c1e.log.gz").to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let records = json_lines(&output);
+    let milton = records
+        .iter()
+        .find(|record| record["peer"]["ip"] == "216.160.83.56")
+        .expect("the sample has traffic with 216.160.83.56");
+    let peer = &milton["peer"];
+    assert_eq!(peer["kind"], "internet");
+    assert_eq!(peer["asn"], 64500);
+    assert_eq!(peer["as_name"], "Sample Cable Co");
+    assert_eq!(peer["city"], "Milton");
+    assert_eq!(peer["subdivision_code"], "WA");
+    assert_eq!(peer["metro_code"], 819);
+    assert_eq!(peer["prefix"], "216.160.83.0/24");
+    let expected_side = if milton["flow_direction"] == "ingress" {
+        "src"
+    } else {
+        "dst"
+    };
+    assert_eq!(peer["side"], expected_side);
+
+    // Addresses in no network: nulls, never ASN 0.
+    let unlisted = records
+        .iter()
+        .find(|record| record["peer"]["ip"] == "198.51.100.23")
+        .unwrap();
+    assert!(unlisted["peer"]["asn"].is_null());
+    assert!(unlisted["peer"]["prefix"].is_null());
+    // The override file wins for its prefix.
+    let partner = records
+        .iter()
+        .find(|record| record["peer"]["ip"] == "81.2.69.142")
+        .unwrap();
+    assert_eq!(partner["peer"]["as_name"], "Partner Office Network");
+    // NODATA records have no peer.
+    let nodata = records
+        .iter()
+        .find(|record| record["log_status"] == "NODATA")
+        .unwrap();
+    assert!(nodata["peer"].is_null());
+
+    let message = stderr(&output);
+    assert!(message.contains("peers: "), "{message}");
+    assert!(
+        message.contains("geolite2-asn.mmdb (GeoLite2-ASN, built 2026-05-28)"),
+        "{message}"
+    );
+    assert!(message.contains("prefix overrides applied"), "{message}");
+}
+
+#[test]
+fn one_file_can_answer_both_asn_and_place() {
+    let nat = testdata().join("ok/aws-example-nat-gateway.log");
+    let ipinfo = geo("ipinfo-lite.mmdb");
+    let output = flowatlas(
+        &[
+            "parse",
+            "--asn-db",
+            &ipinfo,
+            "--geo-db",
+            &ipinfo,
+            nat.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let records = json_lines(&output);
+    assert_eq!(records[0]["peer"]["side"], "dst");
+    assert_eq!(records[0]["peer"]["ip"], "203.0.113.5");
+    assert_eq!(records[0]["peer"]["direction"], "out");
+    assert_eq!(records[1]["peer"]["side"], "src");
+}
+
+#[test]
+fn bad_databases_stop_the_run_before_it_starts() {
+    let v2 = testdata().join("ok/aws-examples-v2.log");
+    let output = flowatlas(
+        &[
+            "parse",
+            "--asn-db",
+            "/nonexistent/GeoLite2-ASN.mmdb",
+            v2.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("/nonexistent/GeoLite2-ASN.mmdb"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(output.stdout.is_empty());
+
+    let output = flowatlas(
+        &[
+            "parse",
+            "--geo-db",
+            &geo("unknown-layout.mmdb"),
+            v2.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("neither an ASN nor a location"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = flowatlas(
+        &["parse", "--local-cidr", "10.0.0.0/40", v2.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("10.0.0.0/40"),
+        "{}",
+        stderr(&output)
+    );
+}
