@@ -236,3 +236,47 @@ fn overrides_win_most_specific_first() {
     assert_eq!(lab.facts.city.as_deref(), Some("Tokyo"));
     assert_eq!(enricher.stats().override_hits, 2);
 }
+
+#[test]
+fn databases_are_shared_across_threads_and_reloaded_when_replaced() {
+    fn shareable<T: Send + Sync>(_: &T) {}
+    let folder = std::env::temp_dir().join(format!("flowatlas-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let live = folder.join("asn.mmdb");
+    std::fs::copy(geo_testdata("geolite2-asn.mmdb"), &live).unwrap();
+    let config = GeoConfig {
+        asn_dbs: vec![live.clone()],
+        ..GeoConfig::default()
+    };
+    let mut databases = Databases::open(&config).unwrap();
+    shareable(&databases);
+    assert!(!databases.reload_if_changed().unwrap());
+
+    // Replaced the way updaters do it: a new file renamed over the old one.
+    let update = folder.join("asn.mmdb.new");
+    std::fs::copy(geo_testdata("dbip-asn-lite.mmdb"), &update).unwrap();
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(&update)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    std::fs::rename(&update, &live).unwrap();
+    assert!(databases.reload_if_changed().unwrap());
+    let reloaded: Vec<&str> = databases.all().map(|db| db.database_type()).collect();
+    assert_eq!(reloaded, ["DBIP-ASN-Lite (compat=GeoLite2-ASN)"]);
+
+    // Enrichers on several threads share one set of databases.
+    let databases = Arc::new(databases);
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let databases = databases.clone();
+            std::thread::spawn(move || Enricher::new(databases).enrich(ip("81.2.69.142")).facts.asn)
+        })
+        .collect();
+    for handle in handles {
+        assert_eq!(handle.join().unwrap(), Some(64497));
+    }
+    std::fs::remove_dir_all(&folder).unwrap();
+}
