@@ -87,9 +87,12 @@ impl Format {
                 names.push(after[..close].trim());
                 rest = after[close + 1..].trim_start();
             } else {
+                // A `$` not followed by `{` stays in the name, which is then reported as unknown.
                 let end = rest
-                    .find(|c: char| c.is_whitespace() || c == '$')
-                    .unwrap_or(rest.len());
+                    .char_indices()
+                    .skip(1)
+                    .find(|&(_, c)| c.is_whitespace() || c == '$')
+                    .map_or(rest.len(), |(idx, _)| idx);
                 names.push(&rest[..end]);
                 rest = rest[end..].trim_start();
             }
@@ -223,6 +226,13 @@ mod tests {
             Format::parse("${version} ${srcaddr"),
             Err(FormatError::Unclosed(_))
         ));
+        // A `$` without `{` must not loop: it is part of an unknown name.
+        assert_eq!(
+            Format::parse("$version $srcaddr").unwrap_err().to_string(),
+            "unknown field names `$version`, `$srcaddr`"
+        );
+        assert!(Format::parse("$").is_err());
+        assert!(Format::parse("version$").is_err());
     }
 
     #[test]

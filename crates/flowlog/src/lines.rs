@@ -5,6 +5,9 @@ use std::ops::Range;
 
 use crate::reject::KEPT_CHARS;
 
+/// The largest line limit accepted: record offsets are `u32`.
+pub(crate) const MAX_LINE_LIMIT: usize = 1 << 30;
+
 /// What the next step through the stream found.
 pub(crate) enum LineEvent {
     /// A line (without its `\n`) at this range of the buffer.
@@ -37,6 +40,8 @@ impl Lines {
         compressed: bool,
         max_line_bytes: usize,
     ) -> Lines {
+        // Offsets into a line are u32, and a limit of 0 would reject everything.
+        let max_line_bytes = max_line_bytes.clamp(1, MAX_LINE_LIMIT);
         let capacity = (max_line_bytes * 2).max(256 * 1024);
         Lines {
             input,
@@ -61,7 +66,7 @@ impl Lines {
                 let line = self.pos..self.pos + newline;
                 self.pos += newline + 1;
                 self.n_bytes += newline as u64 + 1;
-                return Ok(LineEvent::Line(line));
+                return Ok(self.checked(line));
             }
             if self.at_eof {
                 if self.pos == self.filled {
@@ -70,7 +75,7 @@ impl Lines {
                 let line = self.pos..self.filled;
                 self.n_bytes += line.len() as u64;
                 self.pos = self.filled;
-                return Ok(LineEvent::Line(line));
+                return Ok(self.checked(line));
             }
             if pending.len() >= self.max_line_bytes {
                 return self.skip_long_line();
@@ -79,6 +84,16 @@ impl Lines {
                 return Ok(broken);
             }
         }
+    }
+
+    /// A whole line in the buffer is held to the same limit as one that overflows it, so the
+    /// outcome never depends on where reads happened to split the input.
+    fn checked(&self, line: Range<usize>) -> LineEvent {
+        if line.len() > self.max_line_bytes {
+            let head_end = line.start + KEPT_CHARS.min(line.len());
+            return LineEvent::TooLong(self.buf[line.start..head_end].to_vec());
+        }
+        LineEvent::Line(line)
     }
 
     /// Reads more input after the pending bytes. Returns an event when the stream broke off.
@@ -178,5 +193,10 @@ mod tests {
         input.extend(b"\nafter\n");
         let input: &'static [u8] = input.leak();
         assert_eq!(collect(input, 1024), ["ok", "long:xxx", "after"]);
+        // A long line already whole in the buffer is rejected the same way.
+        assert_eq!(
+            collect(b"short\nxxxxxxxxxx\nend", 4),
+            ["long:sho", "long:xxx", "end"]
+        );
     }
 }

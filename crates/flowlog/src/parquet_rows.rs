@@ -14,7 +14,7 @@ use crate::field::Kind;
 use crate::format::Format;
 use crate::reader::{Error, Outcome};
 use crate::record::Slot;
-use crate::reject::{Reason, Reject};
+use crate::reject::{Reason, Reject, shorten};
 use crate::value::{Typed, check_int, type_token};
 
 const BATCH_ROWS: usize = 4096;
@@ -107,7 +107,8 @@ fn can_hold(data_type: &DataType, kind: Kind) -> bool {
 
 impl ParquetRows {
     pub(crate) fn open<C: ChunkReader + 'static>(chunks: C) -> Result<ParquetRows, Error> {
-        let builder = ParquetRecordBatchReaderBuilder::try_new(chunks)?;
+        let file_len = chunks.len();
+        let builder = guarded(|| ParquetRecordBatchReaderBuilder::try_new(chunks))??;
         let schema = builder.schema().clone();
         let format =
             Format::from_names(schema.fields().iter().map(|column| column.name().as_str()))
@@ -129,10 +130,13 @@ impl ParquetRows {
                 let start = column
                     .dictionary_page_offset()
                     .unwrap_or(column.data_page_offset());
-                if start < 0 || column.compressed_size() < 0 {
+                let end = start.checked_add(column.compressed_size());
+                let beyond_file =
+                    end.is_none_or(|end| u64::try_from(end).map_or(true, |end| end > file_len));
+                if start < 0 || column.compressed_size() < 0 || beyond_file {
                     return Err(Error::Parquet(parquet::errors::ParquetError::General(
                         format!(
-                            "corrupt footer: row group {group_idx}, column `{}` has a negative offset or size",
+                            "corrupt footer: row group {group_idx}, column `{}` has an offset or size outside the file",
                             column.column_path().string()
                         ),
                     )));
@@ -145,7 +149,7 @@ impl ParquetRows {
             .iter()
             .map(|group| group.total_byte_size().max(0) as u64)
             .sum();
-        let batches = builder.with_batch_size(BATCH_ROWS).build()?;
+        let batches = guarded(|| builder.with_batch_size(BATCH_ROWS).build())??;
         Ok(ParquetRows {
             batches,
             format,
@@ -185,7 +189,12 @@ impl ParquetRows {
             if self.row_in_batch < batch_rows {
                 break;
             }
-            match self.batches.next() {
+            let next = guarded(|| self.batches.next()).unwrap_or_else(|panic| {
+                Some(Err(arrow_schema::ArrowError::ExternalError(Box::new(
+                    panic,
+                ))))
+            });
+            match next {
                 None => {
                     self.finished = true;
                     return Outcome::End;
@@ -262,7 +271,7 @@ impl ParquetRows {
                         line: self.row_no,
                         field: Some(field),
                         reason,
-                        value,
+                        value: shorten(&value),
                         text: String::new(),
                         detail: String::new(),
                     };
@@ -275,4 +284,17 @@ impl ParquetRows {
             text: 0..0,
         }
     }
+}
+
+/// The parquet crate still panics on some corrupt files (apache/arrow-rs#9742; one case was
+/// found by fuzzing this reader). A panic inside it becomes an error for that object.
+fn guarded<T>(work: impl FnOnce() -> T) -> Result<T, parquet::errors::ParquetError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|text| text.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown failure".to_string());
+        parquet::errors::ParquetError::General(format!("corrupt Parquet data: {message}"))
+    })
 }

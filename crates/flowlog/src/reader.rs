@@ -16,6 +16,7 @@ use crate::value::{Typed, type_token};
 
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 const PARQUET_MAGIC: &[u8] = b"PAR1";
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// How to read an object.
 #[derive(Clone, Debug)]
@@ -169,6 +170,10 @@ impl Reader {
 
     /// Reads a file, with Parquet read in place (footer first, then row groups).
     pub fn from_file(mut file: File, options: &Options) -> Result<Reader, Error> {
+        // Pipes and FIFOs (`<(zcat ...)`, /dev/stdin) cannot seek back: read them as streams.
+        if !file.metadata()?.is_file() {
+            return Reader::new(file, options);
+        }
         let mut magic = Vec::with_capacity(4);
         (&mut file).take(4).read_to_end(&mut magic)?;
         file.seek(SeekFrom::Start(0))?;
@@ -310,8 +315,13 @@ impl Reader {
             self.line_no += 1;
             let line_no = self.line_no;
             let bytes = lines.bytes(range.clone());
-            let line = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-            let range = range.start..range.start + line.len();
+            let mut line = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+            let mut range = range.start..range.start + line.len();
+            // Files saved by some editors and tools start with a UTF-8 byte-order mark.
+            if line_no == 1 && line.starts_with(UTF8_BOM) {
+                line = &line[UTF8_BOM.len()..];
+                range.start += UTF8_BOM.len();
+            }
 
             let Some(first) = line.iter().position(|&byte| !is_separator(byte)) else {
                 continue;
@@ -365,14 +375,17 @@ fn read_header(
     if !looks_like_header(&tokens) {
         return Ok(false);
     }
+    if explicit_format.is_some() {
+        // The given format wins: a valid header is skipped, anything else is read as data, so a
+        // line is never dropped unseen.
+        return Ok(Format::from_names(tokens).is_ok());
+    }
     let header = Format::from_names(tokens).map_err(|source| Error::Header {
         line: line_no,
         source,
     })?;
-    if explicit_format.is_none() {
-        *slots = vec![Slot::Absent; header.fields().len()];
-        *format = Some(header);
-    }
+    *slots = vec![Slot::Absent; header.fields().len()];
+    *format = Some(header);
     Ok(true)
 }
 

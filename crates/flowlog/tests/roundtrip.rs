@@ -95,3 +95,15 @@ proptest! {
         prop_assert_eq!(&read_back(body, &explicit), &records);
     }
 }
+
+proptest! {
+    /// Any text given as `--format` ends in a format or an error (a `$` without `{` once
+    /// looped forever).
+    #[test]
+    fn any_format_text_terminates(spec in "[${} a-z_-]{0,40}") {
+        match Format::parse(&spec) {
+            Ok(format) => prop_assert!(!format.fields().is_empty()),
+            Err(error) => prop_assert!(!error.to_string().is_empty()),
+        }
+    }
+}

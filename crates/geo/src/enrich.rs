@@ -170,7 +170,7 @@ fn read_overrides(path: &Path) -> Result<PrefixMap<Override>, GeoError> {
     let mut overrides = PrefixMap::default();
     for (idx, line) in text.lines().enumerate() {
         let line_no = idx + 1;
-        let line = line.trim();
+        let line = line.trim_start_matches('\u{feff}').trim();
         if line.is_empty() || line.starts_with('#') || (line_no == 1 && line.starts_with("prefix"))
         {
             continue;
@@ -178,7 +178,7 @@ fn read_overrides(path: &Path) -> Result<PrefixMap<Override>, GeoError> {
         let columns: Vec<&str> = line.split(',').map(str::trim).collect();
         if columns.len() != 5 {
             return Err(error(format!(
-                "line {line_no}: {} columns, expected 5 (prefix,asn,as_name,country_code,city)",
+                "line {line_no}: {} columns, expected 5 (prefix,asn,as_name,country_code,city; quoting is not supported, so names cannot contain commas)",
                 columns.len()
             )));
         }
@@ -188,14 +188,20 @@ fn read_overrides(path: &Path) -> Result<PrefixMap<Override>, GeoError> {
                 columns[0]
             ))
         })?;
-        let asn = match columns[1].trim_start_matches("AS") {
+        let asn = match columns[1] {
             "" => None,
-            digits => Some(digits.parse::<u32>().map_err(|_| {
-                error(format!(
-                    "line {line_no}: field `asn`: {:?} is not an AS number",
-                    columns[1]
-                ))
-            })?),
+            text => {
+                let digits = text
+                    .strip_prefix("AS")
+                    .or_else(|| text.strip_prefix("as"))
+                    .unwrap_or(text);
+                let asn = digits.parse::<u32>().ok().filter(|&asn| asn != 0);
+                Some(asn.ok_or_else(|| {
+                    error(format!(
+                        "line {line_no}: field `asn`: {text:?} is not an AS number (e.g. 64500 or AS64500)"
+                    ))
+                })?)
+            }
         };
         let text = |value: &str| (!value.is_empty()).then(|| Arc::<str>::from(value));
         overrides.insert(
@@ -260,6 +266,8 @@ impl Enricher {
 
     /// What is known of an address. Not found anywhere: every fact `None`.
     pub fn enrich(&mut self, ip: IpAddr) -> Arc<Enrichment> {
+        // `::ffff:a.b.c.d` is the IPv4 address for every database and override.
+        let ip = ip.to_canonical();
         let enrichment = self.enrich_uncounted(ip);
         self.stats.lookups += 1;
         self.stats.asn_known += u64::from(enrichment.knows_asn());
@@ -378,21 +386,36 @@ impl Enricher {
     }
 }
 
+/// Applies an override without leaving database facts that contradict it: a new AS drops the
+/// old AS name, a new country drops the old country's places, a new city drops the old city's
+/// coordinates and codes.
 fn apply(facts: &mut Facts, user: &Override) {
-    if user.asn.is_some() {
+    if user.asn.is_some() && user.asn != facts.asn {
         facts.asn = user.asn;
+        facts.as_name = None;
     }
     if user.as_name.is_some() {
         facts.as_name = user.as_name.clone();
     }
-    if user.country_code.is_some() {
+    if user.country_code.is_some() && user.country_code != facts.country_code {
         facts.country_code = user.country_code.clone();
-        // A country name from the database would contradict the overriding code.
         facts.country = None;
+        facts.subdivision_code = None;
+        facts.subdivision = None;
+        facts.city = None;
+        clear_city_details(facts);
     }
-    if user.city.is_some() {
+    if user.city.is_some() && user.city != facts.city {
         facts.city = user.city.clone();
+        clear_city_details(facts);
     }
+}
+
+fn clear_city_details(facts: &mut Facts) {
+    facts.metro_code = None;
+    facts.latitude = None;
+    facts.longitude = None;
+    facts.postal_code = None;
 }
 
 /// Of two networks holding the same address, the more specific (they are always nested).

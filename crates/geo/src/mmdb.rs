@@ -193,7 +193,12 @@ impl Database {
             return None;
         }
         let result = self.reader.lookup(ip).ok()?;
-        let network = result.network().ok()?;
+        let mut network = result.network().ok()?;
+        if network.is_ipv4() != ip.is_ipv4() {
+            // An IPv4 address that fell in an empty IPv6 network: no IPv4 address is in this
+            // database, and the whole IPv4 space shares that answer.
+            network = IpNetwork::new(IpAddr::from([0u8, 0, 0, 0]), 0).ok()?;
+        }
         Some(Hit {
             network,
             data_offset: result.offset(),
@@ -293,8 +298,11 @@ impl RawRecord {
             subdivision: text(subdivision),
             city: text(city),
             metro_code: location.metro_code.and_then(|number| number.as_i32()),
-            latitude: location.latitude.or(self.latitude).map(|number| number.0),
-            longitude: location.longitude.or(self.longitude).map(|number| number.0),
+            latitude: location.latitude.or(self.latitude).and_then(Number::finite),
+            longitude: location
+                .longitude
+                .or(self.longitude)
+                .and_then(Number::finite),
             postal_code: text(self.postal.and_then(|postal| postal.code).or(self.postcode)),
         }
     }
@@ -354,6 +362,10 @@ impl<'de> Deserialize<'de> for PlaceField {
 struct Number(f64);
 
 impl Number {
+    fn finite(self) -> Option<f64> {
+        self.0.is_finite().then_some(self.0)
+    }
+
     fn as_u32(self) -> Option<u32> {
         (self.0 >= 0.0 && self.0 <= f64::from(u32::MAX) && self.0.fract() == 0.0)
             .then_some(self.0 as u32)
@@ -385,10 +397,8 @@ impl<'de> Deserialize<'de> for Number {
                 Ok(Number(value))
             }
             fn visit_str<E: de::Error>(self, text: &str) -> Result<Number, E> {
-                text.trim()
-                    .parse()
-                    .map(Number)
-                    .map_err(|_| E::custom(format!("not a number: {text:?}")))
+                // Flat files write "" for unknown coordinates; that must not void the record.
+                Ok(Number(text.trim().parse().unwrap_or(f64::NAN)))
             }
         }
         deserializer.deserialize_any(NumberVisitor)
@@ -407,6 +417,9 @@ impl<'de> Deserialize<'de> for AsnText {
                 f.write_str("an AS number")
             }
             fn visit_u64<E: de::Error>(self, value: u64) -> Result<AsnText, E> {
+                Ok(AsnText(u32::try_from(value).ok()))
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<AsnText, E> {
                 Ok(AsnText(u32::try_from(value).ok()))
             }
             fn visit_str<E: de::Error>(self, text: &str) -> Result<AsnText, E> {

@@ -78,11 +78,19 @@ enum Child {
 }
 
 const RECORD_SIZE_BITS: u16 = 32;
+/// The largest size a control byte can say (65,821 + 2^24 - 1).
+const MAX_ENCODED_SIZE: usize = 65_821 + 0xFF_FFFF;
 const METADATA_MARKER: &[u8] = b"\xAB\xCD\xEFMaxMind.com";
 
 /// Builds a database from its JSON source.
 pub fn write_mmdb(source_json: &str) -> Result<Vec<u8>, WriteError> {
     let source: Source = serde_json::from_str(source_json)?;
+    if source.ip_version != 4 && source.ip_version != 6 {
+        return Err(WriteError::Value {
+            key: "ip_version".to_string(),
+            why: format!("{} is not 4 or 6", source.ip_version),
+        });
+    }
 
     let mut placed: Vec<(u8, u128, &Value)> = Vec::new();
     for entry in &source.networks {
@@ -109,6 +117,18 @@ pub fn write_mmdb(source_json: &str) -> Result<Vec<u8>, WriteError> {
     }
     // Shorter networks first, so a nested, longer one is carved out of its parent.
     placed.sort_by_key(|&(prefix, key, _)| (prefix, key));
+    if let Some(pair) = placed
+        .windows(2)
+        .find(|pair| (pair[0].0, pair[0].1) == (pair[1].0, pair[1].1))
+    {
+        return Err(WriteError::Network {
+            network: format!(
+                "{} in the tree's bit order, prefix {}",
+                pair[0].1, pair[0].0
+            ),
+            why: "listed twice".to_string(),
+        });
+    }
 
     let mut data = Vec::new();
     let mut offsets: BTreeMap<String, u32> = BTreeMap::new();
@@ -118,7 +138,10 @@ pub fn write_mmdb(source_json: &str) -> Result<Vec<u8>, WriteError> {
         let offset = match offsets.get(&canonical) {
             Some(&offset) => offset,
             None => {
-                let offset = data.len() as u32;
+                let offset = u32::try_from(data.len()).map_err(|_| WriteError::Value {
+                    key: "networks".to_string(),
+                    why: "the data section is too large for 32-bit records".to_string(),
+                })?;
                 encode(&mut data, value, None, &source.types)?;
                 offsets.insert(canonical, offset);
                 offset
@@ -127,7 +150,16 @@ pub fn write_mmdb(source_json: &str) -> Result<Vec<u8>, WriteError> {
         insert(&mut nodes, key, prefix, offset);
     }
 
-    let node_count = nodes.len() as u32;
+    // Records are 32 bits: node count, the 16-byte separator and data offsets must all fit.
+    let too_big = || WriteError::Value {
+        key: "networks".to_string(),
+        why: "the database is too large for 32-bit records".to_string(),
+    };
+    let node_count = u32::try_from(nodes.len()).map_err(|_| too_big())?;
+    u32::try_from(data.len())
+        .ok()
+        .and_then(|len| len.checked_add(node_count)?.checked_add(16))
+        .ok_or_else(too_big)?;
     let mut out = Vec::with_capacity(nodes.len() * 8 + data.len() + 256);
     for node in &nodes {
         for child in node {
@@ -195,7 +227,11 @@ fn control(out: &mut Vec<u8>, type_num: u8, size: usize) {
         0..=28 => (size as u8, Vec::new()),
         29..=284 => (29, vec![(size - 29) as u8]),
         285..=65_820 => (30, ((size - 285) as u16).to_be_bytes().to_vec()),
-        _ => (31, ((size - 65_821) as u32).to_be_bytes()[1..].to_vec()),
+        // Larger sizes do not occur: strings and maps that big are refused by `encode`.
+        _ => (
+            31,
+            ((size - 65_821).min(0xFF_FFFF) as u32).to_be_bytes()[1..].to_vec(),
+        ),
     };
     if type_num <= 7 {
         out.push((type_num << 5) | size_bits);
@@ -227,6 +263,18 @@ fn encode(
     match value {
         Value::Null => return Err(bad("null cannot be stored; leave the key out".into())),
         Value::Bool(flag) => control(out, 14, usize::from(*flag)),
+        Value::String(text) if text.len() >= MAX_ENCODED_SIZE => {
+            return Err(bad(format!("a string of {} bytes is too long", text.len())));
+        }
+        Value::Array(items) if items.len() >= MAX_ENCODED_SIZE => {
+            return Err(bad(format!(
+                "an array of {} items is too long",
+                items.len()
+            )));
+        }
+        Value::Object(map) if map.len() >= MAX_ENCODED_SIZE => {
+            return Err(bad(format!("a map of {} keys is too long", map.len())));
+        }
         Value::String(text) => {
             control(out, 2, text.len());
             out.extend_from_slice(text.as_bytes());

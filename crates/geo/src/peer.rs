@@ -266,8 +266,15 @@ impl<'r> PeerFinder<'r> {
     }
 
     fn decide(&mut self, record: &Record<'_>) -> Peer {
-        let src = record.ip(Field::PktSrcaddr).or(record.ip(Field::Srcaddr));
-        let dst = record.ip(Field::PktDstaddr).or(record.ip(Field::Dstaddr));
+        let canonical = |ip: IpAddr| ip.to_canonical();
+        let src = record
+            .ip(Field::PktSrcaddr)
+            .or(record.ip(Field::Srcaddr))
+            .map(canonical);
+        let dst = record
+            .ip(Field::PktDstaddr)
+            .or(record.ip(Field::Dstaddr))
+            .map(canonical);
         let (Some(src), Some(dst)) = (src, dst) else {
             return undecided(PeerKind::Unknown);
         };

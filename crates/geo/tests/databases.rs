@@ -280,3 +280,68 @@ fn databases_are_shared_across_threads_and_reloaded_when_replaced() {
     }
     std::fs::remove_dir_all(&folder).unwrap();
 }
+
+#[test]
+fn overrides_drop_contradicted_facts_and_mapped_addresses_are_ipv4() {
+    let mut enricher = enricher(true);
+    // The override moves the city: the database's coordinates and postcode for Bracknell go.
+    let partner = enricher.enrich(ip("81.2.69.142"));
+    assert_eq!(partner.facts.country_code.as_deref(), Some("GB"));
+    assert_eq!(partner.facts.subdivision.as_deref(), Some("England"));
+    assert_eq!(
+        (partner.facts.latitude, partner.facts.postal_code.clone()),
+        (None, None)
+    );
+
+    let mapped = enricher.enrich(ip("::ffff:216.160.83.56"));
+    assert_eq!(mapped.facts.city.as_deref(), Some("Milton"));
+    assert_eq!(mapped.network.unwrap().to_string(), "216.160.83.0/24");
+}
+
+#[test]
+fn bad_override_files_and_sources_are_refused() {
+    let folder = std::env::temp_dir().join(format!("flowatlas-overrides-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let csv = folder.join("prefixes.csv");
+    for (content, expected) in [
+        ("10.0.0.0/8,AS0,Zero,,\n", "line 1: field `asn`"),
+        (
+            "prefix,asn,as_name,country_code,city\n10.0.0.0/33,1,x,,\n",
+            "line 2: field `prefix`",
+        ),
+        (
+            "10.0.0.0/8,64500,Name, with comma,GB,\n",
+            "quoting is not supported",
+        ),
+    ] {
+        std::fs::write(&csv, content).unwrap();
+        let config = GeoConfig {
+            prefixes: Some(csv.clone()),
+            ..GeoConfig::default()
+        };
+        let message = Databases::open(&config).err().unwrap().to_string();
+        assert!(message.contains(expected), "{message}");
+    }
+    std::fs::remove_dir_all(&folder).unwrap();
+
+    let source = |ip_version: u16, networks: &str| {
+        format!(
+            r#"{{"database_type":"t","ip_version":{ip_version},"build_epoch":1,"networks":[{networks}]}}"#
+        )
+    };
+    let one = r#"{"network":"10.0.0.0/8","data":{"a":1}}"#;
+    assert!(
+        write_mmdb(&source(5, one))
+            .unwrap_err()
+            .to_string()
+            .contains("not 4 or 6")
+    );
+    assert!(
+        write_mmdb(&source(6, &format!("{one},{one}")))
+            .unwrap_err()
+            .to_string()
+            .contains("listed twice")
+    );
+    assert!(write_mmdb(&source(4, r#"{"network":"2001:db8::/32","data":{"a":1}}"#)).is_err());
+    assert!(write_mmdb(&source(4, one)).is_ok());
+}

@@ -196,3 +196,24 @@ fn user_ip_ranges_make_aws_peers() {
     }
     assert_eq!(finder.count(PeerKind::Aws), 2);
 }
+
+#[test]
+fn ipv4_mapped_addresses_follow_the_ipv4_rules() {
+    let text = format!(
+        "{V5_HEADER}
+5 eni-1 ::ffff:203.0.113.5 ::ffff:10.0.0.5 51234 443 6 10 900 1780315200 1780315259 ACCEPT OK ingress
+"
+    );
+    let peers = peers_of(&text, &PeerRules::default());
+    assert_eq!(
+        summary(&peers[0]),
+        (
+            Some(Side::Src),
+            PeerKind::Internet,
+            Some("203.0.113.5".into()),
+            Some(Direction::In)
+        )
+    );
+    let own = PeerRules::new(&["203.0.113.0/24".to_string()], None).unwrap();
+    assert_eq!(peers_of(&text, &own)[0].kind, PeerKind::Private);
+}

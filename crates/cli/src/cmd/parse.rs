@@ -254,22 +254,23 @@ fn expand_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 fn collect_folder(folder: &Path, objects: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(folder)
-        .with_context(|| format!("{}: cannot list folder", folder.display()))?
-        .map(|entry| entry.map(|entry| entry.path()))
+    let listing_error = || format!("{}: cannot list folder", folder.display());
+    let mut entries: Vec<std::fs::DirEntry> = std::fs::read_dir(folder)
+        .with_context(listing_error)?
         .collect::<Result<_, _>>()
-        .with_context(|| format!("{}: cannot list folder", folder.display()))?;
-    entries.sort();
-    for path in entries {
-        let hidden = path
-            .file_name()
-            .is_some_and(|name| name.to_string_lossy().starts_with('.'));
-        if hidden {
+        .with_context(listing_error)?;
+    entries.sort_by_key(|entry| entry.file_name());
+    for entry in entries {
+        if entry.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
-        if path.is_dir() {
+        // `file_type` does not follow links, so a link back up the tree cannot loop; linked
+        // files are read, linked folders are not entered.
+        let file_type = entry.file_type().with_context(listing_error)?;
+        let path = entry.path();
+        if file_type.is_dir() {
             collect_folder(&path, objects)?;
-        } else {
+        } else if file_type.is_file() || path.is_file() {
             objects.push(path);
         }
     }
