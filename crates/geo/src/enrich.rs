@@ -135,19 +135,18 @@ impl Databases {
         })
     }
 
-    /// Re-opens everything when any file changed since it was opened (a long-running process
-    /// picking up a database update). Returns whether it reloaded.
-    pub fn reload_if_changed(&mut self) -> Result<bool, GeoError> {
-        let changed = self
-            .asn
+    /// True when a database file was replaced since it was opened: a long-running process then
+    /// opens the databases again (with the same [`GeoConfig`]) and moves to new enrichers.
+    pub fn changed(&self) -> bool {
+        self.asn
             .iter()
             .chain(&self.geo)
-            .any(|opened| modified(opened.db.path()) != opened.modified);
-        if !changed {
-            return Ok(false);
-        }
-        *self = Databases::open(&self.config)?;
-        Ok(true)
+            .any(|opened| modified(opened.db.path()) != opened.modified)
+    }
+
+    /// What they were opened from.
+    pub fn config(&self) -> &GeoConfig {
+        &self.config
     }
 
     /// Every open database: ASN sources, then place sources.
@@ -233,6 +232,24 @@ pub struct EnrichStats {
     pub asn_known: u64,
     /// Addresses whose country or city is known.
     pub place_known: u64,
+}
+
+impl std::ops::AddAssign<&EnrichStats> for EnrichStats {
+    /// Adds another enricher's counts; per-database counts add up position by position.
+    fn add_assign(&mut self, other: &EnrichStats) {
+        self.lookups += other.lookups;
+        self.cache_hits += other.cache_hits;
+        self.override_hits += other.override_hits;
+        self.asn_known += other.asn_known;
+        self.place_known += other.place_known;
+        if self.per_db.len() < other.per_db.len() {
+            self.per_db.resize(other.per_db.len(), (0, 0));
+        }
+        for (total, add) in self.per_db.iter_mut().zip(&other.per_db) {
+            total.0 += add.0;
+            total.1 += add.1;
+        }
+    }
 }
 
 /// Entries kept before the cache starts over; bounds memory on address-scanning traffic.

@@ -248,9 +248,9 @@ fn databases_are_shared_across_threads_and_reloaded_when_replaced() {
         asn_dbs: vec![live.clone()],
         ..GeoConfig::default()
     };
-    let mut databases = Databases::open(&config).unwrap();
+    let databases = Databases::open(&config).unwrap();
     shareable(&databases);
-    assert!(!databases.reload_if_changed().unwrap());
+    assert!(!databases.changed());
 
     // Replaced the way updaters do it: a new file renamed over the old one.
     let update = folder.join("asn.mmdb.new");
@@ -263,7 +263,8 @@ fn databases_are_shared_across_threads_and_reloaded_when_replaced() {
         .set_modified(later)
         .unwrap();
     std::fs::rename(&update, &live).unwrap();
-    assert!(databases.reload_if_changed().unwrap());
+    assert!(databases.changed());
+    let databases = Databases::open(databases.config()).unwrap();
     let reloaded: Vec<&str> = databases.all().map(|db| db.database_type()).collect();
     assert_eq!(reloaded, ["DBIP-ASN-Lite (compat=GeoLite2-ASN)"]);
 

@@ -12,7 +12,7 @@ use flowatlas_flowlog::{
     Counts, Entry, Format, LogStatus, Options, Reader, Reason, Record, Reject, Value,
 };
 use flowatlas_geo::{
-    Databases, Enricher, Enrichment, GeoConfig, Peer, PeerFinder, PeerKind, PeerRules,
+    Databases, EnrichStats, Enricher, Enrichment, GeoConfig, Peer, PeerFinder, PeerKind, PeerRules,
 };
 
 use crate::Outcome;
@@ -68,10 +68,30 @@ pub struct Args {
 struct PeerContext {
     enricher: Enricher,
     databases: Arc<Databases>,
+    /// Counts of enrichers retired when their databases were replaced.
+    earlier_stats: EnrichStats,
     kinds: [u64; 4],
 }
 
 impl PeerContext {
+    /// Between objects, picks up databases that were replaced while the run goes on.
+    fn reopen_if_changed(&mut self) -> anyhow::Result<()> {
+        if !self.databases.changed() {
+            return Ok(());
+        }
+        let reopened = Arc::new(Databases::open(self.databases.config())?);
+        self.earlier_stats += self.enricher.stats();
+        self.enricher = Enricher::new(reopened.clone());
+        self.databases = reopened;
+        Ok(())
+    }
+
+    fn stats(&self) -> EnrichStats {
+        let mut stats = self.earlier_stats.clone();
+        stats += self.enricher.stats();
+        stats
+    }
+
     fn from_args(args: &Args) -> anyhow::Result<Option<(PeerRules, PeerContext)>> {
         let wanted = !args.asn_dbs.is_empty()
             || !args.geo_dbs.is_empty()
@@ -100,6 +120,7 @@ impl PeerContext {
             PeerContext {
                 enricher: Enricher::new(databases.clone()),
                 databases,
+                earlier_stats: EnrichStats::default(),
                 kinds: [0; 4],
             },
         )))
@@ -159,6 +180,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                 continue;
             }
         };
+        if let Some(context) = peers.as_mut() {
+            context.reopen_if_changed()?;
+        }
         let mut finder = rules.as_ref().map(PeerFinder::new);
         let result = loop {
             match reader.next_entry() {
@@ -382,7 +406,7 @@ fn peer_summary(context: &PeerContext) -> String {
         .iter()
         .map(|&kind| format!("{} {}", context.kinds[kind as usize], kind.name()))
         .collect();
-    let stats = context.enricher.stats();
+    let stats = context.stats();
     let mut text = format!(
         "peers: {}; of {} enriched, ASN known for {:.1}%, place for {:.1}%; {:.1}% answered from the network cache",
         kinds.join(", "),
