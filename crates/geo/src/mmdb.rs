@@ -231,7 +231,7 @@ impl fmt::Debug for Database {
 fn map(path: &Path) -> Result<Reader<Mmap>, maxminddb::MaxMindDbError> {
     // SAFETY: a mapped file must not be truncated while mapped. Database updaters (geoipupdate,
     // `mv` of a downloaded file) replace the file by rename, which leaves this mapping intact;
-    // `Databases::reload_if_changed` then maps the new file. Writing into the file in place is
+    // `Databases::changed` then tells the owner to map the new file. Writing into the file in place is
     // not supported and is documented as such.
     unsafe { Reader::open_mmap(path) }
 }
