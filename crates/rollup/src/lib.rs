@@ -1,0 +1,459 @@
+//! Rolls internet traffic up into 5-minute windows by service location and client
+//! city-network, and by service location and client prefix. Every measure but `client_ips` is
+//! additive, so rows of different objects can be summed exactly.
+//!
+//! # Overview
+//!
+//! [`Rollup::add`] takes a record, its [`Peer`] and the peer's [`Enrichment`]; internet peers
+//! go into the rows, everything else into the [`RollupSummary`], so that the bytes of OK records
+//! always equal the rows' `bytes_in + bytes_out` plus the summary's other bytes.
+//! [`Rollup::finish`] returns [`CityNetworkRow`]s and [`PrefixRow`]s in a stable order.
+#![deny(missing_docs)]
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+use std::ops::AddAssign;
+use std::sync::Arc;
+
+use flowatlas_flowlog::{Field, Record};
+use flowatlas_geo::{Direction, Enrichment, IpNetwork, Peer, PeerKind};
+
+/// Length of a window, in seconds.
+pub const WINDOW_SECONDS: i64 = 300;
+
+/// Where the traffic was served: the columns every table starts with.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ServiceLocation {
+    /// AWS account.
+    pub account_id: Option<Arc<str>>,
+    /// AWS Region.
+    pub region: Option<Arc<str>>,
+    /// Availability Zone ID.
+    pub az_id: Option<Arc<str>>,
+    /// VPC.
+    pub vpc_id: Option<Arc<str>>,
+}
+
+/// How to roll up.
+#[derive(Clone, Debug)]
+pub struct RollupConfig {
+    /// Client prefix length for IPv4 peers (24 by default in the CLI).
+    pub prefix_len_v4: u8,
+    /// Client prefix length for IPv6 peers (48 by default in the CLI).
+    pub prefix_len_v6: u8,
+    /// Service location used where a record has none (from the S3 key or the user's flags).
+    pub default_location: ServiceLocation,
+}
+
+/// The additive measures of a row. `in` is peer → us, `out` is us → peer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Measures {
+    /// Bytes from the peer.
+    pub bytes_in: i64,
+    /// Bytes to the peer.
+    pub bytes_out: i64,
+    /// Packets from the peer.
+    pub packets_in: i64,
+    /// Packets to the peer.
+    pub packets_out: i64,
+    /// Flow records (`accepted_flows + rejected_flows`).
+    pub flows: i64,
+    /// Records with `action` ACCEPT (or no `action` in the format).
+    pub accepted_flows: i64,
+    /// Records with `action` REJECT; their bytes and packets count too, they reached the interface.
+    pub rejected_flows: i64,
+    /// Inbound records whose flags show a SYN without SYN-ACK.
+    pub tcp_syn_in: i64,
+    /// Outbound records whose flags show a SYN without SYN-ACK.
+    pub tcp_syn_out: i64,
+    /// Inbound records with SYN-ACK.
+    pub tcp_synack_in: i64,
+    /// Outbound records with SYN-ACK.
+    pub tcp_synack_out: i64,
+    /// Inbound records with FIN.
+    pub tcp_fin_in: i64,
+    /// Outbound records with FIN.
+    pub tcp_fin_out: i64,
+    /// Inbound records with RST.
+    pub tcp_rst_in: i64,
+    /// Outbound records with RST.
+    pub tcp_rst_out: i64,
+}
+
+const FIN: i64 = 1;
+const SYN: i64 = 2;
+const RST: i64 = 4;
+const SYN_ACK: i64 = 18;
+
+impl Measures {
+    fn add_record(&mut self, record: &Record<'_>, direction: Direction) {
+        let bytes = record.int(Field::Bytes).unwrap_or(0);
+        let packets = record.int(Field::Packets).unwrap_or(0);
+        let inbound = direction == Direction::In;
+        let (bytes_total, packets_total) = if inbound {
+            (&mut self.bytes_in, &mut self.packets_in)
+        } else {
+            (&mut self.bytes_out, &mut self.packets_out)
+        };
+        *bytes_total = bytes_total.saturating_add(bytes);
+        *packets_total = packets_total.saturating_add(packets);
+        self.flows += 1;
+        if record.text(Field::Action) == Some("REJECT") {
+            self.rejected_flows += 1;
+        } else {
+            self.accepted_flows += 1;
+        }
+        let is_tcp = record
+            .int(Field::Protocol)
+            .is_none_or(|protocol| protocol == 6);
+        let Some(flags) = record.int(Field::TcpFlags).filter(|_| is_tcp) else {
+            return;
+        };
+        let count = |condition: bool| i64::from(condition);
+        let (syn, synack, fin, rst) = (
+            count(flags & SYN_ACK == SYN),
+            count(flags & SYN_ACK == SYN_ACK),
+            count(flags & FIN != 0),
+            count(flags & RST != 0),
+        );
+        if inbound {
+            self.tcp_syn_in += syn;
+            self.tcp_synack_in += synack;
+            self.tcp_fin_in += fin;
+            self.tcp_rst_in += rst;
+        } else {
+            self.tcp_syn_out += syn;
+            self.tcp_synack_out += synack;
+            self.tcp_fin_out += fin;
+            self.tcp_rst_out += rst;
+        }
+    }
+}
+
+impl AddAssign for Measures {
+    fn add_assign(&mut self, other: Measures) {
+        self.bytes_in += other.bytes_in;
+        self.bytes_out += other.bytes_out;
+        self.packets_in += other.packets_in;
+        self.packets_out += other.packets_out;
+        self.flows += other.flows;
+        self.accepted_flows += other.accepted_flows;
+        self.rejected_flows += other.rejected_flows;
+        self.tcp_syn_in += other.tcp_syn_in;
+        self.tcp_syn_out += other.tcp_syn_out;
+        self.tcp_synack_in += other.tcp_synack_in;
+        self.tcp_synack_out += other.tcp_synack_out;
+        self.tcp_fin_in += other.tcp_fin_in;
+        self.tcp_fin_out += other.tcp_fin_out;
+        self.tcp_rst_in += other.tcp_rst_in;
+        self.tcp_rst_out += other.tcp_rst_out;
+    }
+}
+
+/// A client city-network: the client's place plus its AS, as Internet Monitor defines it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CityNetwork {
+    /// AS number.
+    pub asn: Option<u32>,
+    /// AS name.
+    pub as_name: Option<Arc<str>>,
+    /// ISO country code.
+    pub country_code: Option<Arc<str>>,
+    /// Country name.
+    pub country: Option<Arc<str>>,
+    /// First subdivision's code.
+    pub subdivision_code: Option<Arc<str>>,
+    /// First subdivision's name.
+    pub subdivision: Option<Arc<str>>,
+    /// City.
+    pub city: Option<Arc<str>>,
+    /// US metro code.
+    pub metro_code: Option<i32>,
+    /// Latitude.
+    pub latitude: Option<f64>,
+    /// Longitude.
+    pub longitude: Option<f64>,
+}
+
+impl CityNetwork {
+    fn of(enrichment: Option<&Enrichment>) -> CityNetwork {
+        let Some(facts) = enrichment.map(|enrichment| &enrichment.facts) else {
+            return CityNetwork::default();
+        };
+        CityNetwork {
+            asn: facts.asn,
+            as_name: facts.as_name.clone(),
+            country_code: facts.country_code.clone(),
+            country: facts.country.clone(),
+            subdivision_code: facts.subdivision_code.clone(),
+            subdivision: facts.subdivision.clone(),
+            city: facts.city.clone(),
+            metro_code: facts.metro_code,
+            latitude: facts.latitude,
+            longitude: facts.longitude,
+        }
+    }
+}
+
+impl Eq for CityNetwork {}
+
+impl Hash for CityNetwork {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.asn.hash(state);
+        self.as_name.hash(state);
+        self.country_code.hash(state);
+        self.country.hash(state);
+        self.subdivision_code.hash(state);
+        self.subdivision.hash(state);
+        self.city.hash(state);
+        self.metro_code.hash(state);
+        self.latitude.map(f64::to_bits).hash(state);
+        self.longitude.map(f64::to_bits).hash(state);
+    }
+}
+
+/// A row of the `city_networks` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CityNetworkRow {
+    /// Start of the window, Unix seconds.
+    pub window_start: i64,
+    /// Where the traffic was served.
+    pub location: ServiceLocation,
+    /// Who the clients were.
+    pub client: CityNetwork,
+    /// How much traffic.
+    pub measures: Measures,
+    /// Distinct peer addresses in the row.
+    pub client_ips: i64,
+}
+
+/// A row of the `client_prefixes` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrefixRow {
+    /// Start of the window, Unix seconds.
+    pub window_start: i64,
+    /// Where the traffic was served.
+    pub location: ServiceLocation,
+    /// The client prefix (/24 and /48 by default).
+    pub client_prefix: IpNetwork,
+    /// The prefix's AS number (from its first enriched address).
+    pub client_asn: Option<u32>,
+    /// The prefix's AS name.
+    pub client_as_name: Option<Arc<str>>,
+    /// The prefix's country code.
+    pub client_country_code: Option<Arc<str>>,
+    /// The prefix's city.
+    pub client_city: Option<Arc<str>>,
+    /// How much traffic.
+    pub measures: Measures,
+    /// Distinct peer addresses in the row.
+    pub client_ips: i64,
+}
+
+/// What did not go into rows, so that every OK record's bytes are accounted for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RollupSummary {
+    /// OK records rolled up (internet peers).
+    pub internet_records: u64,
+    /// Bytes of OK records whose peer is not on the internet, by kind (aws, private, unknown).
+    pub other_bytes: HashMap<&'static str, i64>,
+    /// Records of each non-internet kind.
+    pub other_records: HashMap<&'static str, u64>,
+    /// Internet records without `start` and `end`, which no window can hold.
+    pub unwindowed_records: u64,
+    /// Their bytes.
+    pub unwindowed_bytes: i64,
+}
+
+#[derive(Default)]
+struct Accumulator {
+    measures: Measures,
+    client_ips: HashSet<IpAddr>,
+}
+
+#[derive(Default)]
+struct PrefixAccumulator {
+    first: CityNetwork,
+    totals: Accumulator,
+}
+
+/// Rolls up one object's (or several objects') records.
+pub struct Rollup {
+    config: RollupConfig,
+    locations: Vec<ServiceLocation>,
+    city_networks: HashMap<(i64, u32, CityNetwork), Accumulator>,
+    prefixes: HashMap<(i64, u32, IpNetwork), PrefixAccumulator>,
+    summary: RollupSummary,
+}
+
+impl Rollup {
+    /// An empty rollup.
+    pub fn new(config: RollupConfig) -> Rollup {
+        Rollup {
+            config,
+            locations: Vec::new(),
+            city_networks: HashMap::new(),
+            prefixes: HashMap::new(),
+            summary: RollupSummary::default(),
+        }
+    }
+
+    /// Adds an OK record with its peer. Records of other kinds only count in the summary.
+    pub fn add(&mut self, record: &Record<'_>, peer: &Peer, enrichment: Option<&Enrichment>) {
+        let bytes = record.int(Field::Bytes).unwrap_or(0);
+        let (PeerKind::Internet, Some(ip), Some(direction)) = (peer.kind, peer.ip, peer.direction)
+        else {
+            *self
+                .summary
+                .other_bytes
+                .entry(peer.kind.name())
+                .or_default() += bytes;
+            *self
+                .summary
+                .other_records
+                .entry(peer.kind.name())
+                .or_default() += 1;
+            return;
+        };
+        let Some(start) = record.int(Field::Start).or(record.int(Field::End)) else {
+            self.summary.unwindowed_records += 1;
+            self.summary.unwindowed_bytes += bytes;
+            return;
+        };
+        self.summary.internet_records += 1;
+        let window_start = start - start.rem_euclid(WINDOW_SECONDS);
+        let location = self.location_of(record);
+        let client = CityNetwork::of(enrichment);
+
+        let prefix_len = if ip.is_ipv4() {
+            self.config.prefix_len_v4
+        } else {
+            self.config.prefix_len_v6
+        };
+        let prefix = IpNetwork::new(ip, prefix_len)
+            .and_then(|network| IpNetwork::new(network.network(), prefix_len))
+            .unwrap_or_else(|_| IpNetwork::from(ip));
+        let by_prefix = self
+            .prefixes
+            .entry((window_start, location, prefix))
+            .or_insert_with(|| PrefixAccumulator {
+                first: client.clone(),
+                totals: Accumulator::default(),
+            });
+        by_prefix.totals.measures.add_record(record, direction);
+        by_prefix.totals.client_ips.insert(ip);
+
+        let by_city = self
+            .city_networks
+            .entry((window_start, location, client))
+            .or_default();
+        by_city.measures.add_record(record, direction);
+        by_city.client_ips.insert(ip);
+    }
+
+    /// What did not go into rows.
+    pub fn summary(&self) -> &RollupSummary {
+        &self.summary
+    }
+
+    /// Interns the record's service location (few per object, so a scan beats hashing text).
+    fn location_of(&mut self, record: &Record<'_>) -> u32 {
+        let defaults = &self.config.default_location;
+        let field = |name: Field, default: &Option<Arc<str>>| -> Option<Arc<str>> {
+            record.text(name).map(Arc::from).or_else(|| default.clone())
+        };
+        let same = |text: Option<&str>, stored: &Option<Arc<str>>, default: &Option<Arc<str>>| {
+            match text {
+                Some(text) => stored.as_deref() == Some(text),
+                None => stored == default,
+            }
+        };
+        let found = self.locations.iter().position(|location| {
+            same(
+                record.text(Field::AccountId),
+                &location.account_id,
+                &defaults.account_id,
+            ) && same(
+                record.text(Field::Region),
+                &location.region,
+                &defaults.region,
+            ) && same(record.text(Field::AzId), &location.az_id, &defaults.az_id)
+                && same(
+                    record.text(Field::VpcId),
+                    &location.vpc_id,
+                    &defaults.vpc_id,
+                )
+        });
+        if let Some(idx) = found {
+            return idx as u32;
+        }
+        self.locations.push(ServiceLocation {
+            account_id: field(Field::AccountId, &defaults.account_id),
+            region: field(Field::Region, &defaults.region),
+            az_id: field(Field::AzId, &defaults.az_id),
+            vpc_id: field(Field::VpcId, &defaults.vpc_id),
+        });
+        (self.locations.len() - 1) as u32
+    }
+
+    /// The rows, ordered by window, location, then traffic (largest first), and the summary.
+    pub fn finish(self) -> (Vec<CityNetworkRow>, Vec<PrefixRow>, RollupSummary) {
+        let locations = self.locations;
+        let mut city_rows: Vec<CityNetworkRow> = self
+            .city_networks
+            .into_iter()
+            .map(
+                |((window_start, location, client), totals)| CityNetworkRow {
+                    window_start,
+                    location: locations[location as usize].clone(),
+                    client,
+                    measures: totals.measures,
+                    client_ips: totals.client_ips.len() as i64,
+                },
+            )
+            .collect();
+        city_rows.sort_by(|a, b| {
+            (
+                a.window_start,
+                &a.location,
+                b.measures.bytes_in + b.measures.bytes_out,
+                a.client.asn,
+            )
+                .cmp(&(
+                    b.window_start,
+                    &b.location,
+                    a.measures.bytes_in + a.measures.bytes_out,
+                    b.client.asn,
+                ))
+                .then_with(|| a.client.city.cmp(&b.client.city))
+                .then_with(|| a.client.as_name.cmp(&b.client.as_name))
+                .then_with(|| a.client.country_code.cmp(&b.client.country_code))
+        });
+        let mut prefix_rows: Vec<PrefixRow> = self
+            .prefixes
+            .into_iter()
+            .map(
+                |((window_start, location, client_prefix), accumulated)| PrefixRow {
+                    window_start,
+                    location: locations[location as usize].clone(),
+                    client_prefix,
+                    client_asn: accumulated.first.asn,
+                    client_as_name: accumulated.first.as_name,
+                    client_country_code: accumulated.first.country_code,
+                    client_city: accumulated.first.city,
+                    measures: accumulated.totals.measures,
+                    client_ips: accumulated.totals.client_ips.len() as i64,
+                },
+            )
+            .collect();
+        prefix_rows.sort_by(|a, b| {
+            (a.window_start, &a.location, a.client_prefix.to_string()).cmp(&(
+                b.window_start,
+                &b.location,
+                b.client_prefix.to_string(),
+            ))
+        });
+        (city_rows, prefix_rows, self.summary)
+    }
+}

@@ -1,0 +1,145 @@
+//! Rollups of small, hand-checkable logs: windows, directions, rejects, TCP flags, distinct
+//! clients, prefixes, and the byte accounting that ties rows to records.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use flowatlas_flowlog::{Entry, Field, LogStatus, Options, Reader};
+use flowatlas_geo::{Databases, Enricher, GeoConfig, PeerFinder, PeerKind, PeerRules};
+use flowatlas_rollup::{Rollup, RollupConfig, ServiceLocation};
+
+const LOG: &str = "version account-id interface-id vpc-id az-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status tcp-flags flow-direction
+5 111122223333 eni-1 vpc-1 use1-az1 216.160.83.56 10.0.0.5 40000 443 6 10 1000 1780315201 1780315260 ACCEPT OK 2 ingress
+5 111122223333 eni-1 vpc-1 use1-az1 10.0.0.5 216.160.83.56 443 40000 6 8 5000 1780315201 1780315260 ACCEPT OK 19 egress
+5 111122223333 eni-1 vpc-1 use1-az1 216.160.83.99 10.0.0.5 40001 22 6 3 180 1780315230 1780315260 REJECT OK 2 ingress
+5 111122223333 eni-1 vpc-1 use1-az1 216.160.83.56 10.0.0.5 40002 443 6 4 400 1780315501 1780315560 ACCEPT OK 4 ingress
+5 111122223333 eni-1 vpc-1 use1-az1 2001:218:85a3::12 2600:1f18::10 40003 443 6 2 200 1780315210 1780315260 ACCEPT OK 2 ingress
+5 111122223333 eni-1 vpc-1 use1-az1 2001:218:85a4::1 2600:1f18::10 40004 443 17 2 300 1780315210 1780315260 ACCEPT OK 2 ingress
+5 111122223333 eni-1 vpc-1 use1-az1 10.0.0.5 10.0.0.6 5432 40005 6 9 900 1780315210 1780315260 ACCEPT OK 2 egress
+5 111122223333 eni-1 vpc-1 use1-az1 52.95.128.179 10.0.0.5 443 40006 6 5 700 1780315210 1780315260 ACCEPT OK 18 ingress
+5 111122223333 eni-1 - - - - - - - - - 1780315210 1780315260 - NODATA - -
+";
+
+fn geo(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/geo")
+        .join(name)
+}
+
+#[test]
+fn rows_windows_directions_flags_and_accounting() {
+    let databases = Arc::new(
+        Databases::open(&GeoConfig {
+            asn_dbs: vec![geo("geolite2-asn.mmdb")],
+            geo_dbs: vec![geo("geolite2-city.mmdb")],
+            prefixes: None,
+        })
+        .unwrap(),
+    );
+    let aws = r#"{"prefixes":[{"ip_prefix":"52.95.128.0/21","service":"S3"}]}"#;
+    let rules = PeerRules::new(&[], Some(aws)).unwrap();
+    let mut finder = PeerFinder::new(&rules);
+    let mut enricher = Enricher::new(databases);
+    let mut rollup = Rollup::new(RollupConfig {
+        prefix_len_v4: 24,
+        prefix_len_v6: 48,
+        default_location: ServiceLocation {
+            region: Some("us-east-1".into()),
+            ..ServiceLocation::default()
+        },
+    });
+    let mut reader = Reader::new(std::io::Cursor::new(LOG), &Options::default()).unwrap();
+    let mut ok_bytes = 0;
+    while let Some(entry) = reader.next_entry().unwrap() {
+        let Entry::Record(record) = entry else {
+            panic!("{entry:?}")
+        };
+        if record.status() != LogStatus::Ok {
+            continue;
+        }
+        ok_bytes += record.int(Field::Bytes).unwrap_or(0);
+        let peer = finder.find(&record);
+        let enrichment = match (peer.kind, peer.ip) {
+            (PeerKind::Internet, Some(ip)) => Some(enricher.enrich(ip)),
+            _ => None,
+        };
+        rollup.add(&record, &peer, enrichment.as_deref());
+    }
+    let (cities, prefixes, summary) = rollup.finish();
+
+    // Milton, first window: the SYN in, the SYN-ACK+FIN out, and a rejected SYN from a second host.
+    let milton = &cities[0];
+    assert_eq!(milton.window_start, 1_780_315_200);
+    assert_eq!(milton.client.city.as_deref(), Some("Milton"));
+    assert_eq!(milton.client.asn, Some(64500));
+    assert_eq!(milton.location.account_id.as_deref(), Some("111122223333"));
+    assert_eq!(milton.location.region.as_deref(), Some("us-east-1"));
+    assert_eq!(milton.location.az_id.as_deref(), Some("use1-az1"));
+    let m = milton.measures;
+    assert_eq!(
+        (m.bytes_in, m.bytes_out, m.packets_in, m.packets_out),
+        (1180, 5000, 13, 8)
+    );
+    assert_eq!((m.flows, m.accepted_flows, m.rejected_flows), (3, 2, 1));
+    assert_eq!(
+        (m.tcp_syn_in, m.tcp_synack_out, m.tcp_fin_out, m.tcp_rst_in),
+        (2, 1, 1, 0)
+    );
+    assert_eq!(milton.client_ips, 2);
+
+    // Tokyo: two addresses in one /48 and one /32 network; the UDP record carries no TCP flags.
+    let tokyo = cities
+        .iter()
+        .find(|row| row.client.city.as_deref() == Some("Tokyo"))
+        .unwrap();
+    assert_eq!(
+        (
+            tokyo.measures.bytes_in,
+            tokyo.client_ips,
+            tokyo.measures.tcp_syn_in
+        ),
+        (500, 2, 1)
+    );
+
+    // The RST five minutes later is its own window.
+    let later = cities
+        .iter()
+        .find(|row| row.window_start == 1_780_315_500)
+        .unwrap();
+    assert_eq!(
+        (later.measures.tcp_rst_in, later.measures.bytes_in),
+        (1, 400)
+    );
+
+    let v6_prefix = prefixes
+        .iter()
+        .find(|row| row.client_prefix.to_string() == "2001:218:85a3::/48")
+        .unwrap();
+    assert_eq!((v6_prefix.measures.flows, v6_prefix.client_ips), (1, 1));
+    let v4_prefix = prefixes
+        .iter()
+        .find(|row| {
+            row.client_prefix.to_string() == "216.160.83.0/24" && row.window_start == 1_780_315_200
+        })
+        .unwrap();
+    assert_eq!(
+        (v4_prefix.measures.flows, v4_prefix.client_asn),
+        (3, Some(64500))
+    );
+
+    // Every OK record's bytes are in a row or in the summary.
+    let in_rows: i64 = prefixes
+        .iter()
+        .map(|row| row.measures.bytes_in + row.measures.bytes_out)
+        .sum();
+    let in_cities: i64 = cities
+        .iter()
+        .map(|row| row.measures.bytes_in + row.measures.bytes_out)
+        .sum();
+    let elsewhere: i64 = summary.other_bytes.values().sum::<i64>() + summary.unwindowed_bytes;
+    assert_eq!(in_rows, in_cities);
+    assert_eq!(in_rows + elsewhere, ok_bytes);
+    assert_eq!(summary.other_bytes["private"], 900);
+    assert_eq!(summary.other_bytes["aws"], 700);
+    assert_eq!(summary.internet_records, 6);
+}
