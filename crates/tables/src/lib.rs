@@ -1,0 +1,685 @@
+//! The flowatlas tables, each defined once as a list of columns. That one list gives the Arrow
+//! schema, the Parquet files (in a Hive layout by `dt` and `hour`) and the Athena DDL.
+//!
+//! # Overview
+//!
+//! - [`Table`] is a name, a doc line and its [`Column`]s; [`city_networks`] and
+//!   [`client_prefixes`] are the tables of rollup rows.
+//! - [`Table::batch`] turns rows into an Arrow `RecordBatch`; [`write_partitioned`] writes rows
+//!   as `<dir>/<table>/dt=YYYY-MM-DD/hour=HH/<source-id>.parquet`, replacing what the same source
+//!   wrote before.
+//! - [`Table::athena_ddl`] is the `CREATE EXTERNAL TABLE` with partition projection.
+//!
+//! Types are Athena-safe: signed integers only, timestamps in milliseconds UTC, snake_case names.
+#![deny(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    Float64Builder, Int32Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
+};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
+use flowatlas_rollup::{CityNetworkRow, Measures, PrefixRow, ServiceLocation};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+/// Version of the tables' schemas, written into every file's metadata.
+pub const SCHEMA_VERSION: &str = "1";
+
+/// A column's type, mapped to Arrow, Parquet and Athena types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// `TIMESTAMP(MILLIS, UTC)` / Athena `timestamp`.
+    Timestamp,
+    /// `INT64` / `bigint`.
+    Int64,
+    /// `INT32` / `int`.
+    Int32,
+    /// `DOUBLE` / `double`.
+    Double,
+    /// UTF-8 `STRING` / `string`.
+    Text,
+}
+
+impl ColumnKind {
+    fn arrow_type(self) -> DataType {
+        match self {
+            ColumnKind::Timestamp => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            ColumnKind::Int64 => DataType::Int64,
+            ColumnKind::Int32 => DataType::Int32,
+            ColumnKind::Double => DataType::Float64,
+            ColumnKind::Text => DataType::Utf8,
+        }
+    }
+
+    fn athena_type(self) -> &'static str {
+        match self {
+            ColumnKind::Timestamp => "timestamp",
+            ColumnKind::Int64 => "bigint",
+            ColumnKind::Int32 => "int",
+            ColumnKind::Double => "double",
+            ColumnKind::Text => "string",
+        }
+    }
+}
+
+/// One value of a row, as a column reads it.
+pub enum Cell<'r> {
+    /// A timestamp in Unix seconds.
+    Seconds(i64),
+    /// A 64-bit integer.
+    Int64(Option<i64>),
+    /// A 32-bit integer.
+    Int32(Option<i32>),
+    /// A float.
+    Double(Option<f64>),
+    /// Text.
+    Text(Option<&'r str>),
+    /// Text made for the cell.
+    OwnedText(String),
+}
+
+/// A column: its name, type, meaning, and how to read it from a row.
+pub struct Column<R> {
+    /// snake_case name.
+    pub name: &'static str,
+    /// Type.
+    pub kind: ColumnKind,
+    /// Nullable unless the value is always there.
+    pub nullable: bool,
+    /// What it holds.
+    pub doc: &'static str,
+    value: for<'r> fn(&'r R) -> Cell<'r>,
+}
+
+/// A table: its name, what a row is, and its columns in order.
+pub struct Table<R> {
+    /// Name, also the folder under the output directory.
+    pub name: &'static str,
+    /// What a row is.
+    pub doc: &'static str,
+    /// Columns in order.
+    pub columns: Vec<Column<R>>,
+    schema: SchemaRef,
+}
+
+/// Rows that start with a window and a service location and carry the additive measures.
+pub trait RollupRow {
+    /// Start of the window, Unix seconds.
+    fn window_start(&self) -> i64;
+    /// Service location.
+    fn location(&self) -> &ServiceLocation;
+    /// Measures.
+    fn measures(&self) -> &Measures;
+    /// Distinct client addresses.
+    fn client_ips(&self) -> i64;
+}
+
+impl RollupRow for CityNetworkRow {
+    fn window_start(&self) -> i64 {
+        self.window_start
+    }
+    fn location(&self) -> &ServiceLocation {
+        &self.location
+    }
+    fn measures(&self) -> &Measures {
+        &self.measures
+    }
+    fn client_ips(&self) -> i64 {
+        self.client_ips
+    }
+}
+
+impl RollupRow for PrefixRow {
+    fn window_start(&self) -> i64 {
+        self.window_start
+    }
+    fn location(&self) -> &ServiceLocation {
+        &self.location
+    }
+    fn measures(&self) -> &Measures {
+        &self.measures
+    }
+    fn client_ips(&self) -> i64 {
+        self.client_ips
+    }
+}
+
+fn column<R>(
+    name: &'static str,
+    kind: ColumnKind,
+    doc: &'static str,
+    value: for<'r> fn(&'r R) -> Cell<'r>,
+) -> Column<R> {
+    Column {
+        name,
+        kind,
+        nullable: true,
+        doc,
+        value,
+    }
+}
+
+fn text(value: &Option<Arc<str>>) -> Cell<'_> {
+    Cell::Text(value.as_deref())
+}
+
+fn leading_columns<R: RollupRow>() -> Vec<Column<R>> {
+    vec![
+        Column {
+            nullable: false,
+            ..column(
+                "window_start",
+                ColumnKind::Timestamp,
+                "Start of the 5-minute window (UTC), by the records' `start`.",
+                |row: &R| Cell::Seconds(row.window_start()),
+            )
+        },
+        column(
+            "account_id",
+            ColumnKind::Text,
+            "AWS account of the service.",
+            |row: &R| text(&row.location().account_id),
+        ),
+        column(
+            "region",
+            ColumnKind::Text,
+            "AWS Region of the service.",
+            |row: &R| text(&row.location().region),
+        ),
+        column(
+            "az_id",
+            ColumnKind::Text,
+            "Availability Zone ID of the service.",
+            |row: &R| text(&row.location().az_id),
+        ),
+        column(
+            "vpc_id",
+            ColumnKind::Text,
+            "VPC of the service.",
+            |row: &R| text(&row.location().vpc_id),
+        ),
+    ]
+}
+
+fn measure_columns<R: RollupRow>() -> Vec<Column<R>> {
+    macro_rules! measure {
+        ($name:literal, $field:ident, $doc:literal) => {
+            Column {
+                nullable: false,
+                ..column($name, ColumnKind::Int64, $doc, |row: &R| {
+                    Cell::Int64(Some(row.measures().$field))
+                })
+            }
+        };
+    }
+    vec![
+        measure!("bytes_in", bytes_in, "Bytes from the clients (peer to us)."),
+        measure!("bytes_out", bytes_out, "Bytes to the clients (us to peer)."),
+        measure!("packets_in", packets_in, "Packets from the clients."),
+        measure!("packets_out", packets_out, "Packets to the clients."),
+        measure!(
+            "flows",
+            flows,
+            "Flow records; accepted_flows + rejected_flows."
+        ),
+        measure!(
+            "accepted_flows",
+            accepted_flows,
+            "Records with action ACCEPT."
+        ),
+        measure!(
+            "rejected_flows",
+            rejected_flows,
+            "Records with action REJECT (their bytes count in every measure)."
+        ),
+        measure!(
+            "tcp_syn_in",
+            tcp_syn_in,
+            "Inbound records whose OR-ed flags show SYN without SYN-ACK."
+        ),
+        measure!(
+            "tcp_syn_out",
+            tcp_syn_out,
+            "Outbound records with SYN without SYN-ACK: our connection attempts."
+        ),
+        measure!(
+            "tcp_synack_in",
+            tcp_synack_in,
+            "Inbound records with SYN-ACK: the clients answering ours."
+        ),
+        measure!(
+            "tcp_synack_out",
+            tcp_synack_out,
+            "Outbound records with SYN-ACK."
+        ),
+        measure!("tcp_fin_in", tcp_fin_in, "Inbound records with FIN."),
+        measure!("tcp_fin_out", tcp_fin_out, "Outbound records with FIN."),
+        measure!("tcp_rst_in", tcp_rst_in, "Inbound records with RST."),
+        measure!("tcp_rst_out", tcp_rst_out, "Outbound records with RST."),
+        Column {
+            nullable: false,
+            ..column(
+                "client_ips",
+                ColumnKind::Int64,
+                "Distinct client addresses in the row (the one measure that does not add up across rows).",
+                |row: &R| Cell::Int64(Some(row.client_ips())),
+            )
+        },
+    ]
+}
+
+impl<R> Table<R> {
+    fn new(name: &'static str, doc: &'static str, columns: Vec<Column<R>>) -> Table<R> {
+        let fields: Vec<Field> = columns
+            .iter()
+            .map(|column| Field::new(column.name, column.kind.arrow_type(), column.nullable))
+            .collect();
+        Table {
+            name,
+            doc,
+            columns,
+            schema: Arc::new(Schema::new(fields)),
+        }
+    }
+
+    /// The Arrow schema, built once.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Rows as one Arrow batch.
+    pub fn batch(&self, rows: &[R]) -> Result<RecordBatch, ArrowError> {
+        let arrays: Vec<ArrayRef> = self
+            .columns
+            .iter()
+            .map(|column| -> ArrayRef {
+                match column.kind {
+                    ColumnKind::Timestamp => {
+                        let mut builder = TimestampMillisecondBuilder::with_capacity(rows.len())
+                            .with_timezone("UTC");
+                        for row in rows {
+                            match (column.value)(row) {
+                                Cell::Seconds(seconds) => {
+                                    builder.append_value(seconds.saturating_mul(1000))
+                                }
+                                _ => builder.append_null(),
+                            }
+                        }
+                        Arc::new(builder.finish())
+                    }
+                    ColumnKind::Int64 => {
+                        let mut builder = Int64Builder::with_capacity(rows.len());
+                        for row in rows {
+                            match (column.value)(row) {
+                                Cell::Int64(value) => builder.append_option(value),
+                                _ => builder.append_null(),
+                            }
+                        }
+                        Arc::new(builder.finish())
+                    }
+                    ColumnKind::Int32 => {
+                        let mut builder = Int32Builder::with_capacity(rows.len());
+                        for row in rows {
+                            match (column.value)(row) {
+                                Cell::Int32(value) => builder.append_option(value),
+                                _ => builder.append_null(),
+                            }
+                        }
+                        Arc::new(builder.finish())
+                    }
+                    ColumnKind::Double => {
+                        let mut builder = Float64Builder::with_capacity(rows.len());
+                        for row in rows {
+                            match (column.value)(row) {
+                                Cell::Double(value) => builder.append_option(value),
+                                _ => builder.append_null(),
+                            }
+                        }
+                        Arc::new(builder.finish())
+                    }
+                    ColumnKind::Text => {
+                        let mut builder = StringBuilder::with_capacity(rows.len(), rows.len() * 16);
+                        for row in rows {
+                            match (column.value)(row) {
+                                Cell::Text(value) => builder.append_option(value),
+                                Cell::OwnedText(value) => builder.append_value(value),
+                                _ => builder.append_null(),
+                            }
+                        }
+                        Arc::new(builder.finish())
+                    }
+                }
+            })
+            .collect();
+        RecordBatch::try_new(self.schema(), arrays)
+    }
+
+    /// `CREATE EXTERNAL TABLE` for Athena, with partition projection on `dt` and `hour`, so no
+    /// crawler or `MSCK REPAIR` is needed. `location` is the table's folder, e.g.
+    /// `s3://bucket/flowatlas/city_networks/`.
+    pub fn athena_ddl(&self, database: &str, location: &str) -> String {
+        let location = location.trim_end_matches('/');
+        let columns: Vec<String> = self
+            .columns
+            .iter()
+            .map(|column| {
+                format!(
+                    "  `{}` {} COMMENT '{}'",
+                    column.name,
+                    column.kind.athena_type(),
+                    column.doc.replace('\'', "''")
+                )
+            })
+            .collect();
+        format!(
+            "CREATE EXTERNAL TABLE IF NOT EXISTS `{database}`.`{name}` (\n{columns}\n)\nCOMMENT '{doc}'\n\
+             PARTITIONED BY (`dt` string, `hour` string)\nSTORED AS PARQUET\nLOCATION '{location}/'\n\
+             TBLPROPERTIES (\n  'projection.enabled' = 'true',\n  'projection.dt.type' = 'date',\n  \
+             'projection.dt.format' = 'yyyy-MM-dd',\n  'projection.dt.range' = '2020-01-01,NOW',\n  \
+             'projection.dt.interval' = '1',\n  'projection.dt.interval.unit' = 'DAYS',\n  \
+             'projection.hour.type' = 'integer',\n  'projection.hour.range' = '0,23',\n  \
+             'projection.hour.digits' = '2',\n  \
+             'storage.location.template' = '{location}/dt=${{dt}}/hour=${{hour}}/',\n  \
+             'parquet.compression' = 'ZSTD',\n  'flowatlas.schema_version' = '{SCHEMA_VERSION}'\n);\n",
+            name = self.name,
+            columns = columns.join(",\n"),
+            doc = self.doc.replace('\'', "''"),
+        )
+    }
+}
+
+/// The `city_networks` table: one row per window × service location × client city-network.
+pub fn city_networks() -> Table<CityNetworkRow> {
+    let mut columns = leading_columns::<CityNetworkRow>();
+    columns.extend([
+        column(
+            "client_asn",
+            ColumnKind::Int64,
+            "Client AS number; null when unknown.",
+            |row: &CityNetworkRow| Cell::Int64(row.client.asn.map(i64::from)),
+        ),
+        column(
+            "client_as_name",
+            ColumnKind::Text,
+            "Client AS (ISP) name.",
+            |row: &CityNetworkRow| text(&row.client.as_name),
+        ),
+        column(
+            "client_country_code",
+            ColumnKind::Text,
+            "ISO 3166-1 code of the country the clients are in.",
+            |row: &CityNetworkRow| text(&row.client.country_code),
+        ),
+        column(
+            "client_country",
+            ColumnKind::Text,
+            "Country name (English).",
+            |row: &CityNetworkRow| text(&row.client.country),
+        ),
+        column(
+            "client_subdivision_code",
+            ColumnKind::Text,
+            "Code of the first subdivision (state).",
+            |row: &CityNetworkRow| text(&row.client.subdivision_code),
+        ),
+        column(
+            "client_subdivision",
+            ColumnKind::Text,
+            "First subdivision (state) name.",
+            |row: &CityNetworkRow| text(&row.client.subdivision),
+        ),
+        column(
+            "client_city",
+            ColumnKind::Text,
+            "City name (English).",
+            |row: &CityNetworkRow| text(&row.client.city),
+        ),
+        column(
+            "client_metro_code",
+            ColumnKind::Int32,
+            "US metro (DMA) code.",
+            |row: &CityNetworkRow| Cell::Int32(row.client.metro_code),
+        ),
+        column(
+            "client_latitude",
+            ColumnKind::Double,
+            "Latitude of the location.",
+            |row: &CityNetworkRow| Cell::Double(row.client.latitude),
+        ),
+        column(
+            "client_longitude",
+            ColumnKind::Double,
+            "Longitude of the location.",
+            |row: &CityNetworkRow| Cell::Double(row.client.longitude),
+        ),
+    ]);
+    columns.extend(measure_columns::<CityNetworkRow>());
+    Table::new(
+        "city_networks",
+        "Internet traffic per 5-minute window, service location and client city-network (location + ASN).",
+        columns,
+    )
+}
+
+/// The `client_prefixes` table: one row per window × service location × client prefix.
+pub fn client_prefixes() -> Table<PrefixRow> {
+    let mut columns = leading_columns::<PrefixRow>();
+    columns.extend([
+        Column {
+            nullable: false,
+            ..column(
+                "client_prefix",
+                ColumnKind::Text,
+                "Client prefix as CIDR text (/24 IPv4, /48 IPv6 by default).",
+                |row: &PrefixRow| Cell::OwnedText(row.client_prefix.to_string()),
+            )
+        },
+        column(
+            "client_asn",
+            ColumnKind::Int64,
+            "AS number of the prefix's first enriched client.",
+            |row: &PrefixRow| Cell::Int64(row.client_asn.map(i64::from)),
+        ),
+        column(
+            "client_as_name",
+            ColumnKind::Text,
+            "AS name.",
+            |row: &PrefixRow| text(&row.client_as_name),
+        ),
+        column(
+            "client_country_code",
+            ColumnKind::Text,
+            "ISO country code.",
+            |row: &PrefixRow| text(&row.client_country_code),
+        ),
+        column(
+            "client_city",
+            ColumnKind::Text,
+            "City.",
+            |row: &PrefixRow| text(&row.client_city),
+        ),
+    ]);
+    columns.extend(measure_columns::<PrefixRow>());
+    Table::new(
+        "client_prefixes",
+        "Internet traffic per 5-minute window, service location and client prefix.",
+        columns,
+    )
+}
+
+/// Why a table could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// Building the batch failed.
+    #[error("table {table}: {source}")]
+    Arrow {
+        /// The table.
+        table: &'static str,
+        /// What Arrow said.
+        source: ArrowError,
+    },
+    /// Encoding Parquet failed.
+    #[error("{path}: {source}")]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// What Parquet said.
+        source: parquet::errors::ParquetError,
+    },
+    /// The file system failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+}
+
+/// A file that was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WrittenFile {
+    /// Where, relative to the output directory.
+    pub path: PathBuf,
+    /// Rows in it.
+    pub rows: u64,
+}
+
+/// The one place writer settings are made: zstd, statistics on pages, sized row groups.
+pub fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(128 * 1024))
+        .set_created_by(format!("flowatlas {}", env!("CARGO_PKG_VERSION")))
+        .set_key_value_metadata(Some(vec![KeyValue::new(
+            "flowatlas.schema_version".to_string(),
+            SCHEMA_VERSION.to_string(),
+        )]))
+        .build()
+}
+
+/// `dt=YYYY-MM-DD/hour=HH` of a Unix time.
+pub fn partition_of(seconds: i64) -> String {
+    let days = seconds.div_euclid(86_400);
+    let hour = seconds.rem_euclid(86_400) / 3_600;
+    let (year, month, day) = civil_date(days);
+    format!("dt={year:04}-{month:02}-{day:02}/hour={hour:02}")
+}
+
+/// Year, month and day of a count of days since 1970-01-01 (proleptic Gregorian).
+fn civil_date(days_since_epoch: i64) -> (i64, i64, i64) {
+    let days = days_since_epoch + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// Writes rows as `<dir>/<table>/<partition>/<source_id>.parquet`, one file per partition the
+/// rows fall in. Each file is written beside its final name and renamed over it, so a reader
+/// never sees half a file and a re-run replaces, never duplicates.
+pub fn write_partitioned<R: RollupRow>(
+    table: &Table<R>,
+    rows: &[R],
+    dir: &Path,
+    source_id: &str,
+) -> Result<Vec<WrittenFile>, WriteError>
+where
+    R: Clone,
+{
+    let mut by_partition: BTreeMap<String, Vec<R>> = BTreeMap::new();
+    for row in rows {
+        by_partition
+            .entry(partition_of(row.window_start()))
+            .or_default()
+            .push(row.clone());
+    }
+    let mut written = Vec::new();
+    for (partition, rows) in by_partition {
+        let relative = Path::new(table.name)
+            .join(&partition)
+            .join(format!("{source_id}.parquet"));
+        let path = dir.join(&relative);
+        let folder = path.parent().unwrap_or(dir);
+        std::fs::create_dir_all(folder).map_err(|source| WriteError::Io {
+            path: folder.to_path_buf(),
+            source,
+        })?;
+        let batch = table.batch(&rows).map_err(|source| WriteError::Arrow {
+            table: table.name,
+            source,
+        })?;
+        let partial = path.with_extension("parquet.partial");
+        let file = std::fs::File::create(&partial).map_err(|source| WriteError::Io {
+            path: partial.clone(),
+            source,
+        })?;
+        let parquet_error = |source| WriteError::Parquet {
+            path: path.clone(),
+            source,
+        };
+        let mut writer = ArrowWriter::try_new(file, table.schema(), Some(writer_properties()))
+            .map_err(parquet_error)?;
+        writer.write(&batch).map_err(parquet_error)?;
+        writer.close().map_err(parquet_error)?;
+        std::fs::rename(&partial, &path).map_err(|source| WriteError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        written.push(WrittenFile {
+            path: relative,
+            rows: rows.len() as u64,
+        });
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_are_utc_dates_and_hours() {
+        assert_eq!(partition_of(0), "dt=1970-01-01/hour=00");
+        assert_eq!(partition_of(1_780_315_200), "dt=2026-06-01/hour=12");
+        assert_eq!(partition_of(951_782_400 + 3_599), "dt=2000-02-29/hour=00");
+        assert_eq!(partition_of(-1), "dt=1969-12-31/hour=23");
+    }
+
+    #[test]
+    fn schemas_are_athena_safe() {
+        for schema in [city_networks().schema(), client_prefixes().schema()] {
+            for field in schema.fields() {
+                let name = field.name();
+                assert!(
+                    name.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                    "{name}"
+                );
+                assert!(!field.data_type().is_unsigned_integer(), "{name}");
+                if let DataType::Timestamp(unit, zone) = field.data_type() {
+                    assert_eq!(
+                        (unit, zone.as_deref()),
+                        (&TimeUnit::Millisecond, Some("UTC"))
+                    );
+                }
+            }
+        }
+    }
+}
