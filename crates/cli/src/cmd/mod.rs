@@ -3,3 +3,4 @@
 pub mod build_mmdb;
 pub mod fields;
 pub mod parse;
+pub mod shared;

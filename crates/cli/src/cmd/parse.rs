@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -12,10 +12,11 @@ use flowatlas_flowlog::{
     Counts, Entry, Format, LogStatus, Options, Reader, Reason, Record, Reject, Value,
 };
 use flowatlas_geo::{
-    Databases, EnrichStats, Enricher, Enrichment, GeoConfig, Peer, PeerFinder, PeerKind, PeerRules,
+    Databases, EnrichStats, Enricher, Enrichment, Peer, PeerFinder, PeerKind, PeerRules,
 };
 
 use crate::Outcome;
+use crate::cmd::shared::{EnrichArgs, date_of, expand_inputs, percent};
 
 /// Print each record as one JSON object (snake_case field names, `-` as null, numbers as
 /// numbers), then a summary on stderr: records read, ok, skipped (NODATA/SKIPDATA), rejected.
@@ -35,29 +36,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     rejects: Option<PathBuf>,
 
-    /// An ASN database (.mmdb: MaxMind/GeoLite2 ASN or ISP, DB-IP ASN, IPinfo Lite, ...).
-    /// Repeatable: files are tried in order (e.g. separate IPv4 and IPv6 files). With any of
-    /// the enrichment flags, each record gets a `peer` object.
-    #[arg(long = "asn-db", value_name = "FILE")]
-    asn_dbs: Vec<PathBuf>,
-
-    /// A location database (.mmdb: MaxMind/GeoLite2 City or Country, DB-IP, IPinfo Lite,
-    /// ip-location-db, ...). Repeatable, tried in order. May be the same file as --asn-db.
-    #[arg(long = "geo-db", value_name = "FILE")]
-    geo_dbs: Vec<PathBuf>,
-
-    /// A CSV of `prefix,asn,as_name,country_code,city` that overrides the databases (most
-    /// specific prefix wins; empty columns keep the database's answer).
-    #[arg(long, value_name = "FILE")]
-    prefixes: Option<PathBuf>,
-
-    /// A network of your own (never an internet peer). Repeatable.
-    #[arg(long = "local-cidr", value_name = "CIDR")]
-    local_cidrs: Vec<String>,
-
-    /// AWS's ip-ranges.json: peers in it are kind `aws`, not `internet`.
-    #[arg(long = "aws-ip-ranges", value_name = "FILE")]
-    aws_ip_ranges: Option<PathBuf>,
+    #[command(flatten)]
+    enrich: EnrichArgs,
 
     /// Flow-log files or folders; `-` reads stdin.
     #[arg(value_name = "FILE|DIR|-")]
@@ -93,28 +73,11 @@ impl PeerContext {
     }
 
     fn from_args(args: &Args) -> anyhow::Result<Option<(PeerRules, PeerContext)>> {
-        let wanted = !args.asn_dbs.is_empty()
-            || !args.geo_dbs.is_empty()
-            || args.prefixes.is_some()
-            || !args.local_cidrs.is_empty()
-            || args.aws_ip_ranges.is_some();
-        if !wanted {
+        if !args.enrich.wanted() {
             return Ok(None);
         }
-        let ip_ranges = match &args.aws_ip_ranges {
-            Some(path) => Some(
-                std::fs::read_to_string(path)
-                    .with_context(|| format!("{}: cannot read", path.display()))?,
-            ),
-            None => None,
-        };
-        let rules = PeerRules::new(&args.local_cidrs, ip_ranges.as_deref())?;
-        let config = GeoConfig {
-            asn_dbs: args.asn_dbs.clone(),
-            geo_dbs: args.geo_dbs.clone(),
-            prefixes: args.prefixes.clone(),
-        };
-        let databases = Arc::new(Databases::open(&config)?);
+        let rules = args.enrich.rules()?;
+        let databases = Arc::new(args.enrich.databases()?);
         Ok(Some((
             rules,
             PeerContext {
@@ -261,46 +224,6 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     })
 }
 
-/// Files to read: folders expanded recursively in name order, hidden entries left out.
-fn expand_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    if inputs.is_empty() {
-        return Ok(vec![PathBuf::from("-")]);
-    }
-    let mut objects = Vec::new();
-    for input in inputs {
-        if input.is_dir() {
-            collect_folder(input, &mut objects)?;
-        } else {
-            objects.push(input.clone());
-        }
-    }
-    Ok(objects)
-}
-
-fn collect_folder(folder: &Path, objects: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    let listing_error = || format!("{}: cannot list folder", folder.display());
-    let mut entries: Vec<std::fs::DirEntry> = std::fs::read_dir(folder)
-        .with_context(listing_error)?
-        .collect::<Result<_, _>>()
-        .with_context(listing_error)?;
-    entries.sort_by_key(|entry| entry.file_name());
-    for entry in entries {
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        // `file_type` does not follow links, so a link back up the tree cannot loop; linked
-        // files are read, linked folders are not entered.
-        let file_type = entry.file_type().with_context(listing_error)?;
-        let path = entry.path();
-        if file_type.is_dir() {
-            collect_folder(&path, objects)?;
-        } else if file_type.is_file() || path.is_file() {
-            objects.push(path);
-        }
-    }
-    Ok(())
-}
-
 fn write_record(out: &mut Vec<u8>, record: &Record<'_>) {
     let mut ints = itoa::Buffer::new();
     out.push(b'{');
@@ -432,33 +355,6 @@ fn peer_summary(context: &PeerContext) -> String {
         ));
     }
     text
-}
-
-fn percent(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        part as f64 * 100.0 / whole as f64
-    }
-}
-
-/// `YYYY-MM-DD` of a Unix time (proleptic Gregorian calendar, UTC).
-fn date_of(epoch_seconds: u64) -> String {
-    let days = (epoch_seconds / 86_400) as i64 + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
 }
 
 fn write_json_string(out: &mut Vec<u8>, text: &str) {

@@ -1,0 +1,134 @@
+//! What several subcommands share: input expansion, enrichment flags, summary formatting.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use flowatlas_geo::{Databases, GeoConfig, PeerRules};
+
+/// The flags that find and enrich each record's peer.
+#[derive(clap::Args)]
+pub struct EnrichArgs {
+    /// An ASN database (.mmdb: MaxMind/GeoLite2 ASN or ISP, DB-IP ASN, IPinfo Lite, ...).
+    /// Repeatable: files are tried in order (e.g. separate IPv4 and IPv6 files). With any of
+    /// the enrichment flags, each record gets a `peer` object.
+    #[arg(long = "asn-db", value_name = "FILE")]
+    pub asn_dbs: Vec<PathBuf>,
+
+    /// A location database (.mmdb: MaxMind/GeoLite2 City or Country, DB-IP, IPinfo Lite,
+    /// ip-location-db, ...). Repeatable, tried in order. May be the same file as --asn-db.
+    #[arg(long = "geo-db", value_name = "FILE")]
+    pub geo_dbs: Vec<PathBuf>,
+
+    /// A CSV of `prefix,asn,as_name,country_code,city` that overrides the databases (most
+    /// specific prefix wins; empty columns keep the database's answer).
+    #[arg(long, value_name = "FILE")]
+    pub prefixes: Option<PathBuf>,
+
+    /// A network of your own (never an internet peer). Repeatable.
+    #[arg(long = "local-cidr", value_name = "CIDR")]
+    pub local_cidrs: Vec<String>,
+
+    /// AWS's ip-ranges.json: peers in it are kind `aws`, not `internet`.
+    #[arg(long = "aws-ip-ranges", value_name = "FILE")]
+    pub aws_ip_ranges: Option<PathBuf>,
+}
+
+impl EnrichArgs {
+    /// True when any enrichment flag was given.
+    pub fn wanted(&self) -> bool {
+        !self.asn_dbs.is_empty()
+            || !self.geo_dbs.is_empty()
+            || self.prefixes.is_some()
+            || !self.local_cidrs.is_empty()
+            || self.aws_ip_ranges.is_some()
+    }
+
+    /// The peer rules from `--local-cidr` and `--aws-ip-ranges`.
+    pub fn rules(&self) -> anyhow::Result<PeerRules> {
+        let ip_ranges = match &self.aws_ip_ranges {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("{}: cannot read", path.display()))?,
+            ),
+            None => None,
+        };
+        Ok(PeerRules::new(&self.local_cidrs, ip_ranges.as_deref())?)
+    }
+
+    /// The databases and overrides, opened and checked.
+    pub fn databases(&self) -> anyhow::Result<Databases> {
+        let config = GeoConfig {
+            asn_dbs: self.asn_dbs.clone(),
+            geo_dbs: self.geo_dbs.clone(),
+            prefixes: self.prefixes.clone(),
+        };
+        Ok(Databases::open(&config)?)
+    }
+}
+
+/// Files to read: folders expanded recursively in name order, hidden entries left out.
+pub fn expand_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    if inputs.is_empty() {
+        return Ok(vec![PathBuf::from("-")]);
+    }
+    let mut objects = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            collect_folder(input, &mut objects)?;
+        } else {
+            objects.push(input.clone());
+        }
+    }
+    Ok(objects)
+}
+
+fn collect_folder(folder: &Path, objects: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let listing_error = || format!("{}: cannot list folder", folder.display());
+    let mut entries: Vec<std::fs::DirEntry> = std::fs::read_dir(folder)
+        .with_context(listing_error)?
+        .collect::<Result<_, _>>()
+        .with_context(listing_error)?;
+    entries.sort_by_key(|entry| entry.file_name());
+    for entry in entries {
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        // `file_type` does not follow links, so a link back up the tree cannot loop; linked
+        // files are read, linked folders are not entered.
+        let file_type = entry.file_type().with_context(listing_error)?;
+        let path = entry.path();
+        if file_type.is_dir() {
+            collect_folder(&path, objects)?;
+        } else if file_type.is_file() || path.is_file() {
+            objects.push(path);
+        }
+    }
+    Ok(())
+}
+
+pub fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}
+
+/// `YYYY-MM-DD` of a Unix time (proleptic Gregorian calendar, UTC).
+pub fn date_of(epoch_seconds: u64) -> String {
+    let days = (epoch_seconds / 86_400) as i64 + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}

@@ -1,0 +1,317 @@
+//! One flow-log object in, flowatlas tables out. The CLI (and later the Lambda and backfill)
+//! call [`process_file`] per object; no stage is reimplemented anywhere else.
+//!
+//! # Overview
+//!
+//! [`process_file`] reads the object ([`flowatlas_flowlog::Reader`]), finds and enriches each
+//! OK record's peer ([`flowatlas_geo`]), rolls the internet traffic up
+//! ([`flowatlas_rollup::Rollup`]) and writes the tables ([`flowatlas_tables`]) under names
+//! derived from the object, so a re-run replaces its files. Rejected records go to
+//! `_rejects/<source-id>.jsonl`, and `_manifests/<source-id>.json` is written last: a manifest
+//! means the object's tables are complete. The [`ObjectReport`] says what happened, with counts
+//! that add up.
+#![deny(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::ops::AddAssign;
+use std::path::{Path, PathBuf};
+
+use flowatlas_flowlog::{Counts, Entry, LogStatus, Options, Reader, Reject};
+use flowatlas_geo::{Enricher, PeerFinder, PeerKind, PeerRules};
+use flowatlas_rollup::{Rollup, RollupConfig};
+use flowatlas_tables::{WrittenFile, city_networks, client_prefixes, write_partitioned};
+
+/// How objects are processed.
+pub struct Config {
+    /// How to read the logs.
+    pub read: Options,
+    /// Which addresses are local or AWS.
+    pub rules: PeerRules,
+    /// Prefix lengths and default service location.
+    pub rollup: RollupConfig,
+    /// The output folder.
+    pub out_dir: PathBuf,
+}
+
+/// Why an object could not be processed. Bad records are not errors; they are counted.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The object could not be opened or read.
+    #[error("{object}: {source}")]
+    Read {
+        /// The object.
+        object: String,
+        /// What the reader said.
+        source: flowatlas_flowlog::Error,
+    },
+    /// The tables could not be written.
+    #[error("{object}: {source}")]
+    Write {
+        /// The object.
+        object: String,
+        /// What the writer said.
+        source: flowatlas_tables::WriteError,
+    },
+    /// The manifest or rejects could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+}
+
+/// What processing objects did. Reports of several objects add up.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObjectReport {
+    /// Objects processed.
+    pub n_objects: u64,
+    /// Records read, ok, skipped, rejected, and bytes decoded.
+    pub counts: Counts,
+    /// Rows written per table.
+    pub rows: BTreeMap<&'static str, u64>,
+    /// Files written (relative to the output folder).
+    pub files: Vec<PathBuf>,
+    /// OK records per peer kind.
+    pub peers: BTreeMap<&'static str, u64>,
+    /// `bytes` of OK records.
+    pub ok_bytes: i64,
+    /// Bytes of OK records that are in no row (non-internet peers, no time), by kind.
+    pub other_bytes: BTreeMap<&'static str, i64>,
+}
+
+impl AddAssign<&ObjectReport> for ObjectReport {
+    fn add_assign(&mut self, other: &ObjectReport) {
+        self.n_objects += other.n_objects;
+        self.counts += other.counts;
+        for (table, rows) in &other.rows {
+            *self.rows.entry(table).or_default() += rows;
+        }
+        self.files.extend(other.files.iter().cloned());
+        for (kind, count) in &other.peers {
+            *self.peers.entry(kind).or_default() += count;
+        }
+        self.ok_bytes += other.ok_bytes;
+        for (kind, bytes) in &other.other_bytes {
+            *self.other_bytes.entry(kind).or_default() += bytes;
+        }
+    }
+}
+
+/// A stable, filesystem-safe name for a local file's outputs: its name and a hash of its path.
+/// The same file always maps to the same outputs, so processing it again replaces them.
+pub fn source_id_of_path(path: &Path) -> String {
+    let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let stem: String = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(120)
+        .collect();
+    format!(
+        "{stem}-{:016x}",
+        fnv1a(absolute.to_string_lossy().as_bytes())
+    )
+}
+
+/// FNV-1a: stable across builds and platforms, unlike the standard library's hashers.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Processes one local file into the tables.
+pub fn process_file(
+    path: &Path,
+    config: &Config,
+    enricher: Option<&mut Enricher>,
+) -> Result<ObjectReport, Error> {
+    let object = path.display().to_string();
+    let source_id = source_id_of_path(path);
+    let read_error = |source| Error::Read {
+        object: object.clone(),
+        source,
+    };
+    let file = File::open(path).map_err(|source| read_error(source.into()))?;
+    let mut reader = Reader::from_file(file, &config.read).map_err(read_error)?;
+    let mut finder = PeerFinder::new(&config.rules);
+    let mut rollup = Rollup::new(config.rollup.clone());
+    let mut enricher = enricher;
+    let mut report = ObjectReport {
+        n_objects: 1,
+        ..ObjectReport::default()
+    };
+    let mut rejects: Vec<Reject> = Vec::new();
+    while let Some(entry) = reader.next_entry().map_err(read_error)? {
+        let record = match entry {
+            Entry::Record(record) => record,
+            Entry::Reject(reject) => {
+                rejects.push(reject.clone());
+                continue;
+            }
+        };
+        if record.status() != LogStatus::Ok {
+            continue;
+        }
+        report.ok_bytes += record.int(flowatlas_flowlog::Field::Bytes).unwrap_or(0);
+        let peer = finder.find(&record);
+        *report.peers.entry(peer.kind.name()).or_default() += 1;
+        let enrichment = match (peer.kind, peer.ip, enricher.as_deref_mut()) {
+            (PeerKind::Internet, Some(ip), Some(enricher)) => Some(enricher.enrich(ip)),
+            _ => None,
+        };
+        rollup.add(&record, &peer, enrichment.as_deref());
+    }
+    report.counts = reader.counts();
+
+    let (city_rows, prefix_rows, summary) = rollup.finish();
+    for (kind, bytes) in &summary.other_bytes {
+        *report.other_bytes.entry(kind).or_default() += bytes;
+    }
+    if summary.unwindowed_bytes > 0 {
+        *report.other_bytes.entry("unwindowed").or_default() += summary.unwindowed_bytes;
+    }
+    let write_error = |source| Error::Write {
+        object: object.clone(),
+        source,
+    };
+    let mut written: Vec<(&'static str, Vec<WrittenFile>)> = Vec::new();
+    let city_table = city_networks();
+    written.push((
+        city_table.name,
+        write_partitioned(&city_table, &city_rows, &config.out_dir, &source_id)
+            .map_err(write_error)?,
+    ));
+    let prefix_table = client_prefixes();
+    written.push((
+        prefix_table.name,
+        write_partitioned(&prefix_table, &prefix_rows, &config.out_dir, &source_id)
+            .map_err(write_error)?,
+    ));
+    for (table, files) in &written {
+        let rows: u64 = files.iter().map(|file| file.rows).sum();
+        report.rows.insert(table, rows);
+        report
+            .files
+            .extend(files.iter().map(|file| file.path.clone()));
+    }
+    remove_stale_files(&config.out_dir, &source_id, &report.files)?;
+    write_rejects(&config.out_dir, &source_id, &object, &rejects)?;
+    write_manifest(&config.out_dir, &source_id, &object, &report)?;
+    Ok(report)
+}
+
+/// Deletes files an earlier run of the same source wrote in partitions this run no longer
+/// writes (the manifest lists them), so a re-run can never leave duplicate rows behind.
+fn remove_stale_files(out_dir: &Path, source_id: &str, written: &[PathBuf]) -> Result<(), Error> {
+    let manifest_path = out_dir.join("_manifests").join(format!("{source_id}.json"));
+    let Ok(text) = std::fs::read_to_string(&manifest_path) else {
+        return Ok(());
+    };
+    let earlier: Vec<PathBuf> = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|manifest| manifest.get("files").cloned())
+        .and_then(|files| serde_json::from_value::<Vec<PathBuf>>(files).ok())
+        .unwrap_or_default();
+    for stale in earlier.iter().filter(|file| !written.contains(file)) {
+        // Only files of this source, inside the output folder.
+        let is_ours = stale
+            .file_stem()
+            .is_some_and(|stem| stem.to_string_lossy() == source_id)
+            && stale
+                .components()
+                .all(|part| matches!(part, std::path::Component::Normal(_)));
+        if !is_ours {
+            continue;
+        }
+        let path = out_dir.join(stale);
+        match std::fs::remove_file(&path) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                return Err(io_error(&path)(error));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn write_rejects(
+    out_dir: &Path,
+    source_id: &str,
+    object: &str,
+    rejects: &[Reject],
+) -> Result<(), Error> {
+    let folder = out_dir.join("_rejects");
+    let path = folder.join(format!("{source_id}.jsonl"));
+    if rejects.is_empty() {
+        // A re-run that no longer rejects anything must not leave the old rejects behind.
+        return match std::fs::remove_file(&path) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                Err(io_error(&path)(error))
+            }
+            _ => Ok(()),
+        };
+    }
+    std::fs::create_dir_all(&folder).map_err(io_error(&folder))?;
+    let mut out = BufWriter::new(File::create(&path).map_err(io_error(&path))?);
+    for reject in rejects {
+        let line = serde_json::json!({
+            "object": object,
+            "line": reject.line,
+            "field": reject.field.map(|field| field.aws_name()),
+            "reason": reject.reason.name(),
+            "value": reject.value,
+            "detail": reject.detail,
+            "text": reject.text,
+        });
+        writeln!(out, "{line}").map_err(io_error(&path))?;
+    }
+    out.flush().map_err(io_error(&path))
+}
+
+fn write_manifest(
+    out_dir: &Path,
+    source_id: &str,
+    object: &str,
+    report: &ObjectReport,
+) -> Result<(), Error> {
+    let folder = out_dir.join("_manifests");
+    std::fs::create_dir_all(&folder).map_err(io_error(&folder))?;
+    let path = folder.join(format!("{source_id}.json"));
+    let counts = &report.counts;
+    let manifest = serde_json::json!({
+        "source": object,
+        "source_id": source_id,
+        "schema_version": flowatlas_tables::SCHEMA_VERSION,
+        "records": {"read": counts.read, "ok": counts.ok, "skipped": counts.skipped, "rejected": counts.rejected},
+        "bytes_decoded": counts.bytes,
+        "ok_bytes": report.ok_bytes,
+        "other_bytes": report.other_bytes,
+        "peers": report.peers,
+        "rows": report.rows,
+        "files": report.files.iter().map(|file| file.to_string_lossy().into_owned()).collect::<Vec<_>>(),
+    });
+    // Written beside its name and renamed: a manifest is either complete or absent.
+    let partial = path.with_extension("json.partial");
+    std::fs::write(&partial, format!("{manifest:#}\n")).map_err(io_error(&partial))?;
+    std::fs::rename(&partial, &path).map_err(io_error(&path))
+}
