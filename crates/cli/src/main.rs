@@ -21,6 +21,8 @@ enum Command {
     Parse(Box<cmd::parse::Args>),
     Fields(cmd::fields::Args),
     BuildMmdb(cmd::build_mmdb::Args),
+    Process(Box<cmd::process::Args>),
+    Schema(cmd::schema::Args),
 }
 
 /// How a run ended, as an exit status: 0 clean, 1 finished with rejected records or failed
@@ -37,6 +39,8 @@ fn main() -> ExitCode {
         Command::Parse(args) => cmd::parse::run(*args),
         Command::Fields(args) => cmd::fields::run(args),
         Command::BuildMmdb(args) => cmd::build_mmdb::run(args),
+        Command::Process(args) => cmd::process::run(*args),
+        Command::Schema(args) => cmd::schema::run(args),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

@@ -3,4 +3,6 @@
 pub mod build_mmdb;
 pub mod fields;
 pub mod parse;
+pub mod process;
+pub mod schema;
 pub mod shared;

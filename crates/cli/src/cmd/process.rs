@@ -1,0 +1,201 @@
+//! `flowatlas process`: flow logs in, Athena-ready Parquet tables out.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::Context;
+use flowatlas_flowlog::{Format, Options};
+use flowatlas_geo::Enricher;
+use flowatlas_pipeline::{Config, ObjectReport, process_file};
+use flowatlas_rollup::{RollupConfig, ServiceLocation};
+
+use crate::Outcome;
+use crate::cmd::shared::{EnrichArgs, expand_inputs};
+
+/// Process flow logs into the tables under `--out`: `city_networks` and `client_prefixes`,
+/// as `<out>/<table>/dt=YYYY-MM-DD/hour=HH/<source-id>.parquet` (zstd, Athena-safe types), plus
+/// `_manifests/` (one per input, written last) and `_rejects/`. Processing the same input again
+/// replaces its files. Objects are processed on every core. `flowatlas schema --ddl athena`
+/// prints the matching Athena tables.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The output folder.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+
+    /// The log format, when objects have no header line (see `flowatlas parse --help`).
+    #[arg(long, value_parser = parse_format)]
+    format: Option<Format>,
+
+    /// Client prefix lengths for IPv4 and IPv6.
+    #[arg(long = "prefix-len", value_name = "V4,V6", default_value = "24,48", value_parser = parse_prefix_lengths)]
+    prefix_len: (u8, u8),
+
+    /// Account ID for records without `account-id`.
+    #[arg(long = "account-id", value_name = "ID")]
+    account_id: Option<String>,
+
+    /// Region for records without `region`.
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+
+    /// Print the summary as JSON on stdout instead of a table.
+    #[arg(long)]
+    json: bool,
+
+    #[command(flatten)]
+    enrich: EnrichArgs,
+
+    /// Flow-log files or folders (read recursively, AWS key layouts included).
+    #[arg(value_name = "FILE|DIR", required = true)]
+    inputs: Vec<PathBuf>,
+}
+
+fn parse_format(spec: &str) -> Result<Format, String> {
+    Format::parse(spec).map_err(|error| error.to_string())
+}
+
+fn parse_prefix_lengths(text: &str) -> Result<(u8, u8), String> {
+    let (v4, v6) = text.split_once(',').ok_or("expected V4,V6, e.g. 24,48")?;
+    let v4: u8 = v4
+        .trim()
+        .parse()
+        .map_err(|_| format!("{v4:?} is not a prefix length"))?;
+    let v6: u8 = v6
+        .trim()
+        .parse()
+        .map_err(|_| format!("{v6:?} is not a prefix length"))?;
+    if v4 > 32 || v6 > 128 {
+        return Err(format!(
+            "{v4},{v6}: IPv4 lengths go up to 32 and IPv6 up to 128"
+        ));
+    }
+    Ok((v4, v6))
+}
+
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let inputs = expand_inputs(&args.inputs)?;
+    if inputs.iter().any(|input| input.as_os_str() == "-") {
+        anyhow::bail!(
+            "process reads files and folders, not stdin (outputs are named after their input)"
+        );
+    }
+    let databases = if args.enrich.asn_dbs.is_empty()
+        && args.enrich.geo_dbs.is_empty()
+        && args.enrich.prefixes.is_none()
+    {
+        None
+    } else {
+        Some(Arc::new(args.enrich.databases()?))
+    };
+    let config = Config {
+        read: Options {
+            format: args.format.clone(),
+            ..Options::default()
+        },
+        rules: args.enrich.rules()?,
+        rollup: RollupConfig {
+            prefix_len_v4: args.prefix_len.0,
+            prefix_len_v6: args.prefix_len.1,
+            default_location: ServiceLocation {
+                account_id: args.account_id.as_deref().map(Into::into),
+                region: args.region.as_deref().map(Into::into),
+                ..ServiceLocation::default()
+            },
+        },
+        out_dir: args.out.clone(),
+    };
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("{}: cannot create", args.out.display()))?;
+
+    let started = Instant::now();
+    let queue = Mutex::new(inputs.iter());
+    let totals = Mutex::new(ObjectReport::default());
+    let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let n_workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(inputs.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..n_workers {
+            scope.spawn(|| {
+                let mut enricher = databases.clone().map(Enricher::new);
+                loop {
+                    let next = queue.lock().map(|mut inputs| inputs.next().cloned());
+                    let Ok(Some(input)) = next else {
+                        break;
+                    };
+                    match process_file(&input, &config, enricher.as_mut()) {
+                        Ok(report) => {
+                            if let Ok(mut totals) = totals.lock() {
+                                *totals += &report;
+                            }
+                        }
+                        Err(error) => {
+                            if let Ok(mut failures) = failures.lock() {
+                                failures.push(error.to_string());
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let totals = totals.into_inner().unwrap_or_default();
+    let failures = failures.into_inner().unwrap_or_default();
+    let seconds = started.elapsed().as_secs_f64().max(1e-6);
+    let mut err = io::stderr().lock();
+    for failure in &failures {
+        writeln!(err, "{failure}")?;
+    }
+    if args.json {
+        let json = serde_json::json!({
+            "inputs": inputs.len(),
+            "objects_processed": totals.n_objects,
+            "objects_failed": failures.len(),
+            "records": {"read": totals.counts.read, "ok": totals.counts.ok, "skipped": totals.counts.skipped, "rejected": totals.counts.rejected},
+            "rows": totals.rows,
+            "peers": totals.peers,
+            "ok_bytes": totals.ok_bytes,
+            "other_bytes": totals.other_bytes,
+            "files": totals.files.len(),
+            "seconds": seconds,
+        });
+        writeln!(io::stdout().lock(), "{json}")?;
+    } else {
+        let mut out = io::stdout().lock();
+        let counts = totals.counts;
+        let rows = |table: &str| totals.rows.get(table).copied().unwrap_or(0);
+        let megabytes = counts.bytes as f64 / 1e6;
+        writeln!(out, "{:<22} {:>14}", "inputs", inputs.len())?;
+        writeln!(out, "{:<22} {:>14}", "inputs failed", failures.len())?;
+        writeln!(out, "{:<22} {:>14}", "records read", counts.read)?;
+        writeln!(out, "{:<22} {:>14}", "  ok", counts.ok)?;
+        writeln!(out, "{:<22} {:>14}", "  skipped", counts.skipped)?;
+        writeln!(out, "{:<22} {:>14}", "  rejected", counts.rejected)?;
+        for (kind, count) in &totals.peers {
+            writeln!(out, "{:<22} {:>14}", format!("  peers {kind}"), count)?;
+        }
+        writeln!(
+            out,
+            "{:<22} {:>14}",
+            "rows city_networks",
+            rows("city_networks")
+        )?;
+        writeln!(
+            out,
+            "{:<22} {:>14}",
+            "rows client_prefixes",
+            rows("client_prefixes")
+        )?;
+        writeln!(out, "{:<22} {:>14}", "files written", totals.files.len())?;
+        writeln!(out, "{:<22} {:>14.1}", "MB decoded", megabytes)?;
+        writeln!(out, "{:<22} {:>14.1}", "MB/s", megabytes / seconds)?;
+    }
+    Ok(if failures.is_empty() && totals.counts.rejected == 0 {
+        Outcome::Clean
+    } else {
+        Outcome::WithFailures
+    })
+}
