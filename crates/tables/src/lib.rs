@@ -594,15 +594,12 @@ fn civil_date(days_since_epoch: i64) -> (i64, i64, i64) {
 /// Writes rows as `<dir>/<table>/<partition>/<source_id>.parquet`, one file per partition the
 /// rows fall in. Each file is written beside its final name and renamed over it, so a reader
 /// never sees half a file and a re-run replaces, never duplicates.
-pub fn write_partitioned<R: RollupRow>(
+pub fn write_partitioned<R: RollupRow + Clone>(
     table: &Table<R>,
     rows: &[R],
     dir: &Path,
     source_id: &str,
-) -> Result<Vec<WrittenFile>, WriteError>
-where
-    R: Clone,
-{
+) -> Result<Vec<WrittenFile>, WriteError> {
     let mut by_partition: BTreeMap<String, Vec<R>> = BTreeMap::new();
     for row in rows {
         by_partition
