@@ -23,6 +23,7 @@ enum Command {
     BuildMmdb(cmd::build_mmdb::Args),
     Process(Box<cmd::process::Args>),
     Schema(cmd::schema::Args),
+    Top(cmd::top::Args),
 }
 
 /// How a run ended, as an exit status: 0 clean, 1 finished with rejected records or failed
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
         Command::BuildMmdb(args) => cmd::build_mmdb::run(args),
         Command::Process(args) => cmd::process::run(*args),
         Command::Schema(args) => cmd::schema::run(args),
+        Command::Top(args) => cmd::top::run(args),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

@@ -144,3 +144,71 @@ fn schema_ddl_names_every_written_column() {
         assert!(ddl.contains(fragment), "missing {fragment:?} in\n{ddl}");
     }
 }
+
+#[test]
+fn top_ranks_what_the_tables_hold() {
+    let out = scratch("top");
+    let summary = process(&out);
+    let run_top = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let output = Command::new(env!("CARGO_BIN_EXE_flowatlas"))
+            .args(["top", "--json", "--data", out.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    };
+    let read_back = duckdb(&out);
+    for by in ["asn", "city", "country", "prefix"] {
+        let entries = run_top(&["--by", by, "-n", "1000"]);
+        let total: i64 = entries
+            .iter()
+            .map(|entry| entry["bytes_in"].as_i64().unwrap() + entry["bytes_out"].as_i64().unwrap())
+            .sum();
+        let table = if by == "prefix" {
+            "client_prefixes"
+        } else {
+            "city_networks"
+        };
+        let expected = read_back[table]["bytes_in"].as_i64().unwrap()
+            + read_back[table]["bytes_out"].as_i64().unwrap();
+        assert_eq!(total, expected, "{by}");
+        let sizes: Vec<i64> = entries
+            .iter()
+            .map(|entry| entry["bytes_in"].as_i64().unwrap() + entry["bytes_out"].as_i64().unwrap())
+            .collect();
+        assert!(
+            sizes.windows(2).all(|pair| pair[0] >= pair[1]),
+            "{by} is ranked"
+        );
+    }
+    let top_isp = &run_top(&["--by", "asn", "-n", "3"]);
+    assert_eq!(top_isp.len(), 3);
+    assert!(
+        top_isp
+            .iter()
+            .any(|entry| entry["client"] == "AS64498 Exempel Bredband AB")
+    );
+    // A range with no windows reads nothing.
+    let output = Command::new(env!("CARGO_BIN_EXE_flowatlas"))
+        .args([
+            "top",
+            "--data",
+            out.to_str().unwrap(),
+            "--from",
+            "2030-01-01",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(summary["rows"]["city_networks"].as_u64().unwrap() > 0);
+    std::fs::remove_dir_all(&out).unwrap();
+}

@@ -9,9 +9,14 @@
 //!   as `<dir>/<table>/dt=YYYY-MM-DD/hour=HH/<source-id>.parquet`, replacing what the same source
 //!   wrote before.
 //! - [`Table::athena_ddl`] is the `CREATE EXTERNAL TABLE` with partition projection.
+//! - [`top`] ranks ISPs, cities, countries or prefixes by traffic straight from the files.
 //!
 //! Types are Athena-safe: signed integers only, timestamps in milliseconds UTC, snake_case names.
 #![deny(missing_docs)]
+
+mod top;
+
+pub use top::{TopBy, TopEntry, TopReport, top};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -6,3 +6,4 @@ pub mod parse;
 pub mod process;
 pub mod schema;
 pub mod shared;
+pub mod top;

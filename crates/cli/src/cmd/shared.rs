@@ -132,3 +132,57 @@ pub fn date_of(epoch_seconds: u64) -> String {
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     format!("{year:04}-{month:02}-{day:02}")
 }
+
+/// A UTC time given as `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM` or `YYYY-MM-DDTHH:MM:SS` (a trailing
+/// `Z` allowed), as Unix seconds.
+pub fn parse_time(text: &str) -> Result<i64, String> {
+    let bad = || format!("{text:?} is not a UTC time like 2026-06-01 or 2026-06-01T12:30");
+    let trimmed = text.trim().trim_end_matches('Z');
+    let (date, time) = trimmed.split_once(['T', ' ']).unwrap_or((trimmed, "00:00"));
+    let numbers = |part: &str, separator: char| -> Result<Vec<i64>, String> {
+        part.split(separator)
+            .map(|piece| piece.parse::<i64>().map_err(|_| bad()))
+            .collect()
+    };
+    let date = numbers(date, '-')?;
+    let time = numbers(time, ':')?;
+    let ([year, month, day], [hour, minute, second @ ..]) = (date.as_slice(), time.as_slice())
+    else {
+        return Err(bad());
+    };
+    let second = second.first().copied().unwrap_or(0);
+    if !(1..=12).contains(month)
+        || !(1..=31).contains(day)
+        || !(0..24).contains(hour)
+        || !(0..60).contains(minute)
+        || !(0..60).contains(&second)
+    {
+        return Err(bad());
+    }
+    // Days from the civil date (proleptic Gregorian), the inverse of `date_of`.
+    let year_of_march = if *month <= 2 { year - 1 } else { *year };
+    let era = year_of_march.div_euclid(400);
+    let year_of_era = year_of_march - era * 400;
+    let day_of_year = (153 * (if *month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    Ok(days * 86_400 + hour * 3_600 + minute * 60 + second)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_round_trip_with_dates() {
+        assert_eq!(parse_time("1970-01-01"), Ok(0));
+        assert_eq!(parse_time("2026-06-01T12:00"), Ok(1_780_315_200));
+        assert_eq!(parse_time("2026-06-01T12:00:30Z"), Ok(1_780_315_230));
+        assert_eq!(
+            date_of(parse_time("2000-02-29").unwrap() as u64),
+            "2000-02-29"
+        );
+        assert!(parse_time("2026-13-01").is_err());
+        assert!(parse_time("yesterday").is_err());
+    }
+}

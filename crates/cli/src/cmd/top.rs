@@ -1,0 +1,135 @@
+//! `flowatlas top`: who carries the traffic, read straight from the tables.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use flowatlas_tables::{TopBy, top};
+
+use crate::Outcome;
+use crate::cmd::shared::{parse_time, percent};
+
+/// Rank client ISPs, cities, countries or prefixes by traffic (bytes in + out), with their
+/// share of the total, flows and rejected share, from the tables `flowatlas process` wrote.
+/// Only the partitions in the time range are read.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The folder `flowatlas process --out` wrote.
+    #[arg(long, value_name = "DIR", default_value = "flowatlas-data")]
+    data: PathBuf,
+
+    /// What to rank.
+    #[arg(long, value_enum, default_value = "asn")]
+    by: By,
+
+    /// First window to count (UTC): `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM`.
+    #[arg(long, value_parser = parse_time)]
+    from: Option<i64>,
+
+    /// End of the range (UTC, exclusive), same forms as `--from`.
+    #[arg(long, value_parser = parse_time)]
+    to: Option<i64>,
+
+    /// How many entries.
+    #[arg(short = 'n', long = "limit", default_value_t = 10)]
+    limit: usize,
+
+    /// Print JSON Lines, one object per entry.
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+
+    /// Print CSV with a header.
+    #[arg(long)]
+    csv: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum By {
+    Asn,
+    City,
+    Country,
+    Prefix,
+}
+
+fn human_bytes(bytes: i64) -> String {
+    let units = ["B", "KB", "MB", "GB", "TB", "PB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < units.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", units[unit])
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let by = match args.by {
+        By::Asn => TopBy::Asn,
+        By::City => TopBy::City,
+        By::Country => TopBy::Country,
+        By::Prefix => TopBy::Prefix,
+    };
+    let report = top(&args.data, by, args.from, args.to, args.limit)?;
+    if report.n_files == 0 {
+        anyhow::bail!(
+            "{}: no tables here in that time range; run flowatlas process --out {0} first",
+            args.data.display()
+        );
+    }
+    let mut out = io::stdout().lock();
+    if args.csv {
+        writeln!(
+            out,
+            "rank,client,bytes_in,bytes_out,share_percent,flows,rejected_percent"
+        )?;
+    } else if !args.json {
+        writeln!(
+            out,
+            "{:>4}  {:<44} {:>10} {:>10} {:>7} {:>10} {:>9}",
+            "#", "client", "in", "out", "share", "flows", "rejected"
+        )?;
+    }
+    for (idx, entry) in report.entries.iter().enumerate() {
+        let bytes = entry.bytes_in + entry.bytes_out;
+        let share = percent(bytes.max(0) as u64, report.total_bytes.max(0) as u64);
+        let rejected = percent(
+            entry.rejected_flows.max(0) as u64,
+            entry.flows.max(0) as u64,
+        );
+        if args.json {
+            let json = serde_json::json!({
+                "rank": idx + 1, "client": entry.label, "bytes_in": entry.bytes_in, "bytes_out": entry.bytes_out,
+                "share_percent": share, "flows": entry.flows, "rejected_flows": entry.rejected_flows,
+            });
+            writeln!(out, "{json}")?;
+        } else if args.csv {
+            let label = if entry.label.contains([',', '"']) {
+                format!("\"{}\"", entry.label.replace('"', "\"\""))
+            } else {
+                entry.label.clone()
+            };
+            writeln!(
+                out,
+                "{},{label},{},{},{share:.2},{},{rejected:.2}",
+                idx + 1,
+                entry.bytes_in,
+                entry.bytes_out,
+                entry.flows
+            )?;
+        } else {
+            let label: String = entry.label.chars().take(44).collect();
+            writeln!(
+                out,
+                "{:>4}  {label:<44} {:>10} {:>10} {share:>6.1}% {:>10} {rejected:>8.1}%",
+                idx + 1,
+                human_bytes(entry.bytes_in),
+                human_bytes(entry.bytes_out),
+                entry.flows
+            )?;
+        }
+    }
+    Ok(Outcome::Clean)
+}

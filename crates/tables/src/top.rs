@@ -1,0 +1,264 @@
+//! The first questions people ask of the tables — which ISPs, cities, countries and client
+//! prefixes carry the traffic — answered by reading the Parquet files directly with Arrow.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int64Type, TimestampMillisecondType};
+use arrow_array::{Array, RecordBatch};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::{WriteError, partition_of};
+
+/// What to rank.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TopBy {
+    /// Client AS (ISP).
+    Asn,
+    /// Client city (with subdivision and country).
+    City,
+    /// Client country.
+    Country,
+    /// Client prefix.
+    Prefix,
+}
+
+/// One ranked entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopEntry {
+    /// What it is, e.g. `AS64500 Sample Cable Co` or `Milton, Washington, US`.
+    pub label: String,
+    /// Bytes from the clients.
+    pub bytes_in: i64,
+    /// Bytes to the clients.
+    pub bytes_out: i64,
+    /// Flow records.
+    pub flows: i64,
+    /// Rejected flow records.
+    pub rejected_flows: i64,
+}
+
+/// The ranking and the totals it is a share of.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TopReport {
+    /// The first entries, most bytes first.
+    pub entries: Vec<TopEntry>,
+    /// Bytes in and out over everything read.
+    pub total_bytes: i64,
+    /// Files read.
+    pub n_files: usize,
+}
+
+/// Parquet files of a table whose partition may hold windows in `[from, to)` (Unix seconds).
+fn files_in_range(
+    table_dir: &Path,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Result<Vec<PathBuf>, WriteError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| WriteError::Io { path, source }
+    };
+    let lowest = from.map(|from| partition_of(from - from.rem_euclid(3_600)));
+    let highest = to.map(|to| partition_of(to - 1));
+    let mut files = Vec::new();
+    let Ok(days) = std::fs::read_dir(table_dir) else {
+        return Ok(files);
+    };
+    for day in days {
+        let day = day.map_err(io(table_dir))?.path();
+        let Ok(hours) = std::fs::read_dir(&day) else {
+            continue;
+        };
+        for hour in hours {
+            let hour = hour.map_err(io(&day))?.path();
+            let partition = format!(
+                "{}/{}",
+                day.file_name().unwrap_or_default().to_string_lossy(),
+                hour.file_name().unwrap_or_default().to_string_lossy()
+            );
+            // Partition names sort like the times they name.
+            if lowest.as_ref().is_some_and(|low| &partition < low)
+                || highest.as_ref().is_some_and(|high| &partition > high)
+            {
+                continue;
+            }
+            for file in std::fs::read_dir(&hour).map_err(io(&hour))? {
+                let file = file.map_err(io(&hour))?.path();
+                if file
+                    .extension()
+                    .is_some_and(|extension| extension == "parquet")
+                {
+                    files.push(file);
+                }
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Ranks clients by traffic over the windows in `[from, to)` (Unix seconds; open when `None`).
+pub fn top(
+    data_dir: &Path,
+    by: TopBy,
+    from: Option<i64>,
+    to: Option<i64>,
+    n: usize,
+) -> Result<TopReport, WriteError> {
+    let (table, key_columns): (&str, &[&str]) = match by {
+        TopBy::Asn => ("city_networks", &["client_asn", "client_as_name"]),
+        TopBy::City => (
+            "city_networks",
+            &["client_city", "client_subdivision", "client_country_code"],
+        ),
+        TopBy::Country => ("city_networks", &["client_country_code", "client_country"]),
+        TopBy::Prefix => ("client_prefixes", &["client_prefix", "client_as_name"]),
+    };
+    let files = files_in_range(&data_dir.join(table), from, to)?;
+    let mut totals: HashMap<String, TopEntry> = HashMap::new();
+    for path in &files {
+        let parquet_error = |source| WriteError::Parquet {
+            path: path.clone(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(|source| WriteError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_error)?;
+        let wanted: Vec<&str> = key_columns
+            .iter()
+            .copied()
+            .chain([
+                "window_start",
+                "bytes_in",
+                "bytes_out",
+                "flows",
+                "rejected_flows",
+            ])
+            .collect();
+        let mask = ProjectionMask::columns(builder.parquet_schema(), wanted.iter().copied());
+        let batches = builder
+            .with_projection(mask)
+            .build()
+            .map_err(parquet_error)?;
+        for batch in batches {
+            let batch = batch.map_err(|error| parquet_error(error.into()))?;
+            add_batch(&batch, by, key_columns, from, to, &mut totals);
+        }
+    }
+    let total_bytes = totals
+        .values()
+        .map(|entry| entry.bytes_in + entry.bytes_out)
+        .sum();
+    let mut entries: Vec<TopEntry> = totals.into_values().collect();
+    entries.sort_by(|a, b| {
+        (b.bytes_in + b.bytes_out)
+            .cmp(&(a.bytes_in + a.bytes_out))
+            .then_with(|| a.label.cmp(&b.label))
+    });
+    entries.truncate(n);
+    Ok(TopReport {
+        entries,
+        total_bytes,
+        n_files: files.len(),
+    })
+}
+
+fn add_batch(
+    batch: &RecordBatch,
+    by: TopBy,
+    key_columns: &[&str],
+    from: Option<i64>,
+    to: Option<i64>,
+    totals: &mut HashMap<String, TopEntry>,
+) {
+    let int = |name: &str| {
+        batch
+            .column_by_name(name)
+            .and_then(|column| column.as_primitive_opt::<Int64Type>().cloned())
+    };
+    let (Some(bytes_in), Some(bytes_out), Some(flows), Some(rejected)) = (
+        int("bytes_in"),
+        int("bytes_out"),
+        int("flows"),
+        int("rejected_flows"),
+    ) else {
+        return;
+    };
+    let windows = batch.column_by_name("window_start").and_then(|column| {
+        column
+            .as_primitive_opt::<TimestampMillisecondType>()
+            .cloned()
+    });
+    for row in 0..batch.num_rows() {
+        if let Some(windows) = &windows {
+            let seconds = windows.value(row) / 1000;
+            if from.is_some_and(|from| seconds < from) || to.is_some_and(|to| seconds >= to) {
+                continue;
+            }
+        }
+        let parts: Vec<Option<String>> = key_columns
+            .iter()
+            .map(|name| {
+                let column = batch.column_by_name(name)?;
+                if column.is_null(row) {
+                    return None;
+                }
+                if let Some(ints) = column.as_primitive_opt::<Int64Type>() {
+                    return Some(ints.value(row).to_string());
+                }
+                column
+                    .as_string_opt::<i32>()
+                    .map(|texts| texts.value(row).to_string())
+            })
+            .collect();
+        let label = label_of(by, &parts);
+        let entry = totals.entry(label.clone()).or_insert_with(|| TopEntry {
+            label,
+            bytes_in: 0,
+            bytes_out: 0,
+            flows: 0,
+            rejected_flows: 0,
+        });
+        entry.bytes_in += bytes_in.value(row);
+        entry.bytes_out += bytes_out.value(row);
+        entry.flows += flows.value(row);
+        entry.rejected_flows += rejected.value(row);
+    }
+}
+
+fn label_of(by: TopBy, parts: &[Option<String>]) -> String {
+    let part = |idx: usize| parts.get(idx).cloned().flatten();
+    let unknown = || "(unknown)".to_string();
+    match by {
+        TopBy::Asn => match (part(0), part(1)) {
+            (Some(asn), Some(name)) => format!("AS{asn} {name}"),
+            (Some(asn), None) => format!("AS{asn}"),
+            (None, Some(name)) => name,
+            (None, None) => unknown(),
+        },
+        TopBy::City => {
+            let known: Vec<String> = (0..3).filter_map(part).collect();
+            if known.is_empty() {
+                unknown()
+            } else {
+                known.join(", ")
+            }
+        }
+        TopBy::Country => match (part(0), part(1)) {
+            (Some(code), Some(name)) => format!("{code} {name}"),
+            (Some(code), None) => code,
+            (None, Some(name)) => name,
+            (None, None) => unknown(),
+        },
+        TopBy::Prefix => match (part(0), part(1)) {
+            (Some(prefix), Some(name)) => format!("{prefix} ({name})"),
+            (Some(prefix), None) => prefix,
+            (None, _) => unknown(),
+        },
+    }
+}
