@@ -24,6 +24,7 @@ enum Command {
     Process(Box<cmd::process::Args>),
     Schema(cmd::schema::Args),
     Top(cmd::top::Args),
+    Demo(cmd::demo::Args),
 }
 
 /// How a run ended, as an exit status: 0 clean, 1 finished with rejected records or failed
@@ -43,6 +44,7 @@ fn main() -> ExitCode {
         Command::Process(args) => cmd::process::run(*args),
         Command::Schema(args) => cmd::schema::run(args),
         Command::Top(args) => cmd::top::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! One module per subcommand, each with its own flags and help text.
 
 pub mod build_mmdb;
+pub mod demo;
 pub mod fields;
 pub mod parse;
 pub mod process;

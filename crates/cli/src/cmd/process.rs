@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use flowatlas_flowlog::{Format, Options};
-use flowatlas_geo::Enricher;
+use flowatlas_geo::{Databases, Enricher};
 use flowatlas_pipeline::{Config, ObjectReport, process_file};
 use flowatlas_rollup::{RollupConfig, ServiceLocation};
 
@@ -75,6 +75,57 @@ fn parse_prefix_lengths(text: &str) -> Result<(u8, u8), String> {
     Ok((v4, v6))
 }
 
+/// What processing a set of inputs did.
+pub struct Run {
+    /// Summed reports of the objects that succeeded.
+    pub totals: ObjectReport,
+    /// `object: error` of each that failed.
+    pub failures: Vec<String>,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// Processes inputs on every core, one object per worker at a time.
+pub fn process_all(inputs: &[PathBuf], config: &Config, databases: Option<&Arc<Databases>>) -> Run {
+    let started = Instant::now();
+    let queue = Mutex::new(inputs.iter());
+    let totals = Mutex::new(ObjectReport::default());
+    let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let n_workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(inputs.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..n_workers {
+            scope.spawn(|| {
+                let mut enricher = databases.cloned().map(Enricher::new);
+                loop {
+                    let next = queue.lock().map(|mut inputs| inputs.next().cloned());
+                    let Ok(Some(input)) = next else {
+                        break;
+                    };
+                    match process_file(&input, config, enricher.as_mut()) {
+                        Ok(report) => {
+                            if let Ok(mut totals) = totals.lock() {
+                                *totals += &report;
+                            }
+                        }
+                        Err(error) => {
+                            if let Ok(mut failures) = failures.lock() {
+                                failures.push(error.to_string());
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    Run {
+        totals: totals.into_inner().unwrap_or_default(),
+        failures: failures.into_inner().unwrap_or_default(),
+        seconds: started.elapsed().as_secs_f64().max(1e-6),
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let inputs = expand_inputs(&args.inputs)?;
     if inputs.iter().any(|input| input.as_os_str() == "-") {
@@ -110,41 +161,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create", args.out.display()))?;
 
-    let started = Instant::now();
-    let queue = Mutex::new(inputs.iter());
-    let totals = Mutex::new(ObjectReport::default());
-    let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let n_workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(inputs.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..n_workers {
-            scope.spawn(|| {
-                let mut enricher = databases.clone().map(Enricher::new);
-                loop {
-                    let next = queue.lock().map(|mut inputs| inputs.next().cloned());
-                    let Ok(Some(input)) = next else {
-                        break;
-                    };
-                    match process_file(&input, &config, enricher.as_mut()) {
-                        Ok(report) => {
-                            if let Ok(mut totals) = totals.lock() {
-                                *totals += &report;
-                            }
-                        }
-                        Err(error) => {
-                            if let Ok(mut failures) = failures.lock() {
-                                failures.push(error.to_string());
-                            }
-                        }
-                    }
-                }
-            });
-        }
-    });
-    let totals = totals.into_inner().unwrap_or_default();
-    let failures = failures.into_inner().unwrap_or_default();
-    let seconds = started.elapsed().as_secs_f64().max(1e-6);
+    let run = process_all(&inputs, &config, databases.as_ref());
+    let (totals, failures, seconds) = (run.totals, run.failures, run.seconds);
     let mut err = io::stderr().lock();
     for failure in &failures {
         writeln!(err, "{failure}")?;
@@ -164,38 +182,55 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         });
         writeln!(io::stdout().lock(), "{json}")?;
     } else {
-        let mut out = io::stdout().lock();
-        let counts = totals.counts;
-        let rows = |table: &str| totals.rows.get(table).copied().unwrap_or(0);
-        let megabytes = counts.bytes as f64 / 1e6;
-        writeln!(out, "{:<22} {:>14}", "inputs", inputs.len())?;
-        writeln!(out, "{:<22} {:>14}", "inputs failed", failures.len())?;
-        writeln!(out, "{:<22} {:>14}", "records read", counts.read)?;
-        writeln!(out, "{:<22} {:>14}", "  ok", counts.ok)?;
-        writeln!(out, "{:<22} {:>14}", "  skipped", counts.skipped)?;
-        writeln!(out, "{:<22} {:>14}", "  rejected", counts.rejected)?;
-        for (kind, count) in &totals.peers {
-            writeln!(out, "{:<22} {:>14}", format!("  peers {kind}"), count)?;
-        }
-        writeln!(
-            out,
-            "{:<22} {:>14}",
-            "rows city_networks",
-            rows("city_networks")
+        write_summary(
+            &mut io::stdout().lock(),
+            inputs.len(),
+            &totals,
+            failures.len(),
+            seconds,
         )?;
-        writeln!(
-            out,
-            "{:<22} {:>14}",
-            "rows client_prefixes",
-            rows("client_prefixes")
-        )?;
-        writeln!(out, "{:<22} {:>14}", "files written", totals.files.len())?;
-        writeln!(out, "{:<22} {:>14.1}", "MB decoded", megabytes)?;
-        writeln!(out, "{:<22} {:>14.1}", "MB/s", megabytes / seconds)?;
     }
     Ok(if failures.is_empty() && totals.counts.rejected == 0 {
         Outcome::Clean
     } else {
         Outcome::WithFailures
     })
+}
+
+/// The run's summary as an aligned two-column table.
+pub fn write_summary(
+    out: &mut impl Write,
+    n_inputs: usize,
+    totals: &ObjectReport,
+    n_failed: usize,
+    seconds: f64,
+) -> io::Result<()> {
+    let counts = totals.counts;
+    let rows = |table: &str| totals.rows.get(table).copied().unwrap_or(0);
+    let megabytes = counts.bytes as f64 / 1e6;
+    writeln!(out, "{:<22} {:>14}", "inputs", n_inputs)?;
+    writeln!(out, "{:<22} {:>14}", "inputs failed", n_failed)?;
+    writeln!(out, "{:<22} {:>14}", "records read", counts.read)?;
+    writeln!(out, "{:<22} {:>14}", "  ok", counts.ok)?;
+    writeln!(out, "{:<22} {:>14}", "  skipped", counts.skipped)?;
+    writeln!(out, "{:<22} {:>14}", "  rejected", counts.rejected)?;
+    for (kind, count) in &totals.peers {
+        writeln!(out, "{:<22} {:>14}", format!("  peers {kind}"), count)?;
+    }
+    writeln!(
+        out,
+        "{:<22} {:>14}",
+        "rows city_networks",
+        rows("city_networks")
+    )?;
+    writeln!(
+        out,
+        "{:<22} {:>14}",
+        "rows client_prefixes",
+        rows("client_prefixes")
+    )?;
+    writeln!(out, "{:<22} {:>14}", "files written", totals.files.len())?;
+    writeln!(out, "{:<22} {:>14.1}", "MB decoded", megabytes)?;
+    writeln!(out, "{:<22} {:>14.1}", "MB/s", megabytes / seconds)?;
+    Ok(())
 }

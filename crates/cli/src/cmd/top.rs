@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use flowatlas_tables::{TopBy, top};
+use flowatlas_tables::{TopBy, TopReport, top};
 
 use crate::Outcome;
 use crate::cmd::shared::{parse_time, percent};
@@ -79,13 +79,36 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             args.data.display()
         );
     }
-    let mut out = io::stdout().lock();
-    if args.csv {
+    let style = if args.json {
+        Style::Json
+    } else if args.csv {
+        Style::Csv
+    } else {
+        Style::Table
+    };
+    write_report(&mut io::stdout().lock(), &report, style)?;
+    Ok(Outcome::Clean)
+}
+
+/// How to print a ranking.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// Aligned columns for people.
+    Table,
+    /// JSON Lines.
+    Json,
+    /// CSV with a header.
+    Csv,
+}
+
+/// Prints a ranking.
+pub fn write_report(out: &mut impl Write, report: &TopReport, style: Style) -> io::Result<()> {
+    if style == Style::Csv {
         writeln!(
             out,
             "rank,client,bytes_in,bytes_out,share_percent,flows,rejected_percent"
         )?;
-    } else if !args.json {
+    } else if style == Style::Table {
         writeln!(
             out,
             "{:>4}  {:<44} {:>10} {:>10} {:>7} {:>10} {:>9}",
@@ -99,13 +122,13 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             entry.rejected_flows.max(0) as u64,
             entry.flows.max(0) as u64,
         );
-        if args.json {
+        if style == Style::Json {
             let json = serde_json::json!({
                 "rank": idx + 1, "client": entry.label, "bytes_in": entry.bytes_in, "bytes_out": entry.bytes_out,
                 "share_percent": share, "flows": entry.flows, "rejected_flows": entry.rejected_flows,
             });
             writeln!(out, "{json}")?;
-        } else if args.csv {
+        } else if style == Style::Csv {
             let label = if entry.label.contains([',', '"']) {
                 format!("\"{}\"", entry.label.replace('"', "\"\""))
             } else {
@@ -131,5 +154,5 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             )?;
         }
     }
-    Ok(Outcome::Clean)
+    Ok(())
 }
