@@ -96,7 +96,9 @@ query = f"""SELECT sum(bytes_in + bytes_out) FILTER (WHERE window_start >= TIMES
                    sum(bytes_in + bytes_out) FILTER (WHERE window_start >= TIMESTAMPTZ '2026-06-01 13:40:00+00' AND window_start < TIMESTAMPTZ '2026-06-01 14:20:00+00')
             FROM {source} WHERE client_asn = {asn} AND client_city = 'London'"""
 during, before = duckdb.connect().execute(query).fetchone()
-print(during or 0, before or 0)
+# v2 records carry no Region: it must come from the S3 key layout.
+unlocated = duckdb.connect().execute(f"SELECT count(*) FROM {source} WHERE region IS NULL OR account_id IS NULL").fetchone()[0]
+print(during or 0, before or 0, unlocated)
 "#;
     let output = Command::new("python3")
         .args([
@@ -117,7 +119,8 @@ print(during or 0, before or 0)
         .split_whitespace()
         .map(|n| n.parse().unwrap())
         .collect();
-    let (during, before) = (numbers[0], numbers[1]);
+    let (during, before, unlocated) = (numbers[0], numbers[1], numbers[2]);
+    assert_eq!(unlocated, 0.0, "every row has its account and Region");
     assert!(before > 0.0, "the victim has traffic before the incident");
     assert!(during < before * 0.3, "during {during} vs before {before}");
     std::fs::remove_dir_all(&base).unwrap();

@@ -12,6 +12,10 @@
 //! that add up.
 #![deny(missing_docs)]
 
+mod key_layout;
+
+pub use key_layout::{KeyLocation, location_from_key};
+
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -147,7 +151,16 @@ pub fn process_file(
     let file = File::open(path).map_err(|source| read_error(source.into()))?;
     let mut reader = Reader::from_file(file, &config.read).map_err(read_error)?;
     let mut finder = PeerFinder::new(&config.rules);
-    let mut rollup = Rollup::new(config.rollup.clone());
+    // Where records do not say, the S3 key layout does, before the user's flags.
+    let mut rollup_config = config.rollup.clone();
+    let from_key = location_from_key(&path.to_string_lossy());
+    if let Some(account_id) = from_key.account_id {
+        rollup_config.default_location.account_id = Some(account_id.into());
+    }
+    if let Some(region) = from_key.region {
+        rollup_config.default_location.region = Some(region.into());
+    }
+    let mut rollup = Rollup::new(rollup_config);
     let mut enricher = enricher;
     let mut report = ObjectReport {
         n_objects: 1,
