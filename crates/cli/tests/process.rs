@@ -212,3 +212,69 @@ fn top_ranks_what_the_tables_hold() {
     assert!(summary["rows"]["city_networks"].as_u64().unwrap() > 0);
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+#[test]
+fn flows_table_holds_every_ok_record_with_its_peer() {
+    let out = scratch("flows");
+    let output = Command::new(env!("CARGO_BIN_EXE_flowatlas"))
+        .args([
+            "process",
+            "--json",
+            "--flows",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args([
+            "--asn-db",
+            &repo("testdata/geo/geolite2-asn.mmdb"),
+            "--geo-db",
+            &repo("testdata/geo/geolite2-city.mmdb"),
+        ])
+        .arg(repo("testdata/flowlog/sample"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["rows"]["flows"], summary["records"]["ok"]);
+
+    let script = r#"
+import json, sys, duckdb
+source = f"read_parquet('{sys.argv[1]}/flows/**/*.parquet', hive_partitioning = true)"
+con = duckdb.connect()
+types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {source})").fetchall())
+rows, bytes, milton = con.execute(f"SELECT count(*), sum(bytes), count(*) FILTER (WHERE peer_city = 'Milton' AND peer_asn = 64500) FROM {source}").fetchone()
+print(json.dumps({"types": types, "rows": rows, "bytes": int(bytes), "milton": milton}))
+"#;
+    let output = Command::new("python3")
+        .args(["-c", script, out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let read_back: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(read_back["rows"], summary["records"]["ok"]);
+    assert_eq!(read_back["bytes"], summary["ok_bytes"]);
+    assert!(read_back["milton"].as_i64().unwrap() > 0);
+    let types = &read_back["types"];
+    for (column, expected) in [
+        ("srcaddr", "VARCHAR"),
+        ("srcport", "INTEGER"),
+        ("bytes", "BIGINT"),
+        ("start", "BIGINT"),
+        ("pkt_src_aws_service", "VARCHAR"),
+        ("direction", "VARCHAR"),
+        ("peer_asn", "BIGINT"),
+        ("peer_latitude", "DOUBLE"),
+    ] {
+        assert_eq!(types[column], expected, "{column}");
+    }
+    std::fs::remove_dir_all(&out).unwrap();
+}

@@ -25,7 +25,9 @@ use std::path::{Path, PathBuf};
 use flowatlas_flowlog::{Counts, Entry, LogStatus, Options, Reader, Reject};
 use flowatlas_geo::{Enricher, PeerFinder, PeerKind, PeerRules};
 use flowatlas_rollup::{Rollup, RollupConfig};
-use flowatlas_tables::{WrittenFile, city_networks, client_prefixes, write_partitioned};
+use flowatlas_tables::{
+    FLOWS, FlowsWriter, WrittenFile, city_networks, client_prefixes, write_partitioned,
+};
 
 /// How objects are processed.
 pub struct Config {
@@ -37,6 +39,8 @@ pub struct Config {
     pub rollup: RollupConfig,
     /// The output folder.
     pub out_dir: PathBuf,
+    /// Also write the `flows` table (every OK record, enriched).
+    pub flows: bool,
 }
 
 /// Why an object could not be processed. Bad records are not errors; they are counted.
@@ -85,6 +89,8 @@ pub struct ObjectReport {
     pub ok_bytes: i64,
     /// Bytes of OK records that are in no row (non-internet peers, no time), by kind.
     pub other_bytes: BTreeMap<&'static str, i64>,
+    /// OK records the `flows` table could not hold for want of `start` and `end`.
+    pub flows_without_time: u64,
 }
 
 impl AddAssign<&ObjectReport> for ObjectReport {
@@ -99,6 +105,7 @@ impl AddAssign<&ObjectReport> for ObjectReport {
             *self.peers.entry(kind).or_default() += count;
         }
         self.ok_bytes += other.ok_bytes;
+        self.flows_without_time += other.flows_without_time;
         for (kind, bytes) in &other.other_bytes {
             *self.other_bytes.entry(kind).or_default() += bytes;
         }
@@ -167,6 +174,13 @@ pub fn process_file(
         ..ObjectReport::default()
     };
     let mut rejects: Vec<Reject> = Vec::new();
+    let mut flows = config
+        .flows
+        .then(|| FlowsWriter::new(&config.out_dir, &source_id));
+    let write_error = |source| Error::Write {
+        object: object.clone(),
+        source,
+    };
     while let Some(entry) = reader.next_entry().map_err(read_error)? {
         let record = match entry {
             Entry::Record(record) => record,
@@ -185,6 +199,11 @@ pub fn process_file(
             (PeerKind::Internet, Some(ip), Some(enricher)) => Some(enricher.enrich(ip)),
             _ => None,
         };
+        if let Some(flows) = flows.as_mut() {
+            flows
+                .append(&record, &peer, enrichment.as_deref())
+                .map_err(write_error)?;
+        }
         rollup.add(&record, &peer, enrichment.as_deref());
     }
     report.counts = reader.counts();
@@ -196,11 +215,11 @@ pub fn process_file(
     if summary.unwindowed_bytes > 0 {
         *report.other_bytes.entry("unwindowed").or_default() += summary.unwindowed_bytes;
     }
-    let write_error = |source| Error::Write {
-        object: object.clone(),
-        source,
-    };
     let mut written: Vec<(&'static str, Vec<WrittenFile>)> = Vec::new();
+    if let Some(flows) = flows {
+        report.flows_without_time = flows.without_time();
+        written.push((FLOWS, flows.finish().map_err(write_error)?));
+    }
     let city_table = city_networks();
     written.push((
         city_table.name,
@@ -321,6 +340,7 @@ fn write_manifest(
         "other_bytes": report.other_bytes,
         "peers": report.peers,
         "rows": report.rows,
+        "flows_without_time": report.flows_without_time,
         "files": report.files.iter().map(|file| file.to_string_lossy().into_owned()).collect::<Vec<_>>(),
     });
     // Written beside its name and renamed: a manifest is either complete or absent.

@@ -41,6 +41,11 @@ pub struct Args {
     #[arg(long, value_name = "REGION")]
     region: Option<String>,
 
+    /// Also write the `flows` table: every OK record with all its fields and its peer's
+    /// enrichment (large; for audits).
+    #[arg(long)]
+    flows: bool,
+
     /// Print the summary as JSON on stdout instead of a table.
     #[arg(long)]
     json: bool,
@@ -157,6 +162,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             },
         },
         out_dir: args.out.clone(),
+        flows: args.flows,
     };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create", args.out.display()))?;

@@ -44,5 +44,13 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         "{}",
         prefixes.athena_ddl(&args.database, &format!("{location}/{}", prefixes.name))
     )?;
+    writeln!(
+        out,
+        "{}",
+        flowatlas_tables::flows_athena_ddl(
+            &args.database,
+            &format!("{location}/{}", flowatlas_tables::FLOWS)
+        )
+    )?;
     Ok(Outcome::Clean)
 }
