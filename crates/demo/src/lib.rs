@@ -117,6 +117,22 @@ const CITIES: &[City] = &[
         metro: Some(819),
     },
     City {
+        name: "Houston",
+        subdivision: ("TX", "Texas"),
+        country: ("US", "United States"),
+        lat: 29.76,
+        lon: -95.37,
+        metro: Some(618),
+    },
+    City {
+        name: "Boston",
+        subdivision: ("MA", "Massachusetts"),
+        country: ("US", "United States"),
+        lat: 42.36,
+        lon: -71.06,
+        metro: Some(506),
+    },
+    City {
         name: "London",
         subdivision: ("ENG", "England"),
         country: ("GB", "United Kingdom"),
@@ -630,4 +646,60 @@ fn render(interface: &Interface, record: &Record<'_>, v6: bool) -> String {
         })
         .collect();
     values.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_world_is_about_fifty_unrouted_city_networks() {
+        let networks = world();
+        assert!(
+            (45..=55).contains(&networks.len()),
+            "{} networks",
+            networks.len()
+        );
+        for network in &networks {
+            let allowed = if network.v6 {
+                network.cidr.starts_with("2001:db8:")
+            } else {
+                network.cidr.starts_with("198.18.") || network.cidr.starts_with("198.19.")
+            };
+            assert!(allowed, "{}", network.cidr);
+        }
+        let countries: std::collections::BTreeSet<&str> = networks
+            .iter()
+            .map(|network| network.city.country.0)
+            .collect();
+        assert_eq!(countries.len(), 8);
+        let (asn, city) = database_sources(&networks);
+        assert!(
+            flowatlas_geo::write_mmdb(&asn).is_ok() && flowatlas_geo::write_mmdb(&city).is_ok()
+        );
+    }
+
+    #[test]
+    fn the_incident_thins_only_its_victim_in_its_window() {
+        let networks = world();
+        let victim = &networks[0];
+        let incident = Incident {
+            as_name: victim.as_name.to_string(),
+            asn: victim.asn,
+            city: victim.city.name.to_string(),
+            start: DAY_START + 3600,
+            end: DAY_START + 7200,
+        };
+        let during = traffic_factor(victim, DAY_START + 5000, &incident);
+        let before = traffic_factor(victim, DAY_START + 3599, &incident);
+        assert!(
+            during < 0.1 * before.max(0.1) + 1e-9,
+            "{during} vs {before}"
+        );
+        let bystander = networks
+            .iter()
+            .find(|network| network.asn != victim.asn)
+            .unwrap();
+        assert!(traffic_factor(bystander, DAY_START + 5000, &incident) >= 0.1);
+    }
 }
