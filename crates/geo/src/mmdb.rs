@@ -40,6 +40,25 @@ pub struct Facts {
     pub postal_code: Option<Arc<str>>,
 }
 
+impl Eq for Facts {}
+
+impl std::hash::Hash for Facts {
+    /// Coordinates hash by their bits, so facts can key a map (equal facts, equal bits).
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.asn.hash(state);
+        self.as_name.hash(state);
+        self.country_code.hash(state);
+        self.country.hash(state);
+        self.subdivision_code.hash(state);
+        self.subdivision.hash(state);
+        self.city.hash(state);
+        self.metro_code.hash(state);
+        self.latitude.map(f64::to_bits).hash(state);
+        self.longitude.map(f64::to_bits).hash(state);
+        self.postal_code.hash(state);
+    }
+}
+
 impl Facts {
     fn has_asn(&self) -> bool {
         self.asn.is_some() || self.as_name.is_some()

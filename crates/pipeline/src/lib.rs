@@ -286,6 +286,19 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     }
 }
 
+/// A rejected record as one JSON object: the shape of `_rejects/*.jsonl` and `--rejects`.
+pub fn reject_json(object: &str, reject: &Reject) -> serde_json::Value {
+    serde_json::json!({
+        "object": object,
+        "line": reject.line,
+        "field": reject.field.map(|field| field.aws_name()),
+        "reason": reject.reason.name(),
+        "value": reject.value,
+        "detail": reject.detail,
+        "text": reject.text,
+    })
+}
+
 fn write_rejects(
     out_dir: &Path,
     source_id: &str,
@@ -306,15 +319,7 @@ fn write_rejects(
     std::fs::create_dir_all(&folder).map_err(io_error(&folder))?;
     let mut out = BufWriter::new(File::create(&path).map_err(io_error(&path))?);
     for reject in rejects {
-        let line = serde_json::json!({
-            "object": object,
-            "line": reject.line,
-            "field": reject.field.map(|field| field.aws_name()),
-            "reason": reject.reason.name(),
-            "value": reject.value,
-            "detail": reject.detail,
-            "text": reject.text,
-        });
+        let line = reject_json(object, reject);
         writeln!(out, "{line}").map_err(io_error(&path))?;
     }
     out.flush().map_err(io_error(&path))

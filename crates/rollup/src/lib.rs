@@ -11,13 +11,12 @@
 #![deny(missing_docs)]
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::ops::AddAssign;
 use std::sync::Arc;
 
 use flowatlas_flowlog::{Field, Record};
-use flowatlas_geo::{Direction, Enrichment, IpNetwork, Peer, PeerKind};
+use flowatlas_geo::{Direction, Enrichment, Facts, IpNetwork, Peer, PeerKind};
 
 /// Length of a window, in seconds.
 pub const WINDOW_SECONDS: i64 = 300;
@@ -151,66 +150,14 @@ impl AddAssign for Measures {
     }
 }
 
-/// A client city-network: the client's place plus its AS, as Internet Monitor defines it.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct CityNetwork {
-    /// AS number.
-    pub asn: Option<u32>,
-    /// AS name.
-    pub as_name: Option<Arc<str>>,
-    /// ISO country code.
-    pub country_code: Option<Arc<str>>,
-    /// Country name.
-    pub country: Option<Arc<str>>,
-    /// First subdivision's code.
-    pub subdivision_code: Option<Arc<str>>,
-    /// First subdivision's name.
-    pub subdivision: Option<Arc<str>>,
-    /// City.
-    pub city: Option<Arc<str>>,
-    /// US metro code.
-    pub metro_code: Option<i32>,
-    /// Latitude.
-    pub latitude: Option<f64>,
-    /// Longitude.
-    pub longitude: Option<f64>,
-}
-
-impl CityNetwork {
-    fn of(enrichment: Option<&Enrichment>) -> CityNetwork {
-        let Some(facts) = enrichment.map(|enrichment| &enrichment.facts) else {
-            return CityNetwork::default();
-        };
-        CityNetwork {
-            asn: facts.asn,
-            as_name: facts.as_name.clone(),
-            country_code: facts.country_code.clone(),
-            country: facts.country.clone(),
-            subdivision_code: facts.subdivision_code.clone(),
-            subdivision: facts.subdivision.clone(),
-            city: facts.city.clone(),
-            metro_code: facts.metro_code,
-            latitude: facts.latitude,
-            longitude: facts.longitude,
-        }
-    }
-}
-
-impl Eq for CityNetwork {}
-
-impl Hash for CityNetwork {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.asn.hash(state);
-        self.as_name.hash(state);
-        self.country_code.hash(state);
-        self.country.hash(state);
-        self.subdivision_code.hash(state);
-        self.subdivision.hash(state);
-        self.city.hash(state);
-        self.metro_code.hash(state);
-        self.latitude.map(f64::to_bits).hash(state);
-        self.longitude.map(f64::to_bits).hash(state);
-    }
+/// A client city-network: the client's place plus its AS, as Internet Monitor defines it —
+/// the enrichment's facts without the postal code, which is finer than a city-network.
+fn city_network_of(enrichment: Option<&Enrichment>) -> Facts {
+    let mut facts = enrichment
+        .map(|enrichment| enrichment.facts.clone())
+        .unwrap_or_default();
+    facts.postal_code = None;
+    facts
 }
 
 /// A row of the `city_networks` table.
@@ -220,8 +167,8 @@ pub struct CityNetworkRow {
     pub window_start: i64,
     /// Where the traffic was served.
     pub location: ServiceLocation,
-    /// Who the clients were.
-    pub client: CityNetwork,
+    /// Who the clients were (no postal code: a city-network is coarser).
+    pub client: Facts,
     /// How much traffic.
     pub measures: Measures,
     /// Distinct peer addresses in the row.
@@ -274,7 +221,7 @@ struct Accumulator {
 
 #[derive(Default)]
 struct PrefixAccumulator {
-    first: CityNetwork,
+    first: Facts,
     totals: Accumulator,
 }
 
@@ -282,7 +229,7 @@ struct PrefixAccumulator {
 pub struct Rollup {
     config: RollupConfig,
     locations: Vec<ServiceLocation>,
-    city_networks: HashMap<(i64, u32, CityNetwork), Accumulator>,
+    city_networks: HashMap<(i64, u32, Facts), Accumulator>,
     prefixes: HashMap<(i64, u32, IpNetwork), PrefixAccumulator>,
     summary: RollupSummary,
 }
@@ -324,7 +271,7 @@ impl Rollup {
         self.summary.internet_records += 1;
         let window_start = start - start.rem_euclid(WINDOW_SECONDS);
         let location = self.location_of(record);
-        let client = CityNetwork::of(enrichment);
+        let client = city_network_of(enrichment);
 
         let prefix_len = if ip.is_ipv4() {
             self.config.prefix_len_v4

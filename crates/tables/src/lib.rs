@@ -27,7 +27,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    Float64Builder, Int32Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
+    ArrayBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
+    TimestampMillisecondBuilder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -304,64 +305,54 @@ impl<R> Table<R> {
 
     /// Rows as one Arrow batch.
     pub fn batch(&self, rows: &[R]) -> Result<RecordBatch, ArrowError> {
+        let n_rows = rows.len();
         let arrays: Vec<ArrayRef> = self
             .columns
             .iter()
             .map(|column| -> ArrayRef {
+                let cells = rows.iter().map(|row| (column.value)(row));
                 match column.kind {
                     ColumnKind::Timestamp => {
-                        let mut builder = TimestampMillisecondBuilder::with_capacity(rows.len())
-                            .with_timezone("UTC");
-                        for row in rows {
-                            match (column.value)(row) {
-                                Cell::Seconds(seconds) => {
-                                    builder.append_value(seconds.saturating_mul(1000))
-                                }
-                                _ => builder.append_null(),
+                        let builder =
+                            TimestampMillisecondBuilder::with_capacity(n_rows).with_timezone("UTC");
+                        build(builder, cells, |builder, cell| match cell {
+                            Cell::Seconds(seconds) => {
+                                builder.append_value(seconds.saturating_mul(1000))
                             }
-                        }
-                        Arc::new(builder.finish())
+                            _ => builder.append_null(),
+                        })
                     }
-                    ColumnKind::Int64 => {
-                        let mut builder = Int64Builder::with_capacity(rows.len());
-                        for row in rows {
-                            match (column.value)(row) {
-                                Cell::Int64(value) => builder.append_option(value),
-                                _ => builder.append_null(),
-                            }
-                        }
-                        Arc::new(builder.finish())
-                    }
-                    ColumnKind::Int32 => {
-                        let mut builder = Int32Builder::with_capacity(rows.len());
-                        for row in rows {
-                            match (column.value)(row) {
-                                Cell::Int32(value) => builder.append_option(value),
-                                _ => builder.append_null(),
-                            }
-                        }
-                        Arc::new(builder.finish())
-                    }
-                    ColumnKind::Double => {
-                        let mut builder = Float64Builder::with_capacity(rows.len());
-                        for row in rows {
-                            match (column.value)(row) {
-                                Cell::Double(value) => builder.append_option(value),
-                                _ => builder.append_null(),
-                            }
-                        }
-                        Arc::new(builder.finish())
-                    }
+                    ColumnKind::Int64 => build(
+                        Int64Builder::with_capacity(n_rows),
+                        cells,
+                        |builder, cell| match cell {
+                            Cell::Int64(value) => builder.append_option(value),
+                            _ => builder.append_null(),
+                        },
+                    ),
+                    ColumnKind::Int32 => build(
+                        Int32Builder::with_capacity(n_rows),
+                        cells,
+                        |builder, cell| match cell {
+                            Cell::Int32(value) => builder.append_option(value),
+                            _ => builder.append_null(),
+                        },
+                    ),
+                    ColumnKind::Double => build(
+                        Float64Builder::with_capacity(n_rows),
+                        cells,
+                        |builder, cell| match cell {
+                            Cell::Double(value) => builder.append_option(value),
+                            _ => builder.append_null(),
+                        },
+                    ),
                     ColumnKind::Text => {
-                        let mut builder = StringBuilder::with_capacity(rows.len(), rows.len() * 16);
-                        for row in rows {
-                            match (column.value)(row) {
-                                Cell::Text(value) => builder.append_option(value),
-                                Cell::OwnedText(value) => builder.append_value(value),
-                                _ => builder.append_null(),
-                            }
-                        }
-                        Arc::new(builder.finish())
+                        let builder = StringBuilder::with_capacity(n_rows, n_rows * 16);
+                        build(builder, cells, |builder, cell| match cell {
+                            Cell::Text(value) => builder.append_option(value),
+                            Cell::OwnedText(value) => builder.append_value(value),
+                            _ => builder.append_null(),
+                        })
                     }
                 }
             })
@@ -379,6 +370,18 @@ impl<R> Table<R> {
             .map(|column| (column.name, column.kind, column.doc));
         athena_ddl(database, self.name, self.doc, columns, location)
     }
+}
+
+/// Fills one column's builder from its cells.
+fn build<'c, B: ArrayBuilder>(
+    mut builder: B,
+    cells: impl Iterator<Item = Cell<'c>>,
+    mut append: impl FnMut(&mut B, Cell<'c>),
+) -> ArrayRef {
+    for cell in cells {
+        append(&mut builder, cell);
+    }
+    builder.finish()
 }
 
 /// `CREATE EXTERNAL TABLE` over Hive partitions `dt`/`hour`, with partition projection.
@@ -587,10 +590,14 @@ pub fn writer_properties() -> WriterProperties {
 
 /// `dt=YYYY-MM-DD/hour=HH` of a Unix time.
 pub fn partition_of(seconds: i64) -> String {
-    let days = seconds.div_euclid(86_400);
     let hour = seconds.rem_euclid(86_400) / 3_600;
-    let (year, month, day) = civil_date(days);
-    format!("dt={year:04}-{month:02}-{day:02}/hour={hour:02}")
+    format!("dt={}/hour={hour:02}", utc_date(seconds))
+}
+
+/// `YYYY-MM-DD` of a Unix time, UTC.
+pub fn utc_date(seconds: i64) -> String {
+    let (year, month, day) = civil_date(seconds.div_euclid(86_400));
+    format!("{year:04}-{month:02}-{day:02}")
 }
 
 /// Year, month and day of a count of days since 1970-01-01 (proleptic Gregorian).

@@ -13,7 +13,7 @@ use flowatlas_tables::{TopBy, top};
 
 use crate::Outcome;
 use crate::cmd::process::{process_all, write_summary};
-use crate::cmd::shared::{date_of, expand_inputs};
+use crate::cmd::shared::expand_inputs;
 use crate::cmd::top::{Style, write_report};
 
 /// Write a realistic day of flow logs for a fictional service (2 interfaces, v2 and v5
@@ -66,7 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         "Wrote {} flow-log objects ({} records) for {} under {}",
         demo.n_objects,
         demo.n_records,
-        date_of(flowatlas_demo::DAY_START as u64),
+        flowatlas_tables::utc_date(flowatlas_demo::DAY_START),
         demo.logs.display()
     )?;
     writeln!(

@@ -16,7 +16,7 @@ use flowatlas_geo::{
 };
 
 use crate::Outcome;
-use crate::cmd::shared::{EnrichArgs, date_of, expand_inputs, percent};
+use crate::cmd::shared::{EnrichArgs, expand_inputs, percent};
 
 /// Print each record as one JSON object (snake_case field names, `-` as null, numbers as
 /// numbers), then a summary on stderr: records read, ok, skipped (NODATA/SKIPDATA), rejected.
@@ -343,7 +343,7 @@ fn peer_summary(context: &PeerContext) -> String {
             "\n  {} ({}, built {}): {:.1}% hit rate over {} networks looked up",
             db.path().display(),
             db.database_type(),
-            date_of(db.build_epoch()),
+            flowatlas_tables::utc_date(i64::try_from(db.build_epoch()).unwrap_or(i64::MAX)),
             percent(n_found, n_looked_up),
             n_looked_up
         ));
@@ -372,16 +372,7 @@ fn write_json_string(out: &mut Vec<u8>, text: &str) {
 }
 
 fn write_reject(out: &mut impl Write, object: &str, reject: &Reject) -> io::Result<()> {
-    let json = serde_json::json!({
-        "object": object,
-        "line": reject.line,
-        "field": reject.field.map(|field| field.aws_name()),
-        "reason": reject.reason.name(),
-        "value": reject.value,
-        "detail": reject.detail,
-        "text": reject.text,
-    });
-    serde_json::to_writer(&mut *out, &json)?;
+    serde_json::to_writer(&mut *out, &flowatlas_pipeline::reject_json(object, reject))?;
     out.write_all(b"\n")
 }
 

@@ -114,25 +114,6 @@ pub fn percent(part: u64, whole: u64) -> f64 {
     }
 }
 
-/// `YYYY-MM-DD` of a Unix time (proleptic Gregorian calendar, UTC).
-pub fn date_of(epoch_seconds: u64) -> String {
-    let days = (epoch_seconds / 86_400) as i64 + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
 /// A UTC time given as `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM` or `YYYY-MM-DDTHH:MM:SS` (a trailing
 /// `Z` allowed), as Unix seconds.
 pub fn parse_time(text: &str) -> Result<i64, String> {
@@ -159,7 +140,7 @@ pub fn parse_time(text: &str) -> Result<i64, String> {
     {
         return Err(bad());
     }
-    // Days from the civil date (proleptic Gregorian), the inverse of `date_of`.
+    // Days from the civil date (proleptic Gregorian), the inverse of `flowatlas_tables::utc_date`.
     let year_of_march = if *month <= 2 { year - 1 } else { *year };
     let era = year_of_march.div_euclid(400);
     let year_of_era = year_of_march - era * 400;
@@ -179,7 +160,7 @@ mod tests {
         assert_eq!(parse_time("2026-06-01T12:00"), Ok(1_780_315_200));
         assert_eq!(parse_time("2026-06-01T12:00:30Z"), Ok(1_780_315_230));
         assert_eq!(
-            date_of(parse_time("2000-02-29").unwrap() as u64),
+            flowatlas_tables::utc_date(parse_time("2000-02-29").unwrap()),
             "2000-02-29"
         );
         assert!(parse_time("2026-13-01").is_err());
