@@ -1,0 +1,70 @@
+//! Every named query in `infra/athena/*.sql` runs against the demo's tables in DuckDB (a second
+//! engine; the queries use the SQL that Athena/Trino and DuckDB share) and returns rows.
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn every_named_query_runs_on_the_demo() {
+    let dir = std::env::temp_dir().join(format!("flowatlas-queries-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let output = Command::new(env!("CARGO_BIN_EXE_flowatlas"))
+        .args([
+            "demo",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--records-per-object",
+            "60",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let queries = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/athena");
+    let script = r#"
+import json, sys, pathlib, duckdb
+tables, queries = sys.argv[1], pathlib.Path(sys.argv[2])
+con = duckdb.connect()
+con.execute("CREATE SCHEMA flowatlas")
+for table in ("city_networks", "client_prefixes"):
+    con.execute(f"CREATE VIEW flowatlas.{table} AS SELECT * FROM read_parquet('{tables}/{table}/**/*.parquet', hive_partitioning = true, hive_types = {{'dt': VARCHAR, 'hour': VARCHAR}})")
+results = {}
+for path in sorted(queries.glob("*.sql")):
+    # Counting rows keeps timestamp values (which need pytz in Python) out of the answer.
+    results[path.name] = con.execute(f"SELECT count(*) FROM ({path.read_text()}\n)").fetchone()[0]
+print(json.dumps(results))
+"#;
+    let output = Command::new("python3")
+        .args([
+            "-c",
+            script,
+            dir.join("tables").to_str().unwrap(),
+            queries.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "a named query failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let results: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let results = results.as_object().unwrap();
+    assert_eq!(results.len(), 7, "{results:?}");
+    for (query, n_rows) in results {
+        assert!(n_rows.as_u64().unwrap() > 0, "{query} returned no rows");
+    }
+    // At most one row per hour of the demo's day for the city-network and the prefix.
+    for hourly in ["city_network_over_time.sql", "prefix_history.sql"] {
+        assert!(
+            results[hourly].as_u64().unwrap() <= 24,
+            "{hourly}: {}",
+            results[hourly]
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
