@@ -46,6 +46,10 @@ pub struct Args {
     #[arg(long)]
     flows: bool,
 
+    /// Worker threads (objects processed at once); all cores by default.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+
     /// Print the summary as JSON on stdout instead of a table.
     #[arg(long)]
     json: bool,
@@ -91,14 +95,18 @@ pub struct Run {
 }
 
 /// Processes inputs on every core, one object per worker at a time.
-pub fn process_all(inputs: &[PathBuf], config: &Config, databases: Option<&Arc<Databases>>) -> Run {
+pub fn process_all(
+    inputs: &[PathBuf],
+    config: &Config,
+    databases: Option<&Arc<Databases>>,
+    threads: Option<usize>,
+) -> Run {
     let started = Instant::now();
     let queue = Mutex::new(inputs.iter());
     let totals = Mutex::new(ObjectReport::default());
     let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let n_workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(inputs.len().max(1));
+    let all_cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let n_workers = threads.unwrap_or(all_cores).clamp(1, inputs.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..n_workers {
             scope.spawn(|| {
@@ -167,7 +175,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create", args.out.display()))?;
 
-    let run = process_all(&inputs, &config, databases.as_ref());
+    let run = process_all(&inputs, &config, databases.as_ref(), args.threads);
     let (totals, failures, seconds) = (run.totals, run.failures, run.seconds);
     let mut err = io::stderr().lock();
     for failure in &failures {
