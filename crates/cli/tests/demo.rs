@@ -1,29 +1,23 @@
 //! `flowatlas demo`: deterministic for a seed, processed cleanly, and its incident is visible
 //! in the tables it writes (checked with DuckDB, a second engine).
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use support::{flowatlas_ok, python, scratch};
 
 fn demo(dir: &Path, seed: &str) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_flowatlas"))
-        .args([
-            "demo",
-            "--dir",
-            dir.to_str().unwrap(),
-            "--seed",
-            seed,
-            "--records-per-object",
-            "120",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+    let args = [
+        "demo",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--seed",
+        seed,
+        "--records-per-object",
+        "120",
+    ];
+    String::from_utf8(flowatlas_ok(&args)).unwrap()
 }
 
 fn files_with_contents(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
@@ -48,8 +42,7 @@ fn files_with_contents(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 
 #[test]
 fn same_seed_same_day_and_the_incident_shows() {
-    let base = std::env::temp_dir().join(format!("flowatlas-demo-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
+    let base = scratch("demo");
     let (first, second, other) = (base.join("a"), base.join("b"), base.join("c"));
     let report = demo(&first, "7");
     // Paths and speeds differ between runs; the rankings must not.
@@ -100,21 +93,9 @@ during, before = duckdb.connect().execute(query).fetchone()
 unlocated = duckdb.connect().execute(f"SELECT count(*) FROM {source} WHERE region IS NULL OR account_id IS NULL").fetchone()[0]
 print(during or 0, before or 0, unlocated)
 "#;
-    let output = Command::new("python3")
-        .args([
-            "-c",
-            script,
-            first.join("tables").to_str().unwrap(),
-            &asn.to_string(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let numbers: Vec<f64> = String::from_utf8(output.stdout)
+    let tables = first.join("tables");
+    let stdout = python(script, &[tables.to_str().unwrap(), &asn.to_string()]);
+    let numbers: Vec<f64> = String::from_utf8(stdout)
         .unwrap()
         .split_whitespace()
         .map(|n| n.parse().unwrap())

@@ -1,28 +1,22 @@
 //! Every named query in `infra/athena/*.sql` runs against the demo's tables in DuckDB (a second
 //! engine; the queries use the SQL that Athena/Trino and DuckDB share) and returns rows.
 
+mod support;
+
 use std::path::Path;
-use std::process::Command;
+
+use support::{flowatlas_ok, python, scratch};
 
 #[test]
 fn every_named_query_runs_on_the_demo() {
-    let dir = std::env::temp_dir().join(format!("flowatlas-queries-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let output = Command::new(env!("CARGO_BIN_EXE_flowatlas"))
-        .args([
-            "demo",
-            "--dir",
-            dir.to_str().unwrap(),
-            "--records-per-object",
-            "60",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let dir = scratch("queries");
+    flowatlas_ok(&[
+        "demo",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--records-per-object",
+        "60",
+    ]);
 
     let queries = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/athena");
     let script = r#"
@@ -38,21 +32,12 @@ for path in sorted(queries.glob("*.sql")):
     results[path.name] = con.execute(f"SELECT count(*) FROM ({path.read_text()}\n)").fetchone()[0]
 print(json.dumps(results))
 "#;
-    let output = Command::new("python3")
-        .args([
-            "-c",
-            script,
-            dir.join("tables").to_str().unwrap(),
-            queries.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "a named query failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+    let tables = dir.join("tables");
+    let stdout = python(
+        script,
+        &[tables.to_str().unwrap(), queries.to_str().unwrap()],
     );
-    let results: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let results: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
     let results = results.as_object().unwrap();
     assert_eq!(results.len(), 7, "{results:?}");
     for (query, n_rows) in results {

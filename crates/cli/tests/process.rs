@@ -2,39 +2,35 @@
 //! (DuckDB, through Hive partition discovery), their sums match the summary, every OK byte is
 //! accounted for, and a re-run replaces rather than duplicates.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::Command;
 
-fn repo(relative: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(relative)
-        .to_string_lossy()
-        .into_owned()
-}
+use support::{flowatlas_ok, python, repo, scratch};
 
 fn process(out: &Path) -> serde_json::Value {
-    let output = Command::new(env!("CARGO_BIN_EXE_flowatlas"))
-        .args(["process", "--json", "--out", out.to_str().unwrap()])
-        .args([
-            "--asn-db",
-            &repo("testdata/geo/geolite2-asn.mmdb"),
-            "--geo-db",
-            &repo("testdata/geo/geolite2-city.mmdb"),
-        ])
-        .args([
-            repo("testdata/flowlog/sample"),
-            repo("testdata/flowlog/ok/aws-examples-v5-custom.log"),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let (asn_db, city_db) = (
+        repo("testdata/geo/geolite2-asn.mmdb"),
+        repo("testdata/geo/geolite2-city.mmdb"),
     );
-    serde_json::from_slice(&output.stdout).unwrap()
+    let (sample, v5) = (
+        repo("testdata/flowlog/sample"),
+        repo("testdata/flowlog/ok/aws-examples-v5-custom.log"),
+    );
+    let stdout = flowatlas_ok(&[
+        "process",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+        "--asn-db",
+        &asn_db,
+        "--geo-db",
+        &city_db,
+        &sample,
+        &v5,
+    ]);
+    serde_json::from_slice(&stdout).unwrap()
 }
 
 /// Runs DuckDB (installed by the test command; a missing DuckDB fails the test) over the folder.
@@ -52,22 +48,7 @@ for table in ("city_networks", "client_prefixes"):
     result[table] = {"types": types, "rows": rows, "bytes_in": int(bytes_in), "bytes_out": int(bytes_out), "flows": int(flows), "partitions": partitions}
 print(json.dumps(result))
 "#;
-    let output = Command::new("python3")
-        .args(["-c", script, out.to_str().unwrap()])
-        .output()
-        .expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "DuckDB check failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("flowatlas-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    serde_json::from_slice(&python(script, &[out.to_str().unwrap()])).unwrap()
 }
 
 #[test]
@@ -125,12 +106,7 @@ fn tables_read_back_in_duckdb_add_up_and_rerun_idempotently() {
 
 #[test]
 fn schema_ddl_names_every_written_column() {
-    let output = Command::new(env!("CARGO_BIN_EXE_flowatlas"))
-        .args(["schema", "--ddl", "athena"])
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let ddl = String::from_utf8(output.stdout).unwrap();
+    let ddl = String::from_utf8(flowatlas_ok(&["schema", "--ddl", "athena"])).unwrap();
     for fragment in [
         "CREATE EXTERNAL TABLE IF NOT EXISTS `flowatlas`.`city_networks`",
         "`window_start` timestamp",
@@ -150,17 +126,10 @@ fn top_ranks_what_the_tables_hold() {
     let out = scratch("top");
     let summary = process(&out);
     let run_top = |extra: &[&str]| -> Vec<serde_json::Value> {
-        let output = Command::new(env!("CARGO_BIN_EXE_flowatlas"))
-            .args(["top", "--json", "--data", out.to_str().unwrap()])
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout)
+        let mut args = vec!["top", "--json", "--data", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let stdout = flowatlas_ok(&args);
+        String::from_utf8(stdout)
             .unwrap()
             .lines()
             .map(|line| serde_json::from_str(line).unwrap())
@@ -216,30 +185,24 @@ fn top_ranks_what_the_tables_hold() {
 #[test]
 fn flows_table_holds_every_ok_record_with_its_peer() {
     let out = scratch("flows");
-    let output = Command::new(env!("CARGO_BIN_EXE_flowatlas"))
-        .args([
-            "process",
-            "--json",
-            "--flows",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .args([
-            "--asn-db",
-            &repo("testdata/geo/geolite2-asn.mmdb"),
-            "--geo-db",
-            &repo("testdata/geo/geolite2-city.mmdb"),
-        ])
-        .arg(repo("testdata/flowlog/sample"))
-        .output()
-        .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let (asn_db, city_db) = (
+        repo("testdata/geo/geolite2-asn.mmdb"),
+        repo("testdata/geo/geolite2-city.mmdb"),
     );
-    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let sample = repo("testdata/flowlog/sample");
+    let stdout = flowatlas_ok(&[
+        "process",
+        "--json",
+        "--flows",
+        "--out",
+        out.to_str().unwrap(),
+        "--asn-db",
+        &asn_db,
+        "--geo-db",
+        &city_db,
+        &sample,
+    ]);
+    let summary: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
     assert_eq!(summary["rows"]["flows"], summary["records"]["ok"]);
 
     let script = r#"
@@ -250,16 +213,8 @@ types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT
 rows, bytes, milton = con.execute(f"SELECT count(*), sum(bytes), count(*) FILTER (WHERE peer_city = 'Milton' AND peer_asn = 64500) FROM {source}").fetchone()
 print(json.dumps({"types": types, "rows": rows, "bytes": int(bytes), "milton": milton}))
 "#;
-    let output = Command::new("python3")
-        .args(["-c", script, out.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let read_back: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let read_back: serde_json::Value =
+        serde_json::from_slice(&python(script, &[out.to_str().unwrap()])).unwrap();
     assert_eq!(read_back["rows"], summary["records"]["ok"]);
     assert_eq!(read_back["bytes"], summary["ok_bytes"]);
     assert!(read_back["milton"].as_i64().unwrap() > 0);
