@@ -233,3 +233,43 @@ print(json.dumps({"types": types, "rows": rows, "bytes": int(bytes), "milton": m
     }
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+#[test]
+fn rejects_are_written_beside_the_tables() {
+    let out = scratch("rejects");
+    let malformed = repo("testdata/flowlog/err/malformed.log");
+    let output = Command::new(env!("CARGO_BIN_EXE_flowatlas"))
+        .args([
+            "process",
+            "--json",
+            "--out",
+            out.to_str().unwrap(),
+            &malformed,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "rejects make the run finish with failures"
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let rejects_dir = out.join("_rejects");
+    let files: Vec<_> = std::fs::read_dir(&rejects_dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1);
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&files[0])
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(
+        lines.len() as u64,
+        summary["records"]["rejected"].as_u64().unwrap()
+    );
+    assert_eq!(lines.len(), 11);
+    assert_eq!(lines[0]["reason"], "too_few_fields");
+    std::fs::remove_dir_all(&out).unwrap();
+}

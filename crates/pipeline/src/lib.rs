@@ -173,7 +173,7 @@ pub fn process_file(
         n_objects: 1,
         ..ObjectReport::default()
     };
-    let mut rejects: Vec<Reject> = Vec::new();
+    let mut rejects = RejectsFile::new(&config.out_dir, &source_id);
     let mut flows = config
         .flows
         .then(|| FlowsWriter::new(&config.out_dir, &source_id));
@@ -185,7 +185,7 @@ pub fn process_file(
         let record = match entry {
             Entry::Record(record) => record,
             Entry::Reject(reject) => {
-                rejects.push(reject.clone());
+                rejects.write(&object, reject)?;
                 continue;
             }
         };
@@ -240,7 +240,7 @@ pub fn process_file(
             .extend(files.iter().map(|file| file.path.clone()));
     }
     remove_stale_files(&config.out_dir, &source_id, &report.files)?;
-    write_rejects(&config.out_dir, &source_id, &object, &rejects)?;
+    rejects.finish()?;
     write_manifest(&config.out_dir, &source_id, &object, &report)?;
     Ok(report)
 }
@@ -299,30 +299,46 @@ pub fn reject_json(object: &str, reject: &Reject) -> serde_json::Value {
     })
 }
 
-fn write_rejects(
-    out_dir: &Path,
-    source_id: &str,
-    object: &str,
-    rejects: &[Reject],
-) -> Result<(), Error> {
-    let folder = out_dir.join("_rejects");
-    let path = folder.join(format!("{source_id}.jsonl"));
-    if rejects.is_empty() {
-        // A re-run that no longer rejects anything must not leave the old rejects behind.
-        return match std::fs::remove_file(&path) {
-            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                Err(io_error(&path)(error))
+/// Rejects of one object, streamed to `_rejects/<source-id>.jsonl` as they come, so a bad
+/// object costs no memory; the file is created at the first reject.
+struct RejectsFile {
+    path: PathBuf,
+    out: Option<BufWriter<File>>,
+}
+
+impl RejectsFile {
+    fn new(out_dir: &Path, source_id: &str) -> RejectsFile {
+        RejectsFile {
+            path: out_dir.join("_rejects").join(format!("{source_id}.jsonl")),
+            out: None,
+        }
+    }
+
+    fn write(&mut self, object: &str, reject: &Reject) -> Result<(), Error> {
+        let out = match &mut self.out {
+            Some(out) => out,
+            None => {
+                let folder = self.path.parent().unwrap_or(Path::new("."));
+                std::fs::create_dir_all(folder).map_err(io_error(folder))?;
+                let file = File::create(&self.path).map_err(io_error(&self.path))?;
+                self.out.insert(BufWriter::new(file))
             }
-            _ => Ok(()),
         };
+        writeln!(out, "{}", reject_json(object, reject)).map_err(io_error(&self.path))
     }
-    std::fs::create_dir_all(&folder).map_err(io_error(&folder))?;
-    let mut out = BufWriter::new(File::create(&path).map_err(io_error(&path))?);
-    for reject in rejects {
-        let line = reject_json(object, reject);
-        writeln!(out, "{line}").map_err(io_error(&path))?;
+
+    fn finish(self) -> Result<(), Error> {
+        match self.out {
+            Some(mut out) => out.flush().map_err(io_error(&self.path)),
+            // A re-run that no longer rejects anything must not leave the old rejects behind.
+            None => match std::fs::remove_file(&self.path) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                    Err(io_error(&self.path)(error))
+                }
+                _ => Ok(()),
+            },
+        }
     }
-    out.flush().map_err(io_error(&path))
 }
 
 fn write_manifest(

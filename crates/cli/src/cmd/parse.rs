@@ -16,7 +16,7 @@ use flowatlas_geo::{
 };
 
 use crate::Outcome;
-use crate::cmd::shared::{EnrichArgs, expand_inputs, percent};
+use crate::cmd::shared::{EnrichArgs, expand_inputs, parse_format, percent};
 
 /// Print each record as one JSON object (snake_case field names, `-` as null, numbers as
 /// numbers), then a summary on stderr: records read, ok, skipped (NODATA/SKIPDATA), rejected.
@@ -88,10 +88,6 @@ impl PeerContext {
             },
         )))
     }
-}
-
-fn parse_format(spec: &str) -> Result<Format, String> {
-    Format::parse(spec).map_err(|error| error.to_string())
 }
 
 /// Rejects printed on stderr when no `--rejects` file is given; the rest are only counted.

@@ -12,7 +12,7 @@ use flowatlas_pipeline::{Config, ObjectReport, process_file};
 use flowatlas_rollup::{RollupConfig, ServiceLocation};
 
 use crate::Outcome;
-use crate::cmd::shared::{EnrichArgs, expand_inputs};
+use crate::cmd::shared::{EnrichArgs, expand_inputs, parse_format};
 
 /// Process flow logs into the tables under `--out`: `city_networks` and `client_prefixes`,
 /// as `<out>/<table>/dt=YYYY-MM-DD/hour=HH/<source-id>.parquet` (zstd, Athena-safe types), plus
@@ -60,10 +60,6 @@ pub struct Args {
     /// Flow-log files or folders (read recursively, AWS key layouts included).
     #[arg(value_name = "FILE|DIR", required = true)]
     inputs: Vec<PathBuf>,
-}
-
-fn parse_format(spec: &str) -> Result<Format, String> {
-    Format::parse(spec).map_err(|error| error.to_string())
 }
 
 fn parse_prefix_lengths(text: &str) -> Result<(u8, u8), String> {

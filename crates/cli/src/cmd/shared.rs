@@ -5,6 +5,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use flowatlas_geo::{Databases, GeoConfig, PeerRules};
 
+/// `--format` as clap parses it: AWS's `${field}` syntax or plain names.
+pub fn parse_format(spec: &str) -> Result<flowatlas_flowlog::Format, String> {
+    flowatlas_flowlog::Format::parse(spec).map_err(|error| error.to_string())
+}
+
 /// The flags that find and enrich each record's peer.
 #[derive(clap::Args)]
 pub struct EnrichArgs {
