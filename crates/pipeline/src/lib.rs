@@ -39,8 +39,68 @@ pub struct Config {
     pub rollup: RollupConfig,
     /// The output folder.
     pub out_dir: PathBuf,
-    /// Also write the `flows` table (every OK record, enriched).
+    /// Which tables to write.
+    pub tables: Tables,
+}
+
+/// Which tables to write. The manifest is always written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tables {
+    /// `city_networks`: traffic per window, service location and client city-network.
+    pub city_networks: bool,
+    /// `client_prefixes`: traffic per window, service location and client prefix.
+    pub client_prefixes: bool,
+    /// `flows`: every OK record, enriched (large: opt-in).
     pub flows: bool,
+}
+
+impl Default for Tables {
+    fn default() -> Tables {
+        Tables {
+            city_networks: true,
+            client_prefixes: true,
+            flows: false,
+        }
+    }
+}
+
+impl std::str::FromStr for Tables {
+    type Err = String;
+
+    /// A comma-separated list of table names, e.g. `city_networks,client_prefixes,flows`.
+    fn from_str(list: &str) -> Result<Tables, String> {
+        let mut tables = Tables {
+            city_networks: false,
+            client_prefixes: false,
+            flows: false,
+        };
+        for name in list
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+        {
+            match name {
+                "city_networks" => tables.city_networks = true,
+                "client_prefixes" => tables.client_prefixes = true,
+                FLOWS => tables.flows = true,
+                other => {
+                    return Err(format!(
+                        "unknown table `{other}` (known: city_networks, client_prefixes, flows)"
+                    ));
+                }
+            }
+        }
+        if tables
+            == (Tables {
+                city_networks: false,
+                client_prefixes: false,
+                flows: false,
+            })
+        {
+            return Err("no table named".into());
+        }
+        Ok(tables)
+    }
 }
 
 /// Why an object could not be processed. Bad records are not errors; they are counted.
@@ -112,14 +172,63 @@ impl AddAssign<&ObjectReport> for ObjectReport {
     }
 }
 
-/// A stable, filesystem-safe name for a local file's outputs: its name and a hash of its path.
-/// The same file always maps to the same outputs, so processing it again replaces them.
-pub fn source_id_of_path(path: &Path) -> String {
-    let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let stem: String = path
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default()
+/// Where an object came from.
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// How messages name it: a path or `s3://bucket/key`.
+    pub name: String,
+    /// The path or key whose layout may tell the account and Region (AWS's S3 key layouts).
+    pub key: String,
+    /// The name its outputs carry ([`source_id`]): the same object always maps to the same
+    /// outputs, so processing it again replaces them.
+    pub id: String,
+    /// The object's ETag, when it has one (S3), recorded in the manifest.
+    pub etag: Option<String>,
+    /// The object's size in bytes, when known, recorded in the manifest.
+    pub size: Option<u64>,
+}
+
+impl Source {
+    /// A local file, named after its canonical path.
+    pub fn of_path(path: &Path) -> Source {
+        let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let file_name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Source {
+            name: path.display().to_string(),
+            key: path.to_string_lossy().into_owned(),
+            id: source_id(&file_name, &absolute.to_string_lossy()),
+            etag: None,
+            size: std::fs::metadata(path).ok().map(|meta| meta.len()),
+        }
+    }
+
+    /// An S3 object, named after its bucket and key, so that every run that reads it (the
+    /// Lambda, backfill) writes the same outputs.
+    pub fn of_s3_object(
+        bucket: &str,
+        key: &str,
+        etag: Option<String>,
+        size: Option<u64>,
+    ) -> Source {
+        let name = format!("s3://{bucket}/{key}");
+        let file_name = key.rsplit('/').next().unwrap_or(key);
+        Source {
+            id: source_id(file_name, &name),
+            name,
+            key: key.to_owned(),
+            etag,
+            size,
+        }
+    }
+}
+
+/// A stable, filesystem- and S3-safe output name: the object's file name (sanitised) and a
+/// hash of its full identity (canonical path or S3 URL).
+pub fn source_id(file_name: &str, identity: &str) -> String {
+    let stem: String = file_name
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
@@ -130,10 +239,7 @@ pub fn source_id_of_path(path: &Path) -> String {
         })
         .take(120)
         .collect();
-    format!(
-        "{stem}-{:016x}",
-        fnv1a(absolute.to_string_lossy().as_bytes())
-    )
+    format!("{stem}-{:016x}", fnv1a(identity.as_bytes()))
 }
 
 /// FNV-1a: stable across builds and platforms, unlike the standard library's hashers.
@@ -149,18 +255,35 @@ pub fn process_file(
     config: &Config,
     enricher: Option<&mut Enricher>,
 ) -> Result<ObjectReport, Error> {
-    let object = path.display().to_string();
-    let source_id = source_id_of_path(path);
+    let source = Source::of_path(path);
+    let file = File::open(path).map_err(|error| Error::Read {
+        object: source.name.clone(),
+        source: error.into(),
+    })?;
+    let reader = Reader::from_file(file, &config.read).map_err(|error| Error::Read {
+        object: source.name.clone(),
+        source: error,
+    })?;
+    process_reader(reader, &source, config, enricher)
+}
+
+/// Processes one object, already opened, into the tables under `config.out_dir`.
+pub fn process_reader(
+    mut reader: Reader,
+    source: &Source,
+    config: &Config,
+    enricher: Option<&mut Enricher>,
+) -> Result<ObjectReport, Error> {
+    let object = source.name.as_str();
+    let source_id = source.id.as_str();
     let read_error = |source| Error::Read {
-        object: object.clone(),
+        object: object.to_owned(),
         source,
     };
-    let file = File::open(path).map_err(|source| read_error(source.into()))?;
-    let mut reader = Reader::from_file(file, &config.read).map_err(read_error)?;
     let mut finder = PeerFinder::new(&config.rules);
     // Where records do not say, the S3 key layout does, before the user's flags.
     let mut rollup_config = config.rollup.clone();
-    let from_key = location_from_key(&path.to_string_lossy());
+    let from_key = location_from_key(&source.key);
     if let Some(account_id) = from_key.account_id {
         rollup_config.default_location.account_id = Some(account_id.into());
     }
@@ -173,19 +296,20 @@ pub fn process_file(
         n_objects: 1,
         ..ObjectReport::default()
     };
-    let mut rejects = RejectsFile::new(&config.out_dir, &source_id);
+    let mut rejects = RejectsFile::new(&config.out_dir, source_id);
     let mut flows = config
+        .tables
         .flows
-        .then(|| FlowsWriter::new(&config.out_dir, &source_id));
+        .then(|| FlowsWriter::new(&config.out_dir, source_id));
     let write_error = |source| Error::Write {
-        object: object.clone(),
+        object: object.to_owned(),
         source,
     };
     while let Some(entry) = reader.next_entry().map_err(read_error)? {
         let record = match entry {
             Entry::Record(record) => record,
             Entry::Reject(reject) => {
-                rejects.write(&object, reject)?;
+                rejects.write(object, reject)?;
                 continue;
             }
         };
@@ -220,18 +344,22 @@ pub fn process_file(
         report.flows_without_time = flows.without_time();
         written.push((FLOWS, flows.finish().map_err(write_error)?));
     }
-    let city_table = city_networks();
-    written.push((
-        city_table.name,
-        write_partitioned(&city_table, &city_rows, &config.out_dir, &source_id)
-            .map_err(write_error)?,
-    ));
-    let prefix_table = client_prefixes();
-    written.push((
-        prefix_table.name,
-        write_partitioned(&prefix_table, &prefix_rows, &config.out_dir, &source_id)
-            .map_err(write_error)?,
-    ));
+    if config.tables.city_networks {
+        let city_table = city_networks();
+        written.push((
+            city_table.name,
+            write_partitioned(&city_table, &city_rows, &config.out_dir, source_id)
+                .map_err(write_error)?,
+        ));
+    }
+    if config.tables.client_prefixes {
+        let prefix_table = client_prefixes();
+        written.push((
+            prefix_table.name,
+            write_partitioned(&prefix_table, &prefix_rows, &config.out_dir, source_id)
+                .map_err(write_error)?,
+        ));
+    }
     for (table, files) in &written {
         let rows: u64 = files.iter().map(|file| file.rows).sum();
         report.rows.insert(table, rows);
@@ -239,9 +367,11 @@ pub fn process_file(
             .files
             .extend(files.iter().map(|file| file.path.clone()));
     }
-    remove_stale_files(&config.out_dir, &source_id, &report.files)?;
-    rejects.finish()?;
-    write_manifest(&config.out_dir, &source_id, &object, &report)?;
+    if let Some(rejects_file) = rejects.finish()? {
+        report.files.push(rejects_file);
+    }
+    remove_stale_files(&config.out_dir, source_id, &report.files)?;
+    write_manifest(&config.out_dir, source, &report)?;
     Ok(report)
 }
 
@@ -252,22 +382,7 @@ fn remove_stale_files(out_dir: &Path, source_id: &str, written: &[PathBuf]) -> R
     let Ok(text) = std::fs::read_to_string(&manifest_path) else {
         return Ok(());
     };
-    let earlier: Vec<PathBuf> = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|manifest| manifest.get("files").cloned())
-        .and_then(|files| serde_json::from_value::<Vec<PathBuf>>(files).ok())
-        .unwrap_or_default();
-    for stale in earlier.iter().filter(|file| !written.contains(file)) {
-        // Only files of this source, inside the output folder.
-        let is_ours = stale
-            .file_stem()
-            .is_some_and(|stem| stem.to_string_lossy() == source_id)
-            && stale
-                .components()
-                .all(|part| matches!(part, std::path::Component::Normal(_)));
-        if !is_ours {
-            continue;
-        }
+    for stale in stale_files(&text, source_id, written) {
         let path = out_dir.join(stale);
         match std::fs::remove_file(&path) {
             Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
@@ -277,6 +392,33 @@ fn remove_stale_files(out_dir: &Path, source_id: &str, written: &[PathBuf]) -> R
         }
     }
     Ok(())
+}
+
+/// The files an earlier manifest of `source_id` lists that this run did not write: the ones to
+/// delete so that no rows of the earlier run survive. Only this source's files, by relative
+/// paths inside the output, are ever returned, whatever the manifest says.
+pub fn stale_files(earlier_manifest: &str, source_id: &str, written: &[PathBuf]) -> Vec<PathBuf> {
+    let earlier: Vec<PathBuf> = serde_json::from_str::<serde_json::Value>(earlier_manifest)
+        .ok()
+        .and_then(|manifest| manifest.get("files").cloned())
+        .and_then(|files| serde_json::from_value::<Vec<PathBuf>>(files).ok())
+        .unwrap_or_default();
+    earlier
+        .into_iter()
+        .filter(|file| !written.contains(file))
+        .filter(|file| {
+            file.file_stem()
+                .is_some_and(|stem| stem.to_string_lossy() == source_id)
+                && file
+                    .components()
+                    .all(|part| matches!(part, std::path::Component::Normal(_)))
+        })
+        .collect()
+}
+
+/// Where an object's manifest goes, relative to the output.
+pub fn manifest_path(source_id: &str) -> PathBuf {
+    Path::new("_manifests").join(format!("{source_id}.json"))
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
@@ -302,14 +444,17 @@ pub fn reject_json(object: &str, reject: &Reject) -> serde_json::Value {
 /// Rejects of one object, streamed to `_rejects/<source-id>.jsonl` as they come, so a bad
 /// object costs no memory; the file is created at the first reject.
 struct RejectsFile {
+    relative: PathBuf,
     path: PathBuf,
     out: Option<BufWriter<File>>,
 }
 
 impl RejectsFile {
     fn new(out_dir: &Path, source_id: &str) -> RejectsFile {
+        let relative = Path::new("_rejects").join(format!("{source_id}.jsonl"));
         RejectsFile {
-            path: out_dir.join("_rejects").join(format!("{source_id}.jsonl")),
+            path: out_dir.join(&relative),
+            relative,
             out: None,
         }
     }
@@ -327,33 +472,34 @@ impl RejectsFile {
         writeln!(out, "{}", reject_json(object, reject)).map_err(io_error(&self.path))
     }
 
-    fn finish(self) -> Result<(), Error> {
+    /// Flushes the rejects; returns the file's path relative to the output, if any was written.
+    fn finish(self) -> Result<Option<PathBuf>, Error> {
         match self.out {
-            Some(mut out) => out.flush().map_err(io_error(&self.path)),
+            Some(mut out) => {
+                out.flush().map_err(io_error(&self.path))?;
+                Ok(Some(self.relative))
+            }
             // A re-run that no longer rejects anything must not leave the old rejects behind.
             None => match std::fs::remove_file(&self.path) {
                 Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
                     Err(io_error(&self.path)(error))
                 }
-                _ => Ok(()),
+                _ => Ok(None),
             },
         }
     }
 }
 
-fn write_manifest(
-    out_dir: &Path,
-    source_id: &str,
-    object: &str,
-    report: &ObjectReport,
-) -> Result<(), Error> {
+fn write_manifest(out_dir: &Path, source: &Source, report: &ObjectReport) -> Result<(), Error> {
+    let path = out_dir.join(manifest_path(&source.id));
     let folder = out_dir.join("_manifests");
     std::fs::create_dir_all(&folder).map_err(io_error(&folder))?;
-    let path = folder.join(format!("{source_id}.json"));
     let counts = &report.counts;
     let manifest = serde_json::json!({
-        "source": object,
-        "source_id": source_id,
+        "source": source.name,
+        "source_id": source.id,
+        "source_etag": source.etag,
+        "source_size": source.size,
         "schema_version": flowatlas_tables::SCHEMA_VERSION,
         "records": {"read": counts.read, "ok": counts.ok, "skipped": counts.skipped, "rejected": counts.rejected},
         "bytes_decoded": counts.bytes,

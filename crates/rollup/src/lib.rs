@@ -45,6 +45,25 @@ pub struct RollupConfig {
     pub default_location: ServiceLocation,
 }
 
+/// Parses client prefix lengths as `V4,V6` (e.g. `24,48`), as the CLI and the Lambda take them.
+pub fn parse_prefix_lengths(text: &str) -> Result<(u8, u8), String> {
+    let (v4, v6) = text.split_once(',').ok_or("expected V4,V6, e.g. 24,48")?;
+    let v4: u8 = v4
+        .trim()
+        .parse()
+        .map_err(|_| format!("{v4:?} is not a prefix length"))?;
+    let v6: u8 = v6
+        .trim()
+        .parse()
+        .map_err(|_| format!("{v6:?} is not a prefix length"))?;
+    if v4 > 32 || v6 > 128 {
+        return Err(format!(
+            "{v4},{v6}: IPv4 lengths go up to 32 and IPv6 up to 128"
+        ));
+    }
+    Ok((v4, v6))
+}
+
 /// The additive measures of a row. `in` is peer → us, `out` is us → peer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Measures {

@@ -55,7 +55,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             default_location: ServiceLocation::default(),
         },
         out_dir: tables.clone(),
-        flows: false,
+        tables: flowatlas_pipeline::Tables::default(),
     };
     let inputs = expand_inputs(std::slice::from_ref(&demo.logs))?;
     let run = process_all(&inputs, &config, Some(&databases), None);

@@ -30,7 +30,7 @@ pub struct Args {
     format: Option<Format>,
 
     /// Client prefix lengths for IPv4 and IPv6.
-    #[arg(long = "prefix-len", value_name = "V4,V6", default_value = "24,48", value_parser = parse_prefix_lengths)]
+    #[arg(long = "prefix-len", value_name = "V4,V6", default_value = "24,48", value_parser = flowatlas_rollup::parse_prefix_lengths)]
     prefix_len: (u8, u8),
 
     /// Account ID for records without `account-id`.
@@ -60,24 +60,6 @@ pub struct Args {
     /// Flow-log files or folders (read recursively, AWS key layouts included).
     #[arg(value_name = "FILE|DIR", required = true)]
     inputs: Vec<PathBuf>,
-}
-
-fn parse_prefix_lengths(text: &str) -> Result<(u8, u8), String> {
-    let (v4, v6) = text.split_once(',').ok_or("expected V4,V6, e.g. 24,48")?;
-    let v4: u8 = v4
-        .trim()
-        .parse()
-        .map_err(|_| format!("{v4:?} is not a prefix length"))?;
-    let v6: u8 = v6
-        .trim()
-        .parse()
-        .map_err(|_| format!("{v6:?} is not a prefix length"))?;
-    if v4 > 32 || v6 > 128 {
-        return Err(format!(
-            "{v4},{v6}: IPv4 lengths go up to 32 and IPv6 up to 128"
-        ));
-    }
-    Ok((v4, v6))
 }
 
 /// What processing a set of inputs did.
@@ -166,7 +148,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             },
         },
         out_dir: args.out.clone(),
-        flows: args.flows,
+        tables: flowatlas_pipeline::Tables {
+            flows: args.flows,
+            ..flowatlas_pipeline::Tables::default()
+        },
     };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create", args.out.display()))?;

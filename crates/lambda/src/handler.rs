@@ -1,0 +1,327 @@
+//! One invocation: the event's objects, each read from S3, processed by the same per-object
+//! pipeline as `flowatlas process`, and its tables uploaded with the manifest last.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::event::sqs::SqsBatchResponse;
+use flowatlas_flowlog::Reader;
+use flowatlas_geo::Enricher;
+use flowatlas_pipeline::{
+    Config, ObjectReport, Source, manifest_path, process_reader, stale_files,
+};
+use flowatlas_s3::{Body, Client};
+use serde_json::{Value, json};
+use tracing::{error, info, warn};
+
+use crate::config::Settings;
+use crate::event::{self, Invocation, ObjectRef};
+use crate::metrics::Metrics;
+
+/// What lives from one cold start to the next invocations.
+pub struct State {
+    /// The settings.
+    pub settings: Settings,
+    /// The S3 client.
+    pub client: Client,
+    /// The pipeline's configuration; `out_dir` is a scratch folder emptied for each object.
+    pub pipeline: Config,
+    /// The enricher and its cache, kept warm across objects and invocations.
+    pub enricher: Mutex<Option<Enricher>>,
+}
+
+/// What became of one object.
+pub enum Outcome {
+    /// Processed: the tables and manifest are in the destination. With the object's size.
+    Done(Box<ObjectReport>, u64),
+    /// Not a flow log, by key or by content.
+    Ignored(String),
+    /// Outside the configured sources: never fetched.
+    Refused(String),
+    /// Failed; a retry may succeed.
+    Failed(String),
+}
+
+/// Handles one event; the response is the SQS batch response for SQS batches.
+pub async fn handle(
+    state: Arc<State>,
+    payload: Value,
+    deadline_ms: u64,
+    function: &str,
+) -> Result<Value, String> {
+    let started = Instant::now();
+    tracing::debug!(deadline_ms, now_ms = now_ms(), "invocation");
+    let stop_at = stop_time(deadline_ms, state.settings.time_reserve);
+    let invocation = event::parse(&payload)?;
+    let mut metrics = Metrics::default();
+    let response = match invocation {
+        Invocation::Ignore(why) => {
+            info!(reason = %why, "event ignored");
+            Ok(json!({ "ignored": why }))
+        }
+        Invocation::Direct(objects) => {
+            let mut failures = Vec::new();
+            for object in objects {
+                if let Some(failure) = run(&state, object, stop_at, &mut metrics).await {
+                    failures.push(failure);
+                }
+            }
+            if failures.is_empty() {
+                Ok(
+                    json!({ "objects": metrics.objects, "ignored": metrics.objects_ignored, "refused": metrics.objects_refused }),
+                )
+            } else {
+                Err(failures.join("; "))
+            }
+        }
+        Invocation::Batch(messages) => {
+            let mut response = SqsBatchResponse::default();
+            for message in messages {
+                let mut failed = false;
+                match message.objects {
+                    Err(why) => {
+                        error!(message_id = %message.id, error = %why, "SQS message unreadable");
+                        metrics.objects_failed += 1;
+                        failed = true;
+                    }
+                    Ok(objects) => {
+                        for object in objects {
+                            failed |= run(&state, object, stop_at, &mut metrics).await.is_some();
+                        }
+                    }
+                }
+                if failed {
+                    response.add_failure(message.id);
+                }
+            }
+            serde_json::to_value(response).map_err(|error| error.to_string())
+        }
+    };
+    metrics.duration_ms = started.elapsed().as_millis() as i64;
+    metrics.emit(function, now_ms());
+    response
+}
+
+/// Processes one object of an event and records it; returns the failure, if any.
+async fn run(
+    state: &Arc<State>,
+    object: Result<ObjectRef, String>,
+    stop_at: Instant,
+    metrics: &mut Metrics,
+) -> Option<String> {
+    let object = match object {
+        Ok(object) => object,
+        Err(why) => {
+            error!(error = %why, "event record unreadable");
+            metrics.objects_failed += 1;
+            return Some(why);
+        }
+    };
+    let name = format!("s3://{}/{}", object.bucket, object.key);
+    match process_object(state, &object, stop_at).await {
+        Outcome::Done(report, object_bytes) => {
+            let lag_ms = object.created_ms.map(|created| now_ms() - created);
+            info!(object = %name, records = report.counts.read, rejected = report.counts.rejected, lag_ms, "object processed");
+            metrics.add_object(&report, object_bytes, lag_ms);
+            None
+        }
+        Outcome::Ignored(why) => {
+            info!(object = %name, reason = %why, "object ignored");
+            metrics.objects_ignored += 1;
+            None
+        }
+        Outcome::Refused(why) => {
+            warn!(object = %name, reason = %why, "object refused: never fetched");
+            metrics.objects_refused += 1;
+            None
+        }
+        Outcome::Failed(why) => {
+            error!(object = %name, error = %why, "object failed");
+            metrics.objects_failed += 1;
+            Some(why)
+        }
+    }
+}
+
+/// The instant reading must stop: the invocation's deadline less the reserve for uploads.
+/// Lambda sends the deadline in Unix milliseconds; `cargo lambda watch` sends the timeout itself
+/// (600000), so a value too small to be a date of this century is read as a duration.
+fn stop_time(deadline_ms: u64, reserve: Duration) -> Instant {
+    const YEAR_2001_MS: u64 = 978_307_200_000;
+    let remaining_ms = if deadline_ms < YEAR_2001_MS {
+        deadline_ms
+    } else {
+        deadline_ms.saturating_sub(now_ms().max(0) as u64)
+    };
+    Instant::now() + Duration::from_millis(remaining_ms).saturating_sub(reserve)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64)
+}
+
+/// AWS names flow-log files `…​.log.gz` (text) and `….log.parquet`; plain `.log` and `.gz`
+/// are accepted for logs copied by hand. Folder markers and hidden files are not logs.
+fn looks_like_flow_log(key: &str) -> bool {
+    let file_name = key.rsplit('/').next().unwrap_or(key);
+    !file_name.is_empty()
+        && !file_name.starts_with(['.', '_'])
+        && [".log", ".gz", ".parquet"]
+            .iter()
+            .any(|suffix| file_name.ends_with(suffix))
+}
+
+/// One object: checks, read and process on a blocking thread, upload, manifest last.
+pub async fn process_object(state: &Arc<State>, object: &ObjectRef, stop_at: Instant) -> Outcome {
+    let settings = &state.settings;
+    if !settings.may_read(&object.bucket, &object.key) {
+        return Outcome::Refused(format!(
+            "not under the configured sources ({})",
+            settings
+                .sources
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if !looks_like_flow_log(&object.key) {
+        return Outcome::Ignored(
+            "the key is not a flow-log file name (.log, .gz, .parquet)".into(),
+        );
+    }
+    if Instant::now() >= stop_at {
+        return Outcome::Failed(format!(
+            "too little time left in this invocation (less than the {} s reserve); retry",
+            settings.time_reserve.as_secs()
+        ));
+    }
+    let (body, info) =
+        match flowatlas_s3::open(&state.client, &object.bucket, &object.key, Some(stop_at)).await {
+            Ok(opened) => opened,
+            Err(error) => return Outcome::Failed(error.to_string()),
+        };
+    let source = Source::of_s3_object(
+        &object.bucket,
+        &object.key,
+        info.etag.clone(),
+        Some(info.size),
+    );
+    let worker_state = Arc::clone(state);
+    let worker_source = source.clone();
+    let processed =
+        tokio::task::spawn_blocking(move || process_body(&worker_state, body, &worker_source))
+            .await
+            .unwrap_or_else(|panic| Err(Outcome::Failed(format!("processing panicked: {panic}"))));
+    let report = match processed {
+        Ok(report) => report,
+        Err(outcome) => return outcome,
+    };
+    match upload(state, &source, &report).await {
+        Ok(()) => Outcome::Done(Box::new(report), info.size),
+        Err(error) => Outcome::Failed(error.to_string()),
+    }
+}
+
+/// Runs the pipeline over the object into the scratch folder.
+fn process_body(state: &State, body: Body, source: &Source) -> Result<ObjectReport, Outcome> {
+    let out_dir = &state.pipeline.out_dir;
+    let scratch_error =
+        |error: std::io::Error| Outcome::Failed(format!("{}: {error}", out_dir.display()));
+    match std::fs::remove_dir_all(out_dir) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            return Err(scratch_error(error));
+        }
+        _ => {}
+    }
+    std::fs::create_dir_all(out_dir).map_err(scratch_error)?;
+    let read = &state.pipeline.read;
+    let reader = match body {
+        Body::Stream(stream) => Reader::new(stream, read),
+        Body::Parquet(ranged) => Reader::parquet(ranged, read),
+    };
+    let failed = |error: flowatlas_flowlog::Error| {
+        let message = format!("{}: {error}", source.name);
+        if matches!(error, flowatlas_flowlog::Error::FormatUndetermined { .. }) {
+            Outcome::Ignored(format!("not a flow log: {message}"))
+        } else {
+            Outcome::Failed(message)
+        }
+    };
+    let reader = reader.map_err(failed)?;
+    let mut enricher = state
+        .enricher
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    process_reader(reader, source, &state.pipeline, enricher.as_mut()).map_err(
+        |error| match error {
+            flowatlas_pipeline::Error::Read { source, .. } => failed(source),
+            other => Outcome::Failed(other.to_string()),
+        },
+    )
+}
+
+/// Uploads the object's files, deletes what an earlier run wrote and this one did not, and
+/// writes the manifest last: a manifest in the destination means the object is complete.
+async fn upload(
+    state: &State,
+    source: &Source,
+    report: &ObjectReport,
+) -> Result<(), flowatlas_s3::Error> {
+    let destination = &state.settings.destination;
+    let local = |relative: &Path| state.pipeline.out_dir.join(relative);
+    let key_of = |relative: &Path| destination.key(&relative.to_string_lossy());
+    for relative in &report.files {
+        flowatlas_s3::upload_file(
+            &state.client,
+            &destination.bucket,
+            &key_of(relative),
+            &local(relative),
+            state.settings.part_size,
+        )
+        .await?;
+    }
+    let manifest: PathBuf = manifest_path(&source.id);
+    let earlier =
+        flowatlas_s3::get_text(&state.client, &destination.bucket, &key_of(&manifest)).await?;
+    if let Some(earlier) = earlier {
+        for stale in stale_files(&earlier, &source.id, &report.files) {
+            flowatlas_s3::delete(&state.client, &destination.bucket, &key_of(&stale)).await?;
+        }
+    }
+    flowatlas_s3::upload_file(
+        &state.client,
+        &destination.bucket,
+        &key_of(&manifest),
+        &local(&manifest),
+        state.settings.part_size,
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flow_log_names() {
+        for key in [
+            "AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/06/01/123456789012_vpcflowlogs_us-east-1_fl-0abc_20260601T1405Z_1a2b3c4d.log.gz",
+            "AWSLogs/aws-account-id=1/x.log.parquet",
+            "copied/by hand.log",
+        ] {
+            assert!(looks_like_flow_log(key), "{key}");
+        }
+        for key in [
+            "AWSLogs/",
+            "AWSLogs/_manifest.json",
+            "x/.hidden.log.gz",
+            "x/readme.txt",
+        ] {
+            assert!(!looks_like_flow_log(key), "{key}");
+        }
+    }
+}
