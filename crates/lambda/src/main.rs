@@ -11,7 +11,7 @@ mod event;
 mod handler;
 mod metrics;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
@@ -23,9 +23,6 @@ use serde_json::Value;
 
 use crate::config::{FileSource, Settings};
 use crate::handler::State;
-
-/// Where cold start puts files fetched from S3, and the per-object scratch folder.
-const SCRATCH: &str = "/tmp/flowatlas";
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -67,7 +64,9 @@ fn init_logging() {
 async fn cold_start() -> anyhow::Result<State> {
     let settings = Settings::from_vars(std::env::vars()).map_err(anyhow::Error::msg)?;
     let client = flowatlas_s3::client_from_env().await;
-    let scratch = Path::new(SCRATCH);
+    // Lambda's writable /tmp (TMPDIR elsewhere); one folder per process, so that functions
+    // run side by side on one machine (tests) never share scratch files.
+    let scratch = std::env::temp_dir().join(format!("flowatlas-{}", std::process::id()));
     let fetched = scratch.join("files");
     std::fs::create_dir_all(&fetched).with_context(|| format!("{}", fetched.display()))?;
     let mut n_fetched = 0;

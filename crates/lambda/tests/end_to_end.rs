@@ -1,0 +1,665 @@
+//! The function end to end, on loopback, with real parts: `moto_server` (PyPI `moto[server]`)
+//! as the S3 service, the Lambda runtime API emulator of `cargo lambda watch`, the real
+//! `bootstrap` binary, invocations with `cargo lambda invoke --data-file` on the AWS-shaped
+//! events in `testdata/events/`, and DuckDB reading the Parquet back. Nothing is mocked.
+
+use std::collections::BTreeSet;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use flowatlas_geo::{Databases, Enricher, GeoConfig, PeerRules};
+use flowatlas_pipeline::{Config, Tables, process_file};
+use flowatlas_rollup::{RollupConfig, ServiceLocation};
+use serde_json::Value;
+
+const LOGS: &str = "flowatlas-test-logs";
+const TABLES: &str = "flowatlas-test-tables";
+const GEO: &str = "flowatlas-test-geo";
+const ELSEWHERE: &str = "someone-elses-bucket";
+const PREFIX: &str = "AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/06/01/";
+const IFACE_A: &str = "123456789012_vpcflowlogs_us-east-1_fl-0a1b2c3d4e5f60718_20260601T";
+const IFACE_B: &str = "123456789012_vpcflowlogs_us-east-1_fl-0f1e2d3c4b5a69788_20260601T";
+const LOCAL_CIDR: &str = "2600:1f18:abcd::/48";
+
+fn repo(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(relative)
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("flowatlas-lambda-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A child process killed when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16, what: &str) {
+    let give_up = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < give_up,
+            "{what} did not start listening on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn spawn(command: &mut Command, what: &str) -> Running {
+    Running(
+        command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!("{what} must be installed (.ci/test installs it): {error}")
+            }),
+    )
+}
+
+/// moto's S3 server on a free loopback port.
+fn start_s3() -> (Running, String) {
+    let port = free_port();
+    let server = spawn(
+        Command::new("moto_server").args(["-H", "127.0.0.1", "-p", &port.to_string()]),
+        "moto_server (PyPI moto[server])",
+    );
+    wait_for_port(port, "moto_server");
+    (server, format!("http://127.0.0.1:{port}"))
+}
+
+/// The runtime API emulator of `cargo lambda watch` and the `bootstrap` binary polling it,
+/// with the function's environment.
+struct Function {
+    _emulator: Running,
+    _process: Running,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Function {
+    fn start(endpoint: &str, settings: &[(&str, String)], log: PathBuf) -> Function {
+        let port = free_port();
+        let emulator = spawn(
+            Command::new("cargo")
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .args([
+                    "lambda",
+                    "watch",
+                    "--only-lambda-apis",
+                    "--invoke-address",
+                    "127.0.0.1",
+                ])
+                .args(["--invoke-port", &port.to_string()]),
+            "cargo-lambda (PyPI cargo-lambda)",
+        );
+        wait_for_port(port, "cargo lambda watch");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("TMPDIR", log.parent().unwrap())
+            .env(
+                "AWS_LAMBDA_RUNTIME_API",
+                format!("http://127.0.0.1:{port}/.rt"),
+            )
+            .env("AWS_LAMBDA_FUNCTION_NAME", "flowatlas-test")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1769")
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .envs(settings.iter().map(|(name, value)| (*name, value.as_str())))
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::inherit());
+        let process = Running(command.spawn().unwrap());
+        Function {
+            _emulator: emulator,
+            _process: process,
+            port,
+            log,
+        }
+    }
+
+    /// Invokes with an event file; `Ok(response)` or `Err(error message)`.
+    fn invoke(&self, event: &str) -> Result<Value, String> {
+        let output = Command::new("cargo")
+            .args(["lambda", "invoke", "--invoke-address", "127.0.0.1"])
+            .args(["--invoke-port", &self.port.to_string(), "--data-file"])
+            .arg(repo("testdata/events").join(event))
+            .output()
+            .unwrap();
+        if output.status.success() {
+            Ok(
+                serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+                    panic!("{event}: response is not JSON ({error}): {}", text(&output))
+                }),
+            )
+        } else {
+            Err(text(&output))
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn s3_client(runtime: &tokio::runtime::Runtime, endpoint: &str) -> Client {
+    let shared = runtime.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .endpoint_url(endpoint)
+            .load(),
+    );
+    Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+fn put(runtime: &tokio::runtime::Runtime, s3: &Client, bucket: &str, key: &str, body: Vec<u8>) {
+    runtime
+        .block_on(
+            s3.put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(ByteStream::from(body))
+                .send(),
+        )
+        .unwrap_or_else(|error| panic!("put s3://{bucket}/{key}: {error:?}"));
+}
+
+fn keys(runtime: &tokio::runtime::Runtime, s3: &Client, bucket: &str) -> BTreeSet<String> {
+    runtime
+        .block_on(flowatlas_s3::list(s3, bucket, ""))
+        .unwrap()
+        .into_iter()
+        .map(|object| object.key)
+        .collect()
+}
+
+/// Downloads every object of a bucket under `dir`, keeping the key layout.
+fn download_all(runtime: &tokio::runtime::Runtime, s3: &Client, bucket: &str, dir: &Path) {
+    for key in keys(runtime, s3, bucket) {
+        let path = dir.join(&key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        runtime
+            .block_on(flowatlas_s3::download(s3, bucket, &key, &path))
+            .unwrap();
+    }
+}
+
+/// The demo object of one interface and 5-minute window (`IFACE_A`, `"1405Z"`).
+fn demo_object(logs: &Path, interface: &str, window: &str) -> Vec<u8> {
+    let folder = logs.join(PREFIX);
+    let name = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|name| name.starts_with(&format!("{interface}{window}_")))
+        .unwrap_or_else(|| panic!("no demo object for {interface}{window}"));
+    std::fs::read(folder.join(name)).unwrap()
+}
+
+/// Per table: rows, their byte total, and the rows of each side the other lacks, by DuckDB.
+const COMPARE: &str = r#"
+import duckdb, json, sys
+lambda_dir, local_dir = sys.argv[1], sys.argv[2]
+out = {}
+for table in ["city_networks", "client_prefixes"]:
+    a = f"read_parquet('{lambda_dir}/{table}/**/*.parquet', hive_partitioning = false)"
+    b = f"read_parquet('{local_dir}/{table}/**/*.parquet', hive_partitioning = false)"
+    q = lambda sql: duckdb.sql(sql).fetchall()[0][0]
+    out[table] = {
+        "rows": q(f"SELECT count(*) FROM {a}"),
+        "bytes": int(q(f"SELECT sum(bytes_in + bytes_out) FROM {a}")),
+        "local_rows": q(f"SELECT count(*) FROM {b}"),
+        "local_bytes": int(q(f"SELECT sum(bytes_in + bytes_out) FROM {b}")),
+        "only_in_lambda": q(f"SELECT count(*) FROM (SELECT * FROM {a} EXCEPT ALL SELECT * FROM {b})"),
+        "only_in_local": q(f"SELECT count(*) FROM (SELECT * FROM {b} EXCEPT ALL SELECT * FROM {a})"),
+    }
+print(json.dumps(out))
+"#;
+
+fn compare_with_duckdb(lambda_tables: &Path, local_tables: &Path) -> Value {
+    let output = Command::new("python3")
+        .args(["-c", COMPARE])
+        .arg(lambda_tables)
+        .arg(local_tables)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "DuckDB comparison: {}",
+        text(&output)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn events_to_tables_on_loopback() {
+    let dir = scratch("e2e");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (_s3_server, endpoint) = start_s3();
+    let s3 = s3_client(&runtime, &endpoint);
+    for bucket in [LOGS, TABLES, GEO, ELSEWHERE] {
+        runtime
+            .block_on(s3.create_bucket().bucket(bucket).send())
+            .unwrap();
+    }
+
+    // The source objects the events in testdata/events/ name.
+    let demo = flowatlas_demo::write_demo(&dir.join("demo"), 3, 300).unwrap();
+    let sample = std::fs::read(repo(
+        "testdata/flowlog/sample/123456789012_vpcflowlogs_us-east-1_fl-0a1b2c3d4e5f60718_20260601T1200Z_5f3a9c1e.log.parquet",
+    ))
+    .unwrap();
+    let mut corrupt_parquet = b"PAR1".to_vec();
+    corrupt_parquet.extend_from_slice(&[0x15; 300]);
+    corrupt_parquet.extend_from_slice(b"\x40\x00\x00\x00PAR1");
+    let flow_logs: Vec<(String, Vec<u8>)> = vec![
+        (
+            format!("{PREFIX}{IFACE_A}1405Z_89426e42.log.gz"),
+            demo_object(&demo.logs, IFACE_A, "1405Z"),
+        ),
+        (
+            format!("{PREFIX}{IFACE_B}1405Z_89a5337f.log.gz"),
+            demo_object(&demo.logs, IFACE_B, "1405Z"),
+        ),
+        (
+            format!("{PREFIX}copied by hand+fixed {IFACE_A}1410Z.log.gz"),
+            demo_object(&demo.logs, IFACE_A, "1410Z"),
+        ),
+        (
+            format!("{PREFIX}{IFACE_A}1415Z_cb2bf384.log.gz"),
+            demo_object(&demo.logs, IFACE_A, "1415Z"),
+        ),
+        (
+            format!("{PREFIX}{IFACE_B}1415Z_cb2bf384.log.gz"),
+            demo_object(&demo.logs, IFACE_B, "1415Z"),
+        ),
+        (
+            format!("{PREFIX}sample delivered as parquet.log.parquet"),
+            sample,
+        ),
+    ];
+    for (key, body) in &flow_logs {
+        put(&runtime, &s3, LOGS, key, body.clone());
+    }
+    put(
+        &runtime,
+        &s3,
+        LOGS,
+        &format!("{PREFIX}{IFACE_A}1420Z_corrupt.log.parquet"),
+        corrupt_parquet,
+    );
+    put(
+        &runtime,
+        &s3,
+        LOGS,
+        &format!("{PREFIX}README.txt"),
+        b"flow logs live here\n".to_vec(),
+    );
+    put(
+        &runtime,
+        &s3,
+        LOGS,
+        &format!("{PREFIX}notes-not-a-flow-log.log"),
+        b"hello\nworld\n".to_vec(),
+    );
+    let misrouted = demo_object(&demo.logs, IFACE_A, "1405Z");
+    put(
+        &runtime,
+        &s3,
+        ELSEWHERE,
+        &format!("{PREFIX}{IFACE_A}1405Z_89426e42.log.gz"),
+        misrouted.clone(),
+    );
+    put(
+        &runtime,
+        &s3,
+        LOGS,
+        &format!("elsewhere/{IFACE_A}1405Z_89426e42.log.gz"),
+        misrouted,
+    );
+    // One database fetched from S3 at cold start, one from a local path (a layer).
+    put(
+        &runtime,
+        &s3,
+        GEO,
+        "asn.mmdb",
+        std::fs::read(&demo.asn_db).unwrap(),
+    );
+
+    let function = Function::start(
+        &endpoint,
+        &[
+            ("FLOWATLAS_SOURCES", format!("s3://{LOGS}/AWSLogs/")),
+            ("FLOWATLAS_DESTINATION", format!("s3://{TABLES}/tables/")),
+            ("FLOWATLAS_ASN_DBS", format!("s3://{GEO}/asn.mmdb")),
+            ("FLOWATLAS_GEO_DBS", demo.city_db.display().to_string()),
+            ("FLOWATLAS_LOCAL_CIDRS", LOCAL_CIDR.into()),
+        ],
+        dir.join("function.log"),
+    );
+    let invoke = |event: &str| {
+        function
+            .invoke(event)
+            .unwrap_or_else(|error| panic!("{event}: {error}\nfunction log:\n{}", function.log()))
+    };
+
+    // Direct S3 notification: both objects processed.
+    assert_eq!(invoke("s3-put.json")["objects"], 2);
+    // A URL-encoded key with spaces and a plus sign.
+    assert_eq!(invoke("s3-key-with-space-and-plus.json")["objects"], 1);
+    // An SQS batch: only the corrupt object's message is reported failed; the SNS-wrapped one works.
+    let batch = invoke("sqs-batch-one-corrupt.json");
+    assert_eq!(
+        batch,
+        serde_json::json!({"batchItemFailures": [{"itemIdentifier": "7b1c4a58-0d3e-4b1e-9a0f-000000000002"}]}),
+        "{}",
+        function.log()
+    );
+    // EventBridge, with a Parquet object read in ranges.
+    assert_eq!(invoke("eventbridge-object-created.json")["objects"], 1);
+    // Acknowledged, refused and ignored events succeed without writing anything.
+    assert_eq!(
+        invoke("s3-test-event.json")["ignored"],
+        "s3:TestEvent acknowledged"
+    );
+    let misrouted = invoke("s3-misrouted.json");
+    assert_eq!(
+        (misrouted["objects"].as_u64(), misrouted["refused"].as_u64()),
+        (Some(0), Some(2))
+    );
+    let not_logs = invoke("s3-not-flow-logs.json");
+    assert_eq!(
+        (not_logs["objects"].as_u64(), not_logs["ignored"].as_u64()),
+        (Some(0), Some(2))
+    );
+
+    let log = function.log();
+    assert!(
+        log.contains(r#""message":"object refused: never fetched""#),
+        "{log}"
+    );
+    assert!(log.contains("someone-elses-bucket"), "{log}");
+    assert!(log.contains("not a flow log"), "{log}");
+    assert!(log.contains("corrupt.log.parquet"), "{log}");
+    let emf_lines: Vec<Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line.get("_aws").is_some())
+        .collect();
+    assert_eq!(emf_lines.len(), 7, "one EMF line per invocation");
+    let processed: u64 = emf_lines
+        .iter()
+        .map(|line| line["objects"].as_u64().unwrap())
+        .sum();
+    assert_eq!(processed, flow_logs.len() as u64);
+    for line in &emf_lines {
+        let records = &line["records_read"];
+        let parts = ["records_ok", "records_skipped", "records_rejected"]
+            .iter()
+            .map(|name| line[name].as_u64().unwrap())
+            .sum::<u64>();
+        assert_eq!(records.as_u64(), Some(parts), "{line}");
+    }
+    assert!(
+        emf_lines
+            .iter()
+            .any(|line| line["lag_ms"].as_i64().is_some_and(|lag| lag > 0))
+    );
+
+    // Every processed object has its manifest; nothing else was written for the others.
+    let written = keys(&runtime, &s3, TABLES);
+    let manifests: Vec<&String> = written
+        .iter()
+        .filter(|key| key.starts_with("tables/_manifests/"))
+        .collect();
+    assert_eq!(manifests.len(), flow_logs.len(), "{written:#?}");
+    assert!(written.iter().all(|key| key.starts_with("tables/")));
+    let spaced_manifest = manifests
+        .iter()
+        .find(|key| key.contains("copied_by_hand_fixed"))
+        .expect("the decoded key names its outputs");
+    let manifest_text = runtime
+        .block_on(flowatlas_s3::get_text(&s3, TABLES, spaced_manifest))
+        .unwrap()
+        .unwrap();
+    let manifest: Value = serde_json::from_str(&manifest_text).unwrap();
+    assert_eq!(
+        manifest["source"],
+        format!("s3://{LOGS}/{PREFIX}copied by hand+fixed {IFACE_A}1410Z.log.gz")
+    );
+    assert!(manifest["source_etag"].is_string());
+
+    // The same objects through the same pipeline locally (what `flowatlas process` runs) give
+    // the same rows, read back by DuckDB.
+    let local_logs = dir.join("local-logs");
+    for (key, body) in &flow_logs {
+        let path = local_logs.join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, body).unwrap();
+    }
+    let local_tables = dir.join("local-tables");
+    let databases = Databases::open(&GeoConfig {
+        asn_dbs: vec![demo.asn_db.clone()],
+        geo_dbs: vec![demo.city_db.clone()],
+        prefixes: None,
+    })
+    .unwrap();
+    let mut enricher = Enricher::new(Arc::new(databases));
+    let config = Config {
+        read: flowatlas_flowlog::Options::default(),
+        rules: PeerRules::new(&[LOCAL_CIDR.to_string()], None).unwrap(),
+        rollup: RollupConfig {
+            prefix_len_v4: 24,
+            prefix_len_v6: 48,
+            default_location: ServiceLocation::default(),
+        },
+        out_dir: local_tables.clone(),
+        tables: Tables::default(),
+    };
+    for (key, _) in &flow_logs {
+        process_file(&local_logs.join(key), &config, Some(&mut enricher)).unwrap();
+    }
+    let downloaded = dir.join("downloaded");
+    download_all(&runtime, &s3, TABLES, &downloaded);
+    let compared = compare_with_duckdb(&downloaded.join("tables"), &local_tables);
+    for table in ["city_networks", "client_prefixes"] {
+        let sides = &compared[table];
+        assert!(sides["rows"].as_u64().unwrap() > 0, "{compared}");
+        assert_eq!(sides["rows"], sides["local_rows"], "{compared}");
+        assert_eq!(sides["bytes"], sides["local_bytes"], "{compared}");
+        assert_eq!(sides["only_in_lambda"], 0, "{compared}");
+        assert_eq!(sides["only_in_local"], 0, "{compared}");
+    }
+
+    // Retries replace, never add: the same events again leave the same objects and rows.
+    assert_eq!(invoke("s3-put.json")["objects"], 2);
+    let batch_again = invoke("sqs-batch-one-corrupt.json");
+    assert_eq!(
+        batch_again["batchItemFailures"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(keys(&runtime, &s3, TABLES), written);
+    let again = dir.join("downloaded-again");
+    download_all(&runtime, &s3, TABLES, &again);
+    let recompared = compare_with_duckdb(&again.join("tables"), &local_tables);
+    assert_eq!(recompared, compared);
+}
+
+/// Uploads above the part size go in parts, and come back byte for byte.
+#[test]
+fn large_files_upload_in_parts() {
+    let dir = scratch("multipart");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (_s3_server, endpoint) = start_s3();
+    let s3 = s3_client(&runtime, &endpoint);
+    runtime
+        .block_on(s3.create_bucket().bucket(TABLES).send())
+        .unwrap();
+    let big = dir.join("big.parquet");
+    let bytes: Vec<u8> = (0..11 * 1024 * 1024 + 17)
+        .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    std::fs::write(&big, &bytes).unwrap();
+    let part_size = 5 << 20;
+    runtime
+        .block_on(flowatlas_s3::upload_file(
+            &s3,
+            TABLES,
+            "big/file.parquet",
+            &big,
+            part_size,
+        ))
+        .unwrap();
+    let head = runtime
+        .block_on(
+            s3.head_object()
+                .bucket(TABLES)
+                .key("big/file.parquet")
+                .send(),
+        )
+        .unwrap();
+    // A multipart ETag ends in the number of parts.
+    assert!(
+        head.e_tag()
+            .unwrap_or_default()
+            .trim_matches('"')
+            .ends_with("-3"),
+        "{:?}",
+        head.e_tag()
+    );
+    let back = dir.join("back.parquet");
+    runtime
+        .block_on(flowatlas_s3::download(
+            &s3,
+            TABLES,
+            "big/file.parquet",
+            &back,
+        ))
+        .unwrap();
+    assert!(std::fs::read(&back).unwrap() == bytes);
+    assert_eq!(
+        runtime
+            .block_on(flowatlas_s3::get_text(&s3, TABLES, "missing.json"))
+            .unwrap(),
+        None
+    );
+}
+
+/// With too little time left, the object fails for retry and nothing is written for it.
+#[test]
+fn objects_fail_cleanly_when_time_runs_short() {
+    let dir = scratch("deadline");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (_s3_server, endpoint) = start_s3();
+    let s3 = s3_client(&runtime, &endpoint);
+    for bucket in [LOGS, TABLES] {
+        runtime
+            .block_on(s3.create_bucket().bucket(bucket).send())
+            .unwrap();
+    }
+    let demo = flowatlas_demo::write_demo(&dir.join("demo"), 3, 50).unwrap();
+    for (interface, hash) in [(IFACE_A, "89426e42"), (IFACE_B, "89a5337f")] {
+        let key = format!("{PREFIX}{interface}1405Z_{hash}.log.gz");
+        put(
+            &runtime,
+            &s3,
+            LOGS,
+            &key,
+            demo_object(&demo.logs, interface, "1405Z"),
+        );
+    }
+    // The emulator gives every invocation 600 s: a reserve of all of it leaves no time.
+    let function = Function::start(
+        &endpoint,
+        &[
+            ("FLOWATLAS_SOURCES", format!("s3://{LOGS}/AWSLogs/")),
+            ("FLOWATLAS_DESTINATION", format!("s3://{TABLES}/tables/")),
+            ("FLOWATLAS_TIME_RESERVE_SECONDS", "600".into()),
+        ],
+        dir.join("function.log"),
+    );
+    let error = function.invoke("s3-put.json").unwrap_err();
+    assert!(error.contains("too little time left"), "{error}");
+    assert!(keys(&runtime, &s3, TABLES).is_empty());
+}
+
+/// A configuration mistake stops the function at cold start, naming the variable.
+#[test]
+fn bad_configuration_fails_at_cold_start() {
+    let cases = [
+        (
+            vec![("FLOWATLAS_SOURCES", "s3://flowatlas-test-logs/AWSLogs/")],
+            "FLOWATLAS_DESTINATION",
+        ),
+        (
+            vec![
+                ("FLOWATLAS_SOURCES", "s3://flowatlas-test-logs/AWSLogs/"),
+                ("FLOWATLAS_DESTINATION", "s3://flowatlas-test-tables/t/"),
+                ("FLOWATLAS_LOCAL_CIDRS", "10.0.0.0/33"),
+            ],
+            "FLOWATLAS_LOCAL_CIDRS",
+        ),
+        (
+            vec![
+                ("FLOWATLAS_SOURCES", "s3://flowatlas-test-logs/AWSLogs/"),
+                ("FLOWATLAS_DESTINATION", "s3://flowatlas-test-tables/t/"),
+                ("FLOWATLAS_GEO_DBS", "/nonexistent/city.mmdb"),
+            ],
+            "FLOWATLAS_GEO_DBS",
+        ),
+    ];
+    for (vars, named) in cases {
+        let output = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+            .env_clear()
+            .env("TMPDIR", std::env::temp_dir())
+            .env("AWS_REGION", "us-east-1")
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let said = text(&output);
+        assert!(said.contains(named), "{named}: {said}");
+        assert!(said.contains("cold start failed"), "{said}");
+    }
+}
