@@ -1,0 +1,116 @@
+//! The flowatlas AWS Lambda function as a library: the `bootstrap` binary is its thin shell,
+//! and benchmarks drive the same code in process.
+//!
+//! # Overview
+//!
+//! [`Settings::from_vars`] reads and checks the configuration; [`State::new`] fetches the
+//! GeoIP databases named by S3 URL and opens them (cold start); [`handle`] runs one event:
+//! S3 notifications, SQS batches (partial batch failures) and EventBridge events, each object
+//! read from S3, processed by the same per-object pipeline as `flowatlas process`, and its
+//! tables uploaded with the manifest last.
+#![deny(missing_docs)]
+
+mod config;
+mod event;
+mod handler;
+mod metrics;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use flowatlas_geo::{Databases, Enricher, GeoConfig, PeerRules};
+use flowatlas_pipeline::Config;
+use flowatlas_rollup::{RollupConfig, ServiceLocation};
+use flowatlas_s3::Client;
+
+pub use config::{FileSource, Settings};
+pub use handler::{State, handle};
+
+impl State {
+    /// Cold start: fetches what the settings name in S3, opens the databases, and prepares a
+    /// scratch folder. Every error names the variable at fault.
+    pub async fn new(settings: Settings, client: Client) -> anyhow::Result<State> {
+        // Lambda's writable /tmp (TMPDIR elsewhere); one folder per process, so that functions
+        // run side by side on one machine (tests) never share scratch files.
+        let scratch = std::env::temp_dir().join(format!("flowatlas-{}", std::process::id()));
+        let fetched = scratch.join("files");
+        std::fs::create_dir_all(&fetched).with_context(|| format!("{}", fetched.display()))?;
+        let mut n_fetched = 0;
+        let mut local = async |name: &str, source: &FileSource| -> anyhow::Result<PathBuf> {
+            match source {
+                FileSource::Local(path) => Ok(path.clone()),
+                FileSource::S3(url) => {
+                    n_fetched += 1;
+                    let file_name = url.prefix.rsplit('/').next().unwrap_or("file");
+                    let path = fetched.join(format!("{n_fetched}-{file_name}"));
+                    flowatlas_s3::download(&client, &url.bucket, &url.prefix, &path)
+                        .await
+                        .with_context(|| format!("{name}: cannot fetch {url}"))?;
+                    Ok(path)
+                }
+            }
+        };
+        let mut asn_dbs = Vec::new();
+        for source in &settings.asn_dbs {
+            asn_dbs.push(local("FLOWATLAS_ASN_DBS", source).await?);
+        }
+        let mut geo_dbs = Vec::new();
+        for source in &settings.geo_dbs {
+            geo_dbs.push(local("FLOWATLAS_GEO_DBS", source).await?);
+        }
+        let prefixes = match &settings.prefixes {
+            Some(source) => Some(local("FLOWATLAS_PREFIXES", source).await?),
+            None => None,
+        };
+        let ip_ranges = match &settings.aws_ip_ranges {
+            Some(source) => {
+                let path = local("FLOWATLAS_AWS_IP_RANGES", source).await?;
+                Some(
+                    std::fs::read_to_string(&path)
+                        .with_context(|| format!("FLOWATLAS_AWS_IP_RANGES: {}", path.display()))?,
+                )
+            }
+            None => None,
+        };
+        let rules = PeerRules::new(&settings.local_cidrs, ip_ranges.as_deref())
+            .context("FLOWATLAS_LOCAL_CIDRS or FLOWATLAS_AWS_IP_RANGES")?;
+        let enricher = if asn_dbs.is_empty() && geo_dbs.is_empty() && prefixes.is_none() {
+            None
+        } else {
+            let databases = Databases::open(&GeoConfig {
+                asn_dbs,
+                geo_dbs,
+                prefixes,
+            })
+            .context("FLOWATLAS_ASN_DBS, FLOWATLAS_GEO_DBS or FLOWATLAS_PREFIXES")?;
+            Some(Enricher::new(Arc::new(databases)))
+        };
+        let pipeline = Config {
+            read: flowatlas_flowlog::Options {
+                format: settings.format.clone(),
+                ..flowatlas_flowlog::Options::default()
+            },
+            rules,
+            rollup: RollupConfig {
+                prefix_len_v4: settings.prefix_lengths.0,
+                prefix_len_v6: settings.prefix_lengths.1,
+                default_location: ServiceLocation::default(),
+            },
+            out_dir: scratch.join("object"),
+            tables: settings.tables,
+        };
+        tracing::info!(
+            sources = settings.sources.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+            destination = %settings.destination,
+            enrichment = enricher.is_some(),
+            "cold start"
+        );
+        Ok(State {
+            settings,
+            client,
+            pipeline,
+            enricher: Mutex::new(enricher),
+        })
+    }
+}
