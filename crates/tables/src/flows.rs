@@ -196,12 +196,16 @@ pub fn flows_schema() -> SchemaRef {
     SCHEMA.clone()
 }
 
-/// The `flows` table's Athena DDL.
-pub fn flows_athena_ddl(database: &str, location: &str) -> String {
-    let columns = COLUMNS
-        .iter()
-        .map(|column| (column.name, column.kind, column.doc));
-    crate::athena_ddl(database, FLOWS, DOC, columns, location)
+/// The `flows` table as catalogs see it.
+pub fn flows_catalog() -> crate::CatalogTable {
+    crate::CatalogTable {
+        name: FLOWS,
+        doc: DOC,
+        columns: COLUMNS
+            .iter()
+            .map(|column| (column.name, column.kind, column.doc))
+            .collect(),
+    }
 }
 
 enum Builder {

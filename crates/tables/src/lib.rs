@@ -8,7 +8,8 @@
 //! - [`Table::batch`] turns rows into an Arrow `RecordBatch`; [`write_partitioned`] writes rows
 //!   as `<dir>/<table>/dt=YYYY-MM-DD/hour=HH/<source-id>.parquet`, replacing what the same source
 //!   wrote before.
-//! - [`Table::athena_ddl`] is the `CREATE EXTERNAL TABLE` with partition projection.
+//! - [`Table::catalog`] (and [`catalog_tables`] for every table) gives the Athena DDL and the
+//!   Glue table of a CloudFormation template, with partition projection.
 //! - [`FlowsWriter`] writes the opt-in `flows` table, whose columns come from the field
 //!   catalogue plus the peer's enrichment.
 //! - [`top`] ranks ISPs, cities, countries or prefixes by traffic straight from the files.
@@ -16,10 +17,12 @@
 //! Types are Athena-safe: signed integers only, timestamps in milliseconds UTC, snake_case names.
 #![deny(missing_docs)]
 
+mod catalog;
 mod flows;
 mod top;
 
-pub use flows::{FLOWS, FlowsWriter, flows_athena_ddl, flows_schema};
+pub use catalog::{CatalogTable, PARTITION_KEYS};
+pub use flows::{FLOWS, FlowsWriter, flows_catalog, flows_schema};
 pub use top::{TopBy, TopEntry, TopReport, top};
 
 use std::collections::BTreeMap;
@@ -360,15 +363,17 @@ impl<R> Table<R> {
         RecordBatch::try_new(self.schema(), arrays)
     }
 
-    /// `CREATE EXTERNAL TABLE` for Athena, with partition projection on `dt` and `hour`, so no
-    /// crawler or `MSCK REPAIR` is needed. `location` is the table's folder, e.g.
-    /// `s3://bucket/flowatlas/city_networks/`.
-    pub fn athena_ddl(&self, database: &str, location: &str) -> String {
-        let columns = self
-            .columns
-            .iter()
-            .map(|column| (column.name, column.kind, column.doc));
-        athena_ddl(database, self.name, self.doc, columns, location)
+    /// The table as a catalog sees it (Athena DDL, Glue table).
+    pub fn catalog(&self) -> CatalogTable {
+        CatalogTable {
+            name: self.name,
+            doc: self.doc,
+            columns: self
+                .columns
+                .iter()
+                .map(|column| (column.name, column.kind, column.doc))
+                .collect(),
+        }
     }
 }
 
@@ -384,37 +389,13 @@ fn build<'c, B: ArrayBuilder>(
     builder.finish()
 }
 
-/// `CREATE EXTERNAL TABLE` over Hive partitions `dt`/`hour`, with partition projection.
-fn athena_ddl<'c>(
-    database: &str,
-    name: &str,
-    doc: &str,
-    columns: impl Iterator<Item = (&'c str, ColumnKind, &'c str)>,
-    location: &str,
-) -> String {
-    let location = location.trim_end_matches('/');
-    let columns: Vec<String> = columns
-        .map(|(column, kind, doc)| {
-            format!(
-                "  `{column}` {} COMMENT '{}'",
-                kind.athena_type(),
-                doc.replace('\'', "''")
-            )
-        })
-        .collect();
-    format!(
-        "CREATE EXTERNAL TABLE IF NOT EXISTS `{database}`.`{name}` (\n{columns}\n)\nCOMMENT '{doc}'\n\
-         PARTITIONED BY (`dt` string, `hour` string)\nSTORED AS PARQUET\nLOCATION '{location}/'\n\
-         TBLPROPERTIES (\n  'projection.enabled' = 'true',\n  'projection.dt.type' = 'date',\n  \
-         'projection.dt.format' = 'yyyy-MM-dd',\n  'projection.dt.range' = '2020-01-01,NOW',\n  \
-         'projection.dt.interval' = '1',\n  'projection.dt.interval.unit' = 'DAYS',\n  \
-         'projection.hour.type' = 'integer',\n  'projection.hour.range' = '0,23',\n  \
-         'projection.hour.digits' = '2',\n  \
-         'storage.location.template' = '{location}/dt=${{dt}}/hour=${{hour}}/',\n  \
-         'parquet.compression' = 'ZSTD',\n  'flowatlas.schema_version' = '{SCHEMA_VERSION}'\n);\n",
-        columns = columns.join(",\n"),
-        doc = doc.replace('\'', "''"),
-    )
+/// Every table flowatlas writes, as catalogs see them.
+pub fn catalog_tables() -> Vec<CatalogTable> {
+    vec![
+        city_networks().catalog(),
+        client_prefixes().catalog(),
+        flows_catalog(),
+    ]
 }
 
 /// The `city_networks` table: one row per window × service location × client city-network.
