@@ -1,17 +1,12 @@
 //! One invocation: the event's objects, each read from S3, processed by the same per-object
 //! pipeline as `flowatlas process`, and its tables uploaded with the manifest last.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::sqs::SqsBatchResponse;
-use flowatlas_flowlog::Reader;
-use flowatlas_geo::Enricher;
-use flowatlas_pipeline::{
-    Config, ObjectReport, Source, manifest_path, process_reader, stale_files,
-};
-use flowatlas_s3::{Body, Client};
+use flowatlas_pipeline::ObjectReport;
+use flowatlas_s3::{Client, ObjectError, Publish, Worker};
 use serde_json::{Value, json};
 use tracing::{error, info, warn};
 
@@ -25,10 +20,9 @@ pub struct State {
     pub settings: Settings,
     /// The S3 client.
     pub client: Client,
-    /// The pipeline's configuration; `out_dir` is a scratch folder emptied for each object.
-    pub pipeline: Config,
-    /// The enricher and its cache, kept warm across objects and invocations.
-    pub enricher: Mutex<Option<Enricher>>,
+    /// The pipeline's configuration (`out_dir` is a scratch folder emptied for each object)
+    /// and the enricher, whose cache stays warm across objects and invocations.
+    pub worker: Mutex<Option<Worker>>,
 }
 
 /// What became of one object.
@@ -174,7 +168,8 @@ fn looks_like_flow_log(key: &str) -> bool {
             .any(|suffix| file_name.ends_with(suffix))
 }
 
-/// One object: checks, read and process on a blocking thread, upload, manifest last.
+/// One object: checks, then the shared S3 path (read, process on a blocking thread, publish
+/// with the manifest last).
 pub async fn process_object(state: &Arc<State>, object: &ObjectRef, stop_at: Instant) -> Outcome {
     let settings = &state.settings;
     if !settings.may_read(&object.bucket, &object.key) {
@@ -199,107 +194,34 @@ pub async fn process_object(state: &Arc<State>, object: &ObjectRef, stop_at: Ins
             settings.time_reserve.as_secs()
         ));
     }
-    let (body, info) =
-        match flowatlas_s3::open(&state.client, &object.bucket, &object.key, Some(stop_at)).await {
-            Ok(opened) => opened,
-            Err(error) => return Outcome::Failed(error.to_string()),
-        };
-    let source = Source::of_s3_object(
+    // One invocation at a time per instance: the worker is always there between objects.
+    let Some(worker) = state
+        .worker
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+    else {
+        return Outcome::Failed("the processing worker is busy".into());
+    };
+    let publish = Publish {
+        destination: settings.destination.clone(),
+        part_size: settings.part_size,
+    };
+    let (worker, processed) = flowatlas_s3::process_object(
+        &state.client,
         &object.bucket,
         &object.key,
-        info.etag.clone(),
-        Some(info.size),
-    );
-    let worker_state = Arc::clone(state);
-    let worker_source = source.clone();
-    let processed =
-        tokio::task::spawn_blocking(move || process_body(&worker_state, body, &worker_source))
-            .await
-            .unwrap_or_else(|panic| Err(Outcome::Failed(format!("processing panicked: {panic}"))));
-    let report = match processed {
-        Ok(report) => report,
-        Err(outcome) => return outcome,
-    };
-    match upload(state, &source, &report).await {
-        Ok(()) => Outcome::Done(Box::new(report), info.size),
-        Err(error) => Outcome::Failed(error.to_string()),
-    }
-}
-
-/// Runs the pipeline over the object into the scratch folder.
-fn process_body(state: &State, body: Body, source: &Source) -> Result<ObjectReport, Outcome> {
-    let out_dir = &state.pipeline.out_dir;
-    let scratch_error =
-        |error: std::io::Error| Outcome::Failed(format!("{}: {error}", out_dir.display()));
-    match std::fs::remove_dir_all(out_dir) {
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-            return Err(scratch_error(error));
-        }
-        _ => {}
-    }
-    std::fs::create_dir_all(out_dir).map_err(scratch_error)?;
-    let read = &state.pipeline.read;
-    let reader = match body {
-        Body::Stream(stream) => Reader::new(stream, read),
-        Body::Parquet(ranged) => Reader::parquet(ranged, read),
-    };
-    let failed = |error: flowatlas_flowlog::Error| {
-        let message = format!("{}: {error}", source.name);
-        if matches!(error, flowatlas_flowlog::Error::FormatUndetermined { .. }) {
-            Outcome::Ignored(format!("not a flow log: {message}"))
-        } else {
-            Outcome::Failed(message)
-        }
-    };
-    let reader = reader.map_err(failed)?;
-    let mut enricher = state
-        .enricher
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    process_reader(reader, source, &state.pipeline, enricher.as_mut()).map_err(
-        |error| match error {
-            flowatlas_pipeline::Error::Read { source, .. } => failed(source),
-            other => Outcome::Failed(other.to_string()),
-        },
+        worker,
+        Some(&publish),
+        Some(stop_at),
     )
-}
-
-/// Uploads the object's files, deletes what an earlier run wrote and this one did not, and
-/// writes the manifest last: a manifest in the destination means the object is complete.
-async fn upload(
-    state: &State,
-    source: &Source,
-    report: &ObjectReport,
-) -> Result<(), flowatlas_s3::Error> {
-    let destination = &state.settings.destination;
-    let local = |relative: &Path| state.pipeline.out_dir.join(relative);
-    let key_of = |relative: &Path| destination.key(&relative.to_string_lossy());
-    for relative in &report.files {
-        flowatlas_s3::upload_file(
-            &state.client,
-            &destination.bucket,
-            &key_of(relative),
-            &local(relative),
-            state.settings.part_size,
-        )
-        .await?;
+    .await;
+    *state.worker.lock().unwrap_or_else(PoisonError::into_inner) = Some(worker);
+    match processed {
+        Ok(processed) => Outcome::Done(Box::new(processed.report), processed.info.size),
+        Err(ObjectError::NotFlowLog(why)) => Outcome::Ignored(format!("not a flow log: {why}")),
+        Err(ObjectError::Failed(why)) => Outcome::Failed(why),
     }
-    let manifest: PathBuf = manifest_path(&source.id);
-    let earlier =
-        flowatlas_s3::get_text(&state.client, &destination.bucket, &key_of(&manifest)).await?;
-    if let Some(earlier) = earlier {
-        for stale in stale_files(&earlier, &source.id, &report.files) {
-            flowatlas_s3::delete(&state.client, &destination.bucket, &key_of(&stale)).await?;
-        }
-    }
-    flowatlas_s3::upload_file(
-        &state.client,
-        &destination.bucket,
-        &key_of(&manifest),
-        &local(&manifest),
-        state.settings.part_size,
-    )
-    .await
 }
 
 #[cfg(test)]

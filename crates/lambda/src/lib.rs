@@ -22,7 +22,7 @@ use anyhow::Context;
 use flowatlas_geo::{Databases, Enricher, GeoConfig, PeerRules};
 use flowatlas_pipeline::Config;
 use flowatlas_rollup::{RollupConfig, ServiceLocation};
-use flowatlas_s3::Client;
+use flowatlas_s3::{Client, Worker};
 
 pub use config::{FileSource, Settings};
 pub use handler::{State, handle};
@@ -109,8 +109,10 @@ impl State {
         Ok(State {
             settings,
             client,
-            pipeline,
-            enricher: Mutex::new(enricher),
+            worker: Mutex::new(Some(Worker {
+                config: pipeline,
+                enricher,
+            })),
         })
     }
 }

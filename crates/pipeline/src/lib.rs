@@ -30,6 +30,7 @@ use flowatlas_tables::{
 };
 
 /// How objects are processed.
+#[derive(Clone)]
 pub struct Config {
     /// How to read the logs.
     pub read: Options,

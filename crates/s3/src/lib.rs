@@ -10,10 +10,16 @@
 //!   an error once a deadline passes, so a caller can fail an object cleanly instead of being
 //!   killed mid-write.
 //! - [`upload_file`] (multipart above a part size), [`get_text`], [`delete`], [`list`].
+//! - [`process_object`]: one object through the pipeline and, optionally, its tables published
+//!   to a destination with the manifest last — the path the Lambda and backfill share.
 //!
 //! The readers block: use them from a blocking thread (`tokio::task::spawn_blocking`), never
 //! from an async task.
 #![deny(missing_docs)]
+
+mod object;
+
+pub use object::{ObjectError, Processed, Publish, Worker, process_object};
 
 use std::fmt;
 use std::io::{self, Read};
