@@ -1,0 +1,167 @@
+//! Real parts on loopback for tests and benchmarks: moto's S3 server (PyPI `moto[server]`,
+//! installed by the test command) on a free port, an `aws-sdk-s3` client for it, and child
+//! processes that are killed when the test ends, however it ends. Not part of the product.
+#![deny(missing_docs)]
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+
+/// A child process killed when dropped.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback port nobody listens on (yet).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free loopback port")
+}
+
+/// Waits until something listens on `port`; panics naming `what` after a minute.
+pub fn wait_for_port(port: u16, what: &str) {
+    let give_up = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < give_up,
+            "{what} did not start listening on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Starts a program with its output discarded; panics naming `what` if it cannot start.
+pub fn spawn(command: &mut Command, what: &str) -> Running {
+    Running(
+        command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!("{what} must be installed (bash .ci/test installs it): {error}")
+            }),
+    )
+}
+
+/// moto's S3 server on a free loopback port, a runtime and a client for it.
+pub struct S3Server {
+    _server: Running,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    /// Runs the client's futures.
+    pub runtime: tokio::runtime::Runtime,
+    /// Path-style client with dummy credentials.
+    pub client: Client,
+}
+
+impl S3Server {
+    /// Starts the server and creates `buckets`.
+    pub fn start(buckets: &[&str]) -> S3Server {
+        let port = free_port();
+        let server = spawn(
+            Command::new("moto_server").args(["-H", "127.0.0.1", "-p", &port.to_string()]),
+            "moto_server (PyPI moto[server])",
+        );
+        wait_for_port(port, "moto_server");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+        let shared = runtime.block_on(
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                    "testing", "testing", None, None, "test",
+                ))
+                .endpoint_url(&endpoint)
+                .load(),
+        );
+        let client = Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&shared)
+                .force_path_style(true)
+                .build(),
+        );
+        let s3 = S3Server {
+            _server: server,
+            endpoint,
+            runtime,
+            client,
+        };
+        for bucket in buckets {
+            s3.runtime
+                .block_on(s3.client.create_bucket().bucket(*bucket).send())
+                .unwrap_or_else(|error| panic!("create bucket {bucket}: {error:?}"));
+        }
+        s3
+    }
+
+    /// Puts an object.
+    pub fn put(&self, bucket: &str, key: &str, body: Vec<u8>) {
+        self.runtime
+            .block_on(
+                self.client
+                    .put_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .body(ByteStream::from(body))
+                    .send(),
+            )
+            .unwrap_or_else(|error| panic!("put s3://{bucket}/{key}: {error:?}"));
+    }
+
+    /// Every key of a bucket, in order.
+    pub fn keys(&self, bucket: &str) -> Vec<String> {
+        let mut keys = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .runtime
+                .block_on(
+                    self.client
+                        .list_objects_v2()
+                        .bucket(bucket)
+                        .set_continuation_token(token)
+                        .send(),
+                )
+                .unwrap_or_else(|error| panic!("list {bucket}: {error:?}"));
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|object| object.key().map(str::to_owned)),
+            );
+            token = page.next_continuation_token().map(str::to_owned);
+            if token.is_none() {
+                return keys;
+            }
+        }
+    }
+
+    /// An object's bytes.
+    pub fn get(&self, bucket: &str, key: &str) -> Vec<u8> {
+        self.runtime.block_on(async {
+            let response = self
+                .client
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap_or_else(|error| panic!("get s3://{bucket}/{key}: {error:?}"));
+            response
+                .body
+                .collect()
+                .await
+                .expect("the body")
+                .into_bytes()
+                .to_vec()
+        })
+    }
+}
