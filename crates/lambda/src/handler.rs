@@ -157,17 +157,6 @@ fn now_ms() -> i64 {
         .map_or(0, |elapsed| elapsed.as_millis() as i64)
 }
 
-/// AWS names flow-log files `…​.log.gz` (text) and `….log.parquet`; plain `.log` and `.gz`
-/// are accepted for logs copied by hand. Folder markers and hidden files are not logs.
-fn looks_like_flow_log(key: &str) -> bool {
-    let file_name = key.rsplit('/').next().unwrap_or(key);
-    !file_name.is_empty()
-        && !file_name.starts_with(['.', '_'])
-        && [".log", ".gz", ".parquet"]
-            .iter()
-            .any(|suffix| file_name.ends_with(suffix))
-}
-
 /// One object: checks, then the shared S3 path (read, process on a blocking thread, publish
 /// with the manifest last).
 pub async fn process_object(state: &Arc<State>, object: &ObjectRef, stop_at: Instant) -> Outcome {
@@ -183,7 +172,7 @@ pub async fn process_object(state: &Arc<State>, object: &ObjectRef, stop_at: Ins
                 .join(", ")
         ));
     }
-    if !looks_like_flow_log(&object.key) {
+    if !flowatlas_pipeline::is_log_file_name(&object.key) {
         return Outcome::Ignored(
             "the key is not a flow-log file name (.log, .gz, .parquet)".into(),
         );
@@ -221,29 +210,5 @@ pub async fn process_object(state: &Arc<State>, object: &ObjectRef, stop_at: Ins
         Ok(processed) => Outcome::Done(Box::new(processed.report), processed.info.size),
         Err(ObjectError::NotFlowLog(why)) => Outcome::Ignored(format!("not a flow log: {why}")),
         Err(ObjectError::Failed(why)) => Outcome::Failed(why),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn flow_log_names() {
-        for key in [
-            "AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/06/01/123456789012_vpcflowlogs_us-east-1_fl-0abc_20260601T1405Z_1a2b3c4d.log.gz",
-            "AWSLogs/aws-account-id=1/x.log.parquet",
-            "copied/by hand.log",
-        ] {
-            assert!(looks_like_flow_log(key), "{key}");
-        }
-        for key in [
-            "AWSLogs/",
-            "AWSLogs/_manifest.json",
-            "x/.hidden.log.gz",
-            "x/readme.txt",
-        ] {
-            assert!(!looks_like_flow_log(key), "{key}");
-        }
     }
 }

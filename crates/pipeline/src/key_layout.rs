@@ -41,6 +41,18 @@ pub fn location_from_key(key: &str) -> KeyLocation {
     }
 }
 
+/// True when a key's file name is a flow-log file: AWS writes `….log.gz` (text) and
+/// `….log.parquet`; plain `.log` and `.gz` are accepted for logs copied by hand. Folder markers
+/// and hidden files (`.x`, `_x`) are not logs.
+pub fn is_log_file_name(key: &str) -> bool {
+    let file_name = key.rsplit(['/', '\\']).next().unwrap_or(key);
+    !file_name.is_empty()
+        && !file_name.starts_with(['.', '_'])
+        && [".log", ".gz", ".parquet"]
+            .iter()
+            .any(|suffix| file_name.ends_with(suffix))
+}
+
 fn is_account(text: &str) -> bool {
     text.len() == 12 && text.bytes().all(|byte| byte.is_ascii_digit())
 }
@@ -68,5 +80,24 @@ mod tests {
             location_from_key("AWSLogs/notanaccount/vpcflowlogs/eu-west-1/x"),
             KeyLocation::default()
         );
+    }
+
+    #[test]
+    fn log_file_names() {
+        for key in [
+            "AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/06/01/123456789012_vpcflowlogs_us-east-1_fl-0abc_20260601T1405Z_1a2b3c4d.log.gz",
+            "AWSLogs/aws-account-id=1/x.log.parquet",
+            "copied/by hand.log",
+        ] {
+            assert!(is_log_file_name(key), "{key}");
+        }
+        for key in [
+            "AWSLogs/",
+            "AWSLogs/_manifest.json",
+            "x/.hidden.log.gz",
+            "x/readme.txt",
+        ] {
+            assert!(!is_log_file_name(key), "{key}");
+        }
     }
 }

@@ -14,7 +14,7 @@
 
 mod key_layout;
 
-pub use key_layout::{KeyLocation, location_from_key};
+pub use key_layout::{KeyLocation, is_log_file_name, location_from_key};
 
 use std::collections::BTreeMap;
 use std::fs::File;

@@ -9,7 +9,8 @@
 //!   for Parquet, a [`RangedObject`] that Parquet reads footer-first in ranges. Both stop with
 //!   an error once a deadline passes, so a caller can fail an object cleanly instead of being
 //!   killed mid-write.
-//! - [`upload_file`] (multipart above a part size), [`get_text`], [`delete`], [`list`].
+//! - [`upload_file`] (multipart above a part size), [`get_text`], [`delete`], [`list`],
+//!   [`list_folders`].
 //! - [`process_object`]: one object through the pipeline and, optionally, its tables published
 //!   to a destination with the manifest last — the path the Lambda and backfill share.
 //!
@@ -563,6 +564,31 @@ pub async fn list(client: &Client, bucket: &str, prefix: &str) -> Result<Vec<Lis
         }
     }
     Ok(objects)
+}
+
+/// The "folders" directly under `prefix` (common prefixes with delimiter `/`), in order.
+pub async fn list_folders(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<String>, Error> {
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .delimiter("/")
+        .into_paginator()
+        .send();
+    let mut folders = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(request_error("ListObjectsV2", bucket, prefix))?;
+        folders.extend(
+            page.common_prefixes()
+                .iter()
+                .filter_map(|folder| folder.prefix().map(str::to_owned)),
+        );
+    }
+    Ok(folders)
 }
 
 #[cfg(test)]
