@@ -7,16 +7,15 @@
 //! `cargo bench -p flowatlas-benches --bench lambda_memory`
 
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aws_sdk_s3::primitives::ByteStream;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use flowatlas_benches::{fields_up_to, flow_log_text};
 use flowatlas_lambda::{Settings, State};
+use flowatlas_testkit::S3Server;
 
 const KEY: &str = "AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/06/01/123456789012_vpcflowlogs_us-east-1_fl-0a1b2c3d4e5f60718_20260601T1200Z_big.log.gz";
 
@@ -55,46 +54,10 @@ fn main() {
     drop(block);
     let gz_bytes = std::fs::metadata(&object).unwrap().len();
 
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server (PyPI moto[server]) must be installed: bash .ci/test installs it");
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "moto_server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let shared = runtime.block_on(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                "bench", "bench", None, None, "bench",
-            ))
-            .endpoint_url(format!("http://127.0.0.1:{port}"))
-            .load(),
-    );
-    let client = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&shared)
-            .force_path_style(true)
-            .build(),
-    );
-    runtime.block_on(async {
-        for bucket in ["bench-logs", "bench-tables"] {
-            client.create_bucket().bucket(bucket).send().await.unwrap();
-        }
+    let s3 = S3Server::start(&["bench-logs", "bench-tables"]);
+    s3.runtime.block_on(async {
         let body = ByteStream::from_path(&object).await.unwrap();
-        client
+        s3.client
             .put_object()
             .bucket("bench-logs")
             .key(KEY)
@@ -123,7 +86,11 @@ fn main() {
         ),
     ])
     .unwrap();
-    let state = Arc::new(runtime.block_on(State::new(settings, client)).unwrap());
+    let state = Arc::new(
+        s3.runtime
+            .block_on(State::new(settings, s3.client.clone()))
+            .unwrap(),
+    );
     let event = serde_json::json!({"Records": [{
         "eventSource": "aws:s3",
         "eventName": "ObjectCreated:Put",
@@ -132,12 +99,12 @@ fn main() {
     let before = peak_rss_mib();
     let deadline_ms = 900_000;
     let started = Instant::now();
-    let response = runtime
+    let response = s3
+        .runtime
         .block_on(flowatlas_lambda::handle(state, event, deadline_ms, "bench"))
         .unwrap();
     let seconds = started.elapsed().as_secs_f64();
     let after = peak_rss_mib();
-    let _ = server.kill();
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(response["objects"], 1, "{response}");
     let mib = |bytes: u64| bytes as f64 / f64::from(1 << 20);
