@@ -25,6 +25,7 @@ enum Command {
     Schema(cmd::schema::Args),
     Top(cmd::top::Args),
     Demo(cmd::demo::Args),
+    Backfill(Box<cmd::backfill::Args>),
 }
 
 /// How a run ended, as an exit status: 0 clean, 1 finished with rejected records or failed
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
         Command::Schema(args) => cmd::schema::run(args),
         Command::Top(args) => cmd::top::run(args),
         Command::Demo(args) => cmd::demo::run(args),
+        Command::Backfill(args) => cmd::backfill::run(*args),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

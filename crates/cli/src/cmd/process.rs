@@ -6,13 +6,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::Context;
-use flowatlas_flowlog::{Format, Options};
 use flowatlas_geo::{Databases, Enricher};
 use flowatlas_pipeline::{Config, ObjectReport, process_file};
-use flowatlas_rollup::{RollupConfig, ServiceLocation};
+use flowatlas_rollup::ServiceLocation;
 
 use crate::Outcome;
-use crate::cmd::shared::{EnrichArgs, expand_inputs, parse_format};
+use crate::cmd::shared::{PipelineArgs, expand_inputs};
 
 /// Process flow logs into the tables under `--out`: `city_networks` and `client_prefixes`,
 /// as `<out>/<table>/dt=YYYY-MM-DD/hour=HH/<source-id>.parquet` (zstd, Athena-safe types), plus
@@ -25,14 +24,6 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
 
-    /// The log format, when objects have no header line (see `flowatlas parse --help`).
-    #[arg(long, value_parser = parse_format)]
-    format: Option<Format>,
-
-    /// Client prefix lengths for IPv4 and IPv6.
-    #[arg(long = "prefix-len", value_name = "V4,V6", default_value = "24,48", value_parser = flowatlas_rollup::parse_prefix_lengths)]
-    prefix_len: (u8, u8),
-
     /// Account ID for records without `account-id`.
     #[arg(long = "account-id", value_name = "ID")]
     account_id: Option<String>,
@@ -40,11 +31,6 @@ pub struct Args {
     /// Region for records without `region`.
     #[arg(long, value_name = "REGION")]
     region: Option<String>,
-
-    /// Also write the `flows` table: every OK record with all its fields and its peer's
-    /// enrichment (large; for audits).
-    #[arg(long)]
-    flows: bool,
 
     /// Worker threads (objects processed at once); all cores by default.
     #[arg(long, value_name = "N")]
@@ -55,7 +41,7 @@ pub struct Args {
     json: bool,
 
     #[command(flatten)]
-    enrich: EnrichArgs,
+    pipeline: PipelineArgs,
 
     /// Flow-log files or folders (read recursively, AWS key layouts included).
     #[arg(value_name = "FILE|DIR", required = true)]
@@ -124,35 +110,13 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             "process reads files and folders, not stdin (outputs are named after their input)"
         );
     }
-    let databases = if args.enrich.asn_dbs.is_empty()
-        && args.enrich.geo_dbs.is_empty()
-        && args.enrich.prefixes.is_none()
-    {
-        None
-    } else {
-        Some(Arc::new(args.enrich.databases()?))
+    let databases = args.pipeline.databases()?;
+    let location = ServiceLocation {
+        account_id: args.account_id.as_deref().map(Into::into),
+        region: args.region.as_deref().map(Into::into),
+        ..ServiceLocation::default()
     };
-    let config = Config {
-        read: Options {
-            format: args.format.clone(),
-            ..Options::default()
-        },
-        rules: args.enrich.rules()?,
-        rollup: RollupConfig {
-            prefix_len_v4: args.prefix_len.0,
-            prefix_len_v6: args.prefix_len.1,
-            default_location: ServiceLocation {
-                account_id: args.account_id.as_deref().map(Into::into),
-                region: args.region.as_deref().map(Into::into),
-                ..ServiceLocation::default()
-            },
-        },
-        out_dir: args.out.clone(),
-        tables: flowatlas_pipeline::Tables {
-            flows: args.flows,
-            ..flowatlas_pipeline::Tables::default()
-        },
-    };
+    let config = args.pipeline.config(args.out.clone(), location)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create", args.out.display()))?;
 

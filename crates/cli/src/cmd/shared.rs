@@ -71,6 +71,62 @@ impl EnrichArgs {
     }
 }
 
+/// The flags of the tables' contents, shared by `process` and `backfill`.
+#[derive(clap::Args)]
+pub struct PipelineArgs {
+    /// The log format, when objects have no header line (see `flowatlas parse --help`).
+    #[arg(long, value_parser = parse_format)]
+    pub format: Option<flowatlas_flowlog::Format>,
+
+    /// Client prefix lengths for IPv4 and IPv6.
+    #[arg(long = "prefix-len", value_name = "V4,V6", default_value = "24,48", value_parser = flowatlas_rollup::parse_prefix_lengths)]
+    pub prefix_len: (u8, u8),
+
+    /// Also write the `flows` table: every OK record with all its fields and its peer's
+    /// enrichment (large; for audits).
+    #[arg(long)]
+    pub flows: bool,
+
+    #[command(flatten)]
+    pub enrich: EnrichArgs,
+}
+
+impl PipelineArgs {
+    /// The databases, when any enrichment source was given.
+    pub fn databases(&self) -> anyhow::Result<Option<std::sync::Arc<Databases>>> {
+        let enrich = &self.enrich;
+        if enrich.asn_dbs.is_empty() && enrich.geo_dbs.is_empty() && enrich.prefixes.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(std::sync::Arc::new(enrich.databases()?)))
+    }
+
+    /// The pipeline's configuration, writing under `out_dir`.
+    pub fn config(
+        &self,
+        out_dir: PathBuf,
+        default_location: flowatlas_rollup::ServiceLocation,
+    ) -> anyhow::Result<flowatlas_pipeline::Config> {
+        Ok(flowatlas_pipeline::Config {
+            read: flowatlas_flowlog::Options {
+                format: self.format.clone(),
+                ..flowatlas_flowlog::Options::default()
+            },
+            rules: self.enrich.rules()?,
+            rollup: flowatlas_rollup::RollupConfig {
+                prefix_len_v4: self.prefix_len.0,
+                prefix_len_v6: self.prefix_len.1,
+                default_location,
+            },
+            out_dir,
+            tables: flowatlas_pipeline::Tables {
+                flows: self.flows,
+                ..flowatlas_pipeline::Tables::default()
+            },
+        })
+    }
+}
+
 /// Files to read: folders expanded recursively in name order, hidden entries left out.
 pub fn expand_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     if inputs.is_empty() {
