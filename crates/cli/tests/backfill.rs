@@ -296,3 +296,107 @@ fn backfill_selects_resumes_and_reports() {
         "{summary}"
     );
 }
+
+/// Objects that are corrupt, missing (listed, then 404), or throttled (503 SlowDown, for a
+/// while or for good) are reported with their keys; everything else lands.
+#[test]
+fn failures_are_reported_and_everything_else_lands() {
+    let dir = scratch("backfill-faults");
+    let s3 = S3Server::start(&[BUCKET]);
+    let demo = flowatlas_demo::write_demo(&dir.join("demo"), 6, 4).unwrap();
+    let objects = walk(&demo.logs);
+    let day = ("2026", "06", "01");
+    let mut good = BTreeSet::new();
+    for n in 0..20 {
+        let key = key(0, ACCOUNTS[0], REGIONS[0], day, n);
+        s3.put(BUCKET, &key, std::fs::read(&objects[n]).unwrap());
+        good.insert(key);
+    }
+    let corrupt = key(0, ACCOUNTS[0], REGIONS[0], day, 100).replace(".log.gz", ".log.parquet");
+    let mut bad_parquet = b"PAR1".to_vec();
+    bad_parquet.extend_from_slice(&[7; 64]);
+    bad_parquet.extend_from_slice(b"\x10\x00\x00\x00PAR1");
+    s3.put(BUCKET, &corrupt, bad_parquet);
+    let missing = key(0, ACCOUNTS[0], REGIONS[0], day, 101);
+    let throttled = key(0, ACCOUNTS[0], REGIONS[0], day, 102);
+    let flaky = key(0, ACCOUNTS[0], REGIONS[0], day, 103);
+    for extra in [&missing, &throttled, &flaky] {
+        s3.put(BUCKET, extra, std::fs::read(&objects[0]).unwrap());
+    }
+    good.insert(flaky.clone());
+
+    let file_of = |key: &str| key.rsplit('/').next().unwrap().to_owned();
+    let (missing_file, throttled_file, flaky_file) =
+        (file_of(&missing), file_of(&throttled), file_of(&flaky));
+    let flaky_failures = std::sync::atomic::AtomicUsize::new(0);
+    let proxy = flowatlas_testkit::FaultProxy::start(
+        &s3.endpoint,
+        Box::new(move |method, path| {
+            if method != "GET" {
+                return None;
+            }
+            if path.contains(&missing_file) {
+                return Some((404, "NoSuchKey"));
+            }
+            if path.contains(&throttled_file) {
+                return Some((503, "SlowDown"));
+            }
+            // Throttled twice, then served.
+            if path.contains(&flaky_file)
+                && flaky_failures.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2
+            {
+                return Some((503, "SlowDown"));
+            }
+            None
+        }),
+    );
+    let out = dir.join("tables");
+    let output = backfill(
+        &s3,
+        &[
+            "--from",
+            "2026-06-01",
+            "--to",
+            "2026-06-01",
+            "--attempts",
+            "2",
+            "--json",
+        ],
+    )
+    .args(["--out", out.to_str().unwrap()])
+    .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+    .output()
+    .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary = json_of(&output);
+    let failed: BTreeSet<String> = summary["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|failure| failure["key"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: BTreeSet<String> = [corrupt, missing, throttled].into_iter().collect();
+    assert_eq!(failed, expected, "{summary}");
+    assert_eq!(
+        summary["objects_processed"].as_u64(),
+        Some(good.len() as u64),
+        "{summary}"
+    );
+    assert_eq!(manifests(&out), good.len());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for key in &expected {
+        assert!(
+            stderr.contains(key.as_str()),
+            "{key} not reported: {stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("NoSuchKey") && stderr.contains("SlowDown"),
+        "{stderr}"
+    );
+}

@@ -165,3 +165,94 @@ impl S3Server {
         })
     }
 }
+
+/// An HTTP proxy in front of an S3-compatible server that answers chosen requests with an S3
+/// error instead of forwarding them: throttling (503 SlowDown), missing objects (404), as S3
+/// itself would. Everything else is forwarded unchanged, one request per connection.
+pub struct FaultProxy {
+    /// `http://127.0.0.1:PORT`, to use as the S3 endpoint.
+    pub endpoint: String,
+}
+
+/// Decides, from a request's method and path, whether to fail it: `(status, S3 error code)`.
+pub type FaultRule = dyn Fn(&str, &str) -> Option<(u16, &'static str)> + Send + Sync;
+
+impl FaultProxy {
+    /// Starts the proxy; it lives as long as the test process.
+    pub fn start(upstream: &str, rule: Box<FaultRule>) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let port = listener.local_addr().expect("its address").port();
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let rule: std::sync::Arc<FaultRule> = std::sync::Arc::from(rule);
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let upstream = upstream.clone();
+                let rule = std::sync::Arc::clone(&rule);
+                std::thread::spawn(move || {
+                    let _ = serve(client, &upstream, rule.as_ref());
+                });
+            }
+        });
+        FaultProxy {
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+/// One request: read it, fail it or forward it with `Connection: close`, relay the answer.
+fn serve(mut client: TcpStream, upstream: &str, rule: &FaultRule) -> std::io::Result<()> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut reader = BufReader::new(client.try_clone()?);
+    let mut head = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        let end = line == b"\r\n";
+        let is_connection = line.to_ascii_lowercase().starts_with(b"connection:");
+        if !end && !is_connection {
+            head.extend_from_slice(&line);
+        }
+        if end {
+            break;
+        }
+    }
+    let head_text = String::from_utf8_lossy(&head).into_owned();
+    let mut request_line = head_text.lines().next().unwrap_or_default().split(' ');
+    let (method, path) = (
+        request_line.next().unwrap_or_default(),
+        request_line.next().unwrap_or_default(),
+    );
+    let length: usize = head_text
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    if let Some((status, code)) = rule(method, path) {
+        let xml = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>injected by the test</Message></Error>"
+        );
+        let body = if method == "HEAD" { "" } else { xml.as_str() };
+        write!(
+            client,
+            "HTTP/1.1 {status} Injected\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            xml.len()
+        )?;
+        return client.flush();
+    }
+    let mut server = TcpStream::connect(upstream)?;
+    server.write_all(&head)?;
+    server.write_all(b"Connection: close\r\n\r\n")?;
+    server.write_all(&body)?;
+    std::io::copy(&mut server, &mut client)?;
+    client.flush()
+}
