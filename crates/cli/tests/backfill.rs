@@ -307,9 +307,9 @@ fn failures_are_reported_and_everything_else_lands() {
     let objects = walk(&demo.logs);
     let day = ("2026", "06", "01");
     let mut good = BTreeSet::new();
-    for n in 0..20 {
+    for (n, object) in objects.iter().take(20).enumerate() {
         let key = key(0, ACCOUNTS[0], REGIONS[0], day, n);
-        s3.put(BUCKET, &key, std::fs::read(&objects[n]).unwrap());
+        s3.put(BUCKET, &key, std::fs::read(object).unwrap());
         good.insert(key);
     }
     let corrupt = key(0, ACCOUNTS[0], REGIONS[0], day, 100).replace(".log.gz", ".log.parquet");
