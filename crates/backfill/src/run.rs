@@ -159,7 +159,10 @@ impl WorkerTask {
             Some(object.info.size),
         );
         let key = object.key.clone();
-        if self.already_done(&source).await {
+        if manifest_of(&self.client, &self.output, &source)
+            .await
+            .is_some()
+        {
             let _ = self.events.send(Event::Skipped {
                 key,
                 bytes: object.info.size,
@@ -200,25 +203,28 @@ impl WorkerTask {
         }
         worker
     }
+}
 
-    /// True when the output holds a manifest of this object with its current ETag.
-    async fn already_done(&self, source: &Source) -> bool {
-        let Some(etag) = &source.etag else {
-            return false;
-        };
-        let relative = manifest_path(&source.id);
-        let text = match &self.output {
-            Output::Folder(dir) => std::fs::read_to_string(dir.join(&relative)).ok(),
-            Output::S3(destination) => get_text(
-                &self.client,
-                &destination.bucket,
-                &destination.key(&relative.to_string_lossy()),
-            )
-            .await
-            .ok()
-            .flatten(),
-        };
-        text.and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-            .is_some_and(|manifest| manifest["source_etag"].as_str() == Some(etag))
-    }
+/// The output's manifest of this object, when it records the object's current ETag.
+pub(crate) async fn manifest_of(
+    client: &Client,
+    output: &Output,
+    source: &Source,
+) -> Option<serde_json::Value> {
+    let etag = source.etag.as_ref()?;
+    let relative = manifest_path(&source.id);
+    let text = match output {
+        Output::Folder(dir) => std::fs::read_to_string(dir.join(&relative)).ok(),
+        Output::S3(destination) => get_text(
+            client,
+            &destination.bucket,
+            &destination.key(&relative.to_string_lossy()),
+        )
+        .await
+        .ok()
+        .flatten(),
+    }?;
+    serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .filter(|manifest| manifest["source_etag"].as_str() == Some(etag))
 }
