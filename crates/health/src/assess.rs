@@ -5,16 +5,18 @@ use std::sync::Arc;
 
 use flowatlas_rollup::WINDOW_SECONDS;
 
-use crate::baseline::{MIN_CANDIDATES, Method, Plan, median_and_spread, plan, weighted_median};
+use crate::baseline::{Method, Plan, expected_at, plan, weighted_median};
 use crate::event::{ImpactType, LocationWindow, Signal, Tracker, WindowEvidence};
 use crate::observations::Counts;
 use crate::{CityNetwork, HealthConfig, HealthEvent, Observations};
 
 /// A traffic shortfall counts as impact only beyond this share of the expected traffic ...
-const MIN_SHORTFALL: f64 = 0.2;
+const MIN_SHORTFALL: f64 = 0.25;
 /// ... and beyond this many spreads of the network's own history, so noisy networks are judged
 /// by their noise and a network too sparse to judge is not judged.
 const SPREADS: f64 = 3.0;
+/// The largest share of the demand estimate one city-network can carry.
+const MAX_DEMAND_WEIGHT: f64 = 0.05;
 /// A connection ratio counts as impact only this far (absolute) above its baseline ...
 const MIN_RATIO_EXCESS: f64 = 0.05;
 /// ... with at least this many attempts (or flows) in the window ...
@@ -167,24 +169,47 @@ impl Grid {
     }
 }
 
-/// Median and spread of a series over the clean candidate windows.
-fn baseline_of(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
-    let mut values: Vec<f64> = values.collect();
-    if values.len() < MIN_CANDIDATES {
-        return None;
-    }
-    median_and_spread(&mut values)
+/// Expected value and spread of one measure of a city-network at window `now`, from its clean
+/// candidate windows.
+fn history_of(
+    grid: &Grid,
+    city_network: usize,
+    plan: &Plan,
+    now: usize,
+    value_at: impl Fn(usize) -> Option<f64>,
+) -> Option<(f64, f64)> {
+    let points: Vec<(usize, f64)> = grid
+        .clean_windows(city_network, plan)
+        .filter_map(|window| value_at(window).map(|value| (window, value)))
+        .collect();
+    expected_at(plan.method, &points, now)
 }
 
 /// The share of the expected traffic missing, when it is beyond noise: `Some(0..=1)` judged,
-/// `None` when the history is too noisy to judge.
-fn shortfall(observed: f64, expected: f64, relative_spread: f64) -> Option<f64> {
-    let tolerance = (SPREADS * relative_spread).max(MIN_SHORTFALL);
+/// `None` when the history is too noisy to judge. Noise is the larger of the history's own
+/// spread and the counting noise of the flows expected (a network expected to send 9 flows
+/// can lose a third of them by chance).
+fn shortfall(
+    observed: f64,
+    expected: f64,
+    relative_spread: f64,
+    expected_flows: f64,
+) -> Option<f64> {
+    let counting_noise = 1.0 / expected_flows.max(1.0).sqrt();
+    let tolerance = (SPREADS * relative_spread.max(counting_noise)).max(MIN_SHORTFALL);
     if expected <= 0.0 || tolerance >= 1.0 {
         return None;
     }
     let missing = ((expected - observed) / expected).clamp(0.0, 1.0);
     Some(if missing > tolerance { missing } else { 0.0 })
+}
+
+/// How far a ratio of `attempts` must rise above its expected value to count: beyond the
+/// history's spread, beyond the binomial noise of that many attempts, and beyond a floor.
+fn ratio_tolerance(expected: f64, spread: f64, attempts: i64) -> f64 {
+    let attempts = attempts.max(1) as f64;
+    let binomial = (expected.max(1.0 / attempts) / attempts).sqrt();
+    (SPREADS * spread.max(binomial)).max(MIN_RATIO_EXCESS)
 }
 
 /// Assesses the windows in `[from, to)` (Unix seconds; the whole data when `None`), using
@@ -222,25 +247,33 @@ pub fn assess(
         let n_windows = grid.n_windows;
         let at = |city_network: usize, window: usize| city_network * n_windows + window;
 
-        // Each city-network's raw expectation: the median of its clean candidate windows.
-        let raw: Vec<Option<(f64, f64)>> = (0..n_city_networks)
+        // Each city-network's raw expectation from its clean candidate windows: bytes with
+        // their spread, and flows for the counting noise.
+        let raw: Vec<Option<(f64, f64, f64)>> = (0..n_city_networks)
             .map(|city_network| {
                 let plan = plan.as_ref()?;
-                baseline_of(
-                    grid.clean_windows(city_network, plan)
-                        .map(|past| grid.counts[at(city_network, past)].bytes as f64),
-                )
+                let of = |measure: fn(&Counts) -> i64| {
+                    history_of(&grid, city_network, plan, window, |past| {
+                        Some(measure(&grid.counts[at(city_network, past)]) as f64)
+                    })
+                };
+                let (bytes, spread) = of(|counts| counts.bytes)?;
+                let (flows, _) = of(|counts| counts.flows)?;
+                Some((bytes, spread, flows))
             })
             .collect();
         // Demand now against history, over all networks by weight: a global dip moves it, an
-        // outage of less than half the traffic does not.
+        // outage of less than half the traffic does not. No network weighs more than
+        // MAX_DEMAND_WEIGHT of the total, so one big network's outage is never read as demand.
+        let total_raw: f64 = raw.iter().flatten().map(|&(median, _, _)| median).sum();
         let mut ratios: Vec<(f64, f64)> = raw
             .iter()
             .enumerate()
             .filter_map(|(city_network, raw)| {
-                let (median, _) = (*raw)?;
+                let (median, _, _) = (*raw)?;
                 let observed = grid.counts[at(city_network, window)].bytes as f64;
-                (median > 0.0).then_some((observed / median, median))
+                (median > 0.0)
+                    .then_some((observed / median, median.min(MAX_DEMAND_WEIGHT * total_raw)))
             })
             .collect();
         let demand_scale = weighted_median(&mut ratios);
@@ -254,17 +287,20 @@ pub fn assess(
         for city_network in 0..n_city_networks {
             let counts = grid.counts[at(city_network, window)];
             let observed = counts.bytes as f64;
-            let expected = raw[city_network]
-                .zip(demand_scale)
-                .map(|((median, spread), scale)| (median * scale, spread / median.max(1.0)));
-            expected_total += expected.map_or(observed, |(expected, _)| expected);
-            if counts.bytes == 0 && expected.is_none_or(|(expected, _)| expected <= 0.0) {
+            let expected =
+                raw[city_network]
+                    .zip(demand_scale)
+                    .map(|((median, spread, flows), scale)| {
+                        (median * scale, spread / median.max(1.0), flows * scale)
+                    });
+            expected_total += expected.map_or(observed, |(expected, _, _)| expected);
+            if counts.bytes == 0 && expected.is_none_or(|(expected, _, _)| expected <= 0.0) {
                 continue;
             }
             let mut judged = false;
             let mut impact: (f64, Option<Signal>) = (0.0, None);
-            if let Some(missing) =
-                expected.and_then(|(expected, spread)| shortfall(observed, expected, spread))
+            if let Some(missing) = expected
+                .and_then(|(expected, spread, flows)| shortfall(observed, expected, spread, flows))
             {
                 judged = true;
                 if missing > 0.0 {
@@ -277,11 +313,11 @@ pub fn assess(
                 let observed_ratio =
                     (attempts >= MIN_RATIO_EVENTS).then(|| failed as f64 / attempts as f64);
                 let expected_ratio = plan.as_ref().and_then(|plan| {
-                    baseline_of(grid.clean_windows(city_network, plan).filter_map(|past| {
+                    history_of(&grid, city_network, plan, window, |past| {
                         let (failed, attempts) = ratio_of(&grid.counts[at(city_network, past)]);
                         (attempts >= MIN_RATIO_HISTORY_EVENTS)
                             .then(|| failed as f64 / attempts as f64)
-                    }))
+                    })
                 });
                 evidence[slot] = RatioEvidence {
                     observed_percent: observed_ratio.map(|ratio| ratio * 100.0),
@@ -294,7 +330,7 @@ pub fn assess(
                 };
                 judged = true;
                 let excess = observed_ratio - expected_ratio;
-                if excess > (SPREADS * spread).max(MIN_RATIO_EXCESS) && excess > impact.0 {
+                if excess > ratio_tolerance(expected_ratio, spread, attempts) && excess > impact.0 {
                     impact = (excess.min(1.0), Some(*signal));
                 }
             }
@@ -303,7 +339,7 @@ pub fn assess(
                 window_start,
                 city_network: city_networks[city_network].clone(),
                 observed_bytes: counts.bytes,
-                expected_bytes: expected.map(|(expected, _)| expected.round() as i64),
+                expected_bytes: expected.map(|(expected, _, _)| expected.round() as i64),
                 baseline: expected.and(plan.as_ref()).map(|plan| plan.method),
                 history_days: expected
                     .and(plan.as_ref())
@@ -322,19 +358,23 @@ pub fn assess(
             });
             if impact.0 > 0.0 {
                 grid.impacted[at(city_network, window)] = true;
-                let expected_bytes = expected.map_or(observed, |(expected, _)| expected);
+                let expected_bytes = expected.map_or(observed, |(expected, _, _)| expected);
+                let owner_expected = expected;
                 let prefixes = grid.prefixes_of[city_network]
                     .iter()
                     .filter_map(|&prefix| {
                         let bytes_at =
                             |window: usize| grid.prefix_bytes[prefix * n_windows + window] as f64;
-                        let (median, spread) = baseline_of(
-                            grid.clean_windows(city_network, plan.as_ref()?)
-                                .map(bytes_at),
-                        )?;
+                        let (median, spread) =
+                            history_of(&grid, city_network, plan.as_ref()?, window, |past| {
+                                Some(bytes_at(past))
+                            })?;
                         let expected = median * demand_scale?;
+                        // The prefix's flows, by its share of the city-network's bytes.
+                        let (owner_bytes, _, owner_flows) = owner_expected?;
+                        let flows = owner_flows * expected / owner_bytes.max(1.0);
                         let missing =
-                            shortfall(bytes_at(window), expected, spread / median.max(1.0))?;
+                            shortfall(bytes_at(window), expected, spread / median.max(1.0), flows)?;
                         (missing > 0.0)
                             .then(|| (observations.prefixes[prefix].0.clone(), missing * expected))
                     })

@@ -17,7 +17,9 @@ const RECENT_WINDOWS: usize = 12;
 /// ... looked for this far back (impacted windows are skipped).
 const RECENT_LOOKBACK: usize = 24;
 /// Fewer clean candidate windows than this and there is no expected value.
-pub(crate) const MIN_CANDIDATES: usize = 3;
+const MIN_CANDIDATES: usize = 3;
+/// The last-hour fallback needs this many, half an hour, for its trend.
+const MIN_RECENT: usize = 6;
 
 /// How the expected value of a window was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,7 +87,7 @@ pub(crate) fn plan(t: usize) -> Option<Plan> {
             limit: usize::MAX,
         });
     }
-    if t < MIN_CANDIDATES {
+    if t < MIN_RECENT {
         return None;
     }
     Some(Plan {
@@ -119,6 +121,44 @@ pub(crate) fn median_and_spread(values: &mut [f64]) -> Option<(f64, f64)> {
     Some((center, spread))
 }
 
+/// The expected value at window `now` from `(window, value)` points and its spread. Weekly and
+/// daily candidates are level (same time of day), so their median stands; the last hour is
+/// not — traffic rises and falls through the day — so it follows the hour's trend with a
+/// Theil–Sen line (the median of pairwise slopes), robust to an outlier as the median is.
+pub(crate) fn expected_at(
+    method: Method,
+    points: &[(usize, f64)],
+    now: usize,
+) -> Option<(f64, f64)> {
+    let needed = if method == Method::RecentHour {
+        MIN_RECENT
+    } else {
+        MIN_CANDIDATES
+    };
+    if points.len() < needed {
+        return None;
+    }
+    if method != Method::RecentHour {
+        let mut values: Vec<f64> = points.iter().map(|&(_, value)| value).collect();
+        return median_and_spread(&mut values);
+    }
+    let mut slopes = Vec::with_capacity(points.len() * points.len() / 2);
+    for (position, &(x1, y1)) in points.iter().enumerate() {
+        for &(x2, y2) in &points[position + 1..] {
+            if x1 != x2 {
+                slopes.push((y2 - y1) / (x2 as f64 - x1 as f64));
+            }
+        }
+    }
+    let slope = median(&mut slopes)?;
+    let mut projected: Vec<f64> = points
+        .iter()
+        .map(|&(x, y)| y + slope * (now as f64 - x as f64))
+        .collect();
+    let (center, spread) = median_and_spread(&mut projected)?;
+    Some((center.max(0.0), spread))
+}
+
 /// The weighted median of `(value, weight)` pairs: the value below and above which half the
 /// weight lies. `None` without positive weight.
 pub(crate) fn weighted_median(pairs: &mut [(f64, f64)]) -> Option<f64> {
@@ -149,8 +189,8 @@ mod tests {
         // (window index, method, history days, candidate windows)
         let cases: &[(usize, Option<Method>, i32, usize)] = &[
             (0, None, 0, 0),
-            (2, None, 0, 0),
-            (3, Some(Method::RecentHour), 0, 3),
+            (5, None, 0, 0),
+            (6, Some(Method::RecentHour), 0, 6),
             (100, Some(Method::RecentHour), 0, 24),
             (DAY, Some(Method::SameTimeOfDay), 1, 2),
             (DAY + 5, Some(Method::SameTimeOfDay), 1, 3),
@@ -198,5 +238,18 @@ mod tests {
         let mut one_down = [(0.1, 2.0), (1.0, 3.0), (1.05, 4.0)];
         assert_eq!(weighted_median(&mut one_down), Some(1.0));
         assert_eq!(weighted_median(&mut []), None);
+    }
+
+    #[test]
+    fn the_last_hour_follows_its_trend_and_other_methods_do_not() {
+        // Falling by 10 a window, with one outlier: the trend projects to the next window.
+        let mut points: Vec<(usize, f64)> = (0..12).map(|x| (x, 300.0 - 10.0 * x as f64)).collect();
+        points[5].1 = 0.0;
+        let (expected, spread) = expected_at(Method::RecentHour, &points, 12).unwrap();
+        assert!((expected - 180.0).abs() < 1e-9, "{expected}");
+        assert!(spread.abs() < 1e-9, "{spread}");
+        let (level, _) = expected_at(Method::SameTimeOfDay, &points, 12).unwrap();
+        assert!((level - 235.0).abs() < 1e-9, "{level}");
+        assert_eq!(expected_at(Method::RecentHour, &points[..5], 12), None);
     }
 }
