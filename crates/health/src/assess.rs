@@ -17,6 +17,9 @@ const MIN_SHORTFALL: f64 = 0.25;
 const SPREADS: f64 = 3.0;
 /// The largest share of the demand estimate one city-network can carry.
 const MAX_DEMAND_WEIGHT: f64 = 0.05;
+/// Relative noise of bytes against that of flow counts: flow sizes vary (a coefficient of
+/// variation near 1.1 gives 1.5), so bytes wobble more than the number of flows.
+const BYTES_NOISE_PER_FLOW_NOISE: f64 = 1.5;
 /// A connection ratio counts as impact only this far (absolute) above its baseline ...
 const MIN_RATIO_EXCESS: f64 = 0.05;
 /// ... with at least this many attempts (or flows) in the window ...
@@ -188,14 +191,14 @@ fn history_of(
 /// The share of the expected traffic missing, when it is beyond noise: `Some(0..=1)` judged,
 /// `None` when the history is too noisy to judge. Noise is the larger of the history's own
 /// spread and the counting noise of the flows expected (a network expected to send 9 flows
-/// can lose a third of them by chance).
+/// can lose a third of them by chance), widened because flow sizes vary.
 fn shortfall(
     observed: f64,
     expected: f64,
     relative_spread: f64,
     expected_flows: f64,
 ) -> Option<f64> {
-    let counting_noise = 1.0 / expected_flows.max(1.0).sqrt();
+    let counting_noise = BYTES_NOISE_PER_FLOW_NOISE / expected_flows.max(1.0).sqrt();
     let tolerance = (SPREADS * relative_spread.max(counting_noise)).max(MIN_SHORTFALL);
     if expected <= 0.0 || tolerance >= 1.0 {
         return None;

@@ -3,11 +3,17 @@
 //! robust statistics (median, median absolute deviation) that turn those windows into an
 //! expected value and its spread.
 
+use flowatlas_rollup::WINDOW_SECONDS;
+
 /// Windows in a day.
 pub(crate) const WINDOWS_PER_DAY: usize = 288;
 const WINDOWS_PER_WEEK: usize = 7 * WINDOWS_PER_DAY;
 /// Weeks of same-time-of-week history used at most (Internet Monitor keeps a 30-day window).
 const MAX_WEEKS: usize = 4;
+/// How far back an assessment can look: callers reading tables for a range read this much
+/// before it (history windows are not judged themselves, so an incident in them is kept out of
+/// expectations only by the median).
+pub const HISTORY_SECONDS: i64 = (MAX_WEEKS * WINDOWS_PER_WEEK + 1) as i64 * WINDOW_SECONDS;
 /// Weeks needed before the weekly comparison is trusted over the daily one.
 const MIN_WEEKS: usize = 2;
 /// Days of same-time-of-day history used at most.

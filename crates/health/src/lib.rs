@@ -34,7 +34,7 @@ mod observations;
 pub mod publish;
 
 pub use assess::{Assessment, CityNetworkHealth, OverallHealth, RatioEvidence, assess};
-pub use baseline::Method;
+pub use baseline::{HISTORY_SECONDS, Method};
 pub use config::{
     ConfigError, DEFAULT_AVAILABILITY_THRESHOLD, DEFAULT_LOCAL_THRESHOLD,
     DEFAULT_MIN_TRAFFIC_IMPACT_PERCENT, HealthConfig, LocalConfig,

@@ -3,6 +3,7 @@
 pub mod build_mmdb;
 pub mod demo;
 pub mod fields;
+pub mod health;
 pub mod parse;
 pub mod process;
 pub mod schema;

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use flowatlas_tables::{city_networks, client_prefixes};
+use flowatlas_tables::{city_network_health, city_networks, client_prefixes, health_events};
 
 use crate::Outcome;
 
@@ -43,6 +43,18 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         out,
         "{}",
         prefixes.athena_ddl(&args.database, &format!("{location}/{}", prefixes.name))
+    )?;
+    let health = city_network_health();
+    writeln!(
+        out,
+        "{}",
+        health.athena_ddl(&args.database, &format!("{location}/{}", health.name))
+    )?;
+    let events = health_events();
+    writeln!(
+        out,
+        "{}",
+        events.athena_ddl(&args.database, &format!("{location}/{}", events.name))
     )?;
     writeln!(
         out,
