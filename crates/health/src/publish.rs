@@ -5,7 +5,6 @@
 
 use serde_json::{Value, json};
 
-use crate::event::civil_date;
 use crate::{HealthEvent, OverallHealth, Status};
 
 /// The EventBridge `source` of flowatlas events.
@@ -17,7 +16,7 @@ pub const METRIC_NAMESPACE: &str = "flowatlas";
 
 /// `2026-06-01T14:30:00Z`.
 pub fn iso_time(seconds: i64) -> String {
-    let (year, month, day) = civil_date(seconds.div_euclid(86_400));
+    let (year, month, day) = flowatlas_rollup::utc_ymd(seconds);
     let of_day = seconds.rem_euclid(86_400);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",

@@ -10,6 +10,7 @@ use flowatlas_health::{
     Assessment, CityNetworkHealth, HISTORY_SECONDS, HealthConfig, HealthEvent, Observations,
     Status, assess,
 };
+use flowatlas_rollup::WINDOW_SECONDS;
 use flowatlas_tables::{
     city_network_health, health_events, read_city_networks, read_client_prefixes, write_partitioned,
 };
@@ -74,8 +75,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         None => HealthConfig::default(),
     };
     // Whole hours, so each hour partition written holds all of its windows.
-    let from = args.from.map(|from| from - from.rem_euclid(3600));
-    let to = args.to.map(|to| to + (3600 - to.rem_euclid(3600)) % 3600);
+    const HOUR: i64 = 3600;
+    let from = args.from.map(|from| from - from.rem_euclid(HOUR));
+    let to = args.to.map(|to| to + (HOUR - to.rem_euclid(HOUR)) % HOUR);
     let assessment = assess_tables(&args.data, &config, from, to)?;
     if assessment.overall.is_empty() {
         anyhow::bail!(
@@ -201,7 +203,7 @@ pub fn write_human(out: &mut impl Write, assessment: &Assessment, limit: usize) 
         out,
         "Health from {} to {} ({} windows)",
         iso_time(first.window_start),
-        iso_time(last.window_start + 300),
+        iso_time(last.window_start + WINDOW_SECONDS),
         assessment.overall.len()
     )?;
     let scored: Vec<(i64, f64)> = assessment
