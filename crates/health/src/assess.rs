@@ -125,6 +125,10 @@ struct Grid {
     prefix_bytes: Vec<i64>,
     /// City-network × window judged impacted: left out of later baselines.
     impacted: Vec<bool>,
+    /// Each assessed window's demand scale (1 where none was found or before the range):
+    /// history is divided by it, so a global dip in a past window is not taken for the
+    /// network's usual level.
+    demand: Vec<f64>,
     prefixes_of: Vec<Vec<usize>>,
 }
 
@@ -152,6 +156,7 @@ impl Grid {
             counts,
             prefix_bytes,
             impacted: vec![false; n_city_networks * n_windows],
+            demand: vec![1.0; n_windows],
             prefixes_of,
         }
     }
@@ -184,11 +189,11 @@ impl Grid {
         expected_at(plan.method, &points, now)
     }
 
-    /// A city-network's expectation at window `now`, before the demand scale.
+    /// A city-network's expectation at window `now` at usual demand, before the demand scale.
     fn expectation(&self, city_network: usize, plan: &Plan, now: usize) -> Option<Expected> {
         let of = |measure: fn(&Counts) -> i64| {
             self.history(city_network, plan, now, |past| {
-                Some(measure(self.counts(city_network, past)) as f64)
+                Some(measure(self.counts(city_network, past)) as f64 / self.demand[past])
             })
         };
         let (bytes, spread) = of(|counts| counts.bytes)?;
@@ -323,8 +328,9 @@ fn prefix_shortfalls(
         .filter_map(|&prefix| {
             let bytes_at =
                 |window: usize| grid.prefix_bytes[prefix * grid.n_windows + window] as f64;
-            let (median, spread) =
-                grid.history(city_network, plan, window, |past| Some(bytes_at(past)))?;
+            let (median, spread) = grid.history(city_network, plan, window, |past| {
+                Some(bytes_at(past) / grid.demand[past])
+            })?;
             let bytes = median * scale;
             let expected = Expected {
                 bytes,
@@ -476,6 +482,7 @@ pub fn assess(
             .map(|city_network| grid.expectation(city_network, plan.as_ref()?, window))
             .collect();
         let scale = demand_scale(&grid, window, &raw);
+        grid.demand[window] = scale.filter(|&scale| scale > 0.0).unwrap_or(1.0);
         let mut rows = Vec::new();
         let mut impacted = Vec::new();
         let mut expected_total = 0.0;
