@@ -3,24 +3,27 @@
 
 mod support;
 
-use std::sync::OnceLock;
-
 use flowatlas_demo::{Quality, Scenario};
 use flowatlas_health::{Assessment, ImpactType};
 
-/// The scenario is run once and graded by every test here.
-fn graded() -> &'static (Scenario, Assessment, Quality) {
-    static GRADED: OnceLock<(Scenario, Assessment, Quality)> = OnceLock::new();
-    GRADED.get_or_init(|| {
-        let scenario = Scenario::new(1, support::WEEKS);
-        let (assessment, quality) = support::run(&scenario);
-        (scenario, assessment, quality)
-    })
+/// Seeds graded: the README's (1) and the one with the most false events of seeds 1–5 (2).
+const SEEDS: [u64; 2] = [1, 2];
+
+fn graded(seed: u64) -> (Scenario, Assessment, Quality) {
+    let scenario = Scenario::new(seed, support::WEEKS);
+    let (assessment, quality) = support::run(&scenario);
+    (scenario, assessment, quality)
 }
 
 #[test]
 fn incidents_are_found_early_and_sized_right_and_noise_raises_little() {
-    let (scenario, assessment, quality) = graded();
+    for seed in SEEDS {
+        check_targets(seed);
+    }
+}
+
+fn check_targets(seed: u64) {
+    let (scenario, assessment, quality) = graded(seed);
     let mut must_detect = 0;
     for incident in &quality.incidents {
         if incident.must_detect {
@@ -36,7 +39,7 @@ fn incidents_are_found_early_and_sized_right_and_noise_raises_little() {
             let error = incident.relative_error().unwrap_or(f64::INFINITY);
             assert!(
                 error.abs() <= 0.25,
-                "{}: estimated {:?}% for {:.2}% injected",
+                "seed {seed}: {}: estimated {:?}% for {:.2}% injected",
                 incident.name,
                 incident.estimated_percent,
                 incident.injected_percent
@@ -55,11 +58,11 @@ fn incidents_are_found_early_and_sized_right_and_noise_raises_little() {
     );
     assert!(
         quality.false_events_per_week() <= 1.0,
-        "{} false events in {} weeks",
+        "seed {seed}: {} false events in {} weeks",
         quality.false_events,
         quality.weeks
     );
-    assert_eq!(quality.local_events_in_dip_or_holiday, 0);
+    assert_eq!(quality.local_events_in_dip_or_holiday, 0, "seed {seed}");
 
     // Both impact types for an incident over 5% of all traffic; performance never scored.
     let big = &scenario.incidents[0];
@@ -83,7 +86,7 @@ fn incidents_are_found_early_and_sized_right_and_noise_raises_little() {
 
 #[test]
 fn the_prefix_incident_names_its_prefix() {
-    let (scenario, assessment, _) = graded();
+    let (scenario, assessment, _) = graded(1);
     let incident = scenario
         .incidents
         .iter()
