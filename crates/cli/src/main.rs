@@ -24,6 +24,7 @@ enum Command {
     Process(Box<cmd::process::Args>),
     Schema(cmd::schema::Args),
     Top(cmd::top::Args),
+    Health(cmd::health::Args),
     Demo(cmd::demo::Args),
     Backfill(Box<cmd::backfill::Args>),
 }
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
         Command::Process(args) => cmd::process::run(*args),
         Command::Schema(args) => cmd::schema::run(args),
         Command::Top(args) => cmd::top::run(args),
+        Command::Health(args) => cmd::health::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Backfill(args) => cmd::backfill::run(*args),
     };

@@ -10,6 +10,12 @@ mod support;
 use serde_json::Value;
 use support::{flowatlas_ok, python, scratch};
 
+/// Every table, and how to total its traffic where it has one.
+const TABLES: &str = r#"
+TRAFFIC = {"city_networks": "bytes_in + bytes_out", "client_prefixes": "bytes_in + bytes_out", "flows": "bytes"}
+TABLES = ["city_networks", "client_prefixes", "city_network_health", "health_events", "flows"]
+"#;
+
 const SPARK: &str = r#"
 import json, os, re, sys
 from pyspark.sql import SparkSession
@@ -32,14 +38,14 @@ for statement in re.split(r";\s*$", open(ddl_path).read(), flags=re.M):
     spark.sql(f"MSCK REPAIR TABLE flowatlas.{table}")
     frame = spark.table(f"flowatlas.{table}")
     rows = frame.collect()  # reads every column of every row
-    traffic = "bytes" if table == "flows" else "bytes_in + bytes_out"
-    total = spark.sql(f"SELECT sum({traffic}) FROM flowatlas.{table}").collect()[0][0]
     out[table] = {
         "columns": [field.name for field in frame.schema.fields],
         "rows": len(rows),
-        "bytes": int(total or 0),
         "partitions": spark.sql(f"SHOW PARTITIONS flowatlas.{table}").count(),
     }
+    if table in TRAFFIC:
+        total = spark.sql(f"SELECT sum({TRAFFIC[table]}) FROM flowatlas.{table}").collect()[0][0]
+        out[table]["bytes"] = int(total or 0)
 spark.stop()
 print(json.dumps(out))
 "#;
@@ -48,12 +54,12 @@ const DUCKDB: &str = r#"
 import duckdb, json, sys
 tables = sys.argv[1]
 out = {}
-for table in ["city_networks", "client_prefixes", "flows"]:
-    traffic = "bytes" if table == "flows" else "bytes_in + bytes_out"
+for table in TABLES:
     source = f"read_parquet('{tables}/{table}/**/*.parquet', hive_partitioning = true)"
-    rows, total = duckdb.sql(f"SELECT count(*), sum({traffic}) FROM {source}").fetchall()[0]
-    partitions = duckdb.sql(f"SELECT count(DISTINCT (dt, hour)) FROM {source}").fetchall()[0][0]
-    out[table] = {"rows": rows, "bytes": int(total), "partitions": partitions}
+    rows, partitions = duckdb.sql(f"SELECT count(*), count(DISTINCT (dt, hour)) FROM {source}").fetchall()[0]
+    out[table] = {"rows": rows, "partitions": partitions}
+    if table in TRAFFIC:
+        out[table]["bytes"] = int(duckdb.sql(f"SELECT sum({TRAFFIC[table]}) FROM {source}").fetchall()[0][0])
 print(json.dumps(out))
 "#;
 
@@ -66,7 +72,7 @@ fn athena_ddl_reads_every_column_in_spark() {
         "--dir",
         demo.to_str().unwrap(),
         "--records-per-object",
-        "20",
+        "300",
     ]);
     // All three tables, `flows` included.
     let tables = dir.join("tables");
@@ -83,6 +89,8 @@ fn athena_ddl_reads_every_column_in_spark() {
         "2600:1f18:abcd::/48",
         demo.join("logs").to_str().unwrap(),
     ]);
+    // The health tables, from the same data.
+    flowatlas_ok(&["health", "--data", tables.to_str().unwrap()]);
     let ddl = flowatlas_ok(&[
         "schema",
         "--ddl",
@@ -94,12 +102,15 @@ fn athena_ddl_reads_every_column_in_spark() {
     std::fs::write(&ddl_path, &ddl).unwrap();
 
     let spark: Value = serde_json::from_slice(&python(
-        SPARK,
+        &format!("{TABLES}{SPARK}"),
         &[ddl_path.to_str().unwrap(), dir.to_str().unwrap()],
     ))
     .unwrap();
-    let duckdb: Value =
-        serde_json::from_slice(&python(DUCKDB, &[tables.to_str().unwrap()])).unwrap();
+    let duckdb: Value = serde_json::from_slice(&python(
+        &format!("{TABLES}{DUCKDB}"),
+        &[tables.to_str().unwrap()],
+    ))
+    .unwrap();
     let ddl = String::from_utf8(ddl).unwrap();
     for table in ["city_networks", "client_prefixes", "flows"] {
         let seen = &spark[table];

@@ -11,7 +11,14 @@
 //! [`Demo`] that says where they are and what the incident was. Client addresses come from
 //! 198.18.0.0/15 (the benchmarking range, never routed) and 2001:db8::/32 (documentation), so
 //! the demo can never be mistaken for real networks.
+//!
+//! [`Scenario`] is the same world over weeks, as rollup rows with injected incidents and their
+//! ground truth, and [`score`] grades health events against it.
 #![deny(missing_docs)]
+
+mod scenario;
+
+pub use scenario::{FoundEvent, IncidentScore, InjectedIncident, Quality, Scenario, Scope, score};
 
 use std::f64::consts::PI;
 use std::io::Write;
@@ -255,6 +262,12 @@ impl Random {
 
     fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A standard normal value (Box–Muller).
+    fn normal(&mut self) -> f64 {
+        let radius = (-2.0 * (1.0 - self.unit()).ln()).sqrt();
+        radius * (2.0 * PI * self.unit()).cos()
     }
 }
 

@@ -12,17 +12,24 @@
 //!   Glue table of a CloudFormation template, with partition projection.
 //! - [`FlowsWriter`] writes the opt-in `flows` table, whose columns come from the field
 //!   catalogue plus the peer's enrichment.
-//! - [`top`] ranks ISPs, cities, countries or prefixes by traffic straight from the files.
+//! - [`top`] ranks ISPs, cities, countries or prefixes by traffic straight from the files;
+//!   [`read_city_networks`] and [`read_client_prefixes`] read rollup rows back for a range.
+//! - [`city_network_health`] and [`health_events`] are the health engine's outputs, defined
+//!   the same way.
 //!
 //! Types are Athena-safe: signed integers only, timestamps in milliseconds UTC, snake_case names.
 #![deny(missing_docs)]
 
 mod catalog;
 mod flows;
+mod health;
+mod read;
 mod top;
 
 pub use catalog::{CatalogTable, PARTITION_KEYS};
 pub use flows::{FLOWS, FlowsWriter, flows_catalog, flows_schema};
+pub use health::{city_network_health, health_events};
+pub use read::{read_city_networks, read_client_prefixes};
 pub use top::{TopBy, TopEntry, TopReport, top};
 
 use std::collections::BTreeMap;
@@ -35,6 +42,7 @@ use arrow_array::builder::{
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
+use flowatlas_geo::Facts;
 use flowatlas_rollup::{CityNetworkRow, Measures, PrefixRow, ServiceLocation};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -85,6 +93,8 @@ impl ColumnKind {
 pub enum Cell<'r> {
     /// A timestamp in Unix seconds.
     Seconds(i64),
+    /// A timestamp in Unix seconds that may be missing.
+    MaybeSeconds(Option<i64>),
     /// A 64-bit integer.
     Int64(Option<i64>),
     /// A 32-bit integer.
@@ -119,6 +129,30 @@ pub struct Table<R> {
     /// Columns in order.
     pub columns: Vec<Column<R>>,
     schema: SchemaRef,
+}
+
+/// Rows written in `dt`/`hour` partitions: the time whose partition holds the row.
+pub trait PartitionTime {
+    /// Unix seconds.
+    fn partition_time(&self) -> i64;
+}
+
+impl<R: RollupRow> PartitionTime for R {
+    fn partition_time(&self) -> i64 {
+        self.window_start()
+    }
+}
+
+/// Rows that carry a client city-network's facts.
+pub trait ClientRow {
+    /// The clients' AS and place.
+    fn client(&self) -> &Facts;
+}
+
+impl ClientRow for CityNetworkRow {
+    fn client(&self) -> &Facts {
+        &self.client
+    }
 }
 
 /// Rows that start with a window and a service location and carry the additive measures.
@@ -322,6 +356,8 @@ impl<R> Table<R> {
                             Cell::Seconds(seconds) => {
                                 builder.append_value(seconds.saturating_mul(1000))
                             }
+                            Cell::MaybeSeconds(seconds) => builder
+                                .append_option(seconds.map(|seconds| seconds.saturating_mul(1000))),
                             _ => builder.append_null(),
                         })
                     }
@@ -394,75 +430,82 @@ pub fn catalog_tables() -> Vec<CatalogTable> {
     vec![
         city_networks().catalog(),
         client_prefixes().catalog(),
+        city_network_health().catalog(),
+        health_events().catalog(),
         flows_catalog(),
+    ]
+}
+
+/// The client city-network's columns: AS, then place from country to coordinates.
+fn client_columns<R: ClientRow>() -> Vec<Column<R>> {
+    vec![
+        column(
+            "client_asn",
+            ColumnKind::Int64,
+            "Client AS number; null when unknown.",
+            |row: &R| Cell::Int64(row.client().asn.map(i64::from)),
+        ),
+        column(
+            "client_as_name",
+            ColumnKind::Text,
+            "Client AS (ISP) name.",
+            |row: &R| text(&row.client().as_name),
+        ),
+        column(
+            "client_country_code",
+            ColumnKind::Text,
+            "ISO 3166-1 code of the country the clients are in.",
+            |row: &R| text(&row.client().country_code),
+        ),
+        column(
+            "client_country",
+            ColumnKind::Text,
+            "Country name (English).",
+            |row: &R| text(&row.client().country),
+        ),
+        column(
+            "client_subdivision_code",
+            ColumnKind::Text,
+            "Code of the first subdivision (state).",
+            |row: &R| text(&row.client().subdivision_code),
+        ),
+        column(
+            "client_subdivision",
+            ColumnKind::Text,
+            "First subdivision (state) name.",
+            |row: &R| text(&row.client().subdivision),
+        ),
+        column(
+            "client_city",
+            ColumnKind::Text,
+            "City name (English).",
+            |row: &R| text(&row.client().city),
+        ),
+        column(
+            "client_metro_code",
+            ColumnKind::Int32,
+            "US metro (DMA) code.",
+            |row: &R| Cell::Int32(row.client().metro_code),
+        ),
+        column(
+            "client_latitude",
+            ColumnKind::Double,
+            "Latitude of the location.",
+            |row: &R| Cell::Double(row.client().latitude),
+        ),
+        column(
+            "client_longitude",
+            ColumnKind::Double,
+            "Longitude of the location.",
+            |row: &R| Cell::Double(row.client().longitude),
+        ),
     ]
 }
 
 /// The `city_networks` table: one row per window × service location × client city-network.
 pub fn city_networks() -> Table<CityNetworkRow> {
     let mut columns = leading_columns::<CityNetworkRow>();
-    columns.extend([
-        column(
-            "client_asn",
-            ColumnKind::Int64,
-            "Client AS number; null when unknown.",
-            |row: &CityNetworkRow| Cell::Int64(row.client.asn.map(i64::from)),
-        ),
-        column(
-            "client_as_name",
-            ColumnKind::Text,
-            "Client AS (ISP) name.",
-            |row: &CityNetworkRow| text(&row.client.as_name),
-        ),
-        column(
-            "client_country_code",
-            ColumnKind::Text,
-            "ISO 3166-1 code of the country the clients are in.",
-            |row: &CityNetworkRow| text(&row.client.country_code),
-        ),
-        column(
-            "client_country",
-            ColumnKind::Text,
-            "Country name (English).",
-            |row: &CityNetworkRow| text(&row.client.country),
-        ),
-        column(
-            "client_subdivision_code",
-            ColumnKind::Text,
-            "Code of the first subdivision (state).",
-            |row: &CityNetworkRow| text(&row.client.subdivision_code),
-        ),
-        column(
-            "client_subdivision",
-            ColumnKind::Text,
-            "First subdivision (state) name.",
-            |row: &CityNetworkRow| text(&row.client.subdivision),
-        ),
-        column(
-            "client_city",
-            ColumnKind::Text,
-            "City name (English).",
-            |row: &CityNetworkRow| text(&row.client.city),
-        ),
-        column(
-            "client_metro_code",
-            ColumnKind::Int32,
-            "US metro (DMA) code.",
-            |row: &CityNetworkRow| Cell::Int32(row.client.metro_code),
-        ),
-        column(
-            "client_latitude",
-            ColumnKind::Double,
-            "Latitude of the location.",
-            |row: &CityNetworkRow| Cell::Double(row.client.latitude),
-        ),
-        column(
-            "client_longitude",
-            ColumnKind::Double,
-            "Longitude of the location.",
-            |row: &CityNetworkRow| Cell::Double(row.client.longitude),
-        ),
-    ]);
+    columns.extend(client_columns::<CityNetworkRow>());
     columns.extend(measure_columns::<CityNetworkRow>());
     Table::new(
         "city_networks",
@@ -577,32 +620,14 @@ pub fn partition_of(seconds: i64) -> String {
 
 /// `YYYY-MM-DD` of a Unix time, UTC.
 pub fn utc_date(seconds: i64) -> String {
-    let (year, month, day) = civil_date(seconds.div_euclid(86_400));
+    let (year, month, day) = flowatlas_rollup::utc_ymd(seconds);
     format!("{year:04}-{month:02}-{day:02}")
-}
-
-/// Year, month and day of a count of days since 1970-01-01 (proleptic Gregorian).
-fn civil_date(days_since_epoch: i64) -> (i64, i64, i64) {
-    let days = days_since_epoch + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
 }
 
 /// Writes rows as `<dir>/<table>/<partition>/<source_id>.parquet`, one file per partition the
 /// rows fall in. Each file is written beside its final name and renamed over it, so a reader
 /// never sees half a file and a re-run replaces, never duplicates.
-pub fn write_partitioned<R: RollupRow + Clone>(
+pub fn write_partitioned<R: PartitionTime + Clone>(
     table: &Table<R>,
     rows: &[R],
     dir: &Path,
@@ -611,7 +636,7 @@ pub fn write_partitioned<R: RollupRow + Clone>(
     let mut by_partition: BTreeMap<String, Vec<R>> = BTreeMap::new();
     for row in rows {
         by_partition
-            .entry(partition_of(row.window_start()))
+            .entry(partition_of(row.partition_time()))
             .or_default()
             .push(row.clone());
     }
@@ -669,7 +694,12 @@ mod tests {
 
     #[test]
     fn schemas_are_athena_safe() {
-        for schema in [city_networks().schema(), client_prefixes().schema()] {
+        for schema in [
+            city_networks().schema(),
+            client_prefixes().schema(),
+            city_network_health().schema(),
+            health_events().schema(),
+        ] {
             for field in schema.fields() {
                 let name = field.name();
                 assert!(

@@ -52,7 +52,7 @@ pub struct TopReport {
 }
 
 /// Parquet files of a table whose partition may hold windows in `[from, to)` (Unix seconds).
-fn files_in_range(
+pub(crate) fn files_in_range(
     table_dir: &Path,
     from: Option<i64>,
     to: Option<i64>,

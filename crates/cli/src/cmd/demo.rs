@@ -7,11 +7,13 @@ use std::sync::Arc;
 use anyhow::Context;
 use flowatlas_flowlog::Options;
 use flowatlas_geo::{Databases, GeoConfig, PeerRules};
+use flowatlas_health::HealthConfig;
 use flowatlas_pipeline::Config;
 use flowatlas_rollup::{RollupConfig, ServiceLocation};
 use flowatlas_tables::{TopBy, top};
 
 use crate::Outcome;
+use crate::cmd::health::{assess_tables, write_human, write_tables};
 use crate::cmd::process::{process_all, write_summary};
 use crate::cmd::shared::expand_inputs;
 use crate::cmd::top::{Style, write_report};
@@ -19,7 +21,8 @@ use crate::cmd::top::{Style, write_report};
 /// Write a realistic day of flow logs for a fictional service (2 interfaces, v2 and v5
 /// formats, gzip objects under AWS's key layout, ~50 city-networks, rejected scans, NODATA,
 /// IPv6, and one ISP in one city losing most of its traffic for 40 minutes), with GeoIP
-/// databases that cover it; process it into tables; print the top ISPs and cities.
+/// databases that cover it; process it into tables; print the top ISPs and cities and the
+/// day's health (its only history is the day itself, so expectations follow the last hour).
 #[derive(clap::Args)]
 pub struct Args {
     /// Where to write `logs/`, `geo/` and `tables/`.
@@ -93,9 +96,14 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         let report = top(&tables, by, None, None, 10)?;
         write_report(&mut out, &report, Style::Table)?;
     }
+    // One day of history: expectations come from the last hour's trend.
+    writeln!(out)?;
+    let assessment = assess_tables(&tables, &HealthConfig::default(), None, None)?;
+    write_tables(&tables, &assessment)?;
+    write_human(&mut out, &assessment, 5)?;
     writeln!(
         out,
-        "\nTables: {} (try: flowatlas top --data {0} --by country)",
+        "\nTables: {} (try: flowatlas top --data {0} --by country, flowatlas health --data {0})",
         tables.display()
     )?;
     Ok(

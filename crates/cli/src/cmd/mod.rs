@@ -4,6 +4,7 @@ pub mod backfill;
 pub mod build_mmdb;
 pub mod demo;
 pub mod fields;
+pub mod health;
 pub mod parse;
 pub mod process;
 pub mod schema;

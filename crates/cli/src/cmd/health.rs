@@ -1,0 +1,304 @@
+//! `flowatlas health`: availability scores and health events from the tables.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use flowatlas_health::publish::{emf_line, eventbridge_event, iso_time};
+use flowatlas_health::{
+    Assessment, CityNetworkHealth, HISTORY_SECONDS, HealthConfig, HealthEvent, Observations,
+    Status, assess,
+};
+use flowatlas_rollup::WINDOW_SECONDS;
+use flowatlas_tables::{
+    city_network_health, health_events, read_city_networks, read_client_prefixes, write_partitioned,
+};
+
+use crate::Outcome;
+use crate::cmd::shared::parse_time;
+
+/// Score the availability of every client city-network window by window and raise health
+/// events, as CloudWatch Internet Monitor does, from the tables `flowatlas process` wrote:
+/// traffic against what the same network carried at the same time of week (else of day, else
+/// in the last hour), scaled by the service's demand, plus unanswered connection attempts,
+/// resets and rejections against their own history. Performance is not scored: flow logs carry
+/// no round-trip times. Writes `city_network_health/` and `health_events/` beside the input
+/// tables (whole hours of the range) and prints active and recent events and the worst
+/// city-networks.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The folder `flowatlas process --out` wrote.
+    #[arg(long, value_name = "DIR", default_value = "flowatlas-data")]
+    data: PathBuf,
+
+    /// First window to assess (UTC): `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM`; up to four weeks
+    /// before it are read as history. Default: from the first window in the tables.
+    #[arg(long, value_parser = parse_time)]
+    from: Option<i64>,
+
+    /// End of the range (UTC, exclusive), same forms as `--from`.
+    #[arg(long, value_parser = parse_time)]
+    to: Option<i64>,
+
+    /// Internet Monitor's `HealthEventsConfig` as JSON (`availabilityScoreThreshold`,
+    /// `availabilityLocalHealthEventsConfig` with `status`, `healthScoreThreshold`,
+    /// `minTrafficImpact`); its defaults (95, ENABLED, 60, 0.1) when absent.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// How many city-networks to list.
+    #[arg(short = 'n', long = "limit", default_value_t = 10)]
+    limit: usize,
+
+    /// Print JSON Lines: events in EventBridge's envelope, then the worst city-networks.
+    #[arg(long, conflicts_with = "emf")]
+    json: bool,
+
+    /// Print CloudWatch embedded-metric lines instead: the overall score and the count of
+    /// active events per window.
+    #[arg(long)]
+    emf: bool,
+
+    /// Do not write the health tables.
+    #[arg(long)]
+    no_write: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("{}: cannot read", path.display()))?;
+            HealthConfig::from_json(&text).with_context(|| path.display().to_string())?
+        }
+        None => HealthConfig::default(),
+    };
+    // Whole hours, so each hour partition written holds all of its windows.
+    const HOUR: i64 = 3600;
+    let from = args.from.map(|from| from - from.rem_euclid(HOUR));
+    let to = args.to.map(|to| to + (HOUR - to.rem_euclid(HOUR)) % HOUR);
+    let assessment = assess_tables(&args.data, &config, from, to)?;
+    if assessment.overall.is_empty() {
+        anyhow::bail!(
+            "{}: no city_networks rows in that time range; run flowatlas process --out {0} first",
+            args.data.display()
+        );
+    }
+    if !args.no_write {
+        write_tables(&args.data, &assessment)?;
+    }
+    let mut out = io::stdout().lock();
+    if args.emf {
+        for overall in &assessment.overall {
+            writeln!(out, "{}", emf_line(overall, "flowatlas"))?;
+        }
+    } else if args.json {
+        write_json(&mut out, &assessment, args.limit)?;
+    } else {
+        write_human(&mut out, &assessment, args.limit)?;
+    }
+    Ok(Outcome::Clean)
+}
+
+/// Reads the tables for `[from, to)` with the history before it and assesses the range.
+pub fn assess_tables(
+    data: &Path,
+    config: &HealthConfig,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> anyhow::Result<Assessment> {
+    let history_from = from.map(|from| from - HISTORY_SECONDS);
+    let mut observations = Observations::new();
+    observations.add_city_networks(&read_city_networks(data, history_from, to)?);
+    observations.add_prefixes(&read_client_prefixes(data, history_from, to)?);
+    Ok(assess(&mut observations, config, from, to))
+}
+
+/// Writes the health tables beside the input tables.
+pub fn write_tables(data: &Path, assessment: &Assessment) -> anyhow::Result<()> {
+    const SOURCE_ID: &str = "flowatlas-health";
+    write_partitioned(
+        &city_network_health(),
+        &assessment.city_networks,
+        data,
+        SOURCE_ID,
+    )?;
+    write_partitioned(&health_events(), &assessment.events, data, SOURCE_ID)?;
+    Ok(())
+}
+
+/// A city-network's worst moment in the range: the window where it had most of all traffic
+/// impacted, and its lowest score.
+struct Worst<'a> {
+    row: &'a CityNetworkHealth,
+    lowest_score: f64,
+}
+
+/// City-networks that had impact, most of all traffic impacted first.
+fn worst_city_networks(assessment: &Assessment, limit: usize) -> Vec<Worst<'_>> {
+    let mut by_city_network: HashMap<String, Worst<'_>> = HashMap::new();
+    for row in &assessment.city_networks {
+        let (Some(score), Some(impact)) = (
+            row.availability_score,
+            row.percent_of_total_traffic_impacted,
+        ) else {
+            continue;
+        };
+        if impact <= 0.0 {
+            continue;
+        }
+        let worst = by_city_network
+            .entry(row.city_network.label())
+            .or_insert(Worst {
+                row,
+                lowest_score: score,
+            });
+        worst.lowest_score = worst.lowest_score.min(score);
+        if impact > worst.row.percent_of_total_traffic_impacted.unwrap_or(0.0) {
+            worst.row = row;
+        }
+    }
+    let mut worst: Vec<Worst<'_>> = by_city_network.into_values().collect();
+    let impact = |worst: &Worst<'_>| worst.row.percent_of_total_traffic_impacted.unwrap_or(0.0);
+    worst.sort_by(|a, b| impact(b).total_cmp(&impact(a)));
+    worst.truncate(limit);
+    worst
+}
+
+fn write_json(out: &mut impl Write, assessment: &Assessment, limit: usize) -> io::Result<()> {
+    for event in &assessment.events {
+        let mut line = eventbridge_event(event);
+        line["type"] = "event".into();
+        writeln!(out, "{line}")?;
+    }
+    for worst in worst_city_networks(assessment, limit) {
+        let row = worst.row;
+        let line = serde_json::json!({
+            "type": "city_network",
+            "city_network": row.city_network.label(),
+            "asn": row.city_network.client.asn,
+            "lowest_availability_score": worst.lowest_score,
+            "worst_window": iso_time(row.window_start),
+            "percent_of_total_traffic_impacted": row.percent_of_total_traffic_impacted,
+            "percent_of_client_location_impacted": row.percent_of_client_location_impacted,
+            "observed_bytes": row.observed_bytes,
+            "expected_bytes": row.expected_bytes,
+            "baseline": row.baseline.map(|method| method.name()),
+            "history_days": row.history_days,
+            "signal": row.impact_signal.map(|signal| signal.name()),
+        });
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+/// Prints the human report: range and overall score, active then recent events, the worst
+/// city-networks.
+pub fn write_human(out: &mut impl Write, assessment: &Assessment, limit: usize) -> io::Result<()> {
+    let (Some(first), Some(last)) = (assessment.overall.first(), assessment.overall.last()) else {
+        return Ok(());
+    };
+    writeln!(
+        out,
+        "Health from {} to {} ({} windows)",
+        iso_time(first.window_start),
+        iso_time(last.window_start + WINDOW_SECONDS),
+        assessment.overall.len()
+    )?;
+    let scored: Vec<(i64, f64)> = assessment
+        .overall
+        .iter()
+        .filter_map(|overall| Some((overall.window_start, overall.availability_score?)))
+        .collect();
+    match scored.iter().min_by(|a, b| a.1.total_cmp(&b.1)) {
+        Some(&(window, lowest)) => writeln!(
+            out,
+            "Overall availability: {:.1} at the end, lowest {lowest:.1} at {}",
+            scored.last().map_or(lowest, |&(_, score)| score),
+            iso_time(window)
+        )?,
+        None => writeln!(out, "Overall availability: not scored (no history yet)")?,
+    }
+    writeln!(
+        out,
+        "Performance: not measured (flow logs carry no round-trip times)"
+    )?;
+    let (active, resolved): (Vec<&HealthEvent>, Vec<&HealthEvent>) = assessment
+        .events
+        .iter()
+        .partition(|event| event.status == Status::Active);
+    for (title, events) in [("Active events", active), ("Recent events", resolved)] {
+        writeln!(out, "\n{title}: {}", events.len())?;
+        for event in events.iter().rev().take(limit) {
+            write_event(out, event)?;
+        }
+    }
+    writeln!(out, "\nWorst city-networks")?;
+    writeln!(
+        out,
+        "{:>6} {:>8}  {:<44} {:<22} expected from",
+        "score", "of all", "city-network", "worst window"
+    )?;
+    for worst in worst_city_networks(assessment, limit) {
+        let row = worst.row;
+        let label: String = row.city_network.label().chars().take(44).collect();
+        let baseline = match row.baseline {
+            Some(method) => format!("{} ({} days)", method.name(), row.history_days),
+            None => "-".to_string(),
+        };
+        writeln!(
+            out,
+            "{:>6.1} {:>7.2}%  {label:<44} {:<22} {baseline}",
+            worst.lowest_score,
+            row.percent_of_total_traffic_impacted.unwrap_or(0.0),
+            iso_time(row.window_start),
+        )?;
+    }
+    Ok(())
+}
+
+fn write_event(out: &mut impl Write, event: &HealthEvent) -> io::Result<()> {
+    let places: Vec<String> = event
+        .impacted_locations
+        .iter()
+        .take(3)
+        .map(|location| location.city_network.label())
+        .collect();
+    let more = event.impacted_locations.len().saturating_sub(places.len());
+    let prefixes: Vec<&str> = event
+        .impacted_locations
+        .iter()
+        .flat_map(|location| location.prefixes.iter().map(String::as_str))
+        .take(3)
+        .collect();
+    writeln!(
+        out,
+        "  {} {:<18} {} → {} (detected {})  {:.2}% of all traffic (peak {:.2}%), lowest score {:.1}",
+        event.status.name(),
+        event.impact_type.name(),
+        iso_time(event.started_at),
+        event.ended_at.map_or("now".to_string(), iso_time),
+        iso_time(event.detected_at),
+        event.percent_of_total_traffic_impacted,
+        event.peak_percent_of_total_traffic_impacted,
+        event.lowest_availability_score,
+    )?;
+    writeln!(
+        out,
+        "      {}{}{}; expected {} bytes, observed {}",
+        places.join("; "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        },
+        if prefixes.is_empty() {
+            String::new()
+        } else {
+            format!("; prefixes {}", prefixes.join(", "))
+        },
+        event.expected_bytes,
+        event.observed_bytes
+    )
+}

@@ -1,0 +1,205 @@
+//! `flowatlas health` end to end: the demo's flow-log objects through `flowatlas process` to
+//! health events, whose London incident must be found within two windows of its start, with
+//! the tables read back by DuckDB (a second engine) and the configuration honoured.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use support::{flowatlas_ok, python, scratch};
+
+/// Unix seconds of `2026-06-01T<hh>:<mm>:00Z`.
+fn on_demo_day(hour: i64, minute: i64) -> i64 {
+    1_780_272_000 + hour * 3600 + minute * 60
+}
+
+fn seconds_of(iso: &str) -> i64 {
+    // `2026-06-01THH:MM:SSZ` on the demo day.
+    let hour: i64 = iso[11..13].parse().unwrap();
+    let minute: i64 = iso[14..16].parse().unwrap();
+    assert_eq!(&iso[..10], "2026-06-01", "{iso}");
+    on_demo_day(hour, minute)
+}
+
+fn json_lines(stdout: Vec<u8>) -> Vec<serde_json::Value> {
+    String::from_utf8(stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_demo_incident_is_found_from_flow_logs() {
+    let base = scratch("health");
+    let demo = base.join("demo");
+    let path = |path: &Path| path.to_str().unwrap().to_string();
+    flowatlas_ok(&["demo", "--dir", &path(&demo), "--records-per-object", "300"]);
+    let tables = base.join("tables");
+    flowatlas_ok(&[
+        "process",
+        "--out",
+        &path(&tables),
+        "--asn-db",
+        &path(&demo.join("geo/asn.mmdb")),
+        "--geo-db",
+        &path(&demo.join("geo/city.mmdb")),
+        "--local-cidr",
+        "2600:1f18:abcd::/48",
+        &path(&demo.join("logs")),
+    ]);
+    let lines = json_lines(flowatlas_ok(&[
+        "health",
+        "--data",
+        &path(&tables),
+        "--json",
+    ]));
+
+    // The demo's victim: the busiest ISP in London loses its traffic from 14:20 to 15:00.
+    let events: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|line| line["type"] == "event")
+        .collect();
+    let london = events
+        .iter()
+        .find(|event| {
+            let detail = &event["detail"];
+            detail["impactType"] == "LOCAL_AVAILABILITY"
+                && detail["impactedLocations"][0]["city"] == "London"
+                && seconds_of(detail["startedAt"].as_str().unwrap()) <= on_demo_day(14, 25)
+                && seconds_of(detail["startedAt"].as_str().unwrap()) >= on_demo_day(14, 10)
+        })
+        .unwrap_or_else(|| panic!("no London event in {events:#?}"));
+    assert_eq!(london["source"], "flowatlas");
+    assert_eq!(london["detail-type"], "Health Event");
+    let detail = &london["detail"];
+    let detected = seconds_of(detail["detectedAt"].as_str().unwrap());
+    assert!(
+        detected <= on_demo_day(14, 30),
+        "detected at {}",
+        detail["detectedAt"]
+    );
+    let ended = seconds_of(detail["endedAt"].as_str().unwrap());
+    assert!(
+        (on_demo_day(14, 55)..=on_demo_day(15, 10)).contains(&ended),
+        "ended at {}",
+        detail["endedAt"]
+    );
+    let location = &detail["impactedLocations"][0];
+    assert!(location["internetHealth"]["performance"].is_null());
+    assert!(
+        location["internetHealth"]["availability"]["percentOfClientLocationImpacted"]
+            .as_f64()
+            .unwrap()
+            > 80.0
+    );
+    assert!(
+        !location["clientPrefixes"].as_array().unwrap().is_empty(),
+        "the event names its client prefixes"
+    );
+    // The incident carries over a third of all traffic then: both impact types.
+    assert!(events.iter().any(|event| {
+        event["detail"]["impactType"] == "AVAILABILITY"
+            && event["detail"]["startedAt"] == detail["startedAt"]
+    }));
+    assert!(
+        lines.iter().any(|line| line["type"] == "city_network"),
+        "the worst city-networks follow the events"
+    );
+
+    // The tables, read by DuckDB: one day of history means the last-hour fallback, said so.
+    let script = r#"
+import sys, duckdb
+root = sys.argv[1]
+def table(name):
+    return f"read_parquet('{root}/{name}/**/*.parquet', hive_partitioning = true)"
+rows, methods, days, performance = duckdb.connect().execute(f"""SELECT count(*), string_agg(DISTINCT baseline, ','),
+    max(history_days), count(performance_score) FROM {table('city_network_health')}""").fetchone()
+events = duckdb.connect().execute(f"""SELECT count(*) FILTER (WHERE impact_type = 'LOCAL_AVAILABILITY' AND impacted_prefixes <> ''),
+    count(*) FILTER (WHERE ended_at IS NOT NULL) FROM {table('health_events')}""").fetchone()
+print(rows, methods, days, performance, *events)
+"#;
+    let stdout = String::from_utf8(python(script, &[&path(&tables)])).unwrap();
+    let fields: Vec<&str> = stdout.split_whitespace().collect();
+    assert!(fields[0].parse::<i64>().unwrap() > 288, "{stdout}");
+    assert_eq!(fields[1], "recent_hour", "{stdout}");
+    assert_eq!(fields[2], "0", "{stdout}");
+    assert_eq!(fields[3], "0", "performance is never scored: {stdout}");
+    assert!(fields[4].parse::<i64>().unwrap() >= 1, "{stdout}");
+    assert!(fields[5].parse::<i64>().unwrap() >= 1, "{stdout}");
+
+    // EMF: one line per window, with the active-event count the alarms use.
+    let emf = json_lines(flowatlas_ok(&[
+        "health",
+        "--data",
+        &path(&tables),
+        "--emf",
+        "--no-write",
+    ]));
+    assert_eq!(emf.len(), 288);
+    let during = emf
+        .iter()
+        .find(|line| line["_aws"]["Timestamp"] == on_demo_day(14, 35) * 1000)
+        .unwrap();
+    assert!(
+        during["ActiveHealthEvents"].as_i64().unwrap() >= 1,
+        "{during}"
+    );
+    assert!(
+        during["AvailabilityScore"].as_f64().unwrap() < 95.0,
+        "{during}"
+    );
+
+    // Local events off: the same incident raises only the overall event.
+    let config = base.join("config.json");
+    std::fs::write(
+        &config,
+        r#"{"availabilityLocalHealthEventsConfig": {"status": "DISABLED"}}"#,
+    )
+    .unwrap();
+    let without_local = json_lines(flowatlas_ok(&[
+        "health",
+        "--data",
+        &path(&tables),
+        "--json",
+        "--no-write",
+        "--config",
+        &path(&config),
+    ]));
+    assert!(
+        without_local
+            .iter()
+            .all(|line| line["type"] != "event" || line["detail"]["impactType"] == "AVAILABILITY")
+    );
+    assert!(without_local.iter().any(|line| line["type"] == "event"));
+
+    // A configuration with a typo is an error, exit status 2.
+    std::fs::write(&config, r#"{"availabilityScoreTreshold": 90}"#).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_flowatlas"))
+        .args([
+            "health",
+            "--data",
+            &path(&tables),
+            "--config",
+            &path(&config),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("availabilityScoreTreshold"));
+    std::fs::remove_dir_all(&base).unwrap();
+}
+
+#[test]
+fn the_schema_includes_the_health_tables() {
+    let ddl = String::from_utf8(flowatlas_ok(&["schema", "--ddl", "athena"])).unwrap();
+    for table in ["city_network_health", "health_events"] {
+        assert!(
+            ddl.contains(&format!("`flowatlas`.`{table}`")),
+            "{table} missing"
+        );
+    }
+    assert!(ddl.contains("`history_days` int"));
+    assert!(ddl.contains("`detected_at` timestamp"));
+}

@@ -1,0 +1,641 @@
+//! Weeks of traffic of the demo's world with known incidents, to measure how well health
+//! detection works: daily and weekly cycles, noise that grows as networks get smaller, a
+//! national holiday, a global demand dip, and injected incidents of known size, place and
+//! duration — one ISP in one city, one ISP everywhere, a whole country, one client prefix, and
+//! an outage too small to matter — plus [`score`], which grades events against that truth.
+//!
+//! The scenario produces rollup rows (`city_networks` and `client_prefixes`) directly, window
+//! by window, not flow-log objects: four weeks of flow logs would take minutes to write and
+//! process in a test. The processing path is covered end to end by the one-day demo, whose
+//! London incident `flowatlas health` must find from its flow logs.
+
+use std::f64::consts::PI;
+use std::sync::Arc;
+
+use flowatlas_geo::{Facts, IpNetwork};
+use flowatlas_rollup::{CityNetworkRow, Measures, PrefixRow, ServiceLocation, WINDOW_SECONDS};
+
+use crate::{ACCOUNT, DAY_START, Network, REGION, Random, world};
+
+const DAY: i64 = 86_400;
+/// Flows of the whole service per window at the daily peak of a weekday.
+const PEAK_FLOWS: f64 = 400_000.0;
+/// Mean bytes (in + out) of a flow.
+const BYTES_PER_FLOW: f64 = 20_000.0;
+/// Weekend traffic against weekdays.
+const WEEKEND_FACTOR: f64 = 0.8;
+/// Holiday traffic against a normal day, all day in the holiday's country.
+const HOLIDAY_FACTOR: f64 = 0.75;
+/// The global demand dip.
+const DIP_FACTOR: f64 = 0.5;
+/// Share of a city-network's traffic on its first prefix; the rest is on a second one.
+const MAIN_PREFIX_SHARE: f64 = 0.7;
+/// Share of all traffic of the network added to fall below Internet Monitor's 0.1% minimum.
+const TINY_SHARE: f64 = 0.0004;
+
+/// Where an incident hits.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Scope {
+    /// One ISP in one city.
+    CityNetwork {
+        /// The ISP.
+        asn: u32,
+        /// The city.
+        city: &'static str,
+    },
+    /// One ISP in every city it serves.
+    Isp {
+        /// The ISP.
+        asn: u32,
+    },
+    /// Every network of a country.
+    Country {
+        /// ISO code.
+        country_code: &'static str,
+    },
+    /// One client prefix.
+    Prefix {
+        /// The prefix, CIDR text.
+        prefix: String,
+    },
+}
+
+/// An injected incident and its true size.
+#[derive(Clone, Debug)]
+pub struct InjectedIncident {
+    /// What it is, for reports.
+    pub name: &'static str,
+    /// Where.
+    pub scope: Scope,
+    /// First affected window, Unix seconds.
+    pub start: i64,
+    /// End (exclusive), Unix seconds.
+    pub end: i64,
+    /// Share of the affected traffic that still gets through (0 = full outage).
+    pub remaining: f64,
+    /// The (ASN, city) of every city-network it touches.
+    pub places: Vec<(u32, &'static str)>,
+    /// Mean share of all traffic lost over its windows, percent, before noise.
+    pub percent_of_total_traffic_impacted: f64,
+}
+
+/// Weeks of rows with their ground truth.
+pub struct Scenario {
+    seed: u64,
+    networks: Vec<Network>,
+    /// First window, Unix seconds (a Monday, 00:00 UTC).
+    pub start: i64,
+    /// End (exclusive), Unix seconds.
+    pub end: i64,
+    /// The incidents, in time order.
+    pub incidents: Vec<InjectedIncident>,
+    /// The global demand dip: start and end, Unix seconds.
+    pub demand_dip: (i64, i64),
+    /// The national holiday: country code, start and end (the country's local day, in UTC).
+    pub holiday: (&'static str, i64, i64),
+}
+
+impl Scenario {
+    /// `weeks` weeks (at least 3) of the demo world from 2026-06-01, a Monday.
+    pub fn new(seed: u64, weeks: u32) -> Scenario {
+        let weeks = i64::from(weeks.max(3));
+        let mut networks = world();
+        let total: f64 = networks.iter().map(|network| network.weight).sum();
+        for network in &mut networks {
+            network.weight /= total;
+        }
+        // A network below the minimum traffic impact, alone in its city and AS.
+        let sydney = networks
+            .iter()
+            .find(|network| network.city.name == "Sydney")
+            .map(|network| network.city)
+            .unwrap_or(networks[0].city);
+        networks.push(Network {
+            cidr: "198.19.250.0/24".to_string(),
+            v6: false,
+            index: networks.len() as u32,
+            asn: 64510,
+            as_name: "Outback Wireless",
+            city: sydney,
+            weight: TINY_SHARE,
+        });
+        let biggest_in = |city: &str| -> &Network {
+            networks
+                .iter()
+                .filter(|network| network.city.name == city && !network.v6)
+                .max_by(|a, b| a.weight.total_cmp(&b.weight))
+                .unwrap_or(&networks[0])
+        };
+        let london = biggest_in("London");
+        let tokyo = biggest_in("Tokyo");
+        // A small city-network: about 1% of the traffic, near the targets' 0.5% floor.
+        let small = networks
+            .iter()
+            .filter(|network| !network.v6)
+            .min_by(|a, b| (a.weight - 0.01).abs().total_cmp(&(b.weight - 0.01).abs()))
+            .unwrap_or(&networks[0]);
+        let at =
+            |day: i64, hour: i64, minute: i64| DAY_START + day * DAY + hour * 3600 + minute * 60;
+        let mut scenario = Scenario {
+            seed,
+            start: DAY_START,
+            end: DAY_START + weeks * 7 * DAY,
+            incidents: Vec::new(),
+            demand_dip: (at(12, 16, 0), at(12, 17, 0)),
+            // Local day in France, UTC+2 in June.
+            holiday: ("FR", at(14, 0, 0) - 2 * 3600, at(15, 0, 0) - 2 * 3600),
+            networks: Vec::new(),
+        };
+        let incidents = vec![
+            (
+                "one ISP in one city",
+                Scope::CityNetwork {
+                    asn: london.asn,
+                    city: london.city.name,
+                },
+                at(2, 14, 20),
+                at(2, 15, 0),
+                0.08,
+            ),
+            (
+                "one ISP everywhere",
+                Scope::Isp { asn: 64498 },
+                at(9, 10, 0),
+                at(9, 11, 0),
+                0.3,
+            ),
+            (
+                "a whole country",
+                Scope::Country { country_code: "DE" },
+                at(16, 18, 0),
+                at(16, 18, 30),
+                0.0,
+            ),
+            (
+                "one client prefix",
+                Scope::Prefix {
+                    prefix: tokyo.cidr.clone(),
+                },
+                at(17, 9, 0),
+                at(17, 9, 20),
+                0.0,
+            ),
+            (
+                "a small ISP in one city, 15 minutes",
+                Scope::CityNetwork {
+                    asn: small.asn,
+                    city: small.city.name,
+                },
+                at(22, 20, 0),
+                at(22, 20, 15),
+                0.1,
+            ),
+            (
+                "a network below the 0.1% minimum",
+                Scope::CityNetwork {
+                    asn: 64510,
+                    city: sydney.name,
+                },
+                at(24, 3, 0),
+                at(24, 4, 0),
+                0.0,
+            ),
+        ];
+        scenario.networks = networks;
+        for (name, scope, start, end, remaining) in incidents {
+            let mut incident = InjectedIncident {
+                name,
+                scope,
+                start,
+                end,
+                remaining,
+                places: Vec::new(),
+                percent_of_total_traffic_impacted: 0.0,
+            };
+            incident.places = scenario
+                .networks
+                .iter()
+                .filter(|network| scenario.lost_share(&incident, network, start) > 0.0)
+                .map(|network| (network.asn, network.city.name))
+                .collect();
+            let windows: Vec<i64> = (start..end).step_by(WINDOW_SECONDS as usize).collect();
+            let mean_share: f64 = windows
+                .iter()
+                .map(|&window| {
+                    let clean: Vec<f64> = scenario
+                        .networks
+                        .iter()
+                        .map(|network| scenario.clean_flows(network, window))
+                        .collect();
+                    let lost: f64 = scenario
+                        .networks
+                        .iter()
+                        .zip(&clean)
+                        .map(|(network, flows)| {
+                            flows * scenario.lost_share(&incident, network, window)
+                        })
+                        .sum();
+                    lost / clean.iter().sum::<f64>()
+                })
+                .sum::<f64>()
+                / windows.len().max(1) as f64;
+            incident.percent_of_total_traffic_impacted = 100.0 * mean_share;
+            scenario.incidents.push(incident);
+        }
+        scenario
+    }
+
+    /// Windows in the scenario.
+    pub fn n_windows(&self) -> usize {
+        ((self.end - self.start) / WINDOW_SECONDS) as usize
+    }
+
+    /// The rows of one window (by index), the same for the same seed whatever the order asked.
+    pub fn window(&self, index: usize) -> (Vec<CityNetworkRow>, Vec<PrefixRow>) {
+        let window_start = self.start + index as i64 * WINDOW_SECONDS;
+        let mut random = Random(self.seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let location = ServiceLocation {
+            account_id: Some(Arc::from(ACCOUNT)),
+            region: Some(Arc::from(REGION)),
+            az_id: None,
+            vpc_id: None,
+        };
+        let mut city_rows = Vec::new();
+        let mut prefix_rows = Vec::new();
+        for network in &self.networks {
+            let clean = self.clean_flows(network, window_start);
+            // Noise: counting noise of the flows plus a few percent of everyday wobble.
+            let sigma = 0.04 + 1.0 / clean.max(1.0).sqrt();
+            let noisy = clean * (sigma * random.normal() - sigma * sigma / 2.0).exp();
+            let main_hit = self.remaining_share(network, window_start, true);
+            let second_hit = self.remaining_share(network, window_start, false);
+            let prefix_flows = [
+                noisy * MAIN_PREFIX_SHARE * main_hit,
+                noisy * (1.0 - MAIN_PREFIX_SHARE) * second_hit,
+            ];
+            let facts = facts_of(network);
+            let mut total = Measures::default();
+            for (position, flows) in prefix_flows.into_iter().enumerate() {
+                let measures = measures_of(flows, &mut random);
+                if measures.flows == 0 {
+                    continue;
+                }
+                total += measures;
+                prefix_rows.push(PrefixRow {
+                    window_start,
+                    location: location.clone(),
+                    client_prefix: prefix_of(network, position),
+                    client_asn: facts.asn,
+                    client_as_name: facts.as_name.clone(),
+                    client_country_code: facts.country_code.clone(),
+                    client_city: facts.city.clone(),
+                    measures,
+                    client_ips: measures.flows.min(250),
+                });
+            }
+            if total.flows > 0 {
+                city_rows.push(CityNetworkRow {
+                    window_start,
+                    location: location.clone(),
+                    client: facts,
+                    measures: total,
+                    client_ips: total.flows.min(500),
+                });
+            }
+        }
+        (city_rows, prefix_rows)
+    }
+
+    /// Flows of a network at a time without noise or incidents: its share, the local daily
+    /// rhythm, weekends, the holiday and the global dip.
+    fn clean_flows(&self, network: &Network, time: i64) -> f64 {
+        let local = time as f64 + network.city.lon / 15.0 * 3600.0;
+        let local_hour = ((local - DAY_START as f64) / 3600.0).rem_euclid(24.0);
+        let rhythm = 0.55 + 0.45 * ((local_hour - 20.0) / 24.0 * 2.0 * PI).cos();
+        // 2026-06-01 is a Monday: local days 5 and 6 of each week are the weekend.
+        let local_day = ((local - DAY_START as f64) / DAY as f64).floor() as i64;
+        let weekend = if local_day.rem_euclid(7) >= 5 {
+            WEEKEND_FACTOR
+        } else {
+            1.0
+        };
+        let (country, holiday_start, holiday_end) = self.holiday;
+        let holiday =
+            if network.city.country.0 == country && (holiday_start..holiday_end).contains(&time) {
+                HOLIDAY_FACTOR
+            } else {
+                1.0
+            };
+        let dip = if (self.demand_dip.0..self.demand_dip.1).contains(&time) {
+            DIP_FACTOR
+        } else {
+            1.0
+        };
+        PEAK_FLOWS * network.weight * rhythm * weekend * holiday * dip
+    }
+
+    /// Share of a network's traffic on one of its prefixes that gets through at a time.
+    fn remaining_share(&self, network: &Network, time: i64, main_prefix: bool) -> f64 {
+        self.incidents
+            .iter()
+            .filter(|incident| (incident.start..incident.end).contains(&time))
+            .filter(|incident| hits(incident, network, main_prefix))
+            .map(|incident| incident.remaining)
+            .product()
+    }
+
+    /// Share of a network's traffic an incident takes away at a time, before noise.
+    fn lost_share(&self, incident: &InjectedIncident, network: &Network, time: i64) -> f64 {
+        if !(incident.start..incident.end).contains(&time) {
+            return 0.0;
+        }
+        let lost = 1.0 - incident.remaining;
+        let main = if hits(incident, network, true) {
+            lost
+        } else {
+            0.0
+        };
+        let second = if hits(incident, network, false) {
+            lost
+        } else {
+            0.0
+        };
+        MAIN_PREFIX_SHARE * main + (1.0 - MAIN_PREFIX_SHARE) * second
+    }
+}
+
+fn hits(incident: &InjectedIncident, network: &Network, main_prefix: bool) -> bool {
+    match &incident.scope {
+        Scope::CityNetwork { asn, city } => network.asn == *asn && network.city.name == *city,
+        Scope::Isp { asn } => network.asn == *asn,
+        Scope::Country { country_code } => network.city.country.0 == *country_code,
+        Scope::Prefix { prefix } => main_prefix && network.cidr == *prefix,
+    }
+}
+
+/// A network's first prefix is its demo CIDR; the second sits in 198.19.0.0/16 or a second
+/// 2001:db8 /48, never routed either.
+fn prefix_of(network: &Network, position: usize) -> IpNetwork {
+    let text = match (position, network.v6) {
+        (0, _) => network.cidr.clone(),
+        (_, true) => format!("2001:db8:{:x}::/48", 0x800 + network.index),
+        (_, false) => format!("198.19.{}.0/24", network.index % 250),
+    };
+    text.parse()
+        .unwrap_or_else(|_| IpNetwork::from(std::net::IpAddr::from([198, 19, 255, 0])))
+}
+
+fn facts_of(network: &Network) -> Facts {
+    let city = network.city;
+    Facts {
+        asn: Some(network.asn),
+        as_name: Some(Arc::from(network.as_name)),
+        country_code: Some(Arc::from(city.country.0)),
+        country: Some(Arc::from(city.country.1)),
+        subdivision_code: Some(Arc::from(city.subdivision.0)),
+        subdivision: Some(Arc::from(city.subdivision.1)),
+        city: Some(Arc::from(city.name)),
+        metro_code: city.metro.map(i32::from),
+        latitude: Some(city.lat),
+        longitude: Some(city.lon),
+        postal_code: None,
+    }
+}
+
+/// Measures of a number of flows: bytes by a mean flow size, TCP handshakes that nearly all
+/// complete, a few resets and rejected scans.
+fn measures_of(flows: f64, random: &mut Random) -> Measures {
+    let mut count = |mean: f64| -> i64 {
+        let value = mean + mean.max(0.0).sqrt() * random.normal();
+        value.round().max(0.0) as i64
+    };
+    let flows = count(flows);
+    let share = |part: f64| (flows as f64 * part).round() as i64;
+    let syn_in = share(0.97);
+    let syn_out = share(0.03);
+    let bytes = (flows as f64 * BYTES_PER_FLOW) as i64;
+    Measures {
+        bytes_in: bytes / 5,
+        bytes_out: bytes - bytes / 5,
+        packets_in: flows * 12,
+        packets_out: flows * 20,
+        flows,
+        accepted_flows: flows - share(0.012),
+        rejected_flows: share(0.012),
+        tcp_syn_in: syn_in,
+        tcp_syn_out: syn_out,
+        tcp_synack_in: (syn_out as f64 * 0.98).round() as i64,
+        tcp_synack_out: (syn_in as f64 * 0.995).round() as i64,
+        tcp_fin_in: share(0.9),
+        tcp_fin_out: share(0.9),
+        tcp_rst_in: share(0.005),
+        tcp_rst_out: share(0.005),
+    }
+}
+
+/// An event as the grading sees it.
+#[derive(Clone, Debug)]
+pub struct FoundEvent {
+    /// A local (city-network) event, else an overall one.
+    pub local: bool,
+    /// First impacted window, Unix seconds.
+    pub started_at: i64,
+    /// When it was raised, Unix seconds.
+    pub detected_at: i64,
+    /// End, when resolved.
+    pub ended_at: Option<i64>,
+    /// Mean share of all traffic impacted, percent.
+    pub percent_of_total_traffic_impacted: f64,
+    /// (ASN, city) of the impacted city-networks.
+    pub places: Vec<(Option<u32>, Option<String>)>,
+}
+
+/// How one incident was found.
+#[derive(Clone, Debug)]
+pub struct IncidentScore {
+    /// The incident's name.
+    pub name: &'static str,
+    /// Injected share of all traffic impacted, percent.
+    pub injected_percent: f64,
+    /// Duration, minutes.
+    pub minutes: i64,
+    /// Whether the targets require detecting it (≥ 0.5% of traffic for ≥ 15 minutes).
+    pub must_detect: bool,
+    /// Windows from its start to the first matching event's `detected_at` (rounded up).
+    pub delay_windows: Option<i64>,
+    /// Estimated share of all traffic impacted, percent: the overall event's when there is
+    /// one, else the sum of the local events'.
+    pub estimated_percent: Option<f64>,
+}
+
+impl IncidentScore {
+    /// Estimate against injection: (estimated − injected) / injected.
+    pub fn relative_error(&self) -> Option<f64> {
+        self.estimated_percent
+            .map(|estimated| (estimated - self.injected_percent) / self.injected_percent)
+    }
+}
+
+/// The grades.
+#[derive(Clone, Debug)]
+pub struct Quality {
+    /// Per incident.
+    pub incidents: Vec<IncidentScore>,
+    /// Events that match no incident.
+    pub false_events: usize,
+    /// Weeks of traffic graded.
+    pub weeks: f64,
+    /// Local events during the demand dip or the holiday.
+    pub local_events_in_dip_or_holiday: usize,
+}
+
+impl Quality {
+    /// False events per simulated week.
+    pub fn false_events_per_week(&self) -> f64 {
+        self.false_events as f64 / self.weeks
+    }
+}
+
+/// Grades events against the scenario's truth. An event matches an incident when it overlaps
+/// the incident (or the 15 minutes after it, while resolution waits for clean windows) and is
+/// overall or names one of its city-networks.
+pub fn score(scenario: &Scenario, events: &[FoundEvent], from: i64) -> Quality {
+    let overlaps = |event: &FoundEvent, start: i64, end: i64| {
+        event.started_at < end && event.ended_at.is_none_or(|ended| ended > start)
+    };
+    let matches = |event: &FoundEvent, incident: &InjectedIncident| {
+        overlaps(event, incident.start, incident.end + 900)
+            && (!event.local
+                || event.places.iter().any(|(asn, city)| {
+                    incident.places.iter().any(|(incident_asn, incident_city)| {
+                        *asn == Some(*incident_asn) && city.as_deref() == Some(*incident_city)
+                    })
+                }))
+    };
+    let incidents = scenario
+        .incidents
+        .iter()
+        .map(|incident| {
+            let found: Vec<&FoundEvent> = events
+                .iter()
+                .filter(|event| matches(event, incident))
+                .collect();
+            let delay_windows = found
+                .iter()
+                .map(|event| event.detected_at)
+                .min()
+                .map(|detected| (detected - incident.start + WINDOW_SECONDS - 1) / WINDOW_SECONDS);
+            let overall = found
+                .iter()
+                .find(|event| !event.local)
+                .map(|event| event.percent_of_total_traffic_impacted);
+            let local_sum: f64 = found
+                .iter()
+                .filter(|event| event.local)
+                .map(|event| event.percent_of_total_traffic_impacted)
+                .sum();
+            let minutes = (incident.end - incident.start) / 60;
+            IncidentScore {
+                name: incident.name,
+                injected_percent: incident.percent_of_total_traffic_impacted,
+                minutes,
+                must_detect: incident.percent_of_total_traffic_impacted >= 0.5 && minutes >= 15,
+                delay_windows,
+                estimated_percent: overall.or((!found.is_empty()).then_some(local_sum)),
+            }
+        })
+        .collect();
+    let false_events = events
+        .iter()
+        .filter(|event| {
+            !scenario
+                .incidents
+                .iter()
+                .any(|incident| matches(event, incident))
+        })
+        .count();
+    let (dip_start, dip_end) = scenario.demand_dip;
+    let (_, holiday_start, holiday_end) = scenario.holiday;
+    let local_events_in_dip_or_holiday = events
+        .iter()
+        .filter(|event| {
+            event.local
+                && (overlaps(event, dip_start, dip_end)
+                    || overlaps(event, holiday_start, holiday_end))
+        })
+        .count();
+    Quality {
+        incidents,
+        false_events,
+        weeks: (scenario.end - from) as f64 / (7 * DAY) as f64,
+        local_events_in_dip_or_holiday,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incidents_have_the_sizes_the_targets_need() {
+        let scenario = Scenario::new(1, 3);
+        assert_eq!(scenario.n_windows(), 3 * 7 * 288);
+        for incident in &scenario.incidents {
+            assert!(!incident.places.is_empty(), "{}", incident.name);
+            let below = incident.name.contains("below");
+            assert_eq!(
+                incident.percent_of_total_traffic_impacted < 0.1,
+                below,
+                "{}: {}%",
+                incident.name,
+                incident.percent_of_total_traffic_impacted
+            );
+            if !below {
+                assert!(
+                    incident.percent_of_total_traffic_impacted >= 0.5,
+                    "{}",
+                    incident.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn windows_are_reproducible_and_incidents_show() {
+        let scenario = Scenario::new(3, 3);
+        let incident = &scenario.incidents[0];
+        let index = ((incident.start - scenario.start) / WINDOW_SECONDS) as usize;
+        assert_eq!(scenario.window(index), scenario.window(index));
+        let bytes_of = |index: usize| -> i64 {
+            let (rows, _) = scenario.window(index);
+            rows.iter()
+                .filter(|row| {
+                    incident.places.iter().any(|(asn, city)| {
+                        row.client.asn == Some(*asn) && row.client.city.as_deref() == Some(*city)
+                    })
+                })
+                .map(|row| row.measures.bytes_in + row.measures.bytes_out)
+                .sum()
+        };
+        let (during, day_before) = (bytes_of(index + 2), bytes_of(index + 2 - 288));
+        assert!(
+            (during as f64) < 0.2 * day_before as f64,
+            "{during} vs {day_before}"
+        );
+    }
+
+    #[test]
+    fn prefix_rows_add_up_to_city_network_rows() {
+        let scenario = Scenario::new(5, 3);
+        let (city_rows, prefix_rows) = scenario.window(100);
+        let sum = |bytes: &mut dyn Iterator<Item = i64>| bytes.sum::<i64>();
+        assert_eq!(
+            sum(&mut city_rows
+                .iter()
+                .map(|row| row.measures.bytes_in + row.measures.bytes_out)),
+            sum(&mut prefix_rows
+                .iter()
+                .map(|row| row.measures.bytes_in + row.measures.bytes_out))
+        );
+    }
+}

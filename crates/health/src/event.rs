@@ -1,0 +1,464 @@
+//! Health events and the state machine that opens and resolves them with hysteresis: a
+//! condition must hold for [`OPEN_AFTER`] windows in a row to raise an event and fail for
+//! [`CLOSE_AFTER`] windows in a row to resolve it, so one noisy window does neither.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use flowatlas_rollup::WINDOW_SECONDS;
+
+use crate::CityNetwork;
+
+/// Impacted windows in a row that raise an event.
+pub const OPEN_AFTER: u32 = 2;
+/// Clean windows in a row that resolve it.
+pub const CLOSE_AFTER: u32 = 3;
+
+/// What kind of impact, in Internet Monitor's names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ImpactType {
+    /// The overall availability score reached its threshold.
+    Availability,
+    /// A city-network's score reached the local threshold, with enough of all traffic.
+    LocalAvailability,
+}
+
+impl ImpactType {
+    /// `AVAILABILITY` or `LOCAL_AVAILABILITY`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ImpactType::Availability => "AVAILABILITY",
+            ImpactType::LocalAvailability => "LOCAL_AVAILABILITY",
+        }
+    }
+}
+
+/// `ACTIVE` or `RESOLVED`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Still impacted (or not yet clean for long enough) at the end of the assessed range.
+    Active,
+    /// Clean for [`CLOSE_AFTER`] windows.
+    Resolved,
+}
+
+impl Status {
+    /// `ACTIVE` or `RESOLVED`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Active => "ACTIVE",
+            Status::Resolved => "RESOLVED",
+        }
+    }
+}
+
+/// Which measurement showed the impact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Signal {
+    /// Less traffic than expected.
+    Traffic,
+    /// Our connection attempts left unanswered more than usual.
+    UnansweredOut,
+    /// The clients' connection attempts left unanswered more than usual.
+    UnansweredIn,
+    /// More flows with resets than usual.
+    Reset,
+    /// More rejected flows than usual.
+    Rejected,
+}
+
+impl Signal {
+    /// snake_case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Traffic => "traffic",
+            Signal::UnansweredOut => "unanswered_out",
+            Signal::UnansweredIn => "unanswered_in",
+            Signal::Reset => "reset",
+            Signal::Rejected => "rejected",
+        }
+    }
+}
+
+/// One impacted city-network of an event, with its evidence over the event's windows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImpactedLocation {
+    /// The city-network.
+    pub city_network: Arc<CityNetwork>,
+    /// Expected bytes over its impacted windows.
+    pub expected_bytes: i64,
+    /// Observed bytes over the same windows.
+    pub observed_bytes: i64,
+    /// Highest share of its own expected traffic impacted, percent.
+    pub peak_percent_of_client_location_impacted: f64,
+    /// Highest share of all traffic it had impacted, percent.
+    pub peak_percent_of_total_traffic_impacted: f64,
+    /// Its client prefixes whose traffic fell short, most missing bytes first.
+    pub prefixes: Vec<String>,
+}
+
+/// A health event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HealthEvent {
+    /// `<started_at as 2026-06-01T14-20-00Z>/<impact type>-<place>`, stable across runs.
+    pub event_id: String,
+    /// Overall or local.
+    pub impact_type: ImpactType,
+    /// Active or resolved.
+    pub status: Status,
+    /// Start of the first impacted window, Unix seconds.
+    pub started_at: i64,
+    /// End of the window after which the event was raised, Unix seconds.
+    pub detected_at: i64,
+    /// End of the last impacted window, once resolved.
+    pub ended_at: Option<i64>,
+    /// The threshold in force.
+    pub health_score_threshold: f64,
+    /// Mean share of all traffic impacted over the impacted windows, percent.
+    pub percent_of_total_traffic_impacted: f64,
+    /// Highest share of all traffic impacted in one window, percent.
+    pub peak_percent_of_total_traffic_impacted: f64,
+    /// Lowest score in one window (the overall score for `AVAILABILITY`, the city-network's
+    /// for `LOCAL_AVAILABILITY`).
+    pub lowest_availability_score: f64,
+    /// Impacted windows.
+    pub impacted_windows: i64,
+    /// Expected bytes of the impacted city-networks over the impacted windows.
+    pub expected_bytes: i64,
+    /// Observed bytes of the same.
+    pub observed_bytes: i64,
+    /// Signals that showed impact.
+    pub signals: Vec<Signal>,
+    /// The impacted city-networks, most impacted traffic first.
+    pub impacted_locations: Vec<ImpactedLocation>,
+}
+
+impl HealthEvent {
+    /// The distinct AS numbers of the impacted city-networks.
+    pub fn asns(&self) -> Vec<u32> {
+        let asns: BTreeSet<u32> = self
+            .impacted_locations
+            .iter()
+            .filter_map(|location| location.city_network.client.asn)
+            .collect();
+        asns.into_iter().collect()
+    }
+
+    /// Whether the event covers `time` (Unix seconds); an active event covers all later time.
+    pub fn covers(&self, time: i64) -> bool {
+        time >= self.started_at && self.ended_at.is_none_or(|end| time < end)
+    }
+}
+
+/// What one impacted window says about one city-network.
+#[derive(Clone, Debug)]
+pub(crate) struct LocationWindow {
+    pub city_network: usize,
+    pub expected_bytes: f64,
+    pub observed_bytes: f64,
+    pub percent_of_client_location_impacted: f64,
+    pub percent_of_total_traffic_impacted: f64,
+    pub signals: Vec<Signal>,
+    pub prefixes: Vec<(String, f64)>,
+}
+
+/// What one impacted window adds to an event.
+pub(crate) struct WindowEvidence<'w> {
+    pub window_start: i64,
+    /// Share of all traffic impacted, percent.
+    pub percent_of_total_traffic_impacted: f64,
+    /// The score compared with the threshold.
+    pub score: f64,
+    pub locations: &'w [&'w LocationWindow],
+}
+
+#[derive(Default)]
+struct LocationTotals {
+    expected_bytes: f64,
+    observed_bytes: f64,
+    impacted_bytes: f64,
+    peak_local: f64,
+    peak_total: f64,
+    prefixes: BTreeMap<String, f64>,
+}
+
+/// An event from its first impacted window on, raised or not yet.
+struct Candidate {
+    started_at: i64,
+    detected_at: Option<i64>,
+    last_impacted_end: i64,
+    windows: i64,
+    total_share_sum: f64,
+    peak_total_share: f64,
+    lowest_score: f64,
+    signals: BTreeSet<Signal>,
+    locations: BTreeMap<usize, LocationTotals>,
+}
+
+impl Candidate {
+    fn new(started_at: i64) -> Candidate {
+        Candidate {
+            started_at,
+            detected_at: None,
+            last_impacted_end: started_at,
+            windows: 0,
+            total_share_sum: 0.0,
+            peak_total_share: 0.0,
+            lowest_score: f64::INFINITY,
+            signals: BTreeSet::new(),
+            locations: BTreeMap::new(),
+        }
+    }
+
+    fn add(&mut self, evidence: &WindowEvidence<'_>) {
+        self.windows += 1;
+        self.last_impacted_end = evidence.window_start + WINDOW_SECONDS;
+        self.total_share_sum += evidence.percent_of_total_traffic_impacted;
+        self.peak_total_share = self
+            .peak_total_share
+            .max(evidence.percent_of_total_traffic_impacted);
+        self.lowest_score = self.lowest_score.min(evidence.score);
+        for location in evidence.locations {
+            self.signals.extend(location.signals.iter().copied());
+            let totals = self.locations.entry(location.city_network).or_default();
+            totals.expected_bytes += location.expected_bytes;
+            totals.observed_bytes += location.observed_bytes;
+            totals.impacted_bytes +=
+                location.percent_of_client_location_impacted / 100.0 * location.expected_bytes;
+            totals.peak_local = totals
+                .peak_local
+                .max(location.percent_of_client_location_impacted);
+            totals.peak_total = totals
+                .peak_total
+                .max(location.percent_of_total_traffic_impacted);
+            for (prefix, missing) in &location.prefixes {
+                *totals.prefixes.entry(prefix.clone()).or_default() += missing;
+            }
+        }
+    }
+}
+
+/// One event stream: the overall score, or one city-network's local condition.
+pub(crate) struct Tracker {
+    impact_type: ImpactType,
+    threshold: f64,
+    /// Names the place in event ids.
+    place: String,
+    impacted_run: u32,
+    clean_run: u32,
+    candidate: Option<Candidate>,
+}
+
+impl Tracker {
+    pub fn new(impact_type: ImpactType, threshold: f64, place: String) -> Tracker {
+        Tracker {
+            impact_type,
+            threshold,
+            place,
+            impacted_run: 0,
+            clean_run: 0,
+            candidate: None,
+        }
+    }
+
+    /// Whether an event is raised and not resolved.
+    pub fn is_active(&self) -> bool {
+        self.candidate
+            .as_ref()
+            .is_some_and(|candidate| candidate.detected_at.is_some())
+    }
+
+    /// One window: `Some(evidence)` when the condition holds. Returns an event when one is
+    /// resolved by this window.
+    pub fn step(
+        &mut self,
+        window_start: i64,
+        evidence: Option<&WindowEvidence<'_>>,
+        city_networks: &[Arc<CityNetwork>],
+    ) -> Option<HealthEvent> {
+        match evidence {
+            Some(evidence) => {
+                self.clean_run = 0;
+                self.impacted_run += 1;
+                let candidate = self
+                    .candidate
+                    .get_or_insert_with(|| Candidate::new(window_start));
+                candidate.add(evidence);
+                if candidate.detected_at.is_none() && self.impacted_run >= OPEN_AFTER {
+                    candidate.detected_at = Some(window_start + WINDOW_SECONDS);
+                }
+                None
+            }
+            None => {
+                self.impacted_run = 0;
+                if !self.is_active() {
+                    // A run too short to raise an event leaves nothing behind.
+                    self.candidate = None;
+                    return None;
+                }
+                self.clean_run += 1;
+                if self.clean_run < CLOSE_AFTER {
+                    return None;
+                }
+                self.clean_run = 0;
+                let candidate = self.candidate.take()?;
+                Some(self.event_of(candidate, Status::Resolved, city_networks))
+            }
+        }
+    }
+
+    /// The raised, unresolved event at the end of a range, if any.
+    pub fn finish(mut self, city_networks: &[Arc<CityNetwork>]) -> Option<HealthEvent> {
+        if !self.is_active() {
+            return None;
+        }
+        let candidate = self.candidate.take()?;
+        Some(self.event_of(candidate, Status::Active, city_networks))
+    }
+
+    fn event_of(
+        &self,
+        candidate: Candidate,
+        status: Status,
+        city_networks: &[Arc<CityNetwork>],
+    ) -> HealthEvent {
+        let mut locations: Vec<(f64, ImpactedLocation)> = candidate
+            .locations
+            .into_iter()
+            .map(|(index, totals)| {
+                let mut prefixes: Vec<(String, f64)> = totals.prefixes.into_iter().collect();
+                prefixes.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                (
+                    totals.impacted_bytes,
+                    ImpactedLocation {
+                        city_network: city_networks[index].clone(),
+                        expected_bytes: totals.expected_bytes.round() as i64,
+                        observed_bytes: totals.observed_bytes.round() as i64,
+                        peak_percent_of_client_location_impacted: totals.peak_local,
+                        peak_percent_of_total_traffic_impacted: totals.peak_total,
+                        prefixes: prefixes.into_iter().map(|(prefix, _)| prefix).collect(),
+                    },
+                )
+            })
+            .collect();
+        locations.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let locations: Vec<ImpactedLocation> = locations
+            .into_iter()
+            .map(|(_, location)| location)
+            .collect();
+        let kind = match self.impact_type {
+            ImpactType::Availability => "availability",
+            ImpactType::LocalAvailability => "local-availability",
+        };
+        HealthEvent {
+            event_id: format!("{}/{kind}-{}", id_stamp(candidate.started_at), self.place),
+            impact_type: self.impact_type,
+            status,
+            started_at: candidate.started_at,
+            detected_at: candidate.detected_at.unwrap_or(candidate.last_impacted_end),
+            ended_at: (status == Status::Resolved).then_some(candidate.last_impacted_end),
+            health_score_threshold: self.threshold,
+            percent_of_total_traffic_impacted: candidate.total_share_sum
+                / candidate.windows.max(1) as f64,
+            peak_percent_of_total_traffic_impacted: candidate.peak_total_share,
+            lowest_availability_score: candidate.lowest_score,
+            impacted_windows: candidate.windows,
+            expected_bytes: locations
+                .iter()
+                .map(|location| location.expected_bytes)
+                .sum(),
+            observed_bytes: locations
+                .iter()
+                .map(|location| location.observed_bytes)
+                .sum(),
+            signals: candidate.signals.into_iter().collect(),
+            impacted_locations: locations,
+        }
+    }
+}
+
+/// `2026-06-01T14-20-00Z`: Internet Monitor's event-id time form (no `:`, safe in URLs).
+fn id_stamp(seconds: i64) -> String {
+    crate::publish::iso_time(seconds).replace(':', "-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs a tracker over a pattern of impacted (`x`) and clean (`.`) windows starting at 0 and
+    /// returns (started window, detected window end, ended window end or None) per event.
+    /// (started window, detected window end, ended window end) of one event.
+    type Span = (i64, i64, Option<i64>);
+
+    fn events_of(pattern: &str) -> Vec<Span> {
+        let location = LocationWindow {
+            city_network: 0,
+            expected_bytes: 100.0,
+            observed_bytes: 10.0,
+            percent_of_client_location_impacted: 90.0,
+            percent_of_total_traffic_impacted: 1.0,
+            signals: vec![Signal::Traffic],
+            prefixes: Vec::new(),
+        };
+        let locations = [&location];
+        let city_networks = [Arc::new(CityNetwork {
+            account_id: None,
+            region: None,
+            client: Default::default(),
+        })];
+        let mut tracker = Tracker::new(ImpactType::LocalAvailability, 60.0, "x".into());
+        let mut events = Vec::new();
+        for (index, mark) in pattern.chars().enumerate() {
+            let window_start = index as i64 * WINDOW_SECONDS;
+            let evidence = WindowEvidence {
+                window_start,
+                percent_of_total_traffic_impacted: 1.0,
+                score: 10.0,
+                locations: &locations,
+            };
+            let evidence = (mark == 'x').then_some(&evidence);
+            events.extend(tracker.step(window_start, evidence, &city_networks));
+        }
+        events.extend(tracker.finish(&city_networks));
+        let window = |seconds: i64| seconds / WINDOW_SECONDS;
+        events
+            .into_iter()
+            .map(|event| {
+                (
+                    window(event.started_at),
+                    window(event.detected_at),
+                    event.ended_at.map(window),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hysteresis_opens_after_two_and_closes_after_three() {
+        let cases: &[(&str, &[Span])] = &[
+            ("....", &[]),
+            // One noisy window opens nothing, twice apart neither.
+            ("..x...x..", &[]),
+            // Two in a row: raised at the end of the second, resolved after three clean.
+            ("..xx....", &[(2, 4, Some(4))]),
+            // One or two clean windows inside do not close it.
+            ("xx.x..xx...", &[(0, 2, Some(8))]),
+            // Still impacted at the end: active, no end.
+            ("..xxx", &[(2, 4, None)]),
+            // Clean for only two windows at the end: still active.
+            ("xxx..", &[(0, 2, None)]),
+            // Two separate incidents.
+            ("xx...xx...", &[(0, 2, Some(2)), (5, 7, Some(7))]),
+        ];
+        for (pattern, expected) in cases {
+            assert_eq!(events_of(pattern), *expected, "{pattern}");
+        }
+    }
+
+    #[test]
+    fn event_ids_carry_the_start_like_internet_monitors() {
+        assert_eq!(id_stamp(1_780_323_600), "2026-06-01T14-20-00Z");
+        assert_eq!(id_stamp(0), "1970-01-01T00-00-00Z");
+    }
+}

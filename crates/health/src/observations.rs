@@ -1,0 +1,208 @@
+//! What the engine reads: rollup rows summed per window and per city-network (Availability
+//! Zones and VPCs of one Region add up, as Internet Monitor reports per Region), and per client
+//! prefix, for naming the prefixes of an incident.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use flowatlas_geo::Facts;
+use flowatlas_rollup::{CityNetworkRow, Measures, PrefixRow, WINDOW_SECONDS};
+
+/// A client city-network as seen from one service location (account and Region).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CityNetwork {
+    /// AWS account of the service.
+    pub account_id: Option<Arc<str>>,
+    /// AWS Region of the service.
+    pub region: Option<Arc<str>>,
+    /// The clients' AS and place.
+    pub client: Facts,
+}
+
+impl CityNetwork {
+    /// `AS64499 Albion Broadband, London, GB`, with `(unknown)` parts left out.
+    pub fn label(&self) -> String {
+        let client = &self.client;
+        let network = match (client.asn, client.as_name.as_deref()) {
+            (Some(asn), Some(name)) => format!("AS{asn} {name}"),
+            (Some(asn), None) => format!("AS{asn}"),
+            (None, Some(name)) => name.to_string(),
+            (None, None) => "(unknown network)".to_string(),
+        };
+        let place: Vec<&str> = [client.city.as_deref(), client.country_code.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        if place.is_empty() {
+            network
+        } else {
+            format!("{network}, {}", place.join(", "))
+        }
+    }
+
+    /// What a client prefix row shares with its city-network: prefix rows carry the service
+    /// location, ASN, country and city, not the subdivision or coordinates.
+    fn prefix_owner_key(&self) -> OwnerKey {
+        (
+            self.account_id.clone(),
+            self.region.clone(),
+            self.client.asn,
+            self.client.country_code.clone(),
+            self.client.city.clone(),
+        )
+    }
+}
+
+type OwnerKey = (
+    Option<Arc<str>>,
+    Option<Arc<str>>,
+    Option<u32>,
+    Option<Arc<str>>,
+    Option<Arc<str>>,
+);
+
+fn owner_key_of(row: &PrefixRow) -> OwnerKey {
+    (
+        row.location.account_id.clone(),
+        row.location.region.clone(),
+        row.client_asn,
+        row.client_country_code.clone(),
+        row.client_city.clone(),
+    )
+}
+
+/// The counts the signals are computed from, for one key in one window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Counts {
+    /// Bytes in + out.
+    pub bytes: i64,
+    /// Flow records.
+    pub flows: i64,
+    /// Rejected flow records.
+    pub rejected: i64,
+    /// Our connection attempts.
+    pub syn_out: i64,
+    /// The clients' answers to them.
+    pub synack_in: i64,
+    /// The clients' connection attempts.
+    pub syn_in: i64,
+    /// Our answers to them.
+    pub synack_out: i64,
+    /// Records with RST, both ways.
+    pub rst: i64,
+}
+
+impl Counts {
+    fn add(&mut self, measures: &Measures) {
+        self.bytes += measures.bytes_in + measures.bytes_out;
+        self.flows += measures.flows;
+        self.rejected += measures.rejected_flows;
+        self.syn_out += measures.tcp_syn_out;
+        self.synack_in += measures.tcp_synack_in;
+        self.syn_in += measures.tcp_syn_in;
+        self.synack_out += measures.tcp_synack_out;
+        self.rst += measures.tcp_rst_in + measures.tcp_rst_out;
+    }
+}
+
+/// Rows handed to the engine, from any source: a local folder, S3, or a generator. The engine
+/// does no I/O; whoever reads the tables adds the rows here.
+#[derive(Default)]
+pub struct Observations {
+    pub(crate) city_networks: Vec<Arc<CityNetwork>>,
+    city_network_index: HashMap<Arc<CityNetwork>, usize>,
+    /// (city-network, window start) → counts.
+    pub(crate) cells: HashMap<(usize, i64), Counts>,
+    /// Prefix text and its city-network.
+    pub(crate) prefixes: Vec<(String, usize)>,
+    prefix_index: HashMap<(String, usize), usize>,
+    /// (prefix, window start) → bytes.
+    pub(crate) prefix_bytes: HashMap<(usize, i64), i64>,
+    /// Prefix rows' owner key → city-network (the first with that key).
+    owners: HashMap<OwnerKey, usize>,
+    /// Prefix rows that arrived before their city-network.
+    pending_prefixes: Vec<PrefixRow>,
+}
+
+impl Observations {
+    /// Nothing yet.
+    pub fn new() -> Observations {
+        Observations::default()
+    }
+
+    /// Adds `city_networks` rows; rows of the same window and city-network add up.
+    pub fn add_city_networks(&mut self, rows: &[CityNetworkRow]) {
+        for row in rows {
+            let key = CityNetwork {
+                account_id: row.location.account_id.clone(),
+                region: row.location.region.clone(),
+                client: row.client.clone(),
+            };
+            let index = self.city_network_id(key);
+            let window = row.window_start - row.window_start.rem_euclid(WINDOW_SECONDS);
+            self.cells
+                .entry((index, window))
+                .or_default()
+                .add(&row.measures);
+        }
+    }
+
+    /// Adds `client_prefixes` rows. A prefix belongs to the city-network with its service
+    /// location, ASN, country and city; rows of no city-network added so far wait for one.
+    pub fn add_prefixes(&mut self, rows: &[PrefixRow]) {
+        for row in rows {
+            if !self.place_prefix(row) {
+                self.pending_prefixes.push(row.clone());
+            }
+        }
+    }
+
+    /// Windows covered, first and last start, or `None` when empty.
+    pub fn window_range(&self) -> Option<(i64, i64)> {
+        let first = self.cells.keys().map(|&(_, window)| window).min()?;
+        let last = self.cells.keys().map(|&(_, window)| window).max()?;
+        Some((first, last))
+    }
+
+    /// Places the prefix rows that arrived before their city-network; called before an
+    /// assessment.
+    pub(crate) fn settle_prefixes(&mut self) {
+        let pending = std::mem::take(&mut self.pending_prefixes);
+        for row in pending {
+            if !self.place_prefix(&row) {
+                self.pending_prefixes.push(row);
+            }
+        }
+    }
+
+    fn place_prefix(&mut self, row: &PrefixRow) -> bool {
+        let Some(&owner) = self.owners.get(&owner_key_of(row)) else {
+            return false;
+        };
+        let text = row.client_prefix.to_string();
+        let next = self.prefixes.len();
+        let index = *self
+            .prefix_index
+            .entry((text.clone(), owner))
+            .or_insert(next);
+        if index == next {
+            self.prefixes.push((text, owner));
+        }
+        let window = row.window_start - row.window_start.rem_euclid(WINDOW_SECONDS);
+        *self.prefix_bytes.entry((index, window)).or_default() +=
+            row.measures.bytes_in + row.measures.bytes_out;
+        true
+    }
+
+    fn city_network_id(&mut self, key: CityNetwork) -> usize {
+        if let Some(&index) = self.city_network_index.get(&key) {
+            return index;
+        }
+        let key = Arc::new(key);
+        let index = self.city_networks.len();
+        self.owners.entry(key.prefix_owner_key()).or_insert(index);
+        self.city_networks.push(key.clone());
+        self.city_network_index.insert(key, index);
+        index
+    }
+}

@@ -1,0 +1,106 @@
+//! Detection quality over four weeks of the demo world with injected incidents (the scenario in
+//! `flowatlas_demo`), graded against its ground truth with the targets of issue 9.
+
+mod support;
+
+use flowatlas_demo::{Quality, Scenario};
+use flowatlas_health::{Assessment, ImpactType};
+
+/// Seeds graded: the README's (1) and the one with the most false events of seeds 1–5 (2).
+const SEEDS: [u64; 2] = [1, 2];
+
+fn graded(seed: u64) -> (Scenario, Assessment, Quality) {
+    let scenario = Scenario::new(seed, support::WEEKS);
+    let (assessment, quality) = support::run(&scenario);
+    (scenario, assessment, quality)
+}
+
+#[test]
+fn incidents_are_found_early_and_sized_right_and_noise_raises_little() {
+    for seed in SEEDS {
+        check_targets(seed);
+    }
+}
+
+fn check_targets(seed: u64) {
+    let (scenario, assessment, quality) = graded(seed);
+    let mut must_detect = 0;
+    for incident in &quality.incidents {
+        if incident.must_detect {
+            must_detect += 1;
+            let delay = incident
+                .delay_windows
+                .unwrap_or_else(|| panic!("{} was not detected", incident.name));
+            assert!(
+                delay <= 2,
+                "{}: detected after {delay} windows",
+                incident.name
+            );
+            let error = incident.relative_error().unwrap_or(f64::INFINITY);
+            assert!(
+                error.abs() <= 0.25,
+                "seed {seed}: {}: estimated {:?}% for {:.2}% injected",
+                incident.name,
+                incident.estimated_percent,
+                incident.injected_percent
+            );
+        } else if incident.injected_percent < 0.1 {
+            assert_eq!(
+                incident.delay_windows, None,
+                "{} is below the 0.1% minimum and must raise nothing",
+                incident.name
+            );
+        }
+    }
+    assert!(
+        must_detect >= 5,
+        "the scenario has the incidents the targets name"
+    );
+    assert!(
+        quality.false_events_per_week() <= 1.0,
+        "seed {seed}: {} false events in {} weeks",
+        quality.false_events,
+        quality.weeks
+    );
+    assert_eq!(quality.local_events_in_dip_or_holiday, 0, "seed {seed}");
+
+    // Both impact types for an incident over 5% of all traffic; performance never scored.
+    let big = &scenario.incidents[0];
+    assert!(big.percent_of_total_traffic_impacted > 5.0);
+    for impact_type in [ImpactType::Availability, ImpactType::LocalAvailability] {
+        assert!(
+            assessment
+                .events
+                .iter()
+                .any(|event| event.impact_type == impact_type && event.covers(big.start + 600)),
+            "{impact_type:?}"
+        );
+    }
+    assert!(
+        assessment
+            .city_networks
+            .iter()
+            .all(|row| row.performance_score.is_none())
+    );
+}
+
+#[test]
+fn the_prefix_incident_names_its_prefix() {
+    let (scenario, assessment, _) = graded(1);
+    let incident = scenario
+        .incidents
+        .iter()
+        .find(|incident| matches!(incident.scope, flowatlas_demo::Scope::Prefix { .. }))
+        .unwrap();
+    let flowatlas_demo::Scope::Prefix { prefix } = &incident.scope else {
+        unreachable!()
+    };
+    let event = assessment
+        .events
+        .iter()
+        .find(|event| {
+            event.impact_type == ImpactType::LocalAvailability && event.covers(incident.start + 300)
+        })
+        .expect("a local event for the prefix's city-network");
+    assert_eq!(event.impacted_locations[0].prefixes.first(), Some(prefix));
+}
