@@ -15,9 +15,10 @@ use crate::cmd::process::write_summary;
 use crate::cmd::shared::{PipelineArgs, parse_time};
 
 /// Stored bytes of gzip flow logs one worker processes per second (one core here, one vCPU in
-/// Lambda at 1769 MB), as `benches/lambda_memory.rs` measured the Lambda's path on this
-/// machine class; only the estimate of `--dry-run` uses it.
-const BYTES_PER_SECOND_PER_WORKER: f64 = 20e6;
+/// Lambda at 1769 MB): `benches/lambda_memory.rs` ran a 75.3 MiB gzip object (344.5 MiB of
+/// text) through the function's handler from moto's S3 server on loopback in 5.92 s on the
+/// 2-core development VM. Only the estimate of `--dry-run` uses it.
+const BYTES_PER_SECOND_PER_WORKER: f64 = 13.3e6;
 
 /// Process the flow logs of a date range already in S3 into the same tables the Lambda
 /// writes. Lists only the day folders the range needs (AWS's default, hourly, Hive and
