@@ -115,37 +115,33 @@ pub async fn run_via_lambda(
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone();
-            if let Some(error) = invoke_error {
-                for (object, _) in batch.waiting.drain(..) {
-                    let _ = events.send(Event::Failed {
-                        key: object.key,
-                        error: format!("invoke {}: {error}", options.function),
-                    });
-                }
-                continue;
-            }
             let mut still_waiting = Vec::new();
             for (object, source) in batch.waiting.drain(..) {
-                match manifest_of(s3, &output, &source).await {
-                    Some(manifest) => {
-                        let _ = events.send(Event::Done {
-                            key: object.key,
-                            bytes: object.info.size,
-                            report: Box::new(report_of(&manifest)),
-                        });
+                let event = match (manifest_of(s3, &output, &source).await, &invoke_error) {
+                    (Some(manifest), _) => Event::Done {
+                        key: object.key,
+                        bytes: object.info.size,
+                        report: Box::new(report_of(&manifest)),
+                    },
+                    // Nothing more will come for this batch.
+                    (None, Some(error)) => Event::Failed {
+                        key: object.key,
+                        error: format!("invoke {}: {error}", options.function),
+                    },
+                    (None, None) if Instant::now() >= batch.deadline => Event::Failed {
+                        key: object.key,
+                        error: format!(
+                            "no manifest from {} within {} s: see the function's logs and its dead-letter queue",
+                            options.function,
+                            options.wait.as_secs()
+                        ),
+                    },
+                    (None, None) => {
+                        still_waiting.push((object, source));
+                        continue;
                     }
-                    None if Instant::now() >= batch.deadline => {
-                        let _ = events.send(Event::Failed {
-                            key: object.key,
-                            error: format!(
-                                "no manifest from {} within {} s: see the function's logs and its dead-letter queue",
-                                options.function,
-                                options.wait.as_secs()
-                            ),
-                        });
-                    }
-                    None => still_waiting.push((object, source)),
-                }
+                };
+                let _ = events.send(event);
             }
             batch.waiting = still_waiting;
         }

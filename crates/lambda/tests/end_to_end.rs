@@ -40,6 +40,7 @@ fn scratch(name: &str) -> PathBuf {
 struct Function {
     _emulator: Running,
     _process: Running,
+    /// The emulator's port: `cargo lambda invoke` and the Lambda API (Invoke) both use it.
     port: u16,
     log: PathBuf,
 }
@@ -503,4 +504,105 @@ fn bad_configuration_fails_at_cold_start() {
         assert!(said.contains(named), "{named}: {said}");
         assert!(said.contains("cold start failed"), "{said}");
     }
+}
+
+/// `flowatlas backfill --via-lambda`: batches handed to the function through the emulator's
+/// Invoke API, completion read from the manifests; a corrupt object is reported, and a second
+/// run skips everything already done.
+#[test]
+fn backfill_via_lambda() {
+    let dir = scratch("via-lambda");
+    let s3 = S3Server::start(&[LOGS, TABLES]);
+    let demo = flowatlas_demo::write_demo(&dir.join("demo"), 4, 40).unwrap();
+    let folder = demo.logs.join(PREFIX);
+    let mut names: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for name in names.iter().take(12) {
+        s3.put(
+            LOGS,
+            &format!("{PREFIX}{name}"),
+            std::fs::read(folder.join(name)).unwrap(),
+        );
+    }
+    let corrupt = format!("{PREFIX}{IFACE_A}2355Z_corrupt.log.parquet");
+    s3.put(LOGS, &corrupt, b"PAR1 not a parquet file PAR1".to_vec());
+    let function = Function::start(
+        &s3.endpoint,
+        &[
+            ("FLOWATLAS_SOURCES", format!("s3://{LOGS}/AWSLogs/")),
+            ("FLOWATLAS_DESTINATION", format!("s3://{TABLES}/tables/")),
+        ],
+        dir.join("function.log"),
+    );
+    let lambda = flowatlas_testkit::lambda_client(
+        &s3.runtime,
+        &format!("http://127.0.0.1:{}", function.port),
+    );
+    let day = flowatlas_demo::DAY_START / 86_400;
+    let selection = flowatlas_backfill::Selection {
+        source: flowatlas_s3::S3Url::parse(&format!("s3://{LOGS}")).unwrap(),
+        accounts: Vec::new(),
+        regions: Vec::new(),
+        first_day: day,
+        last_day: day,
+    };
+    let destination = flowatlas_s3::S3Url::parse(&format!("s3://{TABLES}/tables/")).unwrap();
+    let options = flowatlas_backfill::LambdaOptions {
+        function: "_".into(),
+        objects_per_invocation: 5,
+        batches_in_flight: 2,
+        wait: std::time::Duration::from_secs(120),
+        poll: std::time::Duration::from_millis(200),
+    };
+    let run = || {
+        let plan = s3
+            .runtime
+            .block_on(flowatlas_backfill::plan(&s3.client, &selection))
+            .unwrap();
+        assert_eq!(plan.objects.len(), 13);
+        let (sender, mut events) = tokio::sync::mpsc::unbounded_channel();
+        s3.runtime.block_on(flowatlas_backfill::run_via_lambda(
+            &s3.client,
+            &lambda,
+            plan.objects,
+            &destination,
+            &options,
+            sender,
+        ));
+        let mut fates = std::collections::BTreeMap::<&'static str, Vec<String>>::new();
+        while let Ok(event) = events.try_recv() {
+            let (fate, key) = match event {
+                flowatlas_backfill::Event::Done { key, .. } => ("done", key),
+                flowatlas_backfill::Event::Skipped { key, .. } => ("skipped", key),
+                flowatlas_backfill::Event::Failed { key, .. } => ("failed", key),
+                other => panic!("unexpected {other:?}"),
+            };
+            fates.entry(fate).or_default().push(key);
+        }
+        fates
+    };
+    let first = run();
+    assert_eq!(
+        first.get("done").map(Vec::len),
+        Some(12),
+        "{first:?}\n{}",
+        function.log()
+    );
+    assert_eq!(
+        first.get("failed"),
+        Some(&vec![corrupt.clone()]),
+        "{first:?}"
+    );
+    let manifests = s3
+        .keys(TABLES)
+        .iter()
+        .filter(|key| key.starts_with("tables/_manifests/"))
+        .count();
+    assert_eq!(manifests, 12);
+    let second = run();
+    assert_eq!(second.get("skipped").map(Vec::len), Some(12), "{second:?}");
+    assert_eq!(second.get("failed"), Some(&vec![corrupt]), "{second:?}");
 }

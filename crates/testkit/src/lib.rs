@@ -64,6 +64,20 @@ pub struct S3Server {
     pub client: Client,
 }
 
+/// A Lambda client for a local runtime API emulator (`cargo lambda watch`) at `endpoint`.
+pub fn lambda_client(runtime: &tokio::runtime::Runtime, endpoint: &str) -> aws_sdk_lambda::Client {
+    let shared = runtime.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .endpoint_url(endpoint)
+            .load(),
+    );
+    aws_sdk_lambda::Client::new(&shared)
+}
+
 impl S3Server {
     /// Starts the server and creates `buckets`.
     pub fn start(buckets: &[&str]) -> S3Server {

@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use flowatlas_backfill::{Estimate, Event, Output, RunOptions, Selection};
+use flowatlas_backfill::{
+    Estimate, Event, LambdaOptions, Output, RunOptions, Selection, lambda_client_from_env,
+    run_via_lambda,
+};
 use flowatlas_pipeline::ObjectReport;
 use flowatlas_rollup::ServiceLocation;
 use flowatlas_s3::S3Url;
@@ -19,6 +22,9 @@ use crate::cmd::shared::{PipelineArgs, parse_time};
 /// text) through the function's handler from moto's S3 server on loopback in 5.92 s on the
 /// 2-core development VM. Only the estimate of `--dry-run` uses it.
 const BYTES_PER_SECOND_PER_WORKER: f64 = 13.3e6;
+
+/// Objects per invocation with `--via-lambda`, as an SQS batch brings them to the function.
+const OBJECTS_PER_INVOCATION: usize = 10;
 
 /// Process the flow logs of a date range already in S3 into the same tables the Lambda
 /// writes. Lists only the day folders the range needs (AWS's default, hourly, Hive and
@@ -62,6 +68,17 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 4)]
     attempts: u32,
 
+    /// Hand the objects to this deployed flowatlas function (name or ARN) in batches of 10, by
+    /// asynchronous invokes with at most `--concurrency` batches in flight, instead of
+    /// processing them here; completion is read from the manifests in `--out`, which must be
+    /// the function's destination. For histories too big for one machine.
+    #[arg(long, value_name = "FUNCTION")]
+    via_lambda: Option<String>,
+
+    /// With `--via-lambda`: seconds a batch may take before its missing objects are reported.
+    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+    lambda_wait: u64,
+
     /// Print the plan (objects, bytes, estimated time and Lambda cost) and stop.
     #[arg(long)]
     dry_run: bool,
@@ -102,6 +119,20 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     } else {
         Output::Folder(PathBuf::from(&args.out))
     };
+    let via_lambda = match (&args.via_lambda, &output) {
+        (Some(function), Output::S3(destination)) => Some(LambdaOptions {
+            function: function.clone(),
+            objects_per_invocation: OBJECTS_PER_INVOCATION,
+            batches_in_flight: args.concurrency.unwrap_or(8),
+            wait: Duration::from_secs(args.lambda_wait),
+            poll: Duration::from_secs(2),
+        })
+        .map(|options| (options, destination.clone())),
+        (Some(_), Output::Folder(_)) => {
+            anyhow::bail!("--via-lambda needs --out s3://...: the function's destination")
+        }
+        (None, _) => None,
+    };
     let concurrency = args
         .concurrency
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -117,7 +148,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         BYTES_PER_SECOND_PER_WORKER,
         concurrency,
         args.lambda_memory_mb,
-        10,
+        OBJECTS_PER_INVOCATION as u64,
     );
     if args.dry_run {
         print_plan(&args, &plan, &estimate)?;
@@ -141,9 +172,28 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let planned_bytes = estimate.bytes;
     let objects = plan.objects;
     let tally = runtime.block_on(async {
-        let work = flowatlas_backfill::run(
-            &client, objects, &config, databases, &output, &options, sender,
-        );
+        let work = async {
+            match &via_lambda {
+                Some((lambda_options, destination)) => {
+                    let lambda = lambda_client_from_env().await;
+                    run_via_lambda(
+                        &client,
+                        &lambda,
+                        objects,
+                        destination,
+                        lambda_options,
+                        sender,
+                    )
+                    .await;
+                }
+                None => {
+                    flowatlas_backfill::run(
+                        &client, objects, &config, databases, &output, &options, sender,
+                    )
+                    .await;
+                }
+            }
+        };
         let mut tally = Tally::default();
         let mut progress = Progress::new(n_planned, planned_bytes);
         let watch = async {
