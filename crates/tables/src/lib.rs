@@ -29,7 +29,9 @@ mod top;
 pub use catalog::{CatalogTable, PARTITION_KEYS};
 pub use flows::{FLOWS, FlowsWriter, flows_catalog, flows_schema};
 pub use health::{city_network_health, health_events};
-pub use read::{read_city_networks, read_client_prefixes};
+pub use read::{
+    HEALTH_SOURCE_ID, assess_folder, read_city_networks, read_client_prefixes, write_health,
+};
 pub use top::{TopBy, TopEntry, TopReport, top};
 
 use std::collections::BTreeMap;

@@ -13,10 +13,11 @@ use flowatlas_rollup::{RollupConfig, ServiceLocation};
 use flowatlas_tables::{TopBy, top};
 
 use crate::Outcome;
-use crate::cmd::health::{assess_tables, write_human, write_tables};
+use crate::cmd::health::write_human;
 use crate::cmd::process::{process_all, write_summary};
 use crate::cmd::shared::expand_inputs;
 use crate::cmd::top::{Style, write_report};
+use flowatlas_tables::{assess_folder, write_health};
 
 /// Write a realistic day of flow logs for a fictional service (2 interfaces, v2 and v5
 /// formats, gzip objects under AWS's key layout, ~50 city-networks, rejected scans, NODATA,
@@ -98,8 +99,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     }
     // One day of history: expectations come from the last hour's trend.
     writeln!(out)?;
-    let assessment = assess_tables(&tables, &HealthConfig::default(), None, None)?;
-    write_tables(&tables, &assessment)?;
+    let assessment = assess_folder(&tables, &HealthConfig::default(), None, None)?;
+    write_health(&tables, &assessment)?;
     write_human(&mut out, &assessment, 5)?;
     writeln!(
         out,

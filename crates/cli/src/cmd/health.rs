@@ -2,18 +2,13 @@
 
 use std::collections::HashMap;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use flowatlas_health::publish::{emf_line, eventbridge_event, iso_time};
-use flowatlas_health::{
-    Assessment, CityNetworkHealth, HISTORY_SECONDS, HealthConfig, HealthEvent, Observations,
-    Status, assess,
-};
+use flowatlas_health::{Assessment, CityNetworkHealth, HealthConfig, HealthEvent, Status};
 use flowatlas_rollup::WINDOW_SECONDS;
-use flowatlas_tables::{
-    city_network_health, health_events, read_city_networks, read_client_prefixes, write_partitioned,
-};
+use flowatlas_tables::{assess_folder, write_health};
 
 use crate::Outcome;
 use crate::cmd::shared::parse_time;
@@ -78,7 +73,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     const HOUR: i64 = 3600;
     let from = args.from.map(|from| from - from.rem_euclid(HOUR));
     let to = args.to.map(|to| to + (HOUR - to.rem_euclid(HOUR)) % HOUR);
-    let assessment = assess_tables(&args.data, &config, from, to)?;
+    let assessment = assess_folder(&args.data, &config, from, to)?;
     if assessment.overall.is_empty() {
         anyhow::bail!(
             "{}: no city_networks rows in that time range; run flowatlas process --out {0} first",
@@ -86,7 +81,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         );
     }
     if !args.no_write {
-        write_tables(&args.data, &assessment)?;
+        write_health(&args.data, &assessment)?;
     }
     let mut out = io::stdout().lock();
     if args.emf {
@@ -99,33 +94,6 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         write_human(&mut out, &assessment, args.limit)?;
     }
     Ok(Outcome::Clean)
-}
-
-/// Reads the tables for `[from, to)` with the history before it and assesses the range.
-pub fn assess_tables(
-    data: &Path,
-    config: &HealthConfig,
-    from: Option<i64>,
-    to: Option<i64>,
-) -> anyhow::Result<Assessment> {
-    let history_from = from.map(|from| from - HISTORY_SECONDS);
-    let mut observations = Observations::new();
-    observations.add_city_networks(&read_city_networks(data, history_from, to)?);
-    observations.add_prefixes(&read_client_prefixes(data, history_from, to)?);
-    Ok(assess(&mut observations, config, from, to))
-}
-
-/// Writes the health tables beside the input tables.
-pub fn write_tables(data: &Path, assessment: &Assessment) -> anyhow::Result<()> {
-    const SOURCE_ID: &str = "flowatlas-health";
-    write_partitioned(
-        &city_network_health(),
-        &assessment.city_networks,
-        data,
-        SOURCE_ID,
-    )?;
-    write_partitioned(&health_events(), &assessment.events, data, SOURCE_ID)?;
-    Ok(())
 }
 
 /// A city-network's worst moment in the range: the window where it had most of all traffic
