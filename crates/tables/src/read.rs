@@ -208,6 +208,50 @@ impl Columns<'_> {
     }
 }
 
+/// Reads the rollup tables under `data_dir` for `[from, to)` with the history before it
+/// (`flowatlas_health::HISTORY_SECONDS`) and assesses the range.
+pub fn assess_folder(
+    data_dir: &Path,
+    config: &flowatlas_health::HealthConfig,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Result<flowatlas_health::Assessment, WriteError> {
+    let history_from = from.map(|from| from - flowatlas_health::HISTORY_SECONDS);
+    let mut observations = flowatlas_health::Observations::new();
+    observations.add_city_networks(&read_city_networks(data_dir, history_from, to)?);
+    observations.add_prefixes(&read_client_prefixes(data_dir, history_from, to)?);
+    Ok(flowatlas_health::assess(
+        &mut observations,
+        config,
+        from,
+        to,
+    ))
+}
+
+/// The name of the health tables' files in each partition: one writer (the assessment), so
+/// a later assessment of the same hour replaces them.
+pub const HEALTH_SOURCE_ID: &str = "flowatlas-health";
+
+/// Writes an assessment's `city_network_health` and `health_events` under `data_dir`.
+pub fn write_health(
+    data_dir: &Path,
+    assessment: &flowatlas_health::Assessment,
+) -> Result<Vec<crate::WrittenFile>, crate::WriteError> {
+    let mut written = crate::write_partitioned(
+        &crate::city_network_health(),
+        &assessment.city_networks,
+        data_dir,
+        HEALTH_SOURCE_ID,
+    )?;
+    written.extend(crate::write_partitioned(
+        &crate::health_events(),
+        &assessment.events,
+        data_dir,
+        HEALTH_SOURCE_ID,
+    )?);
+    Ok(written)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,48 +339,4 @@ mod tests {
         assert_eq!(last, prefix_rows[2..]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
-}
-
-/// Reads the rollup tables under `data_dir` for `[from, to)` with the history before it
-/// (`flowatlas_health::HISTORY_SECONDS`) and assesses the range.
-pub fn assess_folder(
-    data_dir: &Path,
-    config: &flowatlas_health::HealthConfig,
-    from: Option<i64>,
-    to: Option<i64>,
-) -> Result<flowatlas_health::Assessment, WriteError> {
-    let history_from = from.map(|from| from - flowatlas_health::HISTORY_SECONDS);
-    let mut observations = flowatlas_health::Observations::new();
-    observations.add_city_networks(&read_city_networks(data_dir, history_from, to)?);
-    observations.add_prefixes(&read_client_prefixes(data_dir, history_from, to)?);
-    Ok(flowatlas_health::assess(
-        &mut observations,
-        config,
-        from,
-        to,
-    ))
-}
-
-/// The name of the health tables' files in each partition: one writer (the assessment), so
-/// a later assessment of the same hour replaces them.
-pub const HEALTH_SOURCE_ID: &str = "flowatlas-health";
-
-/// Writes an assessment's `city_network_health` and `health_events` under `data_dir`.
-pub fn write_health(
-    data_dir: &Path,
-    assessment: &flowatlas_health::Assessment,
-) -> Result<Vec<crate::WrittenFile>, crate::WriteError> {
-    let mut written = crate::write_partitioned(
-        &crate::city_network_health(),
-        &assessment.city_networks,
-        data_dir,
-        HEALTH_SOURCE_ID,
-    )?;
-    written.extend(crate::write_partitioned(
-        &crate::health_events(),
-        &assessment.events,
-        data_dir,
-        HEALTH_SOURCE_ID,
-    )?);
-    Ok(written)
 }
