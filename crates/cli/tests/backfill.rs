@@ -53,7 +53,7 @@ fn key(
 fn upload_history(s3: &S3Server, dir: &Path) -> Vec<Vec<String>> {
     let demo = flowatlas_demo::write_demo(&dir.join("demo"), 5, 4).unwrap();
     let mut objects: Vec<Vec<u8>> = Vec::new();
-    for entry in walk(&demo.logs) {
+    for entry in flowatlas_testkit::files_under(&demo.logs) {
         objects.push(std::fs::read(entry).unwrap());
     }
     let mut by_day = vec![Vec::new(); DAYS.len()];
@@ -84,20 +84,6 @@ fn upload_history(s3: &S3Server, dir: &Path) -> Vec<Vec<String>> {
         vec![1],
     );
     by_day
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files.sort();
-    files
 }
 
 fn backfill(s3: &S3Server, args: &[&str]) -> Command {
@@ -304,7 +290,7 @@ fn failures_are_reported_and_everything_else_lands() {
     let dir = scratch("backfill-faults");
     let s3 = S3Server::start(&[BUCKET]);
     let demo = flowatlas_demo::write_demo(&dir.join("demo"), 6, 4).unwrap();
-    let objects = walk(&demo.logs);
+    let objects = flowatlas_testkit::files_under(&demo.logs);
     let day = ("2026", "06", "01");
     let mut good = BTreeSet::new();
     for (n, object) in objects.iter().take(20).enumerate() {

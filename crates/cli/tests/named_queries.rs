@@ -1,4 +1,4 @@
-//! Every named query in `infra/athena/*.sql` runs against the demo's tables in DuckDB (a second
+//! Every named query in `infra/athena/*.sql` runs against the demo's tables (health included) in DuckDB (a second
 //! engine; the queries use the SQL that Athena/Trino and DuckDB share) and returns rows.
 
 mod support;
@@ -15,7 +15,7 @@ fn every_named_query_runs_on_the_demo() {
         "--dir",
         dir.to_str().unwrap(),
         "--records-per-object",
-        "60",
+        "300",
     ]);
 
     let queries = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/athena");
@@ -24,7 +24,7 @@ import json, sys, pathlib, duckdb
 tables, queries = sys.argv[1], pathlib.Path(sys.argv[2])
 con = duckdb.connect()
 con.execute("CREATE SCHEMA flowatlas")
-for table in ("city_networks", "client_prefixes"):
+for table in ("city_networks", "client_prefixes", "health_events"):
     con.execute(f"CREATE VIEW flowatlas.{table} AS SELECT * FROM read_parquet('{tables}/{table}/**/*.parquet', hive_partitioning = true, hive_types = {{'dt': VARCHAR, 'hour': VARCHAR}})")
 results = {}
 for path in sorted(queries.glob("*.sql")):
@@ -39,7 +39,18 @@ print(json.dumps(results))
     );
     let results: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
     let results = results.as_object().unwrap();
-    assert_eq!(results.len(), 7, "{results:?}");
+    let n_queries = std::fs::read_dir(&queries)
+        .unwrap()
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|ext| ext == "sql")
+        })
+        .count();
+    assert_eq!(results.len(), n_queries, "{results:?}");
     for (query, n_rows) in results {
         assert!(n_rows.as_u64().unwrap() > 0, "{query} returned no rows");
     }

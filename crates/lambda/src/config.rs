@@ -46,6 +46,21 @@ pub struct Settings {
     pub time_reserve: Duration,
     /// Table files above this size are uploaded in parts of this size.
     pub part_size: u64,
+    /// The scheduled health mode's settings.
+    pub health: HealthSettings,
+}
+
+/// How the scheduled health mode assesses the destination's tables.
+#[derive(Clone, Debug)]
+pub struct HealthSettings {
+    /// Thresholds, in Internet Monitor's `HealthEventsConfig` shape.
+    pub config: flowatlas_health::HealthConfig,
+    /// Days of history read before the assessed windows (at most 28: four weeks).
+    pub history_days: i64,
+    /// Windows younger than this are not assessed yet: their flow logs are still arriving.
+    pub delay: Duration,
+    /// The EventBridge bus health events are put on; `None` publishes nothing.
+    pub event_bus: Option<String>,
 }
 
 /// Every variable the function reads; any other `FLOWATLAS_` variable is a typo and an error.
@@ -62,6 +77,10 @@ const VARIABLES: &[&str] = &[
     "FLOWATLAS_FORMAT",
     "FLOWATLAS_TIME_RESERVE_SECONDS",
     "FLOWATLAS_PART_SIZE_MIB",
+    "FLOWATLAS_HEALTH_CONFIG",
+    "FLOWATLAS_HEALTH_HISTORY_DAYS",
+    "FLOWATLAS_HEALTH_DELAY_MINUTES",
+    "FLOWATLAS_HEALTH_EVENT_BUS",
 ];
 
 /// S3's smallest multipart part.
@@ -184,7 +203,30 @@ impl Settings {
                 format!("{part_size_mib}: S3 parts are at least {MIN_PART_SIZE_MIB} MiB"),
             ));
         }
+        let health_config = match get("FLOWATLAS_HEALTH_CONFIG") {
+            Some(text) => flowatlas_health::HealthConfig::from_json(text)
+                .map_err(|error| invalid("FLOWATLAS_HEALTH_CONFIG", error.to_string()))?,
+            None => flowatlas_health::HealthConfig::default(),
+        };
+        let history_days = number("FLOWATLAS_HEALTH_HISTORY_DAYS", 28)?;
+        if !(1..=28).contains(&history_days) {
+            return Err(invalid(
+                "FLOWATLAS_HEALTH_HISTORY_DAYS",
+                format!("{history_days}: between 1 and 28 (the baseline looks back four weeks)"),
+            ));
+        }
+        let health = HealthSettings {
+            config: health_config,
+            history_days: history_days as i64,
+            delay: Duration::from_secs(60 * number("FLOWATLAS_HEALTH_DELAY_MINUTES", 15)?),
+            event_bus: match get("FLOWATLAS_HEALTH_EVENT_BUS") {
+                Some("none") => None,
+                Some(bus) => Some(bus.to_owned()),
+                None => Some("default".to_owned()),
+            },
+        };
         Ok(Settings {
+            health,
             sources,
             destination,
             tables,
@@ -251,6 +293,11 @@ mod tests {
             ("FLOWATLAS_PART_SIZE_MIB", "4"),
             ("FLOWATLAS_TIME_RESERVE_SECONDS", "soon"),
             ("FLOWATLAS_TABELS", "flows"),
+            (
+                "FLOWATLAS_HEALTH_CONFIG",
+                "{\"availabilityScoreThreshold\": 120}",
+            ),
+            ("FLOWATLAS_HEALTH_HISTORY_DAYS", "60"),
         ];
         for (name, value) in cases {
             let error = with((name, value));

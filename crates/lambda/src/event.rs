@@ -34,6 +34,8 @@ pub enum Invocation {
     Batch(Vec<Message>),
     /// Nothing to do, and why (`s3:TestEvent`, an event type that creates nothing).
     Ignore(String),
+    /// An EventBridge schedule: assess the recent windows (the scheduled time, Unix seconds).
+    Health(i64),
 }
 
 /// One SQS message.
@@ -47,6 +49,16 @@ pub struct Message {
 
 /// Reads an event. An event of no known shape is an error naming what was found.
 pub fn parse(event: &Value) -> Result<Invocation, String> {
+    if event.get("source").and_then(Value::as_str) == Some("aws.events")
+        && event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
+    {
+        let time = event
+            .get("time")
+            .and_then(Value::as_str)
+            .and_then(parse_time_ms)
+            .ok_or("Scheduled Event without a valid `time`")?;
+        return Ok(Invocation::Health(time.div_euclid(1000)));
+    }
     if let Some(records) = event.get("Records").and_then(Value::as_array) {
         let from_sqs = records
             .first()

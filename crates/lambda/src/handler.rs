@@ -20,6 +20,8 @@ pub struct State {
     pub settings: Settings,
     /// The S3 client.
     pub client: Client,
+    /// The EventBridge client health events are put with.
+    pub events: Option<aws_sdk_eventbridge::Client>,
     /// The pipeline's configuration (`out_dir` is a scratch folder emptied for each object)
     /// and the enricher, whose cache stays warm across objects and invocations.
     pub worker: Mutex<Option<Worker>>,
@@ -50,6 +52,9 @@ pub async fn handle(
     let invocation = event::parse(&payload)?;
     let mut metrics = Metrics::default();
     let response = match invocation {
+        Invocation::Health(scheduled_at) => {
+            crate::health::run(&state, scheduled_at, function).await
+        }
         Invocation::Ignore(why) => {
             info!(reason = %why, "event ignored");
             Ok(json!({ "ignored": why }))

@@ -7,12 +7,14 @@
 //! GeoIP databases named by S3 URL and opens them (cold start); [`handle`] runs one event:
 //! S3 notifications, SQS batches (partial batch failures) and EventBridge events, each object
 //! read from S3, processed by the same per-object pipeline as `flowatlas process`, and its
-//! tables uploaded with the manifest last.
+//! tables uploaded with the manifest last; and EventBridge schedules, which run the health
+//! engine over the destination's recent windows (`health.rs`).
 #![deny(missing_docs)]
 
 mod config;
 mod event;
 mod handler;
+mod health;
 mod metrics;
 
 use std::path::PathBuf;
@@ -24,7 +26,7 @@ use flowatlas_pipeline::Config;
 use flowatlas_rollup::{RollupConfig, ServiceLocation};
 use flowatlas_s3::{Client, Worker};
 
-pub use config::{FileSource, Settings};
+pub use config::{FileSource, HealthSettings, Settings};
 pub use handler::{State, handle};
 
 impl State {
@@ -106,9 +108,17 @@ impl State {
             enrichment = enricher.is_some(),
             "cold start"
         );
+        let events = match &settings.health.event_bus {
+            Some(_) => {
+                let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                Some(aws_sdk_eventbridge::Client::new(&shared))
+            }
+            None => None,
+        };
         Ok(State {
             settings,
             client,
+            events,
             worker: Mutex::new(Some(Worker {
                 config: pipeline,
                 enricher,

@@ -606,3 +606,91 @@ fn backfill_via_lambda() {
     assert_eq!(second.get("skipped").map(Vec::len), Some(12), "{second:?}");
     assert_eq!(second.get("failed"), Some(&vec![corrupt]), "{second:?}");
 }
+
+/// The scheduled health mode: the demo's tables in the destination bucket, a schedule at 14:30
+/// on the demo day: the London outage is raised as an event and put on EventBridge (moto's),
+/// the health tables of the hours assessed are written, and the newest scores go out as EMF.
+#[test]
+fn health_on_schedule() {
+    let dir = scratch("health");
+    let s3 = S3Server::start(&[TABLES]);
+    let demo = flowatlas_demo::write_demo(&dir.join("demo"), 1, 300).unwrap();
+    let tables = dir.join("tables");
+    let databases = Databases::open(&GeoConfig {
+        asn_dbs: vec![demo.asn_db.clone()],
+        geo_dbs: vec![demo.city_db.clone()],
+        prefixes: None,
+    })
+    .unwrap();
+    let mut enricher = Enricher::new(Arc::new(databases));
+    let config = Config {
+        read: flowatlas_flowlog::Options::default(),
+        rules: PeerRules::new(&[LOCAL_CIDR.to_string()], None).unwrap(),
+        rollup: RollupConfig {
+            prefix_len_v4: 24,
+            prefix_len_v6: 48,
+            default_location: ServiceLocation::default(),
+        },
+        out_dir: tables.clone(),
+        tables: Tables::default(),
+    };
+    let folder = demo.logs.join(PREFIX);
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        process_file(&entry.unwrap().path(), &config, Some(&mut enricher)).unwrap();
+    }
+    for table in ["city_networks", "client_prefixes"] {
+        for path in flowatlas_testkit::files_under(&tables.join(table)) {
+            let relative = path
+                .strip_prefix(&tables)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            s3.put(
+                TABLES,
+                &format!("tables/{relative}"),
+                std::fs::read(&path).unwrap(),
+            );
+        }
+    }
+    let function = Function::start(
+        &s3.endpoint,
+        &[
+            ("FLOWATLAS_SOURCES", format!("s3://{LOGS}/AWSLogs/")),
+            ("FLOWATLAS_DESTINATION", format!("s3://{TABLES}/tables/")),
+            ("FLOWATLAS_HEALTH_DELAY_MINUTES", "0".into()),
+        ],
+        dir.join("function.log"),
+    );
+    let response = function
+        .invoke("eventbridge-scheduled.json")
+        .unwrap_or_else(|error| panic!("{error}\n{}", function.log()));
+    assert_eq!(response["from"], "2026-06-01T13:00:00Z", "{response}");
+    assert_eq!(response["to"], "2026-06-01T14:30:00Z", "{response}");
+    assert!(
+        response["events_active"].as_u64().unwrap() >= 1,
+        "{response}"
+    );
+    assert!(
+        response["events_published"].as_u64().unwrap() >= 1,
+        "{response}"
+    );
+    let keys = s3.keys(TABLES);
+    for key in [
+        "tables/city_network_health/dt=2026-06-01/hour=13/flowatlas-health.parquet",
+        "tables/city_network_health/dt=2026-06-01/hour=14/flowatlas-health.parquet",
+        "tables/health_events/dt=2026-06-01/hour=14/flowatlas-health.parquet",
+    ] {
+        assert!(
+            keys.iter().any(|written| written == key),
+            "{key} not in {keys:#?}"
+        );
+    }
+    let log = function.log();
+    assert!(log.contains("\"health assessed\""), "{log}");
+    let emf = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line.get("ActiveHealthEvents").is_some())
+        .expect("an EMF line with the health scores");
+    assert!(emf["ActiveHealthEvents"].as_u64().unwrap() >= 1, "{emf}");
+}

@@ -1,0 +1,225 @@
+//! The scheduled health mode: on each EventBridge schedule (every 5 minutes), the recent
+//! windows of the destination's tables are assessed with the same engine as `flowatlas health`,
+//! the health tables of those hours are replaced, events that opened or resolved in the newest
+//! window are put on EventBridge, and the newest window's scores go out as EMF.
+//!
+//! Each run reads the history it needs from the destination (up to `history_days` of
+//! `city_networks` and `client_prefixes` partitions), so runs are independent and a missed
+//! schedule loses nothing; the price is the reading, which grows with the tables' size.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+
+use flowatlas_health::publish::{EVENT_DETAIL_TYPE, EVENT_SOURCE, emf_line, eventbridge_event};
+use flowatlas_health::{Assessment, HealthEvent};
+use flowatlas_rollup::WINDOW_SECONDS;
+use flowatlas_s3::{Client, S3Url};
+use serde_json::{Value, json};
+
+use crate::handler::State;
+
+const HOUR: i64 = 3600;
+const INPUT_TABLES: [&str; 2] = ["city_networks", "client_prefixes"];
+const OUTPUT_TABLES: [&str; 2] = ["city_network_health", "health_events"];
+
+/// Assesses the windows before `scheduled_at` less the delay; returns a summary.
+pub async fn run(state: &State, scheduled_at: i64, function: &str) -> Result<Value, String> {
+    let settings = &state.settings.health;
+    let destination = &state.settings.destination;
+    let ready = scheduled_at - settings.delay.as_secs() as i64;
+    let to = ready - ready.rem_euclid(WINDOW_SECONDS);
+    // From the start of the previous hour: every hour partition written is complete up to `to`,
+    // and a later run rewrites it with a superset of its windows.
+    let from = to - WINDOW_SECONDS - (to - WINDOW_SECONDS).rem_euclid(HOUR) - HOUR;
+    let history_from = from - settings.history_days * 86_400;
+    let scratch = std::env::temp_dir().join(format!("flowatlas-{}-health", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let mut n_read = 0;
+    for table in INPUT_TABLES {
+        n_read += download_range(
+            &state.client,
+            destination,
+            table,
+            history_from,
+            to,
+            &scratch,
+        )
+        .await
+        .map_err(|error| error.to_string())?;
+    }
+    let config = settings.config.clone();
+    let folder = scratch.clone();
+    let assessed = tokio::task::spawn_blocking(move || -> Result<_, String> {
+        let assessment = flowatlas_tables::assess_folder(&folder, &config, Some(from), Some(to))
+            .map_err(|error| error.to_string())?;
+        let written = flowatlas_tables::write_health(&folder, &assessment)
+            .map_err(|error| error.to_string())?;
+        Ok((assessment, written))
+    })
+    .await
+    .map_err(|error| format!("health assessment panicked: {error}"))?;
+    let (assessment, written) = assessed?;
+
+    let mut uploaded = BTreeSet::new();
+    for file in &written {
+        let key = destination.key(&file.path.to_string_lossy());
+        flowatlas_s3::upload_file(
+            &state.client,
+            &destination.bucket,
+            &key,
+            &scratch.join(&file.path),
+            state.settings.part_size,
+        )
+        .await
+        .map_err(|error| error.to_string())?;
+        uploaded.insert(key);
+    }
+    // An hour this run assessed without events must lose an earlier run's events file.
+    for hour in (from..to).step_by(HOUR as usize) {
+        for table in OUTPUT_TABLES {
+            let key = destination.key(&partition_file(table, hour));
+            if !uploaded.contains(&key) {
+                flowatlas_s3::delete(&state.client, &destination.bucket, &key)
+                    .await
+                    .map_err(|error| error.to_string())?;
+            }
+        }
+    }
+
+    let changed: Vec<&HealthEvent> = assessment
+        .events
+        .iter()
+        .filter(|event| {
+            let newest = |time: i64| time > to - WINDOW_SECONDS && time <= to;
+            newest(event.detected_at) || event.ended_at.is_some_and(newest)
+        })
+        .collect();
+    let published = match (&settings.event_bus, &state.events) {
+        (Some(bus), Some(events)) if !changed.is_empty() => {
+            put_events(events, bus, &changed).await?
+        }
+        _ => 0,
+    };
+    emit_newest_scores(&assessment, to, function);
+    let _ = std::fs::remove_dir_all(&scratch);
+    tracing::info!(
+        from,
+        to,
+        files_read = n_read,
+        events = assessment.events.len(),
+        published,
+        "health assessed"
+    );
+    Ok(json!({
+        "from": flowatlas_health::publish::iso_time(from),
+        "to": flowatlas_health::publish::iso_time(to),
+        "files_read": n_read,
+        "windows": assessment.overall.len(),
+        "events": assessment.events.len(),
+        "events_active": assessment.events.iter().filter(|event| event.ended_at.is_none()).count(),
+        "events_published": published,
+    }))
+}
+
+/// The health tables' file of one hour partition.
+fn partition_file(table: &str, hour_start: i64) -> String {
+    let partition = flowatlas_tables::partition_of(hour_start);
+    format!(
+        "{table}/{partition}/{}.parquet",
+        flowatlas_tables::HEALTH_SOURCE_ID
+    )
+}
+
+/// Downloads a table's partitions of `[from, to)` under `scratch`, keeping the layout.
+async fn download_range(
+    client: &Client,
+    destination: &S3Url,
+    table: &str,
+    from: i64,
+    to: i64,
+    scratch: &Path,
+) -> Result<usize, flowatlas_s3::Error> {
+    let mut n = 0;
+    let first_day = from.div_euclid(86_400);
+    let last_day = (to - 1).div_euclid(86_400);
+    for day in first_day..=last_day {
+        let date = flowatlas_tables::utc_date(day * 86_400);
+        let prefix = destination.key(&format!("{table}/dt={date}/"));
+        for object in flowatlas_s3::list(client, &destination.bucket, &prefix).await? {
+            let relative = &object.key[destination.key("").len()..];
+            let in_range = (0..24).any(|hour| {
+                let start = day * 86_400 + hour * HOUR;
+                start + HOUR > from
+                    && start < to
+                    && relative.contains(&format!("/{}/", flowatlas_tables::partition_of(start)))
+            });
+            if !in_range || !relative.ends_with(".parquet") {
+                continue;
+            }
+            let path = scratch.join(relative);
+            if let Some(folder) = path.parent() {
+                std::fs::create_dir_all(folder).map_err(|source| flowatlas_s3::Error::File {
+                    path: folder.to_path_buf(),
+                    source,
+                })?;
+            }
+            flowatlas_s3::download(client, &destination.bucket, &object.key, &path).await?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Puts events on the bus, ten per request (EventBridge's limit); any entry refused is an error.
+async fn put_events(
+    client: &aws_sdk_eventbridge::Client,
+    bus: &str,
+    events: &[&HealthEvent],
+) -> Result<usize, String> {
+    let mut published = 0;
+    for chunk in events.chunks(10) {
+        let entries = chunk
+            .iter()
+            .map(|event| {
+                let envelope = eventbridge_event(event);
+                aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                    .source(EVENT_SOURCE)
+                    .detail_type(EVENT_DETAIL_TYPE)
+                    .detail(envelope["detail"].to_string())
+                    .event_bus_name(bus)
+                    .build()
+            })
+            .collect::<Vec<_>>();
+        let response = client
+            .put_events()
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|error| {
+                format!(
+                    "PutEvents: {}",
+                    aws_sdk_eventbridge::error::DisplayErrorContext(error)
+                )
+            })?;
+        if response.failed_entry_count() > 0 {
+            return Err(format!(
+                "PutEvents refused {} entries",
+                response.failed_entry_count()
+            ));
+        }
+        published += chunk.len();
+    }
+    Ok(published)
+}
+
+/// The newest window's overall scores as an EMF line (one per run, so none is counted twice).
+fn emit_newest_scores(assessment: &Assessment, to: i64, function: &str) {
+    if let Some(overall) = assessment
+        .overall
+        .iter()
+        .find(|overall| overall.window_start == to - WINDOW_SECONDS)
+    {
+        let _ = writeln!(std::io::stdout().lock(), "{}", emf_line(overall, function));
+    }
+}
