@@ -142,6 +142,28 @@ fn demo_object(logs: &Path, interface: &str, window: &str) -> Vec<u8> {
     std::fs::read(folder.join(name)).unwrap()
 }
 
+/// What the function runs, configured the same way, for processing the same objects locally.
+fn local_pipeline(demo: &flowatlas_demo::Demo, out_dir: &Path) -> (Config, Enricher) {
+    let databases = Databases::open(&GeoConfig {
+        asn_dbs: vec![demo.asn_db.clone()],
+        geo_dbs: vec![demo.city_db.clone()],
+        prefixes: None,
+    })
+    .unwrap();
+    let config = Config {
+        read: flowatlas_flowlog::Options::default(),
+        rules: PeerRules::new(&[LOCAL_CIDR.to_string()], None).unwrap(),
+        rollup: RollupConfig {
+            prefix_len_v4: 24,
+            prefix_len_v6: 48,
+            default_location: ServiceLocation::default(),
+        },
+        out_dir: out_dir.to_path_buf(),
+        tables: Tables::default(),
+    };
+    (config, Enricher::new(Arc::new(databases)))
+}
+
 /// Per table: rows, their byte total, and the rows of each side the other lacks, by DuckDB.
 const COMPARE: &str = r#"
 import duckdb, json, sys
@@ -358,24 +380,7 @@ fn events_to_tables_on_loopback() {
         std::fs::write(path, body).unwrap();
     }
     let local_tables = dir.join("local-tables");
-    let databases = Databases::open(&GeoConfig {
-        asn_dbs: vec![demo.asn_db.clone()],
-        geo_dbs: vec![demo.city_db.clone()],
-        prefixes: None,
-    })
-    .unwrap();
-    let mut enricher = Enricher::new(Arc::new(databases));
-    let config = Config {
-        read: flowatlas_flowlog::Options::default(),
-        rules: PeerRules::new(&[LOCAL_CIDR.to_string()], None).unwrap(),
-        rollup: RollupConfig {
-            prefix_len_v4: 24,
-            prefix_len_v6: 48,
-            default_location: ServiceLocation::default(),
-        },
-        out_dir: local_tables.clone(),
-        tables: Tables::default(),
-    };
+    let (config, mut enricher) = local_pipeline(&demo, &local_tables);
     for (key, _) in &flow_logs {
         process_file(&local_logs.join(key), &config, Some(&mut enricher)).unwrap();
     }
@@ -616,24 +621,7 @@ fn health_on_schedule() {
     let s3 = S3Server::start(&[TABLES]);
     let demo = flowatlas_demo::write_demo(&dir.join("demo"), 1, 300).unwrap();
     let tables = dir.join("tables");
-    let databases = Databases::open(&GeoConfig {
-        asn_dbs: vec![demo.asn_db.clone()],
-        geo_dbs: vec![demo.city_db.clone()],
-        prefixes: None,
-    })
-    .unwrap();
-    let mut enricher = Enricher::new(Arc::new(databases));
-    let config = Config {
-        read: flowatlas_flowlog::Options::default(),
-        rules: PeerRules::new(&[LOCAL_CIDR.to_string()], None).unwrap(),
-        rollup: RollupConfig {
-            prefix_len_v4: 24,
-            prefix_len_v6: 48,
-            default_location: ServiceLocation::default(),
-        },
-        out_dir: tables.clone(),
-        tables: Tables::default(),
-    };
+    let (config, mut enricher) = local_pipeline(&demo, &tables);
     let folder = demo.logs.join(PREFIX);
     for entry in std::fs::read_dir(&folder).unwrap() {
         process_file(&entry.unwrap().path(), &config, Some(&mut enricher)).unwrap();
