@@ -393,9 +393,7 @@ pub fn write_corpus(dir: &Path, spec: &CorpusSpec) -> Result<Corpus, CorpusError
         ));
         // Level 6: what AWS's gzip objects compress like.
         let mut encoder = GzEncoder::new(Vec::new(), Compression::new(6));
-        encoder
-            .write_all(text.as_bytes())
-            .map_err(io(&path))?;
+        encoder.write_all(text.as_bytes()).map_err(io(&path))?;
         let bytes = encoder.finish().map_err(io(&path))?;
         std::fs::write(&path, &bytes).map_err(io(&path))?;
         corpus.n_records += n_records;

@@ -81,7 +81,8 @@ fn parse_text(files: &[PathBuf]) -> io::Result<serde_json::Value> {
     for path in files {
         let mut text = Vec::new();
         MultiGzDecoder::new(std::fs::File::open(path)?).read_to_end(&mut text)?;
-        if text.starts_with(v2_header.as_bytes()) {
+        let header = text.split(|&byte| byte == b'\n').next().unwrap_or_default();
+        if header == v2_header.as_bytes() {
             // Leaked so the reader borrows the bytes for the process's life without a copy.
             texts.push(text.leak());
         }
@@ -96,8 +97,11 @@ fn parse_text(files: &[PathBuf]) -> io::Result<serde_json::Value> {
         .iter()
         .map(|text| memchr::memchr_iter(b'\n', text).count() - 1)
         .sum();
-    Ok(serde_json::json!({"records": records, "bytes": texts.iter().map(|t| t.len()).sum::<usize>(),
-        "seconds": seconds, "checksum": checksum}))
+    let bytes: usize = texts.iter().map(|text| text.len()).sum();
+    Ok(
+        serde_json::json!({"records": records, "bytes": bytes, "seconds": seconds,
+        "checksum": checksum}),
+    )
 }
 
 fn run(cli: Cli) -> Result<String, Box<dyn std::error::Error>> {

@@ -329,7 +329,7 @@ pub fn process_reader(
                 .append(&record, &peer, enrichment.as_deref())
                 .map_err(write_error)?;
         }
-        rollup.add(&record, &peer, enrichment.as_deref());
+        rollup.add(&record, &peer, enrichment.as_ref());
     }
     report.counts = reader.counts();
 
