@@ -11,6 +11,7 @@ Usage: python3 benches/compare.py [--records N] [--rounds R] [--before BIN] [--r
 """
 
 import argparse
+import gzip
 import json
 import os
 import platform
@@ -130,6 +131,12 @@ def contenders(flowatlas, helper, before, data, big, scratch, cores):
     objects = data["objects"]
     databases = ["--asn-db", data["asn_db"], "--geo-db", data["city_db"]]
     duckdb_sql = (CONTENDERS / "duckdb_rollup.sql").read_text()
+    by_version = {2: [], 5: []}
+    for path in objects:
+        with gzip.open(path, "rt") as text:
+            by_version[5 if len(text.readline().split()) > 14 else 2].append(path)
+    if not (by_version[2] and by_version[5]):
+        sys.exit("the corpus is too small to hold v2 and v5 objects: raise --records")
 
     def flowatlas_run(key, name, binary, threads, flows, corpus=data):
         out = scratch / key
@@ -140,7 +147,11 @@ def contenders(flowatlas, helper, before, data, big, scratch, cores):
 
     def duckdb_run(key, threads):
         out = scratch / key
-        sql = duckdb_sql.format(objects=json.dumps(objects), out=out / "rollup.parquet")
+        sql = duckdb_sql.format(
+            v2_objects=json.dumps(by_version[2]),
+            v5_objects=json.dumps(by_version[5]),
+            out=out / "rollup.parquet",
+        )
         program = (
             "import duckdb, json, sys\n"
             f"db = duckdb.connect(config={{'threads': {threads}}})\n"

@@ -407,3 +407,39 @@ pub fn write_corpus(dir: &Path, spec: &CorpusSpec) -> Result<Corpus, CorpusError
     corpus.objects.sort();
     Ok(corpus)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_small(dir: &Path) -> Corpus {
+        let spec = CorpusSpec {
+            n_records: 20_000,
+            seed: 3,
+            one_object: false,
+        };
+        write_corpus(dir, &spec).unwrap()
+    }
+
+    #[test]
+    fn the_same_seed_writes_the_same_bytes() {
+        let scratch = std::env::temp_dir().join(format!("flowatlas-corpus-{}", std::process::id()));
+        let (first, second) = (scratch.join("a"), scratch.join("b"));
+        let (corpus_a, corpus_b) = (write_small(&first), write_small(&second));
+        assert_eq!(corpus_a.n_records, 20_000);
+        assert_eq!(corpus_a.objects.len(), corpus_b.objects.len());
+        for (a, b) in corpus_a.objects.iter().zip(&corpus_b.objects) {
+            assert_eq!(
+                a.strip_prefix(&first).unwrap(),
+                b.strip_prefix(&second).unwrap()
+            );
+            assert_eq!(std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+        }
+        let asn = (
+            std::fs::read(&corpus_a.asn_db),
+            std::fs::read(&corpus_b.asn_db),
+        );
+        assert_eq!(asn.0.unwrap(), asn.1.unwrap());
+        std::fs::remove_dir_all(&scratch).unwrap();
+    }
+}

@@ -645,17 +645,33 @@ pub fn write_partitioned<R: PartitionTime + Clone>(
     dir: &Path,
     source_id: &str,
 ) -> Result<Vec<WrittenFile>, WriteError> {
-    let mut by_partition: BTreeMap<String, Vec<R>> = BTreeMap::new();
-    for row in rows {
-        by_partition
-            .entry(partition_of(row.partition_time()))
-            .or_default()
-            .push(row.clone());
+    // Rows come sorted by time from the rollup, so each hour is usually one run of rows and is
+    // written from the slice itself; rows out of order are copied into their hour. Partitions
+    // are keyed by the hour's number: naming each row's partition took a string per row.
+    let mut by_hour: BTreeMap<i64, Vec<R>> = BTreeMap::new();
+    let mut runs: Vec<(i64, &[R])> = Vec::new();
+    let mut run_start = 0;
+    for (index, row) in rows.iter().enumerate() {
+        let hour = row.partition_time().div_euclid(3_600);
+        let next_hour = rows
+            .get(index + 1)
+            .map(|next| next.partition_time().div_euclid(3_600));
+        if next_hour != Some(hour) {
+            runs.push((hour, &rows[run_start..=index]));
+            run_start = index + 1;
+        }
+    }
+    let hours_in_order = runs.windows(2).all(|pair| pair[0].0 < pair[1].0);
+    if !hours_in_order {
+        for (hour, run) in runs.drain(..) {
+            by_hour.entry(hour).or_default().extend_from_slice(run);
+        }
+        runs.extend(by_hour.iter().map(|(&hour, rows)| (hour, rows.as_slice())));
     }
     let mut written = Vec::new();
-    for (partition, rows) in by_partition {
+    for (hour, rows) in runs {
         let relative = Path::new(table.name)
-            .join(&partition)
+            .join(partition_of(hour * 3_600))
             .join(format!("{source_id}.parquet"));
         let path = dir.join(&relative);
         let folder = path.parent().unwrap_or(dir);
@@ -663,7 +679,7 @@ pub fn write_partitioned<R: PartitionTime + Clone>(
             path: folder.to_path_buf(),
             source,
         })?;
-        let batch = table.batch(&rows).map_err(|source| WriteError::Arrow {
+        let batch = table.batch(rows).map_err(|source| WriteError::Arrow {
             table: table.name,
             source,
         })?;
