@@ -352,6 +352,7 @@ def report(runs, data, big, ok_bytes, parse, versions, rounds, results):
                 f"| {by_key[after].threads} | {median[before]:.2f} | {median[after]:.2f} | "
                 f"{median[before] / median[after]:.2f}× |"
             )
+        lines += ["", "What the profile showed and what changed: [README.md](README.md#profile)."]
     lines += [
         "",
         "## Cost of 1 TB of gzip flow logs",
