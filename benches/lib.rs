@@ -1,7 +1,28 @@
 //! Synthetic flow logs for the benchmarks: realistic value shapes (public and private
-//! addresses, ephemeral ports, ACCEPT/REJECT mixes, NODATA), generated from the field catalogue.
+//! addresses, ephemeral ports, ACCEPT/REJECT mixes, NODATA), generated from the field catalogue,
+//! and the end-to-end benchmark's corpus of gzip objects with its databases ([`write_corpus`]).
 
-use flowatlas_flowlog::{Field, Kind};
+mod corpus;
+
+pub use corpus::{Corpus, CorpusError, CorpusSpec, write_corpus};
+
+use flowatlas_flowlog::{Entry, Field, Kind, Options, Reader};
+
+/// Reads every record of `input` and touches the values a rollup needs, so nothing is
+/// optimized away; returns a checksum. Panics on rejects: benchmark inputs have none.
+pub fn read_all(input: &'static [u8]) -> u64 {
+    let mut reader = Reader::new(std::io::Cursor::new(input), &Options::default()).unwrap();
+    let mut checksum = 0u64;
+    while let Some(entry) = reader.next_entry().unwrap() {
+        if let Entry::Record(record) = entry {
+            checksum = checksum
+                .wrapping_add(record.int(Field::Bytes).unwrap_or(0) as u64)
+                .wrapping_add(u64::from(record.ip(Field::Srcaddr).is_some()));
+        }
+    }
+    assert_eq!(reader.counts().rejected, 0);
+    checksum
+}
 
 /// The fields of versions 2 to `version` in AWS's default order (14 for v2, 29 for v5).
 pub fn fields_up_to(version: u8) -> Vec<Field> {

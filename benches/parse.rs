@@ -7,26 +7,9 @@ use std::io::Write;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use flowatlas_benches::{fields_up_to, flow_log_text};
-use flowatlas_flowlog::{Entry, Field, Options, Reader};
+use flowatlas_benches::{fields_up_to, flow_log_text, read_all};
 
 const N_RECORDS: usize = 200_000;
-
-/// Reads everything and touches the values a rollup needs, so nothing is optimized away.
-fn read_all(input: &[u8]) -> u64 {
-    let mut reader =
-        Reader::new(std::io::Cursor::new(input.to_vec()), &Options::default()).unwrap();
-    let mut checksum = 0u64;
-    while let Some(entry) = reader.next_entry().unwrap() {
-        if let Entry::Record(record) = entry {
-            checksum = checksum
-                .wrapping_add(record.int(Field::Bytes).unwrap_or(0) as u64)
-                .wrapping_add(u64::from(record.ip(Field::Srcaddr).is_some()));
-        }
-    }
-    assert_eq!(reader.counts().rejected, 0);
-    checksum
-}
 
 fn gzip(text: &[u8]) -> Vec<u8> {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::new(6));

@@ -1,7 +1,9 @@
 //! Longest-prefix match over IPv4 and IPv6 networks: one hash map per prefix length in use.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
+
+// Looked up on every record: foldhash, not SipHash, whose cost showed in profiles.
+use foldhash::HashMap;
 
 use ipnetwork::IpNetwork;
 
@@ -44,11 +46,11 @@ fn slot<K, T>(lengths: &mut Vec<(u8, HashMap<K, T>)>, prefix: u8) -> &mut HashMa
     let idx = match lengths.iter().position(|(len, _)| *len <= prefix) {
         Some(idx) if lengths[idx].0 == prefix => idx,
         Some(idx) => {
-            lengths.insert(idx, (prefix, HashMap::new()));
+            lengths.insert(idx, (prefix, HashMap::default()));
             idx
         }
         None => {
-            lengths.push((prefix, HashMap::new()));
+            lengths.push((prefix, HashMap::default()));
             lengths.len() - 1
         }
     };

@@ -319,7 +319,6 @@ pub fn process_reader(
         }
         report.ok_bytes += record.int(flowatlas_flowlog::Field::Bytes).unwrap_or(0);
         let peer = finder.find(&record);
-        *report.peers.entry(peer.kind.name()).or_default() += 1;
         let enrichment = match (peer.kind, peer.ip, enricher.as_deref_mut()) {
             (PeerKind::Internet, Some(ip), Some(enricher)) => Some(enricher.enrich(ip)),
             _ => None,
@@ -329,9 +328,16 @@ pub fn process_reader(
                 .append(&record, &peer, enrichment.as_deref())
                 .map_err(write_error)?;
         }
-        rollup.add(&record, &peer, enrichment.as_deref());
+        rollup.add(&record, &peer, enrichment.as_ref());
     }
     report.counts = reader.counts();
+    // The finder counts peers as it goes; a map keyed by name per record showed in profiles.
+    for kind in PeerKind::ALL {
+        let found = finder.count(kind);
+        if found > 0 {
+            report.peers.insert(kind.name(), found);
+        }
+    }
 
     let (city_rows, prefix_rows, summary) = rollup.finish();
     for (kind, bytes) in &summary.other_bytes {

@@ -10,7 +10,7 @@
 //! [`Rollup::finish`] returns [`CityNetworkRow`]s and [`PrefixRow`]s in a stable order.
 #![deny(missing_docs)]
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::ops::AddAssign;
 use std::sync::Arc;
@@ -198,6 +198,59 @@ fn city_network_of(enrichment: Option<&Enrichment>) -> Facts {
     facts
 }
 
+/// Enrichments whose id is remembered by address before the memo is cleared: every record an
+/// override matches brings a new `Arc`, and memory must not grow with the object.
+const MAX_REMEMBERED_ENRICHMENTS: usize = 64 * 1024;
+
+/// The city-networks of a rollup, numbered, so that rows are keyed per record by a number
+/// rather than by hashing and comparing the facts' strings (which showed in profiles).
+#[derive(Default)]
+struct CityNetworks {
+    ids: foldhash::HashMap<Facts, u32>,
+    facts: Vec<Facts>,
+    /// The id of each enrichment already seen, by the address of its `Arc` (the enricher hands
+    /// out the same `Arc` for every address of a cached network). The `Arc`s are held, so no
+    /// address is reused while it is a key here.
+    by_enrichment: foldhash::HashMap<usize, u32>,
+    held: Vec<Arc<Enrichment>>,
+    unenriched: Option<u32>,
+}
+
+impl CityNetworks {
+    fn id_of(&mut self, enrichment: Option<&Arc<Enrichment>>) -> u32 {
+        let Some(enrichment) = enrichment else {
+            if let Some(id) = self.unenriched {
+                return id;
+            }
+            let id = self.intern(city_network_of(None));
+            self.unenriched = Some(id);
+            return id;
+        };
+        let address = Arc::as_ptr(enrichment) as usize;
+        if let Some(&id) = self.by_enrichment.get(&address) {
+            return id;
+        }
+        let id = self.intern(city_network_of(Some(enrichment)));
+        if self.held.len() >= MAX_REMEMBERED_ENRICHMENTS {
+            self.by_enrichment.clear();
+            self.held.clear();
+        }
+        self.by_enrichment.insert(address, id);
+        self.held.push(Arc::clone(enrichment));
+        id
+    }
+
+    fn intern(&mut self, facts: Facts) -> u32 {
+        if let Some(&id) = self.ids.get(&facts) {
+            return id;
+        }
+        let id = self.facts.len() as u32;
+        self.facts.push(facts.clone());
+        self.ids.insert(facts, id);
+        id
+    }
+}
+
 /// A row of the `city_networks` table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CityNetworkRow {
@@ -254,12 +307,25 @@ pub struct RollupSummary {
 #[derive(Default)]
 struct Accumulator {
     measures: Measures,
-    client_ips: HashSet<IpAddr>,
+    client_ips: foldhash::HashSet<IpAddr>,
+    /// The address added last: a connection's records often follow each other, and skipping
+    /// the set for a repeat saves a hash per record.
+    last_ip: Option<IpAddr>,
 }
 
-#[derive(Default)]
+impl Accumulator {
+    fn add(&mut self, record: &Record<'_>, direction: Direction, ip: IpAddr) {
+        self.measures.add_record(record, direction);
+        if self.last_ip != Some(ip) {
+            self.client_ips.insert(ip);
+            self.last_ip = Some(ip);
+        }
+    }
+}
+
 struct PrefixAccumulator {
-    first: Facts,
+    /// The city-network of the prefix's first enriched address.
+    first: u32,
     totals: Accumulator,
 }
 
@@ -267,8 +333,10 @@ struct PrefixAccumulator {
 pub struct Rollup {
     config: RollupConfig,
     locations: Vec<ServiceLocation>,
-    city_networks: HashMap<(i64, u32, Facts), Accumulator>,
-    prefixes: HashMap<(i64, u32, IpNetwork), PrefixAccumulator>,
+    // Updated on every record: foldhash, not SipHash, whose cost showed in profiles.
+    cities: CityNetworks,
+    city_networks: foldhash::HashMap<(i64, u32, u32), Accumulator>,
+    prefixes: foldhash::HashMap<(i64, u32, IpNetwork), PrefixAccumulator>,
     summary: RollupSummary,
 }
 
@@ -278,14 +346,15 @@ impl Rollup {
         Rollup {
             config,
             locations: Vec::new(),
-            city_networks: HashMap::new(),
-            prefixes: HashMap::new(),
+            cities: CityNetworks::default(),
+            city_networks: foldhash::HashMap::default(),
+            prefixes: foldhash::HashMap::default(),
             summary: RollupSummary::default(),
         }
     }
 
     /// Adds an OK record with its peer. Records of other kinds only count in the summary.
-    pub fn add(&mut self, record: &Record<'_>, peer: &Peer, enrichment: Option<&Enrichment>) {
+    pub fn add(&mut self, record: &Record<'_>, peer: &Peer, enrichment: Option<&Arc<Enrichment>>) {
         let bytes = record.int(Field::Bytes).unwrap_or(0);
         let (PeerKind::Internet, Some(ip), Some(direction)) = (peer.kind, peer.ip, peer.direction)
         else {
@@ -309,7 +378,7 @@ impl Rollup {
         self.summary.internet_records += 1;
         let window_start = start - start.rem_euclid(WINDOW_SECONDS);
         let location = self.location_of(record);
-        let client = city_network_of(enrichment);
+        let client = self.cities.id_of(enrichment);
 
         let prefix_len = if ip.is_ipv4() {
             self.config.prefix_len_v4
@@ -323,18 +392,14 @@ impl Rollup {
             .prefixes
             .entry((window_start, location, prefix))
             .or_insert_with(|| PrefixAccumulator {
-                first: client.clone(),
+                first: client,
                 totals: Accumulator::default(),
             });
-        by_prefix.totals.measures.add_record(record, direction);
-        by_prefix.totals.client_ips.insert(ip);
-
-        let by_city = self
-            .city_networks
+        by_prefix.totals.add(record, direction, ip);
+        self.city_networks
             .entry((window_start, location, client))
-            .or_default();
-        by_city.measures.add_record(record, direction);
-        by_city.client_ips.insert(ip);
+            .or_default()
+            .add(record, direction, ip);
     }
 
     /// What did not go into rows.
@@ -385,6 +450,7 @@ impl Rollup {
     /// The rows, ordered by window, location, then traffic (largest first), and the summary.
     pub fn finish(self) -> (Vec<CityNetworkRow>, Vec<PrefixRow>, RollupSummary) {
         let locations = self.locations;
+        let facts = self.cities.facts;
         let mut city_rows: Vec<CityNetworkRow> = self
             .city_networks
             .into_iter()
@@ -392,7 +458,7 @@ impl Rollup {
                 |((window_start, location, client), totals)| CityNetworkRow {
                     window_start,
                     location: locations[location as usize].clone(),
-                    client,
+                    client: facts[client as usize].clone(),
                     measures: totals.measures,
                     client_ips: totals.client_ips.len() as i64,
                 },
@@ -418,26 +484,28 @@ impl Rollup {
         let mut prefix_rows: Vec<PrefixRow> = self
             .prefixes
             .into_iter()
-            .map(
-                |((window_start, location, client_prefix), accumulated)| PrefixRow {
+            .map(|((window_start, location, client_prefix), accumulated)| {
+                let first = &facts[accumulated.first as usize];
+                PrefixRow {
                     window_start,
                     location: locations[location as usize].clone(),
                     client_prefix,
-                    client_asn: accumulated.first.asn,
-                    client_as_name: accumulated.first.as_name,
-                    client_country_code: accumulated.first.country_code,
-                    client_city: accumulated.first.city,
+                    client_asn: first.asn,
+                    client_as_name: first.as_name.clone(),
+                    client_country_code: first.country_code.clone(),
+                    client_city: first.city.clone(),
                     measures: accumulated.totals.measures,
                     client_ips: accumulated.totals.client_ips.len() as i64,
-                },
-            )
+                }
+            })
             .collect();
-        prefix_rows.sort_by(|a, b| {
-            (a.window_start, &a.location, a.client_prefix.to_string()).cmp(&(
-                b.window_start,
-                &b.location,
-                b.client_prefix.to_string(),
-            ))
+        // Prefixes order as text; the key is built once per row, not twice per comparison.
+        prefix_rows.sort_by_cached_key(|row| {
+            (
+                row.window_start,
+                row.location.clone(),
+                row.client_prefix.to_string(),
+            )
         });
         (city_rows, prefix_rows, self.summary)
     }

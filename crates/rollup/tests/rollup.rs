@@ -63,7 +63,7 @@ fn rows_windows_directions_flags_and_accounting() {
             (PeerKind::Internet, Some(ip)) => Some(enricher.enrich(ip)),
             _ => None,
         };
-        rollup.add(&record, &peer, enrichment.as_deref());
+        rollup.add(&record, &peer, enrichment.as_ref());
     }
     let (cities, prefixes, summary) = rollup.finish();
 

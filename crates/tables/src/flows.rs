@@ -386,7 +386,7 @@ impl FlowsWriter {
             path: partial.clone(),
             source,
         })?;
-        let writer = ArrowWriter::try_new(file, flows_schema(), Some(writer_properties()))
+        let writer = ArrowWriter::try_new(file, flows_schema(), Some(writer_properties(None)))
             .map_err(|source| WriteError::Parquet {
                 path: path.clone(),
                 source,

@@ -14,7 +14,8 @@ use crate::Outcome;
 use crate::cmd::shared::{PipelineArgs, expand_inputs};
 
 /// Process flow logs into the tables under `--out`: `city_networks` and `client_prefixes`,
-/// as `<out>/<table>/dt=YYYY-MM-DD/hour=HH/<source-id>.parquet` (zstd, Athena-safe types), plus
+/// as `<out>/<table>/dt=YYYY-MM-DD/hour=HH/<source-id>.parquet` (zstd, Snappy for small
+/// files; Athena-safe types), plus
 /// `_manifests/` (one per input, written last) and `_rejects/`. Processing the same input again
 /// replaces its files. Objects are processed on every core. `flowatlas schema --ddl athena`
 /// prints the matching Athena tables.

@@ -1,0 +1,149 @@
+//! The end-to-end benchmark's helper (`benches/compare.py` runs it): writes the corpus, and
+//! decompresses objects with the decoder flowatlas reads them with, the floor its run is
+//! measured against beside `gzip -dc`.
+
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use flate2::read::MultiGzDecoder;
+use flowatlas_benches::{CorpusSpec, read_all, write_corpus};
+use flowatlas_flowlog::Format;
+
+#[derive(Parser)]
+#[command(about = "Corpus and decoder floor for benches/compare.py")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Writes `DIR/logs/AWSLogs/...` and `DIR/geo/{asn,city}.mmdb`, then prints what was
+    /// written as JSON.
+    Corpus {
+        /// Records in all objects together.
+        #[arg(long, default_value_t = 2_000_000)]
+        records: u64,
+        /// Seed of every random choice.
+        #[arg(long, default_value_t = 8)]
+        seed: u64,
+        /// Everything in one object.
+        #[arg(long)]
+        one_object: bool,
+        /// The folder to write.
+        dir: PathBuf,
+    },
+    /// Parses the decompressed text of the objects logged in the default v2 format, from
+    /// memory, and prints records and seconds as JSON: the parser's own speed on one core.
+    ParseText {
+        /// The objects (others than v2 are left out).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Decompresses gzip objects and discards the text, as `gzip -dc > /dev/null` does;
+    /// prints the decompressed size.
+    Gunzip {
+        /// The objects.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn gunzip(files: &[PathBuf]) -> io::Result<u64> {
+    // The same decoder and buffer size as flowatlas's line reader.
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut total = 0u64;
+    for path in files {
+        let file = std::fs::File::open(path)?;
+        let mut decoder = MultiGzDecoder::new(file);
+        loop {
+            let n = decoder.read(&mut buffer)?;
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+        }
+    }
+    Ok(total)
+}
+
+fn parse_text(files: &[PathBuf]) -> io::Result<serde_json::Value> {
+    let v2_header: Vec<&str> = Format::default_v2()
+        .fields()
+        .iter()
+        .map(|field| field.aws_name())
+        .collect();
+    let v2_header = v2_header.join(" ");
+    let mut texts: Vec<&'static [u8]> = Vec::new();
+    for path in files {
+        let mut text = Vec::new();
+        MultiGzDecoder::new(std::fs::File::open(path)?).read_to_end(&mut text)?;
+        let header = text.split(|&byte| byte == b'\n').next().unwrap_or_default();
+        if header == v2_header.as_bytes() {
+            // Leaked so the reader borrows the bytes for the process's life without a copy.
+            texts.push(text.leak());
+        }
+    }
+    let started = Instant::now();
+    let mut checksum = 0u64;
+    for text in &texts {
+        checksum = checksum.wrapping_add(read_all(text));
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let records: usize = texts
+        .iter()
+        .map(|text| memchr::memchr_iter(b'\n', text).count() - 1)
+        .sum();
+    let bytes: usize = texts.iter().map(|text| text.len()).sum();
+    Ok(
+        serde_json::json!({"records": records, "bytes": bytes, "seconds": seconds,
+        "checksum": checksum}),
+    )
+}
+
+fn run(cli: Cli) -> Result<String, Box<dyn std::error::Error>> {
+    Ok(match cli.command {
+        Command::Corpus {
+            records,
+            seed,
+            one_object,
+            dir,
+        } => {
+            let spec = CorpusSpec {
+                n_records: records,
+                seed,
+                one_object,
+            };
+            let corpus = write_corpus(&dir, &spec)?;
+            serde_json::json!({
+                "objects": corpus.objects,
+                "asn_db": corpus.asn_db,
+                "city_db": corpus.city_db,
+                "records": corpus.n_records,
+                "v5_records": corpus.n_v5_records,
+                "gzip_bytes": corpus.gzip_bytes,
+                "text_bytes": corpus.text_bytes,
+                "networks": corpus.n_networks,
+            })
+            .to_string()
+        }
+        Command::ParseText { files } => parse_text(&files)?.to_string(),
+        Command::Gunzip { files } => gunzip(&files)?.to_string(),
+    })
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(output) => {
+            let _ = writeln!(io::stdout().lock(), "{output}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            let _ = writeln!(io::stderr().lock(), "flowatlas-bench: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
