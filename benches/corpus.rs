@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use flowatlas_demo::Random;
 use flowatlas_flowlog::{Field, Format};
 
 use crate::fields_up_to;
@@ -77,27 +78,6 @@ const N_INTERFACES: usize = 8;
 /// Records per object are log-uniform between these: a quiet interface's five minutes to a
 /// busy one's (AWS delivers at most every 5 minutes per interface and caps objects by size).
 const OBJECT_RECORDS: (f64, f64) = (2_000.0, 120_000.0);
-
-/// SplitMix64: small, fast, and the same on every platform.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 /// The /24 networks, as their first three octets, and a Zipf(1.1) cumulative weight per
 /// network for drawing peers by rank.
@@ -389,7 +369,7 @@ pub fn write_corpus(dir: &Path, spec: &CorpusSpec) -> Result<Corpus, CorpusError
             "{ACCOUNT}_vpcflowlogs_{REGION}_{}_{}_{:08x}.log.gz",
             interface.flow_log,
             key_stamp(window),
-            random.next() as u32
+            random.bits() as u32
         ));
         // Level 6: what AWS's gzip objects compress like.
         let mut encoder = GzEncoder::new(Vec::new(), Compression::new(6));

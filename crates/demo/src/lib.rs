@@ -244,11 +244,13 @@ struct Network {
     weight: f64,
 }
 
-/// SplitMix64: small, fast, and the same on every platform.
-struct Random(u64);
+/// SplitMix64: small, fast, and the same on every platform, so generated data (the demo, the
+/// scenario, the benchmarks' corpus) is the same everywhere for the same seed.
+pub struct Random(pub u64);
 
 impl Random {
-    fn next(&mut self) -> u64 {
+    /// The next 64 random bits.
+    pub fn bits(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -256,16 +258,18 @@ impl Random {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.bits() % n.max(1)
     }
 
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    /// A number in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.bits() >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// A standard normal value (Box–Muller).
-    fn normal(&mut self) -> f64 {
+    pub fn normal(&mut self) -> f64 {
         let radius = (-2.0 * (1.0 - self.unit()).ln()).sqrt();
         radius * (2.0 * PI * self.unit()).cos()
     }
@@ -479,7 +483,7 @@ pub fn write_demo(dir: &Path, seed: u64, records_per_object: u32) -> Result<Demo
             let path = folder.join(format!(
                 "{ACCOUNT}_vpcflowlogs_{REGION}_{}_{stamp}_{:08x}.log.gz",
                 interface.flow_log,
-                random.next() as u32
+                random.bits() as u32
             ));
             let header: Vec<&str> = interface
                 .format
