@@ -19,9 +19,9 @@ use crate::cmd::shared::{PipelineArgs, parse_time};
 
 /// Stored bytes of gzip flow logs one worker processes per second (one core here, one vCPU in
 /// Lambda at 1769 MB): `benches/lambda_memory.rs` ran a 75.3 MiB gzip object (344.5 MiB of
-/// text) through the function's handler from moto's S3 server on loopback in 5.92 s on the
-/// 2-core development VM. Only the estimate of `--dry-run` uses it.
-const BYTES_PER_SECOND_PER_WORKER: f64 = 13.3e6;
+/// text) through the function's handler from moto's S3 server on loopback in 2.94 s on the
+/// otherwise idle 2-core development VM. Only the estimate of `--dry-run` uses it.
+const BYTES_PER_SECOND_PER_WORKER: f64 = 26.9e6;
 
 /// Objects per invocation with `--via-lambda`, as an SQS batch brings them to the function.
 const OBJECTS_PER_INVOCATION: usize = 10;
