@@ -228,16 +228,18 @@ impl StreamReader {
         let (sender, chunks) = mpsc::channel(CHUNKS_AHEAD);
         tokio::spawn(async move {
             loop {
-                let next = body.try_next().await.map_err(io::Error::other);
-                let done = !matches!(next, Ok(Some(_)));
-                let item = match next {
-                    Ok(Some(chunk)) => Ok(chunk),
+                match body.try_next().await {
+                    // A closed channel means the reader is gone: stop downloading.
+                    Ok(Some(chunk)) => {
+                        if sender.send(Ok(chunk)).await.is_err() {
+                            break;
+                        }
+                    }
                     Ok(None) => break,
-                    Err(error) => Err(error),
-                };
-                // A closed channel means the reader is gone: stop downloading.
-                if sender.send(item).await.is_err() || done {
-                    break;
+                    Err(error) => {
+                        let _ = sender.send(Err(io::Error::other(error))).await;
+                        break;
+                    }
                 }
             }
         });
