@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use flowatlas_testkit::S3Server;
 use serde_json::Value;
-use support::{python, scratch};
+use support::scratch;
 
 const BUCKET: &str = "flowatlas-history";
 const ACCOUNTS: [&str; 2] = ["111111111111", "222222222222"];
@@ -129,23 +129,6 @@ fn planned_keys(s3: &S3Server, args: &[&str]) -> BTreeSet<String> {
         .collect()
 }
 
-const TOTALS: &str = r#"
-import duckdb, json, sys
-a, b = sys.argv[1], sys.argv[2]
-out = {}
-for table in ["city_networks", "client_prefixes"]:
-    ra = f"read_parquet('{a}/{table}/**/*.parquet', hive_partitioning = false)"
-    rb = f"read_parquet('{b}/{table}/**/*.parquet', hive_partitioning = false)"
-    q = lambda sql: duckdb.sql(sql).fetchall()[0][0]
-    out[table] = {
-        "rows": [q(f"SELECT count(*) FROM {ra}"), q(f"SELECT count(*) FROM {rb}")],
-        "bytes": [int(q(f"SELECT sum(bytes_in + bytes_out) FROM {ra}")), int(q(f"SELECT sum(bytes_in + bytes_out) FROM {rb}"))],
-        "only_in_first": q(f"SELECT count(*) FROM (SELECT * FROM {ra} EXCEPT ALL SELECT * FROM {rb})"),
-        "only_in_second": q(f"SELECT count(*) FROM (SELECT * FROM {rb} EXCEPT ALL SELECT * FROM {ra})"),
-    }
-print(json.dumps(out))
-"#;
-
 fn manifests(dir: &Path) -> usize {
     std::fs::read_dir(dir.join("_manifests")).map_or(0, |entries| {
         entries
@@ -210,13 +193,17 @@ fn backfill_selects_resumes_and_reports() {
     ]
     .map(str::to_owned);
     let range = ["--from", "2026-06-01", "--to", "2026-06-02"];
+    // A run to completion, with its JSON summary.
+    let run_into = |out: &Path| {
+        let output = backfill(&s3, &range)
+            .args(["--out", out.to_str().unwrap(), "--json"])
+            .args(&enrich)
+            .output()
+            .unwrap();
+        json_of(&output)
+    };
     let clean = dir.join("clean");
-    let output = backfill(&s3, &range)
-        .args(["--out", clean.to_str().unwrap(), "--json"])
-        .args(&enrich)
-        .output()
-        .unwrap();
-    let summary = json_of(&output);
+    let summary = run_into(&clean);
     assert_eq!(
         summary["objects_processed"].as_u64(),
         Some(june_1_2.len() as u64),
@@ -246,36 +233,15 @@ fn backfill_selects_resumes_and_reports() {
         done_before < june_1_2.len(),
         "killed too late to test resuming"
     );
-    let output = backfill(&s3, &range)
-        .args(["--out", resumed.to_str().unwrap(), "--json"])
-        .args(&enrich)
-        .output()
-        .unwrap();
-    let summary = json_of(&output);
+    let summary = run_into(&resumed);
     let skipped = summary["objects_skipped"].as_u64().unwrap();
     let processed = summary["objects_processed"].as_u64().unwrap();
     assert!(skipped >= done_before as u64, "{summary}");
     assert_eq!(skipped + processed, june_1_2.len() as u64, "{summary}");
     assert_eq!(manifests(&resumed), june_1_2.len());
-    let totals: Value = serde_json::from_slice(&python(
-        TOTALS,
-        &[clean.to_str().unwrap(), resumed.to_str().unwrap()],
-    ))
-    .unwrap();
-    for table in ["city_networks", "client_prefixes"] {
-        let sides = &totals[table];
-        assert_eq!(sides["rows"][0], sides["rows"][1], "{totals}");
-        assert_eq!(sides["bytes"][0], sides["bytes"][1], "{totals}");
-        assert_eq!(sides["only_in_first"], 0, "{totals}");
-        assert_eq!(sides["only_in_second"], 0, "{totals}");
-    }
+    flowatlas_testkit::same_rollups(&clean, &resumed);
     // A third run finds everything done.
-    let output = backfill(&s3, &range)
-        .args(["--out", resumed.to_str().unwrap(), "--json"])
-        .args(&enrich)
-        .output()
-        .unwrap();
-    let summary = json_of(&output);
+    let summary = run_into(&resumed);
     assert_eq!(
         summary["objects_skipped"].as_u64(),
         Some(june_1_2.len() as u64),

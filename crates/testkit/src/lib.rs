@@ -25,6 +25,48 @@ pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     files
 }
 
+/// DuckDB's check that two folders hold the same rollup rows: for `city_networks` and
+/// `client_prefixes`, rows and byte totals equal and non-zero, and no row of either side
+/// missing from the other (`EXCEPT ALL` both ways). Panics with the figures when they differ;
+/// returns them (JSON) so runs can be compared with each other.
+pub fn same_rollups(first: &std::path::Path, second: &std::path::Path) -> String {
+    const CHECK: &str = r#"
+import duckdb, json, sys
+first, second = sys.argv[1], sys.argv[2]
+out = {}
+for table in ["city_networks", "client_prefixes"]:
+    a = f"read_parquet('{first}/{table}/**/*.parquet', hive_partitioning = false)"
+    b = f"read_parquet('{second}/{table}/**/*.parquet', hive_partitioning = false)"
+    q = lambda sql: duckdb.sql(sql).fetchall()[0][0]
+    out[table] = {
+        "rows": [q(f"SELECT count(*) FROM {a}"), q(f"SELECT count(*) FROM {b}")],
+        "bytes": [int(q(f"SELECT sum(bytes_in + bytes_out) FROM {a}")), int(q(f"SELECT sum(bytes_in + bytes_out) FROM {b}"))],
+        "only_in_first": q(f"SELECT count(*) FROM (SELECT * FROM {a} EXCEPT ALL SELECT * FROM {b})"),
+        "only_in_second": q(f"SELECT count(*) FROM (SELECT * FROM {b} EXCEPT ALL SELECT * FROM {a})"),
+    }
+figures = json.dumps(out)
+for sides in out.values():
+    same = sides["rows"][0] == sides["rows"][1] > 0 and sides["bytes"][0] == sides["bytes"][1]
+    if not same or sides["only_in_first"] or sides["only_in_second"]:
+        sys.exit(f"the tables differ: {figures}")
+print(figures)
+"#;
+    let output = Command::new("python3")
+        .args(["-c", CHECK])
+        .arg(first)
+        .arg(second)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "{} vs {}: {}",
+        first.display(),
+        second.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// A child process killed when dropped.
 pub struct Running(pub Child);
 
