@@ -57,6 +57,17 @@ pub enum Error {
         /// How many fields it has.
         n_fields: usize,
     },
+    /// The text is in a form flow logs never take, which would otherwise read as one long
+    /// record of odd fields.
+    #[error(
+        "line {line}: {looks_like}; flow logs are UTF-8 text with one record per LF-ended line"
+    )]
+    NotFlowLogText {
+        /// The line where it shows.
+        line: u64,
+        /// What the text looks like.
+        looks_like: &'static str,
+    },
     /// Parquet columns that are not flow-log fields.
     #[error("Parquet columns: {0}")]
     ParquetColumns(FormatError),
@@ -295,6 +306,9 @@ impl Reader {
                         b"",
                         &head,
                     );
+                    if let Some(looks_like) = odd_text(&head) {
+                        self.reject.detail = looks_like.into();
+                    }
                     return Ok(Outcome::Reject);
                 }
                 LineEvent::Truncated { partial, why } => {
@@ -324,7 +338,21 @@ impl Reader {
             }
 
             let Some(first) = line.iter().position(|&byte| !is_separator(byte)) else {
-                continue;
+                if line.iter().all(|&byte| byte == b' ' || byte == b'\t') {
+                    continue;
+                }
+                // Only control bytes (NUL padding of a preallocated file, say): not blank, so
+                // the line is counted and rejected rather than silently passed over.
+                set_reject(
+                    &mut self.reject,
+                    line_no,
+                    None,
+                    Reason::TooFewFields,
+                    b"",
+                    line,
+                );
+                self.reject.detail = "no values: the line holds only control bytes".into();
+                return Ok(Outcome::Reject);
             };
             // Data lines start with a digit, `-` or an ID; only a lower-case word can open a header.
             if line[first].is_ascii_lowercase()
@@ -398,6 +426,12 @@ fn settle_format(
     if let Some(explicit) = explicit_format {
         return Ok(explicit.clone());
     }
+    if let Some(looks_like) = odd_text(line) {
+        return Err(Error::NotFlowLogText {
+            line: line_no,
+            looks_like,
+        });
+    }
     let n_fields = token_spans(line).count();
     if n_fields != 14 {
         return Err(Error::FormatUndetermined {
@@ -406,6 +440,21 @@ fn settle_format(
         });
     }
     Ok(Format::default_v2())
+}
+
+/// What a line that is not flow-log text looks like, when it is one of the usual mistakes:
+/// UTF-16 (a byte-order mark, or NUL bytes between ASCII letters) or CR-only line ends (the
+/// whole object is then one line with CRs inside).
+fn odd_text(line: &[u8]) -> Option<&'static str> {
+    const UTF16_BOMS: [&[u8]; 2] = [b"\xFF\xFE", b"\xFE\xFF"];
+    let n_nul = line.iter().filter(|&&byte| byte == 0).count();
+    if UTF16_BOMS.iter().any(|bom| line.starts_with(bom)) || n_nul * 4 >= line.len().max(1) {
+        return Some("the text is UTF-16, not UTF-8");
+    }
+    if line.contains(&b'\r') {
+        return Some("lines end with CR alone (no LF)");
+    }
+    None
 }
 
 fn set_reject(

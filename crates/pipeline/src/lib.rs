@@ -133,6 +133,31 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// True when the output could not be written: then every other object would fail the same
+    /// way, and a run should stop with this one error rather than report it per object.
+    pub fn is_output(&self) -> bool {
+        matches!(self, Error::Write { .. } | Error::Io { .. })
+    }
+}
+
+/// An error and its causes as one line, `outer: inner: root`, each cause said once. Most errors
+/// of these crates already end with their source's words, so printing every link of the chain
+/// (anyhow's `{:#}`) said the same cause twice ("EOF while parsing…: EOF while parsing…").
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let words = inner.to_string();
+        if !text.contains(&words) {
+            text.push_str(": ");
+            text.push_str(&words);
+        }
+        cause = inner.source();
+    }
+    text
+}
+
 /// What processing objects did. Reports of several objects add up.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ObjectReport {
@@ -152,7 +177,13 @@ pub struct ObjectReport {
     pub other_bytes: BTreeMap<&'static str, i64>,
     /// OK records the `flows` table could not hold for want of `start` and `end`.
     pub flows_without_time: u64,
+    /// The first rejects (at most [`FIRST_REJECTS_KEPT`]) as `object: line N: ...`, for a
+    /// run to show; `_rejects/` has them all.
+    pub first_rejects: Vec<String>,
 }
+
+/// Rejects a report keeps as text, across the objects it sums.
+pub const FIRST_REJECTS_KEPT: usize = 10;
 
 impl AddAssign<&ObjectReport> for ObjectReport {
     fn add_assign(&mut self, other: &ObjectReport) {
@@ -162,14 +193,26 @@ impl AddAssign<&ObjectReport> for ObjectReport {
             *self.rows.entry(table).or_default() += rows;
         }
         self.files.extend(other.files.iter().cloned());
+        let room = FIRST_REJECTS_KEPT.saturating_sub(self.first_rejects.len());
+        self.first_rejects
+            .extend(other.first_rejects.iter().take(room).cloned());
         for (kind, count) in &other.peers {
             *self.peers.entry(kind).or_default() += count;
         }
-        self.ok_bytes += other.ok_bytes;
+        self.ok_bytes = self.ok_bytes.saturating_add(other.ok_bytes);
         self.flows_without_time += other.flows_without_time;
-        for (kind, bytes) in &other.other_bytes {
-            *self.other_bytes.entry(kind).or_default() += bytes;
-        }
+        add_bytes(&mut self.other_bytes, &other.other_bytes);
+    }
+}
+
+/// Adds byte counts by kind, saturating at `i64::MAX` (a sum that reached it means "at least").
+fn add_bytes<'a>(
+    totals: &mut BTreeMap<&'static str, i64>,
+    more: impl IntoIterator<Item = (&'a &'static str, &'a i64)>,
+) {
+    for (&kind, &bytes) in more {
+        let total = totals.entry(kind).or_default();
+        *total = total.saturating_add(bytes);
     }
 }
 
@@ -200,7 +243,9 @@ impl Source {
         Source {
             name: path.display().to_string(),
             key: path.to_string_lossy().into_owned(),
-            id: source_id(&file_name, &absolute.to_string_lossy()),
+            // The raw bytes, not a lossy text form: two names that differ only in bytes that
+            // are not UTF-8 are two objects and must never share outputs.
+            id: source_id(&file_name, absolute.as_os_str().as_encoded_bytes()),
             etag: None,
             size: std::fs::metadata(path).ok().map(|meta| meta.len()),
         }
@@ -217,7 +262,7 @@ impl Source {
         let name = format!("s3://{bucket}/{key}");
         let file_name = key.rsplit('/').next().unwrap_or(key);
         Source {
-            id: source_id(file_name, &name),
+            id: source_id(file_name, name.as_bytes()),
             name,
             key: key.to_owned(),
             etag,
@@ -227,8 +272,8 @@ impl Source {
 }
 
 /// A stable, filesystem- and S3-safe output name: the object's file name (sanitised) and a
-/// hash of its full identity (canonical path or S3 URL).
-pub fn source_id(file_name: &str, identity: &str) -> String {
+/// hash of the raw bytes of its full identity (canonical path or S3 URL).
+pub fn source_id(file_name: &str, identity: &[u8]) -> String {
     let stem: String = file_name
         .chars()
         .map(|c| {
@@ -240,7 +285,7 @@ pub fn source_id(file_name: &str, identity: &str) -> String {
         })
         .take(120)
         .collect();
-    format!("{stem}-{:016x}", fnv1a(identity.as_bytes()))
+    format!("{stem}-{:016x}", fnv1a(identity))
 }
 
 /// FNV-1a: stable across builds and platforms, unlike the standard library's hashers.
@@ -311,13 +356,18 @@ pub fn process_reader(
             Entry::Record(record) => record,
             Entry::Reject(reject) => {
                 rejects.write(object, reject)?;
+                if report.first_rejects.len() < FIRST_REJECTS_KEPT {
+                    report.first_rejects.push(format!("{object}: {reject}"));
+                }
                 continue;
             }
         };
         if record.status() != LogStatus::Ok {
             continue;
         }
-        report.ok_bytes += record.int(flowatlas_flowlog::Field::Bytes).unwrap_or(0);
+        report.ok_bytes = report
+            .ok_bytes
+            .saturating_add(record.int(flowatlas_flowlog::Field::Bytes).unwrap_or(0));
         let peer = finder.find(&record);
         let enrichment = match (peer.kind, peer.ip, enricher.as_deref_mut()) {
             (PeerKind::Internet, Some(ip), Some(enricher)) => Some(enricher.enrich(ip)),
@@ -340,11 +390,12 @@ pub fn process_reader(
     }
 
     let (city_rows, prefix_rows, summary) = rollup.finish();
-    for (kind, bytes) in &summary.other_bytes {
-        *report.other_bytes.entry(kind).or_default() += bytes;
-    }
+    add_bytes(&mut report.other_bytes, &summary.other_bytes);
     if summary.unwindowed_bytes > 0 {
-        *report.other_bytes.entry("unwindowed").or_default() += summary.unwindowed_bytes;
+        add_bytes(
+            &mut report.other_bytes,
+            [(&"unwindowed", &summary.unwindowed_bytes)],
+        );
     }
     let mut written: Vec<(&'static str, Vec<WrittenFile>)> = Vec::new();
     if let Some(flows) = flows {

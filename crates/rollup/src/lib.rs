@@ -168,23 +168,37 @@ impl Measures {
     }
 }
 
+/// Sums saturate at `i64::MAX` rather than wrap: a measure that reached it reads as "at least
+/// this much", never as a small or negative number.
 impl AddAssign for Measures {
     fn add_assign(&mut self, other: Measures) {
-        self.bytes_in += other.bytes_in;
-        self.bytes_out += other.bytes_out;
-        self.packets_in += other.packets_in;
-        self.packets_out += other.packets_out;
-        self.flows += other.flows;
-        self.accepted_flows += other.accepted_flows;
-        self.rejected_flows += other.rejected_flows;
-        self.tcp_syn_in += other.tcp_syn_in;
-        self.tcp_syn_out += other.tcp_syn_out;
-        self.tcp_synack_in += other.tcp_synack_in;
-        self.tcp_synack_out += other.tcp_synack_out;
-        self.tcp_fin_in += other.tcp_fin_in;
-        self.tcp_fin_out += other.tcp_fin_out;
-        self.tcp_rst_in += other.tcp_rst_in;
-        self.tcp_rst_out += other.tcp_rst_out;
+        let sums = [
+            (&mut self.bytes_in, other.bytes_in),
+            (&mut self.bytes_out, other.bytes_out),
+            (&mut self.packets_in, other.packets_in),
+            (&mut self.packets_out, other.packets_out),
+            (&mut self.flows, other.flows),
+            (&mut self.accepted_flows, other.accepted_flows),
+            (&mut self.rejected_flows, other.rejected_flows),
+            (&mut self.tcp_syn_in, other.tcp_syn_in),
+            (&mut self.tcp_syn_out, other.tcp_syn_out),
+            (&mut self.tcp_synack_in, other.tcp_synack_in),
+            (&mut self.tcp_synack_out, other.tcp_synack_out),
+            (&mut self.tcp_fin_in, other.tcp_fin_in),
+            (&mut self.tcp_fin_out, other.tcp_fin_out),
+            (&mut self.tcp_rst_in, other.tcp_rst_in),
+            (&mut self.tcp_rst_out, other.tcp_rst_out),
+        ];
+        for (total, add) in sums {
+            *total = total.saturating_add(add);
+        }
+    }
+}
+
+impl Measures {
+    /// Bytes both ways, saturating like every sum of measures.
+    pub fn bytes(&self) -> i64 {
+        self.bytes_in.saturating_add(self.bytes_out)
     }
 }
 
@@ -358,11 +372,12 @@ impl Rollup {
         let bytes = record.int(Field::Bytes).unwrap_or(0);
         let (PeerKind::Internet, Some(ip), Some(direction)) = (peer.kind, peer.ip, peer.direction)
         else {
-            *self
+            let other = self
                 .summary
                 .other_bytes
                 .entry(peer.kind.name())
-                .or_default() += bytes;
+                .or_default();
+            *other = other.saturating_add(bytes);
             *self
                 .summary
                 .other_records
@@ -372,7 +387,7 @@ impl Rollup {
         };
         let Some(start) = record.int(Field::Start).or(record.int(Field::End)) else {
             self.summary.unwindowed_records += 1;
-            self.summary.unwindowed_bytes += bytes;
+            self.summary.unwindowed_bytes = self.summary.unwindowed_bytes.saturating_add(bytes);
             return;
         };
         self.summary.internet_records += 1;
@@ -468,13 +483,13 @@ impl Rollup {
             (
                 a.window_start,
                 &a.location,
-                b.measures.bytes_in + b.measures.bytes_out,
+                b.measures.bytes(),
                 a.client.asn,
             )
                 .cmp(&(
                     b.window_start,
                     &b.location,
-                    a.measures.bytes_in + a.measures.bytes_out,
+                    a.measures.bytes(),
                     b.client.asn,
                 ))
                 .then_with(|| a.client.city.cmp(&b.client.city))

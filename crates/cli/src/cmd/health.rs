@@ -11,7 +11,7 @@ use flowatlas_rollup::WINDOW_SECONDS;
 use flowatlas_tables::{assess_folder, write_health};
 
 use crate::Outcome;
-use crate::cmd::shared::parse_time;
+use crate::cmd::shared::{check_data_and_range, parse_time};
 
 /// Score the availability of every client city-network window by window and raise health
 /// events, as CloudWatch Internet Monitor does, from the tables `flowatlas process` wrote:
@@ -69,6 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         }
         None => HealthConfig::default(),
     };
+    check_data_and_range(&args.data, args.from, args.to)?;
     // Whole hours, so each hour partition written holds all of its windows.
     const HOUR: i64 = 3600;
     let from = args.from.map(|from| from - from.rem_euclid(HOUR));

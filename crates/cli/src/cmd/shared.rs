@@ -194,7 +194,7 @@ pub fn parse_time(text: &str) -> Result<i64, String> {
     };
     let second = second.first().copied().unwrap_or(0);
     if !(1..=12).contains(month)
-        || !(1..=31).contains(day)
+        || !(1..=days_in_month(*year, *month)).contains(day)
         || !(0..24).contains(hour)
         || !(0..60).contains(minute)
         || !(0..60).contains(&second)
@@ -209,6 +209,38 @@ pub fn parse_time(text: &str) -> Result<i64, String> {
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     let days = era * 146_097 + day_of_era - 719_468;
     Ok(days * 86_400 + hour * 3_600 + minute * 60 + second)
+}
+
+/// Refuses what would otherwise read as "no tables in that time range": a `--data` folder
+/// that is not there and a range that ends before it starts.
+pub fn check_data_and_range(data: &Path, from: Option<i64>, to: Option<i64>) -> anyhow::Result<()> {
+    if !data.is_dir() {
+        anyhow::bail!(
+            "{}: no such folder (--data is the folder flowatlas process --out wrote)",
+            data.display()
+        );
+    }
+    if let (Some(from), Some(to)) = (from, to)
+        && from >= to
+    {
+        anyhow::bail!(
+            "the range is empty: --from {} is not before --to {}",
+            flowatlas_health::publish::iso_time(from),
+            flowatlas_health::publish::iso_time(to)
+        );
+    }
+    Ok(())
+}
+
+/// Days of a month of the proleptic Gregorian calendar, so that `2026-02-31` is refused rather
+/// than read as a day in March.
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 #[cfg(test)]
@@ -226,5 +258,16 @@ mod tests {
         );
         assert!(parse_time("2026-13-01").is_err());
         assert!(parse_time("yesterday").is_err());
+    }
+
+    #[test]
+    fn days_a_month_does_not_have_are_refused() {
+        // Not carried into the next month, as `--from 2026-02-31` was.
+        assert!(parse_time("2026-02-31").is_err());
+        assert!(parse_time("2026-02-29").is_err());
+        assert!(parse_time("2026-04-31").is_err());
+        assert_eq!(parse_time("2024-02-29"), Ok(1_709_164_800));
+        assert!(parse_time("2000-02-29").is_ok());
+        assert!(parse_time("1900-02-29").is_err());
     }
 }

@@ -1,0 +1,262 @@
+//! Regressions of issue 14 ("nothing lost, nothing corrupt, no crash"), each named after the
+//! defect it pins down, run through the real binary on real files.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use support::{repo, scratch};
+
+fn flowatlas(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flowatlas"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn source_ids_differ_for_names_that_differ_only_in_non_utf8_bytes() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = scratch("non-utf8-names");
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    // `x\xff.log` and `x\xfe.log` read the same as lossy text; two objects, two outputs.
+    for (byte, source) in [
+        (0xff, "testdata/flowlog/ok/aws-examples-v5-custom.log"),
+        (0xfe, "testdata/flowlog/sample"),
+    ] {
+        let name = [b'x', byte, b'.', b'l', b'o', b'g'];
+        let name = std::ffi::OsStr::from_bytes(&name);
+        let source = Path::new(&repo(source)).to_path_buf();
+        let source = if source.is_dir() {
+            files_under(&source)
+                .into_iter()
+                .find(|path| path.extension().is_some_and(|ext| ext == "log"))
+                .unwrap()
+        } else {
+            source
+        };
+        std::fs::copy(source, logs.join(name)).unwrap();
+    }
+    let out = dir.join("out");
+    let output = flowatlas(&[
+        "process",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+        logs.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["objects_processed"], 2);
+    let manifests = files_under(&out.join("_manifests"));
+    assert_eq!(manifests.len(), 2, "{manifests:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A default-format (version 2) record from the internet peer 89.160.20.128, at 2026-06-01 12:00.
+fn v2_record(bytes: &str, start: &str) -> String {
+    format!(
+        "2 123456789012 eni-0a1b2c3d4e5f60718 89.160.20.128 10.0.0.7 56364 443 6 10 {bytes} {start} {start} ACCEPT OK\n"
+    )
+}
+
+#[test]
+fn byte_sums_saturate_instead_of_wrapping() {
+    let dir = scratch("saturating-sums");
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let most = i64::MAX.to_string();
+    // Two records of 2^63-1 bytes per object, two objects: every sum (row, manifest, summary,
+    // ranking) goes past i64::MAX.
+    for name in ["a.log", "b.log"] {
+        let text = v2_record(&most, "1780315200").repeat(2);
+        std::fs::write(logs.join(name), text).unwrap();
+    }
+    let out = dir.join("out");
+    let output = flowatlas(&[
+        "process",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+        logs.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["ok_bytes"], i64::MAX);
+    for manifest in files_under(&out.join("_manifests")) {
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+        assert_eq!(manifest["ok_bytes"], i64::MAX, "{manifest}");
+    }
+    for by in ["asn", "prefix"] {
+        let output = flowatlas(&["top", "--json", "--by", by, "--data", out.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        let entry: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(entry["bytes_in"], i64::MAX, "{by}: {entry}");
+        assert_eq!(entry["share_percent"], 100.0, "{by}: {entry}");
+    }
+    let table = flowatlas(&["top", "--data", out.to_str().unwrap()]);
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(!table.contains('-'), "no negative number printed:\n{table}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn stderr_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn unwritable_out_is_one_error_not_one_per_object() {
+    let dir = scratch("unwritable-out");
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    for idx in 0..6 {
+        std::fs::write(
+            logs.join(format!("{idx}.log")),
+            v2_record("840", "1780315200"),
+        )
+        .unwrap();
+    }
+    // A file where the table's folder must go: no object can be written (a read-only folder
+    // would do the same, but these tests may run as root, for whom nothing is read-only).
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("city_networks"), "in the way").unwrap();
+    let output = flowatlas(&[
+        "process",
+        "--threads",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+        logs.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = stderr_of(&output);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("city_networks"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn missing_data_folder_and_reversed_range_say_so() {
+    let dir = scratch("missing-data");
+    let missing = dir.join("nowhere");
+    for command in ["top", "health"] {
+        let output = flowatlas(&[command, "--data", missing.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(2), "{output:?}");
+        assert!(stderr_of(&output).contains("no such folder"), "{output:?}");
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    for command in ["top", "health"] {
+        let output = flowatlas(&[
+            command,
+            "--data",
+            dir.to_str().unwrap(),
+            "--from",
+            "2026-06-02",
+            "--to",
+            "2026-06-01",
+        ]);
+        assert_eq!(output.status.code(), Some(2), "{output:?}");
+        assert!(
+            stderr_of(&output).contains("--from 2026-06-02T00:00:00Z is not before --to"),
+            "{output:?}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn error_chains_say_each_cause_once() {
+    let dir = scratch("cause-once");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("config.json");
+    std::fs::write(&config, "{").unwrap();
+    let output = flowatlas(&[
+        "health",
+        "--data",
+        dir.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = stderr_of(&output);
+    assert_eq!(stderr.matches("EOF while parsing").count(), 1, "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn duplicate_config_keys_and_impossible_dates_are_refused() {
+    let dir = scratch("duplicate-keys");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("config.json");
+    std::fs::write(
+        &config,
+        r#"{"availabilityScoreThreshold": 90, "availabilityScoreThreshold": 50}"#,
+    )
+    .unwrap();
+    let output = flowatlas(&[
+        "health",
+        "--data",
+        dir.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(
+        stderr_of(&output).contains("`availabilityScoreThreshold` appears twice"),
+        "{output:?}"
+    );
+    let output = flowatlas(&[
+        "top",
+        "--data",
+        dir.to_str().unwrap(),
+        "--from",
+        "2026-02-31",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(stderr_of(&output).contains("2026-02-31"), "{output:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn process_prints_the_first_rejects_like_parse() {
+    let dir = scratch("process-rejects");
+    let out = dir.join("out");
+    let output = flowatlas(&[
+        "process",
+        "--out",
+        out.to_str().unwrap(),
+        &repo("testdata/flowlog/err/malformed.log"),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = stderr_of(&output);
+    let shown: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("malformed.log: line "))
+        .collect();
+    // malformed.log has 11 rejects: ten shown, the rest counted.
+    assert_eq!(shown.len(), 10, "{stderr}");
+    assert!(shown[0].contains("too_few_fields"), "{stderr}");
+    assert!(stderr.contains("(1 rejects not shown;"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
