@@ -260,3 +260,125 @@ fn process_prints_the_first_rejects_like_parse() {
     assert!(stderr.contains("(1 rejects not shown;"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `n_objects` logs of `n_records` each, from many /24s over four hours: several partitions
+/// per table, so that concurrent runs write the same files at the same time.
+fn many_logs(dir: &Path, n_objects: usize, n_records: usize) -> PathBuf {
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    for object in 0..n_objects {
+        let mut text = String::new();
+        for record in 0..n_records {
+            let peer = format!("89.{}.{}.{}", 100 + object % 50, record % 200, record % 250);
+            let start = 1_780_315_200 + (record * 7 % 14_400);
+            text.push_str(&format!(
+                "2 123456789012 eni-0a1b2c3d4e5f60718 {peer} 10.0.0.7 56364 443 6 10 {} {start} {start} ACCEPT OK\n",
+                100 + record
+            ));
+        }
+        std::fs::write(logs.join(format!("{object:03}.log")), text).unwrap();
+    }
+    logs
+}
+
+/// Every file in the tables' folders is either hidden (`.` or `_`: Athena skips it) or a whole
+/// Parquet file DuckDB reads; returns how many Parquet files there are.
+fn assert_tables_readable(out: &Path) -> usize {
+    let mut parquet = Vec::new();
+    for file in files_under(out) {
+        let relative = file.strip_prefix(out).unwrap();
+        if relative.starts_with("_manifests") || relative.starts_with("_rejects") {
+            continue;
+        }
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        assert!(
+            name.ends_with(".parquet"),
+            "a visible file that is not a table file: {}",
+            file.display()
+        );
+        parquet.push(file.to_string_lossy().into_owned());
+    }
+    let script = r#"
+import sys, duckdb
+con = duckdb.connect()
+for path in sys.argv[1:]:
+    con.execute("SELECT count(*) FROM read_parquet(?)", [path]).fetchone()
+"#;
+    let args: Vec<&str> = parquet.iter().map(String::as_str).collect();
+    support::python(script, &args);
+    parquet.len()
+}
+
+#[test]
+fn concurrent_runs_into_one_out_never_corrupt_tables() {
+    let dir = scratch("concurrent-runs");
+    let logs = many_logs(&dir, 24, 3_000);
+    let out = dir.join("out");
+    let (logs, out_text) = (logs.to_str().unwrap(), out.to_str().unwrap());
+    let settings: [&[&str]; 2] = [&["--flows"], &["--prefix-len", "16,32"]];
+    // Different settings (the case that corrupted files), then the same settings twice (the
+    // case whose renames failed each other).
+    for (first, second) in [
+        (settings[0], settings[1]),
+        (settings[1], settings[0]),
+        (settings[0], settings[0]),
+        (settings[1], settings[1]),
+    ] {
+        let runs: Vec<std::process::Child> = [first, second]
+            .iter()
+            .map(|extra| {
+                Command::new(env!("CARGO_BIN_EXE_flowatlas"))
+                    .args(["process", "--out", out_text])
+                    .args(*extra)
+                    .arg(logs)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for run in runs {
+            let output = run.wait_with_output().unwrap();
+            assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+        }
+        assert!(assert_tables_readable(&out) > 0);
+        let leftovers: Vec<PathBuf> = files_under(&out)
+            .into_iter()
+            .filter(|file| file.to_string_lossy().ends_with(".partial"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_killed_run_leaves_no_visible_partial_file() {
+    let dir = scratch("killed-run");
+    let logs = many_logs(&dir, 24, 3_000);
+    let out = dir.join("out");
+    let mut run = Command::new(env!("CARGO_BIN_EXE_flowatlas"))
+        .args(["process", "--flows", "--threads", "2", "--out"])
+        .args([out.to_str().unwrap(), logs.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed (SIGKILL) once it is under way: some objects done, others half written.
+    let manifests = out.join("_manifests");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_dir(&manifests).map_or(0, |entries| entries.count()) < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never got going"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    run.kill().unwrap();
+    let status = run.wait().unwrap();
+    assert_eq!(status.code(), None, "killed before it finished");
+    assert!(assert_tables_readable(&out) > 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -26,7 +26,8 @@ use flowatlas_flowlog::{Counts, Entry, LogStatus, Options, Reader, Reject};
 use flowatlas_geo::{Enricher, PeerFinder, PeerKind, PeerRules};
 use flowatlas_rollup::{Rollup, RollupConfig};
 use flowatlas_tables::{
-    FLOWS, FlowsWriter, WrittenFile, city_networks, client_prefixes, write_partitioned,
+    FLOWS, FlowsWriter, TemporaryFile, WrittenFile, city_networks, client_prefixes,
+    write_partitioned,
 };
 
 /// How objects are processed.
@@ -500,11 +501,12 @@ pub fn reject_json(object: &str, reject: &Reject) -> serde_json::Value {
 }
 
 /// Rejects of one object, streamed to `_rejects/<source-id>.jsonl` as they come, so a bad
-/// object costs no memory; the file is created at the first reject.
+/// object costs no memory; the file is created at the first reject, under a temporary name
+/// put in place when the object is done, like every output.
 struct RejectsFile {
     relative: PathBuf,
     path: PathBuf,
-    out: Option<BufWriter<File>>,
+    out: Option<(TemporaryFile, BufWriter<File>)>,
 }
 
 impl RejectsFile {
@@ -518,23 +520,27 @@ impl RejectsFile {
     }
 
     fn write(&mut self, object: &str, reject: &Reject) -> Result<(), Error> {
-        let out = match &mut self.out {
+        let (_, out) = match &mut self.out {
             Some(out) => out,
             None => {
                 let folder = self.path.parent().unwrap_or(Path::new("."));
                 std::fs::create_dir_all(folder).map_err(io_error(folder))?;
-                let file = File::create(&self.path).map_err(io_error(&self.path))?;
-                self.out.insert(BufWriter::new(file))
+                let (temporary, file) =
+                    TemporaryFile::create(&self.path).map_err(io_error(&self.path))?;
+                self.out.insert((temporary, BufWriter::new(file)))
             }
         };
         writeln!(out, "{}", reject_json(object, reject)).map_err(io_error(&self.path))
     }
 
-    /// Flushes the rejects; returns the file's path relative to the output, if any was written.
+    /// Puts the rejects in place; returns the file's path relative to the output, if any was
+    /// written.
     fn finish(self) -> Result<Option<PathBuf>, Error> {
         match self.out {
-            Some(mut out) => {
+            Some((temporary, mut out)) => {
                 out.flush().map_err(io_error(&self.path))?;
+                drop(out);
+                temporary.persist().map_err(io_error(&self.path))?;
                 Ok(Some(self.relative))
             }
             // A re-run that no longer rejects anything must not leave the old rejects behind.
@@ -569,7 +575,9 @@ fn write_manifest(out_dir: &Path, source: &Source, report: &ObjectReport) -> Res
         "files": report.files.iter().map(|file| file.to_string_lossy().into_owned()).collect::<Vec<_>>(),
     });
     // Written beside its name and renamed: a manifest is either complete or absent.
-    let partial = path.with_extension("json.partial");
-    std::fs::write(&partial, format!("{manifest:#}\n")).map_err(io_error(&partial))?;
-    std::fs::rename(&partial, &path).map_err(io_error(&path))
+    let (temporary, mut file) = TemporaryFile::create(&path).map_err(io_error(&path))?;
+    file.write_all(format!("{manifest:#}\n").as_bytes())
+        .map_err(io_error(&path))?;
+    drop(file);
+    temporary.persist().map_err(io_error(&path))
 }

@@ -14,7 +14,7 @@ use flowatlas_flowlog::{Field, Kind, Record, Value};
 use flowatlas_geo::{Enrichment, Peer};
 use parquet::arrow::ArrowWriter;
 
-use crate::{ColumnKind, WriteError, WrittenFile, partition_of, writer_properties};
+use crate::{ColumnKind, TemporaryFile, WriteError, WrittenFile, partition_of, writer_properties};
 
 /// Name of the table and its folder.
 pub const FLOWS: &str = "flows";
@@ -238,7 +238,7 @@ impl Builder {
 struct Partition {
     relative: PathBuf,
     path: PathBuf,
-    partial: PathBuf,
+    temporary: TemporaryFile,
     writer: ArrowWriter<File>,
     builders: Vec<Builder>,
     buffered: usize,
@@ -381,9 +381,8 @@ impl FlowsWriter {
             path: folder,
             source,
         })?;
-        let partial = path.with_extension("parquet.partial");
-        let file = File::create(&partial).map_err(|source| WriteError::Io {
-            path: partial.clone(),
+        let (temporary, file) = TemporaryFile::create(&path).map_err(|source| WriteError::Io {
+            path: path.clone(),
             source,
         })?;
         let writer = ArrowWriter::try_new(file, flows_schema(), Some(writer_properties(None)))
@@ -394,7 +393,7 @@ impl FlowsWriter {
         Ok(Partition {
             relative,
             path,
-            partial,
+            temporary,
             writer,
             builders: COLUMNS
                 .iter()
@@ -415,12 +414,13 @@ impl FlowsWriter {
                 source,
             };
             partition.writer.close().map_err(parquet_error)?;
-            std::fs::rename(&partition.partial, &partition.path).map_err(|source| {
-                WriteError::Io {
+            partition
+                .temporary
+                .persist()
+                .map_err(|source| WriteError::Io {
                     path: partition.path.clone(),
                     source,
-                }
-            })?;
+                })?;
             written.push(WrittenFile {
                 path: partition.relative,
                 rows: partition.rows,

@@ -24,6 +24,7 @@ mod catalog;
 mod flows;
 mod health;
 mod read;
+mod temporary;
 mod top;
 
 pub use catalog::{CatalogTable, PARTITION_KEYS};
@@ -32,6 +33,7 @@ pub use health::{city_network_health, health_events};
 pub use read::{
     HEALTH_SOURCE_ID, assess_folder, read_city_networks, read_client_prefixes, write_health,
 };
+pub use temporary::TemporaryFile;
 pub use top::{TopBy, TopEntry, TopReport, top};
 
 use std::collections::BTreeMap;
@@ -639,8 +641,10 @@ pub fn utc_date(seconds: i64) -> String {
 }
 
 /// Writes rows as `<dir>/<table>/<partition>/<source_id>.parquet`, one file per partition the
-/// rows fall in. Each file is written beside its final name and renamed over it, so a reader
-/// never sees half a file and a re-run replaces, never duplicates.
+/// rows fall in. Each file is written under a hidden name unique to this writer beside its
+/// final name and renamed over it ([`TemporaryFile`]), so a reader never sees half a file, two
+/// runs into one output never corrupt each other's files (the last complete one wins) and a
+/// re-run replaces, never duplicates.
 pub fn write_partitioned<R: PartitionTime + Clone>(
     table: &Table<R>,
     rows: &[R],
@@ -685,9 +689,8 @@ pub fn write_partitioned<R: PartitionTime + Clone>(
             table: table.name,
             source,
         })?;
-        let partial = path.with_extension("parquet.partial");
-        let file = std::fs::File::create(&partial).map_err(|source| WriteError::Io {
-            path: partial.clone(),
+        let (temporary, file) = TemporaryFile::create(&path).map_err(|source| WriteError::Io {
+            path: path.clone(),
             source,
         })?;
         let parquet_error = |source| WriteError::Parquet {
@@ -699,7 +702,7 @@ pub fn write_partitioned<R: PartitionTime + Clone>(
             ArrowWriter::try_new(file, table.schema(), Some(properties)).map_err(parquet_error)?;
         writer.write(&batch).map_err(parquet_error)?;
         writer.close().map_err(parquet_error)?;
-        std::fs::rename(&partial, &path).map_err(|source| WriteError::Io {
+        temporary.persist().map_err(|source| WriteError::Io {
             path: path.clone(),
             source,
         })?;
