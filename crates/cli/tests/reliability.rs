@@ -382,3 +382,41 @@ fn a_killed_run_leaves_no_visible_partial_file() {
     assert!(assert_tables_readable(&out) > 0);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_same_object_given_twice_is_processed_once() {
+    let dir = scratch("given-twice");
+    let logs = many_logs(&dir, 3, 50);
+    let sub = logs.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    std::fs::write(sub.join("in-sub.log"), v2_record("840", "1780315200")).unwrap();
+    // A copy elsewhere: the same bytes under another path.
+    let copies = dir.join("copies");
+    std::fs::create_dir_all(&copies).unwrap();
+    std::fs::copy(logs.join("000.log"), copies.join("000-copy.log")).unwrap();
+    let out = dir.join("out");
+    let (logs_text, sub_text) = (logs.to_str().unwrap(), sub.to_str().unwrap());
+    let output = flowatlas(&[
+        "process",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+        logs_text,
+        sub_text,
+        &format!("{logs_text}/../logs/001.log"),
+        copies.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["inputs"], 4, "{summary}");
+    assert_eq!(summary["objects_processed"], 4, "{summary}");
+    assert_eq!(summary["records"]["read"], 3 * 50 + 1, "{summary}");
+    assert_eq!(files_under(&out.join("_manifests")).len(), 4);
+    let stderr = stderr_of(&output);
+    assert!(stderr.contains("in-sub.log: the same file as"), "{stderr}");
+    assert!(
+        stderr.contains("000-copy.log: the same bytes as"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
