@@ -159,8 +159,13 @@ enum Source {
 
 /// What one step produced, without borrowing, so the borrow is made once at the end.
 pub(crate) enum Outcome {
-    Record { line: u64, text: Range<usize> },
+    Record {
+        line: u64,
+        text: Range<usize>,
+    },
     Reject,
+    /// One reject standing for several records (a Parquet row group that cannot be read).
+    RejectRows(u64),
     End,
 }
 
@@ -259,10 +264,14 @@ impl Reader {
         };
         let (line, text) = match outcome {
             Outcome::End => return Ok(None),
-            Outcome::Reject => {
-                self.counts.read += 1;
-                self.counts.rejected += 1;
-                self.counts.rejected_by_reason[self.reject.reason as usize] += 1;
+            Outcome::Reject | Outcome::RejectRows(_) => {
+                let rows = match outcome {
+                    Outcome::RejectRows(rows) => rows,
+                    _ => 1,
+                };
+                self.counts.read += rows;
+                self.counts.rejected += rows;
+                self.counts.rejected_by_reason[self.reject.reason as usize] += rows;
                 return Ok(Some(Entry::Reject(&self.reject)));
             }
             Outcome::Record { line, text } => (line, text),
