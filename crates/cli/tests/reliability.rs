@@ -420,3 +420,39 @@ fn the_same_object_given_twice_is_processed_once() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn far_times_are_rejected_not_partitioned() {
+    let dir = scratch("far-times");
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    // 2026-06-01, then the epoch, the year 2100 and the year 5138 (99999999999 seconds).
+    let text: String = ["1780315200", "0", "4102444800", "99999999999"]
+        .iter()
+        .map(|start| v2_record("840", start))
+        .collect();
+    std::fs::write(logs.join("far.log"), text).unwrap();
+    let out = dir.join("out");
+    let output = flowatlas(&[
+        "process",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+        logs.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["records"]["ok"], 1, "{summary}");
+    assert_eq!(summary["records"]["rejected"], 3, "{summary}");
+    let partitions: Vec<String> = std::fs::read_dir(out.join("city_networks"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(partitions, ["dt=2026-06-01"]);
+    let stderr = stderr_of(&output);
+    assert_eq!(stderr.matches("out_of_range").count(), 3, "{stderr}");
+    assert!(stderr.contains("before 2014-01-01"), "{stderr}");
+    assert!(stderr.contains("more than a day after"), "{stderr}");
+    assert_tables_readable(&out);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -21,7 +21,7 @@ use crate::format::Format;
 use crate::reader::{Error, Outcome};
 use crate::record::Slot;
 use crate::reject::{Reason, Reject, shorten};
-use crate::value::{Typed, check_int, type_token};
+use crate::value::{Typed, check_int, time_fault, type_token};
 
 const BATCH_ROWS: usize = 4096;
 
@@ -231,7 +231,12 @@ impl ParquetRows {
             / u128::from(self.total_rows)) as u64
     }
 
-    pub(crate) fn advance(&mut self, slots: &mut [Slot], reject: &mut Reject) -> Outcome {
+    pub(crate) fn advance(
+        &mut self,
+        slots: &mut [Slot],
+        reject: &mut Reject,
+        latest: i64,
+    ) -> Outcome {
         loop {
             let batch_rows = self.batch.as_ref().map_or(0, RecordBatch::num_rows);
             if self.row_in_batch < batch_rows {
@@ -303,7 +308,7 @@ impl ParquetRows {
             let typed = match column_of(array) {
                 Some(Column::Int(column)) => column
                     .int(row)
-                    .and_then(|int| check_int(field.kind(), int))
+                    .and_then(|int| check_int(field.kind(), int, latest))
                     .map_err(|reason| {
                         (
                             reason,
@@ -316,7 +321,7 @@ impl ParquetRows {
                 Some(Column::Text(column)) => {
                     let token = column.text(row);
                     text_token = token;
-                    type_token(field.kind(), token.as_bytes())
+                    type_token(field.kind(), token.as_bytes(), latest)
                         .map_err(|reason| (reason, token.to_string()))
                 }
                 None => unreachable!("column types are checked when the file is opened"),
@@ -334,13 +339,17 @@ impl ParquetRows {
                     }
                 }
                 Err((reason, value)) => {
+                    let time_detail = (reason == Reason::OutOfRange
+                        && field.kind() == Kind::Timestamp)
+                        .then(|| time_fault(&value, latest))
+                        .flatten();
                     *reject = Reject {
                         line: self.row_no,
                         field: Some(field),
                         reason,
                         value: shorten(&value),
                         text: String::new(),
-                        detail: String::new(),
+                        detail: time_detail.unwrap_or_default(),
                     };
                     return Outcome::Reject;
                 }

@@ -6,13 +6,13 @@ use std::ops::{AddAssign, Range};
 
 use flate2::read::MultiGzDecoder;
 
-use crate::field::Field;
+use crate::field::{Field, Kind};
 use crate::format::{Format, FormatError, looks_like_header};
 use crate::lines::{LineEvent, Lines};
 use crate::parquet_rows::ParquetRows;
 use crate::record::{LogStatus, Record, Slot};
 use crate::reject::{Reason, Reject, shorten};
-use crate::value::{Typed, type_token};
+use crate::value::{Typed, time_fault, type_token};
 
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 const PARQUET_MAGIC: &[u8] = b"PAR1";
@@ -25,6 +25,10 @@ pub struct Options {
     pub format: Option<Format>,
     /// Lines longer than this are rejected without being buffered whole.
     pub max_line_bytes: usize,
+    /// Times (`start`, `end`) later than this, in Unix seconds, are rejected as out of range:
+    /// a day after the object's delivery, or after the run's clock (the pipeline sets it).
+    /// Times before [`EARLIEST_TIME`](crate::EARLIEST_TIME) always are.
+    pub latest_time: Option<i64>,
 }
 
 impl Default for Options {
@@ -32,6 +36,7 @@ impl Default for Options {
         Options {
             format: None,
             max_line_bytes: 64 * 1024,
+            latest_time: None,
         }
     }
 }
@@ -150,6 +155,8 @@ pub struct Reader {
     counts: Counts,
     /// Lines of a text object seen so far.
     line_no: u64,
+    /// Times later than this are out of range.
+    latest_time: i64,
 }
 
 enum Source {
@@ -238,6 +245,7 @@ impl Reader {
             },
             counts: Counts::default(),
             line_no: 0,
+            latest_time: options.latest_time.unwrap_or(i64::MAX),
         }
     }
 
@@ -260,7 +268,9 @@ impl Reader {
     pub fn next_entry(&mut self) -> Result<Option<Entry<'_>>, Error> {
         let outcome = match &mut self.source {
             Source::Text(_) => self.advance_text()?,
-            Source::Parquet(rows) => rows.advance(&mut self.slots, &mut self.reject),
+            Source::Parquet(rows) => {
+                rows.advance(&mut self.slots, &mut self.reject, self.latest_time)
+            }
         };
         let (line, text) = match outcome {
             Outcome::End => return Ok(None),
@@ -383,16 +393,18 @@ impl Reader {
             let Some(format) = self.format.as_ref() else {
                 unreachable!("settled just above")
             };
-            return Ok(match type_line(line, format, &mut self.slots) {
-                Ok(()) => Outcome::Record {
-                    line: line_no,
-                    text: range,
+            return Ok(
+                match type_line(line, format, &mut self.slots, self.latest_time) {
+                    Ok(()) => Outcome::Record {
+                        line: line_no,
+                        text: range,
+                    },
+                    Err(fault) => {
+                        fault.fill(&mut self.reject, line_no, line, format, self.latest_time);
+                        Outcome::Reject
+                    }
                 },
-                Err(fault) => {
-                    fault.fill(&mut self.reject, line_no, line, format);
-                    Outcome::Reject
-                }
-            });
+            );
         }
     }
 }
@@ -532,7 +544,7 @@ enum Fault {
 }
 
 impl Fault {
-    fn fill(self, reject: &mut Reject, line_no: u64, line: &[u8], format: &Format) {
+    fn fill(self, reject: &mut Reject, line_no: u64, line: &[u8], format: &Format, latest: i64) {
         match self {
             Fault::Count { n_tokens } => {
                 let n_fields = format.fields().len();
@@ -555,6 +567,12 @@ impl Fault {
                     &line[span]
                 };
                 set_reject(reject, line_no, Some(field), reason, value, line);
+                if reason == Reason::OutOfRange
+                    && field.kind() == Kind::Timestamp
+                    && let Some(detail) = time_fault(&reject.value, latest)
+                {
+                    reject.detail = detail;
+                }
             }
         }
     }
@@ -562,7 +580,7 @@ impl Fault {
 
 /// Types every token of a line into `slots`, in one pass over the bytes.
 #[inline]
-fn type_line(line: &[u8], format: &Format, slots: &mut [Slot]) -> Result<(), Fault> {
+fn type_line(line: &[u8], format: &Format, slots: &mut [Slot], latest: i64) -> Result<(), Fault> {
     let kinds = format.kinds();
     let mut position = 0;
     for span in token_spans(line) {
@@ -571,7 +589,7 @@ fn type_line(line: &[u8], format: &Format, slots: &mut [Slot]) -> Result<(), Fau
                 n_tokens: position + token_spans(&line[span.start..]).count(),
             });
         };
-        *slot = match type_token(kind, &line[span.clone()]) {
+        *slot = match type_token(kind, &line[span.clone()], latest) {
             Ok(Typed::Absent) => Slot::Absent,
             Ok(Typed::Int(int)) => Slot::Int(int),
             Ok(Typed::Ip(ip)) => Slot::Ip(ip),

@@ -21,6 +21,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::ops::AddAssign;
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use flowatlas_flowlog::{Counts, Entry, LogStatus, Options, Reader, Reject};
 use flowatlas_geo::{Enricher, PeerFinder, PeerKind, PeerRules};
@@ -231,12 +232,16 @@ pub struct Source {
     pub etag: Option<String>,
     /// The object's size in bytes, when known, recorded in the manifest.
     pub size: Option<u64>,
+    /// When the object was delivered (file modified, S3 `LastModified`), Unix seconds: its
+    /// records cannot be much younger ([`read_options`]).
+    pub delivered_at: Option<i64>,
 }
 
 impl Source {
     /// A local file, named after its canonical path.
     pub fn of_path(path: &Path) -> Source {
         let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let meta = std::fs::metadata(path).ok();
         let file_name = path
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
@@ -248,8 +253,18 @@ impl Source {
             // are not UTF-8 are two objects and must never share outputs.
             id: source_id(&file_name, absolute.as_os_str().as_encoded_bytes()),
             etag: None,
-            size: std::fs::metadata(path).ok().map(|meta| meta.len()),
+            size: meta.as_ref().map(std::fs::Metadata::len),
+            delivered_at: meta
+                .and_then(|meta| meta.modified().ok())
+                .and_then(|modified| modified.duration_since(UNIX_EPOCH).ok())
+                .and_then(|since| i64::try_from(since.as_secs()).ok()),
         }
+    }
+
+    /// How to read this object: `base`, with times more than a day after its delivery out of
+    /// range ([`read_options`]).
+    pub fn read_options(&self, base: &Options) -> Options {
+        read_options(base, self.delivered_at)
     }
 
     /// An S3 object, named after its bucket and key, so that every run that reads it (the
@@ -268,7 +283,31 @@ impl Source {
             key: key.to_owned(),
             etag,
             size,
+            delivered_at: None,
         }
+    }
+}
+
+/// Flow-log records are delivered within minutes of their window; a day is slack enough for
+/// any delay and clock skew.
+const LATEST_AFTER_DELIVERY: i64 = 86_400;
+
+/// `base`, with times later than a day after `delivered_at` (Unix seconds) out of range, or a
+/// day after the run's clock when the delivery time is unknown or implausible (before any flow
+/// log: a file with a reset modification time). A time far from its object's (`start` = 0, the
+/// year 2100) would otherwise make partitions no engine can read.
+pub fn read_options(base: &Options, delivered_at: Option<i64>) -> Options {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
+        });
+    let delivered = delivered_at
+        .filter(|&delivered| delivered >= flowatlas_flowlog::EARLIEST_TIME)
+        .unwrap_or(now);
+    Options {
+        latest_time: Some(delivered.saturating_add(LATEST_AFTER_DELIVERY)),
+        ..base.clone()
     }
 }
 
@@ -307,9 +346,11 @@ pub fn process_file(
         object: source.name.clone(),
         source: error.into(),
     })?;
-    let reader = Reader::from_file(file, &config.read).map_err(|error| Error::Read {
-        object: source.name.clone(),
-        source: error,
+    let reader = Reader::from_file(file, &source.read_options(&config.read)).map_err(|error| {
+        Error::Read {
+            object: source.name.clone(),
+            source: error,
+        }
     })?;
     process_reader(reader, &source, config, enricher)
 }
