@@ -234,6 +234,11 @@ const CITIES: &[City] = &[
         lon: 151.21,
         metro: None,
     },
+];
+
+/// Places whose records are shaped unlike most: their networks join the world after the
+/// weights of the cities above are set, so those keep their proportions across versions.
+const ODD_PLACES: &[City] = &[
     // A city-state: GeoLite2 gives Singapore's networks a city and no subdivision.
     City {
         name: "Singapore",
@@ -329,38 +334,51 @@ impl Random {
 
 fn world() -> Vec<Network> {
     let mut networks = Vec::new();
-    let mut index = 0u32;
     for city in CITIES {
-        for &(asn, as_name, countries) in ISPS {
-            let country_only = city.geoname_id.is_none();
-            if !countries.contains(&city.country.0) || (country_only && asn != MOBILE_ASN) {
-                continue;
-            }
-            let v6 = index % 5 == 4;
-            let cidr = if v6 {
-                format!("2001:db8:{:x}::/48", 0x100 + index)
-            } else {
-                format!("198.{}.{}.0/24", 18 + index / 256, index % 256)
-            };
-            networks.push(Network {
-                cidr,
-                v6,
-                index,
-                asn,
-                as_name,
-                city,
-                weight: 0.0,
-            });
-            index += 1;
-        }
+        add_networks(city, &mut networks);
     }
-    // Heavy-tailed: a few city-networks carry most traffic, in a seed-independent order.
-    let n = networks.len();
+    let n_weighted = networks.len();
+    for city in ODD_PLACES {
+        add_networks(city, &mut networks);
+    }
+    // Heavy-tailed: a few city-networks carry most traffic, in a seed-independent order; the
+    // odd places' networks sit in the tail.
     for (rank, network) in networks.iter_mut().enumerate() {
-        let shuffled = (rank * 7 + 3) % n;
+        let shuffled = if rank < n_weighted {
+            (rank * 7 + 3) % n_weighted
+        } else {
+            rank
+        };
         network.weight = 1.0 / (shuffled as f64 + 1.0).powf(1.1);
     }
     networks
+}
+
+/// A city's network of every ISP serving its country (only the mobile carrier's where the
+/// place is a country).
+fn add_networks(city: &'static City, networks: &mut Vec<Network>) {
+    for &(asn, as_name, countries) in ISPS {
+        let country_only = city.geoname_id.is_none();
+        if !countries.contains(&city.country.0) || (country_only && asn != MOBILE_ASN) {
+            continue;
+        }
+        let index = networks.len() as u32;
+        let v6 = index % 5 == 4;
+        let cidr = if v6 {
+            format!("2001:db8:{:x}::/48", 0x100 + index)
+        } else {
+            format!("198.{}.{}.0/24", 18 + index / 256, index % 256)
+        };
+        networks.push(Network {
+            cidr,
+            v6,
+            index,
+            asn,
+            as_name,
+            city,
+            weight: 0.0,
+        });
+    }
 }
 
 fn database_sources(networks: &[Network]) -> (String, String) {

@@ -37,6 +37,9 @@ const HOLIDAY_FACTOR: f64 = 0.75;
 const DIP_FACTOR: f64 = 0.5;
 /// Share of a city-network's traffic on its first prefix; the rest is on a second one.
 const MAIN_PREFIX_SHARE: f64 = 0.7;
+/// Share of all traffic of the small city-network hit by an incident: near the targets' 0.5%
+/// floor of impact once its daily rhythm and the incident's 90% loss are counted.
+const SMALL_SHARE: f64 = 0.01;
 /// Share of all traffic of the network added to fall below Internet Monitor's 0.1% minimum.
 const TINY_SHARE: f64 = 0.0004;
 
@@ -139,7 +142,11 @@ impl Scenario {
         let small = networks
             .iter()
             .filter(|network| !network.v6)
-            .min_by(|a, b| (a.weight - 0.01).abs().total_cmp(&(b.weight - 0.01).abs()))
+            .min_by(|a, b| {
+                (a.weight - SMALL_SHARE)
+                    .abs()
+                    .total_cmp(&(b.weight - SMALL_SHARE).abs())
+            })
             .unwrap_or(&networks[0]);
         let at =
             |day: i64, hour: i64, minute: i64| DAY_START + day * DAY + hour * 3600 + minute * 60;
@@ -250,6 +257,11 @@ impl Scenario {
             scenario.incidents.push(incident);
         }
         scenario
+    }
+
+    /// City-networks in the world: (ASN, place) pairs, however many coordinates each has.
+    pub fn n_city_networks(&self) -> usize {
+        self.networks.len()
     }
 
     /// Windows in the scenario.
@@ -603,6 +615,10 @@ mod tests {
         assert_eq!(scenario.n_windows(), 3 * 7 * 288);
         for incident in &scenario.incidents {
             assert!(!incident.places.is_empty(), "{}", incident.name);
+            eprintln!(
+                "{}: {}%",
+                incident.name, incident.percent_of_total_traffic_impacted
+            );
             let below = incident.name.contains("below");
             assert_eq!(
                 incident.percent_of_total_traffic_impacted < 0.1,
