@@ -158,7 +158,8 @@ fn one_row_per_city_network_however_its_networks_are_placed() {
         })
         .unwrap(),
     );
-    let rules = PeerRules::new(&[], None).unwrap();
+    // Our IPv6 network, declared so its records' peer is known without learning it first.
+    let rules = PeerRules::new(&["2600:1f18::/32".to_string()], None).unwrap();
     let mut finder = PeerFinder::new(&rules);
     let mut enricher = Enricher::new(databases);
     let mut rollup = Rollup::new(RollupConfig {

@@ -52,7 +52,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 /// Version of the tables' schemas, written into every file's metadata.
-pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_VERSION: &str = "2";
 
 /// A column's type, mapped to Arrow, Parquet and Athena types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
