@@ -666,6 +666,31 @@ mod tests {
     }
 
     #[test]
+    fn rows_of_one_city_network_carry_the_coordinates_of_several_networks() {
+        let scenario = Scenario::new(5, 3);
+        let mut coordinates: std::collections::HashMap<String, std::collections::BTreeSet<String>> =
+            std::collections::HashMap::new();
+        for index in 0..12 {
+            for row in scenario.window(index).0 {
+                coordinates
+                    .entry(CityNetworkKey::of(&row.client).to_string())
+                    .or_default()
+                    .insert(format!(
+                        "{:?},{:?}",
+                        row.client.latitude, row.client.longitude
+                    ));
+            }
+        }
+        assert_eq!(coordinates.len(), scenario.n_city_networks());
+        let placed_apart = coordinates
+            .values()
+            .filter(|places| places.len() >= 2)
+            .count();
+        // All but the country-only network, which sits at its country's centroid.
+        assert_eq!(placed_apart, scenario.n_city_networks() - 1);
+    }
+
+    #[test]
     fn prefix_rows_add_up_to_city_network_rows() {
         let scenario = Scenario::new(5, 3);
         let (city_rows, prefix_rows) = scenario.window(100);
