@@ -130,9 +130,10 @@ fn unwritable_out_is_one_error_not_one_per_object() {
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).unwrap();
     for idx in 0..6 {
+        let bytes = (840 + idx).to_string();
         std::fs::write(
             logs.join(format!("{idx}.log")),
-            v2_record("840", "1780315200"),
+            v2_record(&bytes, "1780315200"),
         )
         .unwrap();
     }

@@ -40,6 +40,7 @@ enum Source {
     SubdivisionCode,
     Subdivision,
     City,
+    GeonameId,
     MetroCode,
     Latitude,
     Longitude,
@@ -71,7 +72,7 @@ static COLUMNS: LazyLock<Vec<FlowColumn>> = LazyLock::new(|| {
             source: Source::Record(field),
         })
         .collect();
-    let extra: [(&'static str, ColumnKind, &'static str, Source); 17] = [
+    let extra: [(&'static str, ColumnKind, &'static str, Source); 18] = [
         (
             "direction",
             ColumnKind::Text,
@@ -145,6 +146,12 @@ static COLUMNS: LazyLock<Vec<FlowColumn>> = LazyLock::new(|| {
             Source::Subdivision,
         ),
         ("peer_city", ColumnKind::Text, "City.", Source::City),
+        (
+            "peer_geoname_id",
+            ColumnKind::Int64,
+            "GeoNames id of the place (city, else subdivision, else country).",
+            Source::GeonameId,
+        ),
         (
             "peer_metro_code",
             ColumnKind::Int32,
@@ -317,6 +324,9 @@ impl FlowsWriter {
                 (Source::Record(field), builder) => append_value(builder, record.get(field)),
                 (Source::Asn, Builder::Int64(builder)) => {
                     builder.append_option(facts.and_then(|facts| facts.asn).map(i64::from))
+                }
+                (Source::GeonameId, Builder::Int64(builder)) => {
+                    builder.append_option(facts.and_then(|facts| facts.geoname_id).map(i64::from))
                 }
                 (Source::MetroCode, Builder::Int32(builder)) => {
                     builder.append_option(facts.and_then(|facts| facts.metro_code))
