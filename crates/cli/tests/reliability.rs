@@ -457,3 +457,71 @@ fn far_times_are_rejected_not_partitioned() {
     assert_tables_readable(&out);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Runs `flowatlas` with arguments under Python, which reports the child's peak resident set
+/// (`getrusage`); returns its exit status, peak RSS in MiB and stdout.
+fn flowatlas_peak_rss(args: &[&str]) -> (i64, u64, String) {
+    let script = r#"
+import json, resource, subprocess, sys
+result = subprocess.run(sys.argv[1:], capture_output=True)
+print(json.dumps({"code": result.returncode, "peak_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+                  "stdout": result.stdout.decode(), "stderr": result.stderr.decode()}))
+"#;
+    let mut argv = vec![env!("CARGO_BIN_EXE_flowatlas")];
+    argv.extend_from_slice(args);
+    let run: serde_json::Value = serde_json::from_slice(&support::python(script, &argv)).unwrap();
+    assert_eq!(run["code"], 0, "{}", run["stderr"]);
+    (
+        run["code"].as_i64().unwrap(),
+        run["peak_kib"].as_u64().unwrap() / 1024,
+        run["stdout"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn memory_is_bounded_whatever_the_distinct_prefixes() {
+    let dir = scratch("distinct-prefixes");
+    std::fs::create_dir_all(&dir).unwrap();
+    // A NAT gateway facing the internet: every record from another /24 (11.0.0.1, 11.0.1.1, ...).
+    let n_records = 500_000u32;
+    let mut text = String::with_capacity(n_records as usize * 110);
+    for idx in 0..n_records {
+        let peer = std::net::Ipv4Addr::from(0x0b00_0001 + (idx << 8));
+        text.push_str(
+            &v2_record(
+                &(100 + idx % 1000).to_string(),
+                &(1_780_315_200 + idx % 600).to_string(),
+            )
+            .replace("89.160.20.128", &peer.to_string()),
+        );
+    }
+    let log = dir.join("nat-gateway.log");
+    std::fs::write(&log, text).unwrap();
+    let out = dir.join("out");
+    let (_, peak_mib, stdout) = flowatlas_peak_rss(&[
+        "process",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+        log.to_str().unwrap(),
+    ]);
+    // The issue's budget; before, this object took several times as much.
+    assert!(peak_mib < 256, "peak RSS {peak_mib} MiB");
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["rows"]["client_prefixes"], n_records, "{summary}");
+    // The rows were written in parts, and they add up to every OK byte.
+    let script = r#"
+import json, sys, duckdb
+con = duckdb.connect()
+source = f"read_parquet('{sys.argv[1]}/client_prefixes/**/*.parquet')"
+files, rows, prefixes, total = con.execute(
+    f"SELECT count(DISTINCT filename), count(*), count(DISTINCT client_prefix), sum(bytes_in + bytes_out) FROM read_parquet('{sys.argv[1]}/client_prefixes/**/*.parquet', filename = true)").fetchone()
+print(json.dumps({"files": files, "rows": rows, "prefixes": prefixes, "bytes": int(total)}))
+"#;
+    let read_back: serde_json::Value =
+        serde_json::from_slice(&support::python(script, &[out.to_str().unwrap()])).unwrap();
+    assert!(read_back["files"].as_u64().unwrap() > 1, "{read_back}");
+    assert_eq!(read_back["prefixes"], n_records, "{read_back}");
+    assert_eq!(read_back["bytes"], summary["ok_bytes"], "{read_back}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

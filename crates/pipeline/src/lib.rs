@@ -25,9 +25,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use flowatlas_flowlog::{Counts, Entry, LogStatus, Options, Reader, Reject};
 use flowatlas_geo::{Enricher, PeerFinder, PeerKind, PeerRules};
-use flowatlas_rollup::{Rollup, RollupConfig};
+use flowatlas_rollup::{CityNetworkRow, PrefixRow, Rollup, RollupConfig};
 use flowatlas_tables::{
-    FLOWS, FlowsWriter, TemporaryFile, WrittenFile, city_networks, client_prefixes,
+    FLOWS, FlowsWriter, Table, TemporaryFile, WrittenFile, city_networks, client_prefixes,
     write_partitioned,
 };
 
@@ -385,6 +385,7 @@ pub fn process_reader(
         ..ObjectReport::default()
     };
     let mut rejects = RejectsFile::new(&config.out_dir, source_id);
+    let mut rollup_files = RollupFiles::new(config, source_id);
     let mut flows = config
         .tables
         .flows
@@ -421,6 +422,12 @@ pub fn process_reader(
                 .map_err(write_error)?;
         }
         rollup.add(&record, &peer, enrichment.as_ref());
+        if rollup.is_full() {
+            let (city_rows, prefix_rows) = rollup.take_rows();
+            rollup_files
+                .write(&city_rows, &prefix_rows)
+                .map_err(write_error)?;
+        }
     }
     report.counts = reader.counts();
     // The finder counts peers as it goes; a map keyed by name per record showed in profiles.
@@ -439,27 +446,16 @@ pub fn process_reader(
             [(&"unwindowed", &summary.unwindowed_bytes)],
         );
     }
+    rollup_files
+        .write(&city_rows, &prefix_rows)
+        .map_err(write_error)?;
+    drop((city_rows, prefix_rows));
     let mut written: Vec<(&'static str, Vec<WrittenFile>)> = Vec::new();
     if let Some(flows) = flows {
         report.flows_without_time = flows.without_time();
         written.push((FLOWS, flows.finish().map_err(write_error)?));
     }
-    if config.tables.city_networks {
-        let city_table = city_networks();
-        written.push((
-            city_table.name,
-            write_partitioned(&city_table, &city_rows, &config.out_dir, source_id)
-                .map_err(write_error)?,
-        ));
-    }
-    if config.tables.client_prefixes {
-        let prefix_table = client_prefixes();
-        written.push((
-            prefix_table.name,
-            write_partitioned(&prefix_table, &prefix_rows, &config.out_dir, source_id)
-                .map_err(write_error)?,
-        ));
-    }
+    written.extend(rollup_files.finish());
     for (table, files) in &written {
         let rows: u64 = files.iter().map(|file| file.rows).sum();
         report.rows.insert(table, rows);
@@ -473,6 +469,82 @@ pub fn process_reader(
     remove_stale_files(&config.out_dir, source_id, &report.files)?;
     write_manifest(&config.out_dir, source, &report)?;
     Ok(report)
+}
+
+/// The rollup's tables of one object, written part by part: the rows held when the rollup's
+/// budget is reached (an object with millions of distinct client prefixes), then the rest. Part
+/// 0 is `<source-id>.parquet`, part N `<source-id>.partN.parquet`; rows of one key in several
+/// parts add up.
+struct RollupFiles<'c> {
+    config: &'c Config,
+    source_id: &'c str,
+    city_table: Option<Table<CityNetworkRow>>,
+    prefix_table: Option<Table<PrefixRow>>,
+    parts: usize,
+    city_files: Vec<WrittenFile>,
+    prefix_files: Vec<WrittenFile>,
+}
+
+impl<'c> RollupFiles<'c> {
+    fn new(config: &'c Config, source_id: &'c str) -> RollupFiles<'c> {
+        RollupFiles {
+            config,
+            source_id,
+            city_table: config.tables.city_networks.then(city_networks),
+            prefix_table: config.tables.client_prefixes.then(client_prefixes),
+            parts: 0,
+            city_files: Vec::new(),
+            prefix_files: Vec::new(),
+        }
+    }
+
+    fn write(
+        &mut self,
+        city_rows: &[CityNetworkRow],
+        prefix_rows: &[PrefixRow],
+    ) -> Result<(), flowatlas_tables::WriteError> {
+        let name = part_name(self.source_id, self.parts);
+        self.parts += 1;
+        let out_dir = &self.config.out_dir;
+        if let Some(table) = &self.city_table {
+            self.city_files
+                .extend(write_partitioned(table, city_rows, out_dir, &name)?);
+        }
+        if let Some(table) = &self.prefix_table {
+            self.prefix_files
+                .extend(write_partitioned(table, prefix_rows, out_dir, &name)?);
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Vec<(&'static str, Vec<WrittenFile>)> {
+        let mut written = Vec::new();
+        if let Some(table) = self.city_table {
+            written.push((table.name, self.city_files));
+        }
+        if let Some(table) = self.prefix_table {
+            written.push((table.name, self.prefix_files));
+        }
+        written
+    }
+}
+
+/// The file name (without extension) of part `part` of a source's rollup tables.
+fn part_name(source_id: &str, part: usize) -> String {
+    if part == 0 {
+        source_id.to_owned()
+    } else {
+        format!("{source_id}.part{part}")
+    }
+}
+
+/// True when a file name (without extension) is one of `source_id`'s: its own, or a part.
+fn is_named_for(stem: &str, source_id: &str) -> bool {
+    stem == source_id
+        || stem
+            .strip_prefix(source_id)
+            .and_then(|rest| rest.strip_prefix(".part"))
+            .is_some_and(|part| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit()))
 }
 
 /// Deletes files an earlier run of the same source wrote in partitions this run no longer
@@ -508,7 +580,7 @@ pub fn stale_files(earlier_manifest: &str, source_id: &str, written: &[PathBuf])
         .filter(|file| !written.contains(file))
         .filter(|file| {
             file.file_stem()
-                .is_some_and(|stem| stem.to_string_lossy() == source_id)
+                .is_some_and(|stem| is_named_for(&stem.to_string_lossy(), source_id))
                 && file
                     .components()
                     .all(|part| matches!(part, std::path::Component::Normal(_)))

@@ -671,7 +671,8 @@ pub fn utc_date(seconds: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
-/// Writes rows as `<dir>/<table>/<partition>/<source_id>.parquet`, one file per partition the
+/// Writes rows as `<dir>/<table>/<partition>/<name>.parquet` (`name`: the source id, or one of
+/// its parts), one file per partition the
 /// rows fall in. Each file is written under a hidden name unique to this writer beside its
 /// final name and renamed over it ([`TemporaryFile`]), so a reader never sees half a file, two
 /// runs into one output never corrupt each other's files (the last complete one wins) and a
@@ -680,7 +681,7 @@ pub fn write_partitioned<R: PartitionTime + Clone>(
     table: &Table<R>,
     rows: &[R],
     dir: &Path,
-    source_id: &str,
+    name: &str,
 ) -> Result<Vec<WrittenFile>, WriteError> {
     // Rows come sorted by time from the rollup, so each hour is usually one run of rows and is
     // written from the slice itself; rows out of order are copied into their hour. Partitions
@@ -709,7 +710,7 @@ pub fn write_partitioned<R: PartitionTime + Clone>(
     for (hour, rows) in runs {
         let relative = Path::new(table.name)
             .join(partition_of(hour * 3_600))
-            .join(format!("{source_id}.parquet"));
+            .join(format!("{name}.parquet"));
         let path = dir.join(&relative);
         let folder = path.parent().unwrap_or(dir);
         std::fs::create_dir_all(folder).map_err(|source| WriteError::Io {
