@@ -13,9 +13,16 @@ use std::f64::consts::PI;
 use std::sync::Arc;
 
 use flowatlas_geo::{Facts, IpNetwork};
-use flowatlas_rollup::{CityNetworkRow, Measures, PrefixRow, ServiceLocation, WINDOW_SECONDS};
+use flowatlas_rollup::{
+    CityNetworkKey, CityNetworkRow, Measures, PrefixRow, ServiceLocation, WINDOW_SECONDS,
+};
 
-use crate::{ACCOUNT, DAY_START, Network, REGION, Random, world};
+use crate::{
+    ACCOUNT, DAY_START, Network, REGION, Random, SUBNETS_PER_NETWORK, subnet_place, world,
+};
+
+/// The service's Availability Zones: each client prefix is served from one.
+const AZ_IDS: [&str; 2] = ["use1-az1", "use1-az2"];
 
 const DAY: i64 = 86_400;
 /// Flows of the whole service per window at the daily peak of a weekday.
@@ -30,6 +37,9 @@ const HOLIDAY_FACTOR: f64 = 0.75;
 const DIP_FACTOR: f64 = 0.5;
 /// Share of a city-network's traffic on its first prefix; the rest is on a second one.
 const MAIN_PREFIX_SHARE: f64 = 0.7;
+/// Share of all traffic of the small city-network hit by an incident: near the targets' 0.5%
+/// floor of impact once its daily rhythm and the incident's 90% loss are counted.
+const SMALL_SHARE: f64 = 0.01;
 /// Share of all traffic of the network added to fall below Internet Monitor's 0.1% minimum.
 const TINY_SHARE: f64 = 0.0004;
 
@@ -132,7 +142,11 @@ impl Scenario {
         let small = networks
             .iter()
             .filter(|network| !network.v6)
-            .min_by(|a, b| (a.weight - 0.01).abs().total_cmp(&(b.weight - 0.01).abs()))
+            .min_by(|a, b| {
+                (a.weight - SMALL_SHARE)
+                    .abs()
+                    .total_cmp(&(b.weight - SMALL_SHARE).abs())
+            })
             .unwrap_or(&networks[0]);
         let at =
             |day: i64, hour: i64, minute: i64| DAY_START + day * DAY + hour * 3600 + minute * 60;
@@ -245,6 +259,11 @@ impl Scenario {
         scenario
     }
 
+    /// City-networks in the world: (ASN, place) pairs, however many coordinates each has.
+    pub fn n_city_networks(&self) -> usize {
+        self.networks.len()
+    }
+
     /// Windows in the scenario.
     pub fn n_windows(&self) -> usize {
         ((self.end - self.start) / WINDOW_SECONDS) as usize
@@ -273,18 +292,25 @@ impl Scenario {
                 noisy * MAIN_PREFIX_SHARE * main_hit,
                 noisy * (1.0 - MAIN_PREFIX_SHARE) * second_hit,
             ];
-            let facts = facts_of(network);
-            let mut total = Measures::default();
+            // Each prefix is served from its own Availability Zone and reaches the tables as
+            // its own row, carrying the coordinates of whichever subnet the object saw most of:
+            // rows of one city-network differ in coordinates, as on real data.
             for (position, flows) in prefix_flows.into_iter().enumerate() {
                 let measures = measures_of(flows, &mut random);
                 if measures.flows == 0 {
                     continue;
                 }
-                total += measures;
+                let location = ServiceLocation {
+                    az_id: Some(Arc::from(AZ_IDS[position % AZ_IDS.len()])),
+                    ..location.clone()
+                };
+                let part = (index + position) as u32 % SUBNETS_PER_NETWORK;
+                let facts = facts_of(network, part);
                 prefix_rows.push(PrefixRow {
                     window_start,
                     location: location.clone(),
                     client_prefix: prefix_of(network, position),
+                    city_network_id: Arc::from(CityNetworkKey::of(&facts).to_string()),
                     client_asn: facts.asn,
                     client_as_name: facts.as_name.clone(),
                     client_country_code: facts.country_code.clone(),
@@ -292,14 +318,12 @@ impl Scenario {
                     measures,
                     client_ips: measures.flows.min(250),
                 });
-            }
-            if total.flows > 0 {
                 city_rows.push(CityNetworkRow {
                     window_start,
-                    location: location.clone(),
+                    location,
                     client: facts,
-                    measures: total,
-                    client_ips: total.flows.min(500),
+                    measures,
+                    client_ips: measures.flows.min(250),
                 });
             }
         }
@@ -385,20 +409,29 @@ fn prefix_of(network: &Network, position: usize) -> IpNetwork {
         .unwrap_or_else(|_| IpNetwork::from(std::net::IpAddr::from([198, 19, 255, 0])))
 }
 
-fn facts_of(network: &Network) -> Facts {
+/// The facts the city database gives for one of a network's subnets.
+fn facts_of(network: &Network, part: u32) -> Facts {
     let city = network.city;
+    let place = subnet_place(network, part);
+    let city_known = city.geoname_id.is_some();
+    let subdivision = city.subdivision.filter(|_| city_known);
     Facts {
         asn: Some(network.asn),
         as_name: Some(Arc::from(network.as_name)),
         country_code: Some(Arc::from(city.country.0)),
         country: Some(Arc::from(city.country.1)),
-        subdivision_code: Some(Arc::from(city.subdivision.0)),
-        subdivision: Some(Arc::from(city.subdivision.1)),
-        city: Some(Arc::from(city.name)),
+        subdivision_code: subdivision.map(|(code, _, _)| Arc::from(code)),
+        subdivision: subdivision.map(|(_, name, _)| Arc::from(name)),
+        city: city_known.then(|| Arc::from(city.name)),
         metro_code: city.metro.map(i32::from),
-        latitude: Some(city.lat),
-        longitude: Some(city.lon),
+        latitude: Some(place.latitude),
+        longitude: Some(place.longitude),
         postal_code: None,
+        geoname_id: Some(
+            city.geoname_id
+                .or(subdivision.map(|(_, _, id)| id))
+                .unwrap_or(city.country.2),
+        ),
     }
 }
 
@@ -582,6 +615,10 @@ mod tests {
         assert_eq!(scenario.n_windows(), 3 * 7 * 288);
         for incident in &scenario.incidents {
             assert!(!incident.places.is_empty(), "{}", incident.name);
+            eprintln!(
+                "{}: {}%",
+                incident.name, incident.percent_of_total_traffic_impacted
+            );
             let below = incident.name.contains("below");
             assert_eq!(
                 incident.percent_of_total_traffic_impacted < 0.1,

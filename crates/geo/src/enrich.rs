@@ -420,10 +420,12 @@ fn apply(facts: &mut Facts, user: &Override) {
         facts.subdivision_code = None;
         facts.subdivision = None;
         facts.city = None;
+        facts.geoname_id = None;
         clear_city_details(facts);
     }
     if user.city.is_some() && user.city != facts.city {
         facts.city = user.city.clone();
+        facts.geoname_id = None;
         clear_city_details(facts);
     }
 }

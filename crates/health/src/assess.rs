@@ -1,11 +1,12 @@
 //! The engine: window by window, as if live, the expected value of every city-network, its
 //! impact per signal, the scores, and the events.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use flowatlas_rollup::WINDOW_SECONDS;
 
-use crate::baseline::{Method, Plan, expected_at, plan, weighted_median};
+use crate::baseline::{HISTORY_SECONDS, Method, Plan, expected_at, plan, weighted_median};
 use crate::event::{ImpactType, LocationWindow, Signal, Tracker, WindowEvidence};
 use crate::observations::Counts;
 use crate::{CityNetwork, HealthConfig, HealthEvent, Observations};
@@ -118,9 +119,20 @@ const RATIOS: [(Signal, RatioOf); 4] = [
     (Signal::Rejected, |counts| (counts.rejected, counts.flows)),
 ];
 
-/// Dense copies of the observations over the windows from the first to the last.
+/// Windows judged after a window with data although they hold none themselves: enough to
+/// raise an event when all traffic stops (a gap beyond them is a gap in the logs, not news).
+const JUDGED_AFTER_DATA: i64 = 2;
+
+/// Copies of the observations over the windows that matter: those with data in the history
+/// span and the judged range, and the judged windows that follow data. Gaps cost nothing, so a
+/// record years away from the rest (a clock glitch) adds one window, not years of them.
 struct Grid {
-    n_windows: usize,
+    /// Window starts, ascending.
+    starts: Vec<i64>,
+    /// Window numbers (windows since the first start) of those starts.
+    numbers: Vec<usize>,
+    /// Whether each window holds data (the others are judged windows after data).
+    has_data: Vec<bool>,
     counts: Vec<Counts>,
     prefix_bytes: Vec<i64>,
     /// City-network × window judged impacted: left out of later baselines.
@@ -133,18 +145,30 @@ struct Grid {
 }
 
 impl Grid {
-    fn new(observations: &Observations, first_window: i64, last_window: i64) -> Grid {
-        let n_windows = ((last_window - first_window) / WINDOW_SECONDS) as usize + 1;
-        let index_of = |window: i64| ((window - first_window) / WINDOW_SECONDS) as usize;
+    /// The grid for judging `judged` (window starts, ascending) over the data windows `data`.
+    fn new(observations: &Observations, data: &BTreeSet<i64>, judged: &[i64]) -> Grid {
+        let mut all: BTreeSet<i64> = data.clone();
+        all.extend(judged);
+        let starts: Vec<i64> = all.into_iter().collect();
+        let first = starts.first().copied().unwrap_or(0);
+        let numbers: Vec<usize> = starts
+            .iter()
+            .map(|&start| ((start - first) / WINDOW_SECONDS) as usize)
+            .collect();
+        let has_data = starts.iter().map(|start| data.contains(start)).collect();
+        let n_windows = starts.len();
+        let index_of = |window: i64| starts.binary_search(&window).ok();
         let n_city_networks = observations.city_networks.len();
         let mut counts = vec![Counts::default(); n_city_networks * n_windows];
         for (&(city_network, window), cell) in &observations.cells {
-            counts[city_network * n_windows + index_of(window)] = *cell;
+            if let Some(index) = index_of(window) {
+                counts[city_network * n_windows + index] = *cell;
+            }
         }
         let mut prefix_bytes = vec![0; observations.prefixes.len() * n_windows];
         for (&(prefix, window), &bytes) in &observations.prefix_bytes {
-            if (first_window..=last_window).contains(&window) {
-                prefix_bytes[prefix * n_windows + index_of(window)] = bytes;
+            if let Some(index) = index_of(window) {
+                prefix_bytes[prefix * n_windows + index] = bytes;
             }
         }
         let mut prefixes_of = vec![Vec::new(); n_city_networks];
@@ -152,7 +176,9 @@ impl Grid {
             prefixes_of[owner].push(prefix);
         }
         Grid {
-            n_windows,
+            starts,
+            numbers,
+            has_data,
             counts,
             prefix_bytes,
             impacted: vec![false; n_city_networks * n_windows],
@@ -161,16 +187,34 @@ impl Grid {
         }
     }
 
+    fn n_windows(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// The index of a window number, when the grid holds it.
+    fn index_of_number(&self, number: usize) -> Option<usize> {
+        self.numbers.binary_search(&number).ok()
+    }
+
+    /// The comparison for the window at `index`, over the windows that hold data.
+    fn plan(&self, index: usize) -> Option<Plan> {
+        plan(self.numbers[index], |number| {
+            self.index_of_number(number)
+                .is_some_and(|index| self.has_data[index])
+        })
+    }
+
     fn at(&self, city_network: usize, window: usize) -> usize {
-        city_network * self.n_windows + window
+        city_network * self.n_windows() + window
     }
 
     fn counts(&self, city_network: usize, window: usize) -> &Counts {
         &self.counts[self.at(city_network, window)]
     }
 
-    /// Expected value and spread of one measure of a city-network at window `now`, from its
-    /// clean candidate windows (impacted ones are left out).
+    /// Expected value and spread of one measure of a city-network at the window at index
+    /// `now`, from its clean candidate windows (impacted ones are left out). `value_at` takes a
+    /// window index; the trend runs over window numbers, so gaps keep their width.
     fn history(
         &self,
         city_network: usize,
@@ -181,12 +225,12 @@ impl Grid {
         let points: Vec<(usize, f64)> = plan
             .windows
             .iter()
-            .copied()
+            .filter_map(|&number| self.index_of_number(number))
             .filter(|&window| !self.impacted[self.at(city_network, window)])
             .take(plan.limit)
-            .filter_map(|window| value_at(window).map(|value| (window, value)))
+            .filter_map(|window| value_at(window).map(|value| (self.numbers[window], value)))
             .collect();
-        expected_at(plan.method, &points, now)
+        expected_at(plan.method, &points, self.numbers[now])
     }
 
     /// A city-network's expectation at window `now` at usual demand, before the demand scale.
@@ -327,7 +371,7 @@ fn prefix_shortfalls(
         .iter()
         .filter_map(|&prefix| {
             let bytes_at =
-                |window: usize| grid.prefix_bytes[prefix * grid.n_windows + window] as f64;
+                |window: usize| grid.prefix_bytes[prefix * grid.n_windows() + window] as f64;
             let (median, spread) = grid.history(city_network, plan, window, |past| {
                 Some(bytes_at(past) / grid.demand[past])
             })?;
@@ -462,22 +506,46 @@ pub fn assess(
     to: Option<i64>,
 ) -> Assessment {
     observations.settle_prefixes();
-    let Some((first_window, last_window)) = observations.window_range() else {
+    let Some((first_data, last_data)) = observations.window_range() else {
         return Assessment::default();
     };
-    let mut grid = Grid::new(observations, first_window, last_window);
-    let window_index =
-        |time: i64| ((time - first_window).max(0) + WINDOW_SECONDS - 1) / WINDOW_SECONDS;
-    let start = from.map_or(0, window_index) as usize;
-    let end = (to.map_or(grid.n_windows as i64, window_index) as usize).min(grid.n_windows);
+    let align_up =
+        |time: i64| time + (WINDOW_SECONDS - time.rem_euclid(WINDOW_SECONDS)) % WINDOW_SECONDS;
+    let judge_from = from.map_or(first_data, align_up).max(first_data);
+    let judge_to = to
+        .map_or(last_data + WINDOW_SECONDS, align_up)
+        .min(last_data + WINDOW_SECONDS);
+    if judge_from >= judge_to {
+        return Assessment::default();
+    }
+    // History reaches back a bounded span from the first judged window, whatever the data holds.
+    let history_from = judge_from.saturating_sub(HISTORY_SECONDS);
+    let data: BTreeSet<i64> = observations
+        .cells
+        .keys()
+        .map(|&(_, window)| window)
+        .filter(|window| (history_from..judge_to).contains(window))
+        .collect();
+    let judged: Vec<i64> = data
+        .iter()
+        .flat_map(|&window| {
+            (0..=JUDGED_AFTER_DATA).map(move |after| window + after * WINDOW_SECONDS)
+        })
+        .filter(|window| (judge_from..judge_to).contains(window))
+        .collect::<BTreeSet<i64>>()
+        .into_iter()
+        .collect();
+    let mut grid = Grid::new(observations, &data, &judged);
     let city_networks = &observations.city_networks;
     let n_city_networks = city_networks.len();
     let mut assessment = Assessment::default();
     let mut events = Events::new(config, n_city_networks);
 
-    for window in start..end {
-        let window_start = first_window + window as i64 * WINDOW_SECONDS;
-        let plan = plan(window);
+    for window_start in judged {
+        let Ok(window) = grid.starts.binary_search(&window_start) else {
+            continue;
+        };
+        let plan = grid.plan(window);
         let raw: Vec<Option<Expected>> = (0..n_city_networks)
             .map(|city_network| grid.expectation(city_network, plan.as_ref()?, window))
             .collect();

@@ -22,8 +22,8 @@ mod world;
 
 pub use html::render;
 pub use model::{
-    CityNetworkKey, CityNetworkView, EventView, ImpactChart, Report, ReportBuilder, TOP_N, Top,
-    TopKind, TopRow, WindowPoint, city_network_key,
+    CityNetworkView, EventView, ImpactChart, Report, ReportBuilder, TOP_N, Top, TopKind, TopRow,
+    WindowPoint, city_network_key,
 };
 
 use std::path::Path;

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use flowatlas_geo::Facts;
-use flowatlas_health::CityNetworkHealth;
-use flowatlas_rollup::{CityNetworkRow, PrefixRow, WINDOW_SECONDS};
+use flowatlas_health::{CityNetworkHealth, Identity};
+use flowatlas_rollup::{CityNetworkKey, CityNetworkRow, PrefixRow, WINDOW_SECONDS};
 use flowatlas_tables::HealthEventRecord;
 
 /// Entries kept in each top table.
@@ -21,32 +21,19 @@ const CHARTS_PER_EVENT: usize = 4;
 const EVENT_MARGIN_SECONDS: i64 = 3_600;
 
 /// What makes two rows the same city-network: the service location (account and Region) and
-/// the clients' network and place. Coordinates, metro code and names are attributes, taken
-/// from the row with the most bytes. This is the one place the report decides identity.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct CityNetworkKey {
-    account_id: Option<Arc<str>>,
-    region: Option<Arc<str>>,
-    asn: Option<u32>,
-    country_code: Option<Arc<str>>,
-    subdivision_code: Option<Arc<str>>,
-    city: Option<Arc<str>>,
-}
-
-/// The key of a city-network seen from a service location.
+/// the clients' [`CityNetworkKey`] (ASN and place). Coordinates, metro code and names are
+/// attributes, taken from the row with the most bytes. The one place the report decides
+/// identity; it is the health engine's [`Identity`].
 pub fn city_network_key(
     account_id: &Option<Arc<str>>,
     region: &Option<Arc<str>>,
     client: &Facts,
-) -> CityNetworkKey {
-    CityNetworkKey {
-        account_id: account_id.clone(),
-        region: region.clone(),
-        asn: client.asn,
-        country_code: client.country_code.clone(),
-        subdivision_code: client.subdivision_code.clone(),
-        city: client.city.clone(),
-    }
+) -> Identity {
+    (
+        account_id.clone(),
+        region.clone(),
+        CityNetworkKey::of(client),
+    )
 }
 
 /// Traffic and availability of one 5-minute window.
@@ -162,10 +149,8 @@ impl TopKind {
             TopKind::City => {
                 let parts = [&client.city, &client.subdivision, &client.country_code];
                 let label = parts.map(or_unknown).join(", ");
-                let key = [&client.city, &client.subdivision_code, &client.country_code]
-                    .map(or_unknown)
-                    .join("\u{1f}");
-                Some((key, label))
+                // The place half of the city-network identity: its GeoNames id, else names.
+                Some((format!("{:?}", CityNetworkKey::of(client).place), label))
             }
             TopKind::Country => {
                 let code = or_unknown(&client.country_code);
@@ -288,7 +273,7 @@ pub struct ReportBuilder {
     from: Option<i64>,
     to: Option<i64>,
     windows: BTreeMap<i64, WindowSums>,
-    city_networks: HashMap<CityNetworkKey, CityNetworkSums>,
+    city_networks: HashMap<Identity, CityNetworkSums>,
     groups: [HashMap<String, GroupSums>; 4],
     events: Vec<EventView>,
     assessed: bool,

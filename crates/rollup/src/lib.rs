@@ -188,9 +188,83 @@ impl AddAssign for Measures {
     }
 }
 
-/// A client city-network: the client's place plus its AS, as Internet Monitor defines it —
-/// the enrichment's facts without the postal code, which is finer than a city-network.
-fn city_network_of(enrichment: Option<&Enrichment>) -> Facts {
+/// What makes rows the same client city-network within one service location: Internet
+/// Monitor's (ASN, place). The place is the database's GeoNames id when it has one (stable
+/// across releases and spellings), else the country code, subdivision (code, else name) and
+/// city. Coordinates, postal code, metro code and names are attributes of a city-network, never
+/// part of it: real databases give each network of a city its own coordinates.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CityNetworkKey {
+    /// AS number; `None` when unknown.
+    pub asn: Option<u32>,
+    /// Where the clients are.
+    pub place: Place,
+}
+
+/// The place half of a [`CityNetworkKey`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Place {
+    /// A GeoNames id (a city's, else a subdivision's, else a country's).
+    GeoName(u32),
+    /// Names, for databases without GeoNames ids; unknown parts are `None`.
+    Named {
+        /// ISO country code.
+        country_code: Option<Arc<str>>,
+        /// Subdivision code, else its name.
+        subdivision: Option<Arc<str>>,
+        /// City name.
+        city: Option<Arc<str>>,
+    },
+}
+
+impl CityNetworkKey {
+    /// The key of a client's facts.
+    pub fn of(facts: &Facts) -> CityNetworkKey {
+        let place = match facts.geoname_id {
+            Some(id) => Place::GeoName(id),
+            None => Place::Named {
+                country_code: facts.country_code.clone(),
+                subdivision: facts
+                    .subdivision_code
+                    .clone()
+                    .or_else(|| facts.subdivision.clone()),
+                city: facts.city.clone(),
+            },
+        };
+        CityNetworkKey {
+            asn: facts.asn,
+            place,
+        }
+    }
+}
+
+/// As written in the `city_network_id` columns: `AS64499|geoname:2643743`, or
+/// `AS64499|GB|ENG|London` without a GeoNames id; unknown parts are empty (`AS|GB||`).
+impl std::fmt::Display for CityNetworkKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AS")?;
+        if let Some(asn) = self.asn {
+            write!(f, "{asn}")?;
+        }
+        match &self.place {
+            Place::GeoName(id) => write!(f, "|geoname:{id}"),
+            Place::Named {
+                country_code,
+                subdivision,
+                city,
+            } => {
+                for part in [country_code, subdivision, city] {
+                    write!(f, "|{}", part.as_deref().unwrap_or(""))?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The facts a city-network row carries: the enrichment's, without the postal code, which
+/// is finer than a city-network.
+fn city_network_facts(enrichment: Option<&Enrichment>) -> Facts {
     let mut facts = enrichment
         .map(|enrichment| enrichment.facts.clone())
         .unwrap_or_default();
@@ -204,10 +278,17 @@ const MAX_REMEMBERED_ENRICHMENTS: usize = 64 * 1024;
 
 /// The city-networks of a rollup, numbered, so that rows are keyed per record by a number
 /// rather than by hashing and comparing the facts' strings (which showed in profiles).
+///
+/// Two numberings: *variants* (distinct facts, coordinates included: one city-network has as
+/// many as the networks of its city the database places apart) and *city-networks* (distinct
+/// [`CityNetworkKey`]s). Rows are keyed by the city-network; the row's attributes are those of
+/// its variant that carried the most bytes in the rollup, the first seen on a tie.
 #[derive(Default)]
 struct CityNetworks {
-    ids: foldhash::HashMap<Facts, u32>,
-    facts: Vec<Facts>,
+    variant_ids: foldhash::HashMap<Facts, u32>,
+    variants: Vec<Variant>,
+    key_ids: foldhash::HashMap<CityNetworkKey, u32>,
+    keys: Vec<CityNetworkKey>,
     /// The id of each enrichment already seen, by the address of its `Arc` (the enricher hands
     /// out the same `Arc` for every address of a cached network). The `Arc`s are held, so no
     /// address is reused while it is a key here.
@@ -216,13 +297,20 @@ struct CityNetworks {
     unenriched: Option<u32>,
 }
 
+struct Variant {
+    facts: Facts,
+    city_network: u32,
+    bytes: i64,
+}
+
 impl CityNetworks {
-    fn id_of(&mut self, enrichment: Option<&Arc<Enrichment>>) -> u32 {
+    /// The variant of an enrichment.
+    fn variant_of(&mut self, enrichment: Option<&Arc<Enrichment>>) -> u32 {
         let Some(enrichment) = enrichment else {
             if let Some(id) = self.unenriched {
                 return id;
             }
-            let id = self.intern(city_network_of(None));
+            let id = self.intern(city_network_facts(None));
             self.unenriched = Some(id);
             return id;
         };
@@ -230,7 +318,7 @@ impl CityNetworks {
         if let Some(&id) = self.by_enrichment.get(&address) {
             return id;
         }
-        let id = self.intern(city_network_of(Some(enrichment)));
+        let id = self.intern(city_network_facts(Some(enrichment)));
         if self.held.len() >= MAX_REMEMBERED_ENRICHMENTS {
             self.by_enrichment.clear();
             self.held.clear();
@@ -241,15 +329,54 @@ impl CityNetworks {
     }
 
     fn intern(&mut self, facts: Facts) -> u32 {
-        if let Some(&id) = self.ids.get(&facts) {
+        if let Some(&id) = self.variant_ids.get(&facts) {
             return id;
         }
-        let id = self.facts.len() as u32;
-        self.facts.push(facts.clone());
-        self.ids.insert(facts, id);
+        let key = CityNetworkKey::of(&facts);
+        let next_key = self.keys.len() as u32;
+        let city_network = *self.key_ids.entry(key.clone()).or_insert(next_key);
+        if city_network == next_key {
+            self.keys.push(key);
+        }
+        let id = self.variants.len() as u32;
+        self.variants.push(Variant {
+            facts: facts.clone(),
+            city_network,
+            bytes: 0,
+        });
+        self.variant_ids.insert(facts, id);
         id
     }
+
+    /// The attributes of each city-network: its heaviest variant's facts.
+    fn attributes(&self) -> Vec<&Facts> {
+        let mut best: Vec<Option<&Variant>> = vec![None; self.keys.len()];
+        for variant in &self.variants {
+            let slot = &mut best[variant.city_network as usize];
+            if slot.is_none_or(|current| variant.bytes > current.bytes) {
+                *slot = Some(variant);
+            }
+        }
+        best.into_iter()
+            .map(|variant| variant.map(|variant| &variant.facts).unwrap_or(&NO_FACTS))
+            .collect()
+    }
 }
+
+static NO_FACTS: Facts = Facts {
+    asn: None,
+    as_name: None,
+    country_code: None,
+    country: None,
+    subdivision_code: None,
+    subdivision: None,
+    city: None,
+    metro_code: None,
+    latitude: None,
+    longitude: None,
+    postal_code: None,
+    geoname_id: None,
+};
 
 /// A row of the `city_networks` table.
 #[derive(Clone, Debug, PartialEq)]
@@ -258,7 +385,8 @@ pub struct CityNetworkRow {
     pub window_start: i64,
     /// Where the traffic was served.
     pub location: ServiceLocation,
-    /// Who the clients were (no postal code: a city-network is coarser).
+    /// Who the clients were: the identity ([`CityNetworkKey::of`]) and the attributes of the
+    /// network of this city-network that carried the most bytes (no postal code).
     pub client: Facts,
     /// How much traffic.
     pub measures: Measures,
@@ -275,6 +403,8 @@ pub struct PrefixRow {
     pub location: ServiceLocation,
     /// The client prefix (/24 and /48 by default).
     pub client_prefix: IpNetwork,
+    /// The city-network of the prefix's first enriched address ([`CityNetworkKey`] as text).
+    pub city_network_id: Arc<str>,
     /// The prefix's AS number (from its first enriched address).
     pub client_asn: Option<u32>,
     /// The prefix's AS name.
@@ -324,7 +454,7 @@ impl Accumulator {
 }
 
 struct PrefixAccumulator {
-    /// The city-network of the prefix's first enriched address.
+    /// The variant of the prefix's first enriched address.
     first: u32,
     totals: Accumulator,
 }
@@ -378,7 +508,10 @@ impl Rollup {
         self.summary.internet_records += 1;
         let window_start = start - start.rem_euclid(WINDOW_SECONDS);
         let location = self.location_of(record);
-        let client = self.cities.id_of(enrichment);
+        let variant = self.cities.variant_of(enrichment);
+        let counted = &mut self.cities.variants[variant as usize];
+        counted.bytes = counted.bytes.saturating_add(bytes);
+        let client = counted.city_network;
 
         let prefix_len = if ip.is_ipv4() {
             self.config.prefix_len_v4
@@ -392,7 +525,7 @@ impl Rollup {
             .prefixes
             .entry((window_start, location, prefix))
             .or_insert_with(|| PrefixAccumulator {
-                first: client,
+                first: variant,
                 totals: Accumulator::default(),
             });
         by_prefix.totals.add(record, direction, ip);
@@ -450,7 +583,13 @@ impl Rollup {
     /// The rows, ordered by window, location, then traffic (largest first), and the summary.
     pub fn finish(self) -> (Vec<CityNetworkRow>, Vec<PrefixRow>, RollupSummary) {
         let locations = self.locations;
-        let facts = self.cities.facts;
+        let attributes = self.cities.attributes();
+        let ids: Vec<Arc<str>> = self
+            .cities
+            .keys
+            .iter()
+            .map(|key| Arc::from(key.to_string()))
+            .collect();
         let mut city_rows: Vec<CityNetworkRow> = self
             .city_networks
             .into_iter()
@@ -458,7 +597,7 @@ impl Rollup {
                 |((window_start, location, client), totals)| CityNetworkRow {
                     window_start,
                     location: locations[location as usize].clone(),
-                    client: facts[client as usize].clone(),
+                    client: attributes[client as usize].clone(),
                     measures: totals.measures,
                     client_ips: totals.client_ips.len() as i64,
                 },
@@ -477,19 +616,20 @@ impl Rollup {
                     a.measures.bytes_in + a.measures.bytes_out,
                     b.client.asn,
                 ))
-                .then_with(|| a.client.city.cmp(&b.client.city))
-                .then_with(|| a.client.as_name.cmp(&b.client.as_name))
-                .then_with(|| a.client.country_code.cmp(&b.client.country_code))
+                .then_with(|| CityNetworkKey::of(&a.client).cmp(&CityNetworkKey::of(&b.client)))
         });
         let mut prefix_rows: Vec<PrefixRow> = self
             .prefixes
             .into_iter()
             .map(|((window_start, location, client_prefix), accumulated)| {
-                let first = &facts[accumulated.first as usize];
+                let first = &self.cities.variants[accumulated.first as usize];
+                let city_network = first.city_network as usize;
+                let first = &first.facts;
                 PrefixRow {
                     window_start,
                     location: locations[location as usize].clone(),
                     client_prefix,
+                    city_network_id: ids[city_network].clone(),
                     client_asn: first.asn,
                     client_as_name: first.as_name.clone(),
                     client_country_code: first.country_code.clone(),

@@ -47,7 +47,7 @@ use arrow_array::builder::{
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 use flowatlas_geo::Facts;
-use flowatlas_rollup::{CityNetworkRow, Measures, PrefixRow, ServiceLocation};
+use flowatlas_rollup::{CityNetworkKey, CityNetworkRow, Measures, PrefixRow, ServiceLocation};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
@@ -218,6 +218,10 @@ fn column<R>(
 
 fn text(value: &Option<Arc<str>>) -> Cell<'_> {
     Cell::Text(value.as_deref())
+}
+
+fn text_of(value: &Arc<str>) -> Cell<'_> {
+    Cell::Text(Some(value))
 }
 
 fn leading_columns<R: RollupRow>() -> Vec<Column<R>> {
@@ -440,9 +444,21 @@ pub fn catalog_tables() -> Vec<CatalogTable> {
     ]
 }
 
-/// The client city-network's columns: AS, then place from country to coordinates.
+/// The client city-network's columns: its identity, the AS, then place from country to
+/// coordinates. Group by `city_network_id` (with the service location): the other columns
+/// are attributes, and rows of one city-network from different objects may carry different
+/// coordinates.
 fn client_columns<R: ClientRow>() -> Vec<Column<R>> {
     vec![
+        Column {
+            nullable: false,
+            ..column(
+                "city_network_id",
+                ColumnKind::Text,
+                "The client city-network: ASN and place (GeoNames id, else country|subdivision|city), e.g. `AS64499|geoname:2643743`. Group by it.",
+                |row: &R| Cell::OwnedText(CityNetworkKey::of(row.client()).to_string()),
+            )
+        },
         column(
             "client_asn",
             ColumnKind::Int64,
@@ -486,6 +502,12 @@ fn client_columns<R: ClientRow>() -> Vec<Column<R>> {
             |row: &R| text(&row.client().city),
         ),
         column(
+            "client_geoname_id",
+            ColumnKind::Int64,
+            "GeoNames id of the place (city, else subdivision, else country) where the database has one.",
+            |row: &R| Cell::Int64(row.client().geoname_id.map(i64::from)),
+        ),
+        column(
             "client_metro_code",
             ColumnKind::Int32,
             "US metro (DMA) code.",
@@ -494,13 +516,13 @@ fn client_columns<R: ClientRow>() -> Vec<Column<R>> {
         column(
             "client_latitude",
             ColumnKind::Double,
-            "Latitude of the location.",
+            "Latitude: of the city-network's network that carried the most bytes in the object (an attribute).",
             |row: &R| Cell::Double(row.client().latitude),
         ),
         column(
             "client_longitude",
             ColumnKind::Double,
-            "Longitude of the location.",
+            "Longitude, with `client_latitude`.",
             |row: &R| Cell::Double(row.client().longitude),
         ),
     ]
@@ -513,7 +535,7 @@ pub fn city_networks() -> Table<CityNetworkRow> {
     columns.extend(measure_columns::<CityNetworkRow>());
     Table::new(
         "city_networks",
-        "Internet traffic per 5-minute window, service location and client city-network (location + ASN).",
+        "Internet traffic per 5-minute window, service location and client city-network (ASN + place).",
         columns,
     )
 }
@@ -529,6 +551,15 @@ pub fn client_prefixes() -> Table<PrefixRow> {
                 ColumnKind::Text,
                 "Client prefix as CIDR text (/24 IPv4, /48 IPv6 by default).",
                 |row: &PrefixRow| Cell::OwnedText(row.client_prefix.to_string()),
+            )
+        },
+        Column {
+            nullable: false,
+            ..column(
+                "city_network_id",
+                ColumnKind::Text,
+                "City-network of the prefix's first enriched client, as in `city_networks`.",
+                |row: &PrefixRow| text_of(&row.city_network_id),
             )
         },
         column(

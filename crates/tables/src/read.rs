@@ -1,7 +1,7 @@
 //! Reading rollup rows back from the tables for a time range, for engines that work on rows
 //! (health). Only the partitions in the range are opened; columns are found by name.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -10,7 +10,7 @@ use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMillisecond
 use arrow_array::{Array, RecordBatch};
 use flowatlas_geo::Facts;
 use flowatlas_health::{
-    CityNetwork, CityNetworkHealth, ImpactType, Method, RatioEvidence, Signal, Status,
+    CityNetwork, CityNetworkHealth, Identity, ImpactType, Method, RatioEvidence, Signal, Status,
 };
 use flowatlas_rollup::{CityNetworkRow, Measures, PrefixRow, ServiceLocation};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -64,6 +64,9 @@ pub fn read_client_prefixes(
                 window_start: columns.seconds(row),
                 location: columns.location(row, &mut texts),
                 client_prefix,
+                city_network_id: texts
+                    .get(columns.text("city_network_id", row))
+                    .unwrap_or_else(|| Arc::from("")),
                 client_asn: columns.int64("client_asn", row).map(|asn| asn as u32),
                 client_as_name: texts.get(columns.text("client_as_name", row)),
                 client_country_code: texts.get(columns.text("client_country_code", row)),
@@ -85,7 +88,8 @@ pub fn read_city_network_health(
 ) -> Result<Vec<CityNetworkHealth>, WriteError> {
     let mut rows = Vec::new();
     let mut texts = Texts::default();
-    let mut city_networks: HashSet<Arc<CityNetwork>> = HashSet::new();
+    // One `Arc` per city-network, replaced when its attributes change between files.
+    let mut city_networks: HashMap<Identity, Arc<CityNetwork>> = HashMap::new();
     for_each_batch(&data_dir.join("city_network_health"), from, to, |batch| {
         let columns = Columns { batch };
         for row in columns.rows_in(from, to) {
@@ -94,11 +98,11 @@ pub fn read_city_network_health(
                 region: texts.get(columns.text("region", row)),
                 client: columns.client(row, &mut texts),
             };
-            let city_network = match city_networks.get(&city_network) {
-                Some(shared) => shared.clone(),
-                None => {
+            let city_network = match city_networks.get(&city_network.identity()) {
+                Some(shared) if **shared == city_network => shared.clone(),
+                _ => {
                     let shared = Arc::new(city_network);
-                    city_networks.insert(shared.clone());
+                    city_networks.insert(shared.identity(), shared.clone());
                     shared
                 }
             };
@@ -377,6 +381,9 @@ impl Columns<'_> {
             latitude: self.double("client_latitude", row),
             longitude: self.double("client_longitude", row),
             postal_code: None,
+            geoname_id: self
+                .int64("client_geoname_id", row)
+                .and_then(|id| u32::try_from(id).ok()),
         }
     }
 
@@ -510,6 +517,7 @@ mod tests {
             latitude: Some(51.51),
             longitude: Some(-0.13),
             postal_code: None,
+            geoname_id: Some(2643743),
         };
         let windows = [1_780_272_000, 1_780_272_300, 1_780_279_200];
         let city_rows = windows
@@ -528,6 +536,7 @@ mod tests {
                 window_start,
                 location: location.clone(),
                 client_prefix: "198.18.6.0/24".parse().unwrap(),
+                city_network_id: Arc::from("AS64499|geoname:2643743"),
                 client_asn: client.asn,
                 client_as_name: client.as_name.clone(),
                 client_country_code: client.country_code.clone(),

@@ -112,7 +112,13 @@ pub fn top(
         TopBy::Asn => ("city_networks", &["client_asn", "client_as_name"]),
         TopBy::City => (
             "city_networks",
-            &["client_city", "client_subdivision", "client_country_code"],
+            &[
+                "client_city",
+                "client_subdivision",
+                "client_country_code",
+                "client_geoname_id",
+                "client_subdivision_code",
+            ],
         ),
         TopBy::Country => ("city_networks", &["client_country_code", "client_country"]),
         TopBy::Prefix => ("client_prefixes", &["client_prefix", "client_as_name"]),
@@ -216,14 +222,15 @@ fn add_batch(
                     .map(|texts| texts.value(row).to_string())
             })
             .collect();
-        let label = label_of(by, &parts);
-        let entry = totals.entry(label.clone()).or_insert_with(|| TopEntry {
-            label,
-            bytes_in: 0,
-            bytes_out: 0,
-            flows: 0,
-            rejected_flows: 0,
-        });
+        let entry = totals
+            .entry(identity_of(by, &parts))
+            .or_insert_with(|| TopEntry {
+                label: label_of(by, &parts),
+                bytes_in: 0,
+                bytes_out: 0,
+                flows: 0,
+                rejected_flows: 0,
+            });
         entry.bytes_in += bytes_in.value(row);
         entry.bytes_out += bytes_out.value(row);
         entry.flows += flows.value(row);
@@ -231,6 +238,27 @@ fn add_batch(
     }
 }
 
+/// What makes rows one entry: the AS number, the place (its GeoNames id where the database has
+/// one, else country, subdivision and city: never the coordinates), the country code or the
+/// prefix; names only where the number or code is unknown.
+fn identity_of(by: TopBy, parts: &[Option<String>]) -> String {
+    let part = |idx: usize| parts.get(idx).cloned().flatten().unwrap_or_default();
+    match by {
+        TopBy::Asn | TopBy::Country | TopBy::Prefix => match parts.first().cloned().flatten() {
+            Some(key) => key,
+            None => format!("\u{1f}{}", part(1)),
+        },
+        TopBy::City => match parts.get(3).cloned().flatten() {
+            Some(geoname_id) => format!("geoname:{geoname_id}"),
+            None => {
+                let subdivision = parts.get(4).cloned().flatten().unwrap_or_else(|| part(1));
+                format!("{}|{subdivision}|{}", part(2), part(0))
+            }
+        },
+    }
+}
+
+/// How an entry is shown: the names of the first row of it read.
 fn label_of(by: TopBy, parts: &[Option<String>]) -> String {
     let part = |idx: usize| parts.get(idx).cloned().flatten();
     let unknown = || "(unknown)".to_string();
