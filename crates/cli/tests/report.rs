@@ -255,14 +255,14 @@ fn the_demo_report_in_a_browser() {
     let size = std::fs::metadata(&page).unwrap().len();
     assert!(size < 2 * 1024 * 1024, "a day of the demo in {size} bytes");
 
-    // City-networks in the range, by DuckDB: service location × the clients' network and
-    // place, with traffic and coordinates.
+    // City-networks in the range, by DuckDB: service location × `city_network_id` (the
+    // clients' network and place), with traffic and coordinates.
     let script = r#"
 import sys, duckdb
 source = f"read_parquet('{sys.argv[1]}/city_networks/**/*.parquet', hive_partitioning = true)"
 print(duckdb.connect().execute(f"""SELECT count(*) FROM (SELECT 1 FROM {source}
     WHERE client_latitude IS NOT NULL AND client_longitude IS NOT NULL
-    GROUP BY account_id, region, client_asn, client_country_code, client_subdivision_code, client_city
+    GROUP BY account_id, region, city_network_id
     HAVING sum(bytes_in + bytes_out) > 0)""").fetchone()[0])
 "#;
     let tables = dir.join("tables");

@@ -101,7 +101,12 @@ fn write_ring(path: &mut String, arcs: &[Vec<(f64, f64)>], ring: &[Value]) -> Op
             if last == Some(point) {
                 continue;
             }
-            let command = if last.is_none() { 'M' } else { 'L' };
+            // Rings that cross the antimeridian (Russia, Fiji) jump across the whole map:
+            // the jump starts a new subpath instead of a line over the world.
+            let jumps = last.is_some_and(|(last_x, _): (i64, i64)| {
+                (point.0 - last_x).abs() as f64 > WIDTH * 10.0 / 2.0
+            });
+            let command = if last.is_none() || jumps { 'M' } else { 'L' };
             let _ = write!(
                 path,
                 "{command}{} {}",
