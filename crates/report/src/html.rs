@@ -17,7 +17,11 @@ const SCRIPT: &str = include_str!("../assets/report.js");
 /// Renders the report as one HTML document.
 pub fn render(report: &Report) -> String {
     let mut out = String::with_capacity(256 * 1024);
-    let range = format!("{} – {}", date_time(report.from), date_time(report.to));
+    let range = if report.from < report.to {
+        format!("{} – {}", date_time(report.from), date_time(report.to))
+    } else {
+        "no data".to_string()
+    };
     let _ = write!(
         out,
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'"><title>flowatlas: {}</title><style>{STYLE}</style></head><body>"#,
@@ -29,11 +33,20 @@ pub fn render(report: &Report) -> String {
         escape(&range)
     );
     if report.is_empty() {
+        // Without a range asked for, an empty folder has no span to name.
+        let span = if report.from < report.to {
+            format!(
+                "between {} and {}",
+                date_time(report.from),
+                date_time(report.to)
+            )
+        } else {
+            "at all".to_string()
+        };
         let _ = write!(
             out,
-            r#"</header><main><section id="no-data"><h2>No data in this range</h2><p>The tables hold no traffic between {} and {}. Pick another range with <code>--from</code> and <code>--to</code>, or check that flow logs were processed into this folder.</p></section></main>"#,
-            escape(&date_time(report.from)),
-            escape(&date_time(report.to))
+            r#"</header><main><section id="no-data"><h2>No data in this range</h2><p>The tables hold no traffic {}. Pick another range with <code>--from</code> and <code>--to</code>, or check that flow logs were processed into this folder.</p></section></main>"#,
+            escape(&span)
         );
     } else {
         let _ = write!(
