@@ -83,8 +83,8 @@ pub struct InjectedIncident {
     pub end: i64,
     /// Share of the affected traffic that still gets through (0 = full outage).
     pub remaining: f64,
-    /// The (ASN, city) of every city-network it touches.
-    pub places: Vec<(u32, &'static str)>,
+    /// The `city_network_id` of every city-network it touches.
+    pub places: Vec<String>,
     /// Mean share of all traffic lost over its windows, percent, before noise.
     pub percent_of_total_traffic_impacted: f64,
 }
@@ -230,7 +230,7 @@ impl Scenario {
                 .networks
                 .iter()
                 .filter(|network| scenario.lost_share(&incident, network, start) > 0.0)
-                .map(|network| (network.asn, network.city.name))
+                .map(city_network_id)
                 .collect();
             let windows: Vec<i64> = (start..end).step_by(WINDOW_SECONDS as usize).collect();
             let mean_share: f64 = windows
@@ -409,6 +409,11 @@ fn prefix_of(network: &Network, position: usize) -> IpNetwork {
         .unwrap_or_else(|_| IpNetwork::from(std::net::IpAddr::from([198, 19, 255, 0])))
 }
 
+/// The identity of a network's city-network, as the tables write it.
+fn city_network_id(network: &Network) -> String {
+    CityNetworkKey::of(&facts_of(network, 0)).to_string()
+}
+
 /// The facts the city database gives for one of a network's subnets.
 fn facts_of(network: &Network, part: u32) -> Facts {
     let city = network.city;
@@ -479,8 +484,8 @@ pub struct FoundEvent {
     pub ended_at: Option<i64>,
     /// Mean share of all traffic impacted, percent.
     pub percent_of_total_traffic_impacted: f64,
-    /// (ASN, city) of the impacted city-networks.
-    pub places: Vec<(Option<u32>, Option<String>)>,
+    /// `city_network_id` of the impacted city-networks.
+    pub places: Vec<String>,
 }
 
 /// How one incident was found.
@@ -539,11 +544,10 @@ pub fn score(scenario: &Scenario, events: &[FoundEvent], from: i64) -> Quality {
     let matches = |event: &FoundEvent, incident: &InjectedIncident| {
         overlaps(event, incident.start, incident.end + 900)
             && (!event.local
-                || event.places.iter().any(|(asn, city)| {
-                    incident.places.iter().any(|(incident_asn, incident_city)| {
-                        *asn == Some(*incident_asn) && city.as_deref() == Some(*incident_city)
-                    })
-                }))
+                || event
+                    .places
+                    .iter()
+                    .any(|place| incident.places.contains(place)))
     };
     let incidents = scenario
         .incidents
@@ -647,9 +651,9 @@ mod tests {
             let (rows, _) = scenario.window(index);
             rows.iter()
                 .filter(|row| {
-                    incident.places.iter().any(|(asn, city)| {
-                        row.client.asn == Some(*asn) && row.client.city.as_deref() == Some(*city)
-                    })
+                    incident
+                        .places
+                        .contains(&CityNetworkKey::of(&row.client).to_string())
                 })
                 .map(|row| row.measures.bytes_in + row.measures.bytes_out)
                 .sum()
@@ -659,6 +663,31 @@ mod tests {
             (during as f64) < 0.2 * day_before as f64,
             "{during} vs {day_before}"
         );
+    }
+
+    #[test]
+    fn rows_of_one_city_network_carry_the_coordinates_of_several_networks() {
+        let scenario = Scenario::new(5, 3);
+        let mut coordinates: std::collections::HashMap<String, std::collections::BTreeSet<String>> =
+            std::collections::HashMap::new();
+        for index in 0..12 {
+            for row in scenario.window(index).0 {
+                coordinates
+                    .entry(CityNetworkKey::of(&row.client).to_string())
+                    .or_default()
+                    .insert(format!(
+                        "{:?},{:?}",
+                        row.client.latitude, row.client.longitude
+                    ));
+            }
+        }
+        assert_eq!(coordinates.len(), scenario.n_city_networks());
+        let placed_apart = coordinates
+            .values()
+            .filter(|places| places.len() >= 2)
+            .count();
+        // All but the country-only network, which sits at its country's centroid.
+        assert_eq!(placed_apart, scenario.n_city_networks() - 1);
     }
 
     #[test]

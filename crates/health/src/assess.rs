@@ -119,20 +119,18 @@ const RATIOS: [(Signal, RatioOf); 4] = [
     (Signal::Rejected, |counts| (counts.rejected, counts.flows)),
 ];
 
-/// Windows judged after a window with data although they hold none themselves: enough to
-/// raise an event when all traffic stops (a gap beyond them is a gap in the logs, not news).
-const JUDGED_AFTER_DATA: i64 = 2;
-
-/// Copies of the observations over the windows that matter: those with data in the history
-/// span and the judged range, and the judged windows that follow data. Gaps cost nothing, so a
-/// record years away from the rest (a clock glitch) adds one window, not years of them.
+/// Copies of the observations over the windows that hold data in the history span and the
+/// judged range. Gaps cost nothing, so a record years away from the rest (a clock glitch) adds
+/// one window, not years of them. A window without any record is not judged: for the whole
+/// service to send nothing at all is a gap in the logs (and where it is not, the windows around
+/// it still hold the connection attempts that went unanswered), and judging the windows after
+/// the newest data would take logs still on their way, or a stray record from the future, for
+/// an outage.
 struct Grid {
     /// Window starts, ascending.
     starts: Vec<i64>,
     /// Window numbers (windows since the first start) of those starts.
     numbers: Vec<usize>,
-    /// Whether each window holds data (the others are judged windows after data).
-    has_data: Vec<bool>,
     counts: Vec<Counts>,
     prefix_bytes: Vec<i64>,
     /// City-network × window judged impacted: left out of later baselines.
@@ -145,17 +143,14 @@ struct Grid {
 }
 
 impl Grid {
-    /// The grid for judging `judged` (window starts, ascending) over the data windows `data`.
-    fn new(observations: &Observations, data: &BTreeSet<i64>, judged: &[i64]) -> Grid {
-        let mut all: BTreeSet<i64> = data.clone();
-        all.extend(judged);
-        let starts: Vec<i64> = all.into_iter().collect();
+    /// The grid over the data windows `data`.
+    fn new(observations: &Observations, data: &BTreeSet<i64>) -> Grid {
+        let starts: Vec<i64> = data.iter().copied().collect();
         let first = starts.first().copied().unwrap_or(0);
         let numbers: Vec<usize> = starts
             .iter()
             .map(|&start| ((start - first) / WINDOW_SECONDS) as usize)
             .collect();
-        let has_data = starts.iter().map(|start| data.contains(start)).collect();
         let n_windows = starts.len();
         let index_of = |window: i64| starts.binary_search(&window).ok();
         let n_city_networks = observations.city_networks.len();
@@ -178,7 +173,6 @@ impl Grid {
         Grid {
             starts,
             numbers,
-            has_data,
             counts,
             prefix_bytes,
             impacted: vec![false; n_city_networks * n_windows],
@@ -199,8 +193,7 @@ impl Grid {
     /// The comparison for the window at `index`, over the windows that hold data.
     fn plan(&self, index: usize) -> Option<Plan> {
         plan(self.numbers[index], |number| {
-            self.index_of_number(number)
-                .is_some_and(|index| self.has_data[index])
+            self.index_of_number(number).is_some()
         })
     }
 
@@ -526,16 +519,8 @@ pub fn assess(
         .map(|&(_, window)| window)
         .filter(|window| (history_from..judge_to).contains(window))
         .collect();
-    let judged: Vec<i64> = data
-        .iter()
-        .flat_map(|&window| {
-            (0..=JUDGED_AFTER_DATA).map(move |after| window + after * WINDOW_SECONDS)
-        })
-        .filter(|window| (judge_from..judge_to).contains(window))
-        .collect::<BTreeSet<i64>>()
-        .into_iter()
-        .collect();
-    let mut grid = Grid::new(observations, &data, &judged);
+    let judged: Vec<i64> = data.range(judge_from..judge_to).copied().collect();
+    let mut grid = Grid::new(observations, &data);
     let city_networks = &observations.city_networks;
     let n_city_networks = city_networks.len();
     let mut assessment = Assessment::default();
@@ -871,6 +856,56 @@ mod tests {
                 assert_eq!(event.asns(), [VICTIM], "{}", case.name);
             }
         }
+    }
+
+    #[test]
+    fn stray_windows_far_from_the_data_change_nothing() {
+        let outage = |asn: u32, measures: &mut Measures| {
+            if asn == VICTIM {
+                scale(measures, 0.1)
+            }
+        };
+        let clean = assess(
+            &mut observations(outage),
+            &HealthConfig::default(),
+            None,
+            None,
+        );
+        let mut strays = observations(outage);
+        let stray = |window_start: i64| CityNetworkRow {
+            window_start,
+            location: ServiceLocation::default(),
+            client: Facts {
+                asn: Some(64496),
+                city: Some(Arc::from("Springfield")),
+                ..Facts::default()
+            },
+            measures: Measures {
+                bytes_in: 900,
+                flows: 1,
+                ..Measures::default()
+            },
+            client_ips: 1,
+        };
+        // Sixty days before the data (a clock glitch) and eighty years after it: a dense grid
+        // would hold 8.4 million windows per city-network.
+        strays.add_city_networks(&[stray(START - 60 * 86_400), stray(START + 80 * 365 * 86_400)]);
+        let assessment = assess(&mut strays, &HealthConfig::default(), None, None);
+        assert_eq!(assessment.events, clean.events);
+        // The strays' own windows are judged, nothing between them.
+        assert_eq!(assessment.overall.len(), clean.overall.len() + 2);
+        // Judged from the day of the data on, the old stray is outside the four weeks of
+        // history and the far one outside the range: exactly the clean assessment's windows.
+        let from = START + 86_400;
+        let to = START + 3 * 86_400;
+        let in_range = assess(&mut strays, &HealthConfig::default(), Some(from), Some(to));
+        let clean_range = assess(
+            &mut observations(outage),
+            &HealthConfig::default(),
+            Some(from),
+            Some(to),
+        );
+        assert_eq!(in_range, clean_range);
     }
 
     #[test]

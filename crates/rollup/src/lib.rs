@@ -168,23 +168,37 @@ impl Measures {
     }
 }
 
+/// Sums saturate at `i64::MAX` rather than wrap: a measure that reached it reads as "at least
+/// this much", never as a small or negative number.
 impl AddAssign for Measures {
     fn add_assign(&mut self, other: Measures) {
-        self.bytes_in += other.bytes_in;
-        self.bytes_out += other.bytes_out;
-        self.packets_in += other.packets_in;
-        self.packets_out += other.packets_out;
-        self.flows += other.flows;
-        self.accepted_flows += other.accepted_flows;
-        self.rejected_flows += other.rejected_flows;
-        self.tcp_syn_in += other.tcp_syn_in;
-        self.tcp_syn_out += other.tcp_syn_out;
-        self.tcp_synack_in += other.tcp_synack_in;
-        self.tcp_synack_out += other.tcp_synack_out;
-        self.tcp_fin_in += other.tcp_fin_in;
-        self.tcp_fin_out += other.tcp_fin_out;
-        self.tcp_rst_in += other.tcp_rst_in;
-        self.tcp_rst_out += other.tcp_rst_out;
+        let sums = [
+            (&mut self.bytes_in, other.bytes_in),
+            (&mut self.bytes_out, other.bytes_out),
+            (&mut self.packets_in, other.packets_in),
+            (&mut self.packets_out, other.packets_out),
+            (&mut self.flows, other.flows),
+            (&mut self.accepted_flows, other.accepted_flows),
+            (&mut self.rejected_flows, other.rejected_flows),
+            (&mut self.tcp_syn_in, other.tcp_syn_in),
+            (&mut self.tcp_syn_out, other.tcp_syn_out),
+            (&mut self.tcp_synack_in, other.tcp_synack_in),
+            (&mut self.tcp_synack_out, other.tcp_synack_out),
+            (&mut self.tcp_fin_in, other.tcp_fin_in),
+            (&mut self.tcp_fin_out, other.tcp_fin_out),
+            (&mut self.tcp_rst_in, other.tcp_rst_in),
+            (&mut self.tcp_rst_out, other.tcp_rst_out),
+        ];
+        for (total, add) in sums {
+            *total = total.saturating_add(add);
+        }
+    }
+}
+
+impl Measures {
+    /// Bytes both ways, saturating like every sum of measures.
+    pub fn bytes(&self) -> i64 {
+        self.bytes_in.saturating_add(self.bytes_out)
     }
 }
 
@@ -444,14 +458,21 @@ struct Accumulator {
 }
 
 impl Accumulator {
-    fn add(&mut self, record: &Record<'_>, direction: Direction, ip: IpAddr) {
+    /// Adds a record; true when its address is new to the row (one more held in memory).
+    fn add(&mut self, record: &Record<'_>, direction: Direction, ip: IpAddr) -> bool {
         self.measures.add_record(record, direction);
-        if self.last_ip != Some(ip) {
-            self.client_ips.insert(ip);
-            self.last_ip = Some(ip);
+        if self.last_ip == Some(ip) {
+            return false;
         }
+        self.last_ip = Some(ip);
+        self.client_ips.insert(ip)
     }
 }
+
+/// Rows and addresses a rollup holds before [`Rollup::is_full`] says to take its rows: about
+/// 400 bytes each, so that the rollup of one object stays within tens of MiB whatever its
+/// number of distinct client prefixes (a NAT gateway facing the internet has millions).
+pub const DEFAULT_ROW_BUDGET: usize = 100_000;
 
 struct PrefixAccumulator {
     /// The variant of the prefix's first enriched address.
@@ -468,6 +489,9 @@ pub struct Rollup {
     city_networks: foldhash::HashMap<(i64, u32, u32), Accumulator>,
     prefixes: foldhash::HashMap<(i64, u32, IpNetwork), PrefixAccumulator>,
     summary: RollupSummary,
+    /// Rows and distinct addresses held, against `budget`.
+    held: usize,
+    budget: usize,
 }
 
 impl Rollup {
@@ -480,7 +504,23 @@ impl Rollup {
             city_networks: foldhash::HashMap::default(),
             prefixes: foldhash::HashMap::default(),
             summary: RollupSummary::default(),
+            held: 0,
+            budget: DEFAULT_ROW_BUDGET,
         }
+    }
+
+    /// The same rollup with another budget of rows and addresses held (see [`Rollup::is_full`]).
+    pub fn with_row_budget(mut self, budget: usize) -> Rollup {
+        self.budget = budget.max(1);
+        self
+    }
+
+    /// True when the rollup holds as many rows and distinct addresses as its budget: the
+    /// caller then takes the rows so far ([`Rollup::take_rows`]) and writes them, so memory
+    /// stays bounded. Rows taken at different times may repeat a key; their measures add up
+    /// (only `client_ips` counts an address once per row, not once per key).
+    pub fn is_full(&self) -> bool {
+        self.held >= self.budget
     }
 
     /// Adds an OK record with its peer. Records of other kinds only count in the summary.
@@ -488,11 +528,12 @@ impl Rollup {
         let bytes = record.int(Field::Bytes).unwrap_or(0);
         let (PeerKind::Internet, Some(ip), Some(direction)) = (peer.kind, peer.ip, peer.direction)
         else {
-            *self
+            let other = self
                 .summary
                 .other_bytes
                 .entry(peer.kind.name())
-                .or_default() += bytes;
+                .or_default();
+            *other = other.saturating_add(bytes);
             *self
                 .summary
                 .other_records
@@ -502,7 +543,7 @@ impl Rollup {
         };
         let Some(start) = record.int(Field::Start).or(record.int(Field::End)) else {
             self.summary.unwindowed_records += 1;
-            self.summary.unwindowed_bytes += bytes;
+            self.summary.unwindowed_bytes = self.summary.unwindowed_bytes.saturating_add(bytes);
             return;
         };
         self.summary.internet_records += 1;
@@ -521,6 +562,7 @@ impl Rollup {
         let prefix = IpNetwork::new(ip, prefix_len)
             .and_then(|network| IpNetwork::new(network.network(), prefix_len))
             .unwrap_or_else(|_| IpNetwork::from(ip));
+        let n_rows = self.prefixes.len() + self.city_networks.len();
         let by_prefix = self
             .prefixes
             .entry((window_start, location, prefix))
@@ -528,11 +570,14 @@ impl Rollup {
                 first: variant,
                 totals: Accumulator::default(),
             });
-        by_prefix.totals.add(record, direction, ip);
-        self.city_networks
-            .entry((window_start, location, client))
-            .or_default()
-            .add(record, direction, ip);
+        let mut new_ips = usize::from(by_prefix.totals.add(record, direction, ip));
+        new_ips += usize::from(
+            self.city_networks
+                .entry((window_start, location, client))
+                .or_default()
+                .add(record, direction, ip),
+        );
+        self.held += self.prefixes.len() + self.city_networks.len() - n_rows + new_ips;
     }
 
     /// What did not go into rows.
@@ -581,8 +626,18 @@ impl Rollup {
     }
 
     /// The rows, ordered by window, location, then traffic (largest first), and the summary.
-    pub fn finish(self) -> (Vec<CityNetworkRow>, Vec<PrefixRow>, RollupSummary) {
-        let locations = self.locations;
+    pub fn finish(mut self) -> (Vec<CityNetworkRow>, Vec<PrefixRow>, RollupSummary) {
+        let (city_rows, prefix_rows) = self.take_rows();
+        (city_rows, prefix_rows, self.summary)
+    }
+
+    /// The rows so far, ordered as [`Rollup::finish`] orders them, leaving the rollup empty of
+    /// rows (the summary and the city-networks' attributes go on).
+    pub fn take_rows(&mut self) -> (Vec<CityNetworkRow>, Vec<PrefixRow>) {
+        self.held = 0;
+        let city_networks = std::mem::take(&mut self.city_networks);
+        let prefixes = std::mem::take(&mut self.prefixes);
+        let locations = &self.locations;
         let attributes = self.cities.attributes();
         let ids: Vec<Arc<str>> = self
             .cities
@@ -590,8 +645,7 @@ impl Rollup {
             .iter()
             .map(|key| Arc::from(key.to_string()))
             .collect();
-        let mut city_rows: Vec<CityNetworkRow> = self
-            .city_networks
+        let mut city_rows: Vec<CityNetworkRow> = city_networks
             .into_iter()
             .map(
                 |((window_start, location, client), totals)| CityNetworkRow {
@@ -607,19 +661,18 @@ impl Rollup {
             (
                 a.window_start,
                 &a.location,
-                b.measures.bytes_in + b.measures.bytes_out,
+                b.measures.bytes(),
                 a.client.asn,
             )
                 .cmp(&(
                     b.window_start,
                     &b.location,
-                    a.measures.bytes_in + a.measures.bytes_out,
+                    a.measures.bytes(),
                     b.client.asn,
                 ))
                 .then_with(|| CityNetworkKey::of(&a.client).cmp(&CityNetworkKey::of(&b.client)))
         });
-        let mut prefix_rows: Vec<PrefixRow> = self
-            .prefixes
+        let mut prefix_rows: Vec<PrefixRow> = prefixes
             .into_iter()
             .map(|((window_start, location, client_prefix), accumulated)| {
                 let first = &self.cities.variants[accumulated.first as usize];
@@ -647,6 +700,6 @@ impl Rollup {
                 row.client_prefix.to_string(),
             )
         });
-        (city_rows, prefix_rows, self.summary)
+        (city_rows, prefix_rows)
     }
 }

@@ -158,7 +158,8 @@ fn one_row_per_city_network_however_its_networks_are_placed() {
         })
         .unwrap(),
     );
-    let rules = PeerRules::new(&[], None).unwrap();
+    // Our IPv6 network, declared so its records' peer is known without learning it first.
+    let rules = PeerRules::new(&["2600:1f18::/32".to_string()], None).unwrap();
     let mut finder = PeerFinder::new(&rules);
     let mut enricher = Enricher::new(databases);
     let mut rollup = Rollup::new(RollupConfig {
@@ -263,4 +264,79 @@ fn one_row_per_city_network_however_its_networks_are_placed() {
         .find(|row| row.client_prefix.to_string() == "2001:db8:ffff::/48")
         .unwrap();
     assert_eq!(&*v6.city_network_id, "AS64499|geoname:2643743");
+}
+
+#[test]
+fn a_full_rollup_hands_over_rows_that_add_up() {
+    // 2,000 records from 1,000 distinct /24s (two addresses each), in two windows.
+    let mut log =
+        String::from("version srcaddr dstaddr packets bytes start end action log-status\n");
+    for idx in 0..2_000u32 {
+        let (third, second) = ((idx / 2) % 250, (idx / 2) / 250);
+        let host = 1 + idx % 2;
+        let start = 1_780_315_200 + (idx % 2) * 300;
+        log.push_str(&format!(
+            "5 89.{second}.{third}.{host} 10.0.0.5 1 {} {start} {start} ACCEPT OK\n",
+            100 + idx
+        ));
+    }
+    let rules = PeerRules::new(&[], None).unwrap();
+    let config = RollupConfig {
+        prefix_len_v4: 24,
+        prefix_len_v6: 48,
+        default_location: ServiceLocation::default(),
+    };
+    let budget = 100;
+    let mut bounded = Rollup::new(config.clone()).with_row_budget(budget);
+    let mut whole = Rollup::new(config);
+    let mut finder = PeerFinder::new(&rules);
+    let mut reader = Reader::new(std::io::Cursor::new(log), &Options::default()).unwrap();
+    let (mut city_parts, mut prefix_parts, mut n_takes) = (Vec::new(), Vec::new(), 0);
+    while let Some(entry) = reader.next_entry().unwrap() {
+        let Entry::Record(record) = entry else {
+            panic!("{entry:?}")
+        };
+        let peer = finder.find(&record);
+        bounded.add(&record, &peer, None);
+        whole.add(&record, &peer, None);
+        if bounded.is_full() {
+            let (cities, prefixes) = bounded.take_rows();
+            // A record adds at most two rows and two addresses past the budget.
+            let held: usize = prefixes.len()
+                + cities.len()
+                + prefixes
+                    .iter()
+                    .map(|row| row.client_ips as usize)
+                    .sum::<usize>()
+                + cities
+                    .iter()
+                    .map(|row| row.client_ips as usize)
+                    .sum::<usize>();
+            assert!(held < budget + 4, "{held} held for a budget of {budget}");
+            city_parts.extend(cities);
+            prefix_parts.extend(prefixes);
+            n_takes += 1;
+        }
+    }
+    let (cities, prefixes, summary) = bounded.finish();
+    city_parts.extend(cities);
+    prefix_parts.extend(prefixes);
+    let (whole_cities, whole_prefixes, whole_summary) = whole.finish();
+    assert!(n_takes >= 20, "{n_takes} takes");
+    assert_eq!(summary, whole_summary);
+    let total = |bytes: &mut dyn Iterator<Item = i64>| bytes.sum::<i64>();
+    assert_eq!(
+        total(&mut prefix_parts.iter().map(|row| row.measures.bytes())),
+        total(&mut whole_prefixes.iter().map(|row| row.measures.bytes()))
+    );
+    assert_eq!(
+        total(&mut city_parts.iter().map(|row| row.measures.bytes())),
+        total(&mut whole_cities.iter().map(|row| row.measures.bytes()))
+    );
+    assert_eq!(
+        total(&mut city_parts.iter().map(|row| row.measures.flows)),
+        2_000
+    );
+    // Each (window, prefix) key has one record here, so no key is split across parts.
+    assert_eq!(prefix_parts.len(), whole_prefixes.len());
 }

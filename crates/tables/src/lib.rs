@@ -25,6 +25,7 @@ mod catalog;
 mod flows;
 mod health;
 mod read;
+mod temporary;
 mod top;
 
 pub use catalog::{CatalogTable, PARTITION_KEYS};
@@ -34,6 +35,7 @@ pub use read::{
     HEALTH_SOURCE_ID, HealthEventRecord, assess_folder, read_city_network_health,
     read_city_networks, read_client_prefixes, read_health_events, write_health,
 };
+pub use temporary::TemporaryFile;
 pub use top::{TopBy, TopEntry, TopReport, top};
 
 use std::collections::BTreeMap;
@@ -54,7 +56,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 /// Version of the tables' schemas, written into every file's metadata.
-pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_VERSION: &str = "2";
 
 /// A column's type, mapped to Arrow, Parquet and Athena types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -671,14 +673,17 @@ pub fn utc_date(seconds: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
-/// Writes rows as `<dir>/<table>/<partition>/<source_id>.parquet`, one file per partition the
-/// rows fall in. Each file is written beside its final name and renamed over it, so a reader
-/// never sees half a file and a re-run replaces, never duplicates.
+/// Writes rows as `<dir>/<table>/<partition>/<name>.parquet` (`name`: the source id, or one of
+/// its parts), one file per partition the
+/// rows fall in. Each file is written under a hidden name unique to this writer beside its
+/// final name and renamed over it ([`TemporaryFile`]), so a reader never sees half a file, two
+/// runs into one output never corrupt each other's files (the last complete one wins) and a
+/// re-run replaces, never duplicates.
 pub fn write_partitioned<R: PartitionTime + Clone>(
     table: &Table<R>,
     rows: &[R],
     dir: &Path,
-    source_id: &str,
+    name: &str,
 ) -> Result<Vec<WrittenFile>, WriteError> {
     // Rows come sorted by time from the rollup, so each hour is usually one run of rows and is
     // written from the slice itself; rows out of order are copied into their hour. Partitions
@@ -707,7 +712,7 @@ pub fn write_partitioned<R: PartitionTime + Clone>(
     for (hour, rows) in runs {
         let relative = Path::new(table.name)
             .join(partition_of(hour * 3_600))
-            .join(format!("{source_id}.parquet"));
+            .join(format!("{name}.parquet"));
         let path = dir.join(&relative);
         let folder = path.parent().unwrap_or(dir);
         std::fs::create_dir_all(folder).map_err(|source| WriteError::Io {
@@ -718,9 +723,8 @@ pub fn write_partitioned<R: PartitionTime + Clone>(
             table: table.name,
             source,
         })?;
-        let partial = path.with_extension("parquet.partial");
-        let file = std::fs::File::create(&partial).map_err(|source| WriteError::Io {
-            path: partial.clone(),
+        let (temporary, file) = TemporaryFile::create(&path).map_err(|source| WriteError::Io {
+            path: path.clone(),
             source,
         })?;
         let parquet_error = |source| WriteError::Parquet {
@@ -732,7 +736,7 @@ pub fn write_partitioned<R: PartitionTime + Clone>(
             ArrowWriter::try_new(file, table.schema(), Some(properties)).map_err(parquet_error)?;
         writer.write(&batch).map_err(parquet_error)?;
         writer.close().map_err(parquet_error)?;
-        std::fs::rename(&partial, &path).map_err(|source| WriteError::Io {
+        temporary.persist().map_err(|source| WriteError::Io {
             path: path.clone(),
             source,
         })?;

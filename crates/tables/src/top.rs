@@ -40,6 +40,13 @@ pub struct TopEntry {
     pub rejected_flows: i64,
 }
 
+impl TopEntry {
+    /// Bytes in and out, saturating at `i64::MAX` like every sum of measures.
+    pub fn bytes(&self) -> i64 {
+        self.bytes_in.saturating_add(self.bytes_out)
+    }
+}
+
 /// The ranking and the totals it is a share of.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TopReport {
@@ -158,12 +165,11 @@ pub fn top(
     }
     let total_bytes = totals
         .values()
-        .map(|entry| entry.bytes_in + entry.bytes_out)
-        .sum();
+        .fold(0i64, |sum, entry| sum.saturating_add(entry.bytes()));
     let mut entries: Vec<TopEntry> = totals.into_values().collect();
     entries.sort_by(|a, b| {
-        (b.bytes_in + b.bytes_out)
-            .cmp(&(a.bytes_in + a.bytes_out))
+        b.bytes()
+            .cmp(&a.bytes())
             .then_with(|| a.label.cmp(&b.label))
     });
     entries.truncate(n);
@@ -231,10 +237,11 @@ fn add_batch(
                 flows: 0,
                 rejected_flows: 0,
             });
-        entry.bytes_in += bytes_in.value(row);
-        entry.bytes_out += bytes_out.value(row);
-        entry.flows += flows.value(row);
-        entry.rejected_flows += rejected.value(row);
+        // Saturating, as the rollup's sums: a total that reached i64::MAX reads "at least".
+        entry.bytes_in = entry.bytes_in.saturating_add(bytes_in.value(row));
+        entry.bytes_out = entry.bytes_out.saturating_add(bytes_out.value(row));
+        entry.flows = entry.flows.saturating_add(flows.value(row));
+        entry.rejected_flows = entry.rejected_flows.saturating_add(rejected.value(row));
     }
 }
 

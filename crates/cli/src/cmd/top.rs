@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use flowatlas_tables::{TopBy, TopReport, top};
 
 use crate::Outcome;
-use crate::cmd::shared::{parse_time, percent};
+use crate::cmd::shared::{check_data_and_range, parse_time, percent};
 
 /// Rank client ISPs, cities, countries or prefixes by traffic (bytes in + out), with their
 /// share of the total, flows and rejected share, from the tables `flowatlas process` wrote.
@@ -72,6 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         By::Country => TopBy::Country,
         By::Prefix => TopBy::Prefix,
     };
+    check_data_and_range(&args.data, args.from, args.to)?;
     let report = top(&args.data, by, args.from, args.to, args.limit)?;
     if report.n_files == 0 {
         anyhow::bail!(
@@ -116,7 +117,7 @@ pub fn write_report(out: &mut impl Write, report: &TopReport, style: Style) -> i
         )?;
     }
     for (idx, entry) in report.entries.iter().enumerate() {
-        let bytes = entry.bytes_in + entry.bytes_out;
+        let bytes = entry.bytes();
         let share = percent(bytes.max(0) as u64, report.total_bytes.max(0) as u64);
         let rejected = percent(
             entry.rejected_flows.max(0) as u64,
