@@ -1,10 +1,13 @@
 //! Synthetic flow logs for the benchmarks: realistic value shapes (public and private
 //! addresses, ephemeral ports, ACCEPT/REJECT mixes, NODATA), generated from the field catalogue,
-//! and the end-to-end benchmark's corpus of gzip objects with its databases ([`write_corpus`]).
+//! the end-to-end benchmark's corpus of gzip objects with its databases ([`write_corpus`]), and
+//! a week of many city-networks for the HTML report ([`report_week`]).
 
 mod corpus;
+mod report_week;
 
 pub use corpus::{Corpus, CorpusError, CorpusSpec, write_corpus};
+pub use report_week::{WEEK_START, WEEK_WINDOWS, report_week};
 
 use flowatlas_flowlog::{Entry, Field, Kind, Options, Reader};
 

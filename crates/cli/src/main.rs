@@ -25,6 +25,7 @@ enum Command {
     Schema(cmd::schema::Args),
     Top(cmd::top::Args),
     Health(cmd::health::Args),
+    Report(cmd::report::Args),
     Demo(cmd::demo::Args),
     Backfill(Box<cmd::backfill::Args>),
 }
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
         Command::Schema(args) => cmd::schema::run(args),
         Command::Top(args) => cmd::top::run(args),
         Command::Health(args) => cmd::health::run(args),
+        Command::Report(args) => cmd::report::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Backfill(args) => cmd::backfill::run(*args),
     };

@@ -39,6 +39,18 @@ pub enum Method {
 }
 
 impl Method {
+    /// Every value, in declaration order.
+    pub const ALL: [Method; 3] = [
+        Method::SameTimeOfWeek,
+        Method::SameTimeOfDay,
+        Method::RecentHour,
+    ];
+
+    /// The value whose [`name`](Method::name) this is, as read back from the tables.
+    pub fn from_name(name: &str) -> Option<Method> {
+        Method::ALL.into_iter().find(|value| value.name() == name)
+    }
+
     /// snake_case name, as written in the tables.
     pub fn name(self) -> &'static str {
         match self {

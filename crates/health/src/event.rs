@@ -24,6 +24,16 @@ pub enum ImpactType {
 }
 
 impl ImpactType {
+    /// Every value, in declaration order.
+    pub const ALL: [ImpactType; 2] = [ImpactType::Availability, ImpactType::LocalAvailability];
+
+    /// The value whose [`name`](ImpactType::name) this is, as read back from the tables.
+    pub fn from_name(name: &str) -> Option<ImpactType> {
+        ImpactType::ALL
+            .into_iter()
+            .find(|value| value.name() == name)
+    }
+
     /// `AVAILABILITY` or `LOCAL_AVAILABILITY`.
     pub fn name(self) -> &'static str {
         match self {
@@ -43,6 +53,14 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every value, in declaration order.
+    pub const ALL: [Status; 2] = [Status::Active, Status::Resolved];
+
+    /// The value whose [`name`](Status::name) this is, as read back from the tables.
+    pub fn from_name(name: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|value| value.name() == name)
+    }
+
     /// `ACTIVE` or `RESOLVED`.
     pub fn name(self) -> &'static str {
         match self {
@@ -68,6 +86,20 @@ pub enum Signal {
 }
 
 impl Signal {
+    /// Every value, in declaration order.
+    pub const ALL: [Signal; 5] = [
+        Signal::Traffic,
+        Signal::UnansweredOut,
+        Signal::UnansweredIn,
+        Signal::Reset,
+        Signal::Rejected,
+    ];
+
+    /// The value whose [`name`](Signal::name) this is, as read back from the tables.
+    pub fn from_name(name: &str) -> Option<Signal> {
+        Signal::ALL.into_iter().find(|value| value.name() == name)
+    }
+
     /// snake_case name.
     pub fn name(self) -> &'static str {
         match self {

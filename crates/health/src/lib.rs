@@ -42,4 +42,4 @@ pub use config::{
 pub use event::{
     CLOSE_AFTER, HealthEvent, ImpactType, ImpactedLocation, OPEN_AFTER, Signal, Status,
 };
-pub use observations::{CityNetwork, Observations};
+pub use observations::{CityNetwork, Identity, Observations};

@@ -1,7 +1,8 @@
 //! The scheduled health mode: on each EventBridge schedule (every 5 minutes), the recent
 //! windows of the destination's tables are assessed with the same engine as `flowatlas health`,
 //! the health tables of those hours are replaced, events that opened or resolved in the newest
-//! window are put on EventBridge, and the newest window's scores go out as EMF.
+//! window are put on EventBridge, the newest window's scores go out as EMF, and the last day's
+//! HTML report is written to `report/index.html`.
 //!
 //! Each run reads the history it needs from the destination (up to `history_days` of
 //! `city_networks` and `client_prefixes` partitions), so runs are independent and a missed
@@ -102,6 +103,7 @@ pub async fn run(state: &State, scheduled_at: i64, function: &str) -> Result<Val
         _ => 0,
     };
     emit_newest_scores(&assessment, to, function);
+    let report_key = write_report(state, &scratch, to).await?;
     let _ = std::fs::remove_dir_all(&scratch);
     tracing::info!(
         from,
@@ -119,7 +121,46 @@ pub async fn run(state: &State, scheduled_at: i64, function: &str) -> Result<Val
         "events": assessment.events.len(),
         "events_active": assessment.events.iter().filter(|event| event.ended_at.is_none()).count(),
         "events_published": published,
+        "report": format!("s3://{}/{report_key}", destination.bucket),
     }))
+}
+
+/// The time the report shows, up to the newest window assessed.
+const REPORT_SECONDS: i64 = 86_400;
+/// How long a browser or CDN may keep the report: about one schedule.
+const REPORT_MAX_AGE_SECONDS: u32 = 60;
+
+/// Writes the HTML report of the last day to `report/index.html` in the destination, so one
+/// URL always shows the current state. The scratch folder already holds the day's rollup
+/// tables and this run's health tables; the health tables of the day's earlier hours are
+/// fetched for it. Returns the key written.
+async fn write_report(state: &State, scratch: &Path, to: i64) -> Result<String, String> {
+    let destination = &state.settings.destination;
+    let from = to - REPORT_SECONDS;
+    for table in OUTPUT_TABLES {
+        download_range(&state.client, destination, table, from, to, scratch)
+            .await
+            .map_err(|error| error.to_string())?;
+    }
+    let folder = scratch.to_path_buf();
+    let page = tokio::task::spawn_blocking(move || {
+        flowatlas_report::read_folder(&folder, Some(from), Some(to))
+            .map(|report| flowatlas_report::render(&report))
+            .map_err(|error| error.to_string())
+    })
+    .await
+    .map_err(|error| format!("report panicked: {error}"))??;
+    let key = destination.key("report/index.html");
+    flowatlas_s3::put_web_page(
+        &state.client,
+        &destination.bucket,
+        &key,
+        page,
+        REPORT_MAX_AGE_SECONDS,
+    )
+    .await
+    .map_err(|error| error.to_string())?;
+    Ok(key)
 }
 
 /// The health tables' file of one hour partition.

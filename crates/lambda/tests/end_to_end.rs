@@ -572,7 +572,8 @@ fn backfill_via_lambda() {
 
 /// The scheduled health mode: the demo's tables in the destination bucket, a schedule at 14:30
 /// on the demo day: the London outage is raised as an event and put on EventBridge (moto's),
-/// the health tables of the hours assessed are written, and the newest scores go out as EMF.
+/// the health tables of the hours assessed are written, the newest scores go out as EMF, and
+/// the day's HTML report is written with a short cache lifetime.
 #[test]
 fn health_on_schedule() {
     let dir = scratch("health");
@@ -631,6 +632,21 @@ fn health_on_schedule() {
             "{key} not in {keys:#?}"
         );
     }
+    // The day's report, at one key, short-lived in caches; it names the outage.
+    let report_key = "tables/report/index.html";
+    assert_eq!(
+        response["report"],
+        format!("s3://{TABLES}/{report_key}"),
+        "{response}"
+    );
+    let head = s3.head(TABLES, report_key);
+    assert_eq!(head.cache_control(), Some("max-age=60"));
+    assert_eq!(head.content_type(), Some("text/html; charset=utf-8"));
+    let page = String::from_utf8(s3.get(TABLES, report_key)).unwrap();
+    assert!(
+        page.contains("LOCAL_AVAILABILITY") && page.contains("London"),
+        "{page}"
+    );
     let log = function.log();
     assert!(log.contains("\"health assessed\""), "{log}");
     let emf = log

@@ -457,8 +457,32 @@ pub async fn put_bytes(
     key: &str,
     bytes: Vec<u8>,
 ) -> Result<(), Error> {
-    client
+    put(client.put_object(), bucket, key, bytes).await
+}
+
+/// Writes an HTML page that browsers and CDNs may keep for `max_age_seconds`, so a bookmarked
+/// page is fresh within that time of its last write.
+pub async fn put_web_page(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    html: String,
+    max_age_seconds: u32,
+) -> Result<(), Error> {
+    let request = client
         .put_object()
+        .content_type("text/html; charset=utf-8")
+        .cache_control(format!("max-age={max_age_seconds}"));
+    put(request, bucket, key, html.into_bytes()).await
+}
+
+async fn put(
+    request: aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder,
+    bucket: &str,
+    key: &str,
+    bytes: Vec<u8>,
+) -> Result<(), Error> {
+    request
         .bucket(bucket)
         .key(key)
         .body(ByteStream::from(bytes))

@@ -13,7 +13,8 @@
 //! - [`FlowsWriter`] writes the opt-in `flows` table, whose columns come from the field
 //!   catalogue plus the peer's enrichment.
 //! - [`top`] ranks ISPs, cities, countries or prefixes by traffic straight from the files;
-//!   [`read_city_networks`] and [`read_client_prefixes`] read rollup rows back for a range.
+//!   [`read_city_networks`] and [`read_client_prefixes`] read rollup rows back for a range,
+//!   [`read_city_network_health`] and [`read_health_events`] the health tables.
 //! - [`city_network_health`] and [`health_events`] are the health engine's outputs, defined
 //!   the same way.
 //!
@@ -31,7 +32,8 @@ pub use catalog::{CatalogTable, PARTITION_KEYS};
 pub use flows::{FLOWS, FlowsWriter, flows_catalog, flows_schema};
 pub use health::{city_network_health, health_events};
 pub use read::{
-    HEALTH_SOURCE_ID, assess_folder, read_city_networks, read_client_prefixes, write_health,
+    HEALTH_SOURCE_ID, HealthEventRecord, assess_folder, read_city_network_health,
+    read_city_networks, read_client_prefixes, read_health_events, write_health,
 };
 pub use temporary::TemporaryFile;
 pub use top::{TopBy, TopEntry, TopReport, top};

@@ -1,7 +1,7 @@
 //! Reading rollup rows back from the tables for a time range, for engines that work on rows
 //! (health). Only the partitions in the range are opened; columns are found by name.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -9,6 +9,9 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMillisecondType};
 use arrow_array::{Array, RecordBatch};
 use flowatlas_geo::Facts;
+use flowatlas_health::{
+    CityNetwork, CityNetworkHealth, Identity, ImpactType, Method, RatioEvidence, Signal, Status,
+};
 use flowatlas_rollup::{CityNetworkRow, Measures, PrefixRow, ServiceLocation};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -26,23 +29,7 @@ pub fn read_city_networks(
     for_each_batch(&data_dir.join("city_networks"), from, to, |batch| {
         let columns = Columns { batch };
         for row in columns.rows_in(from, to) {
-            let mut text = |name| texts.get(columns.text(name, row));
-            let client = Facts {
-                asn: columns.int64("client_asn", row).map(|asn| asn as u32),
-                as_name: text("client_as_name"),
-                country_code: text("client_country_code"),
-                country: text("client_country"),
-                subdivision_code: text("client_subdivision_code"),
-                subdivision: text("client_subdivision"),
-                city: text("client_city"),
-                metro_code: columns.int32("client_metro_code", row),
-                latitude: columns.double("client_latitude", row),
-                longitude: columns.double("client_longitude", row),
-                postal_code: None,
-                geoname_id: columns
-                    .int64("client_geoname_id", row)
-                    .and_then(|id| u32::try_from(id).ok()),
-            };
+            let client = columns.client(row, &mut texts);
             rows.push(CityNetworkRow {
                 window_start: columns.seconds(row),
                 location: columns.location(row, &mut texts),
@@ -90,6 +77,194 @@ pub fn read_client_prefixes(
         }
     })?;
     Ok(rows)
+}
+
+/// The `city_network_health` rows of the windows in `[from, to)` (Unix seconds; open when
+/// `None`). Rows of one city-network share one `Arc<CityNetwork>`.
+pub fn read_city_network_health(
+    data_dir: &Path,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Result<Vec<CityNetworkHealth>, WriteError> {
+    let mut rows = Vec::new();
+    let mut texts = Texts::default();
+    // One `Arc` per city-network, replaced when its attributes change between files.
+    let mut city_networks: HashMap<Identity, Arc<CityNetwork>> = HashMap::new();
+    for_each_batch(&data_dir.join("city_network_health"), from, to, |batch| {
+        let columns = Columns { batch };
+        for row in columns.rows_in(from, to) {
+            let city_network = CityNetwork {
+                account_id: texts.get(columns.text("account_id", row)),
+                region: texts.get(columns.text("region", row)),
+                client: columns.client(row, &mut texts),
+            };
+            let city_network = match city_networks.get(&city_network.identity()) {
+                Some(shared) if **shared == city_network => shared.clone(),
+                _ => {
+                    let shared = Arc::new(city_network);
+                    city_networks.insert(shared.identity(), shared.clone());
+                    shared
+                }
+            };
+            rows.push(CityNetworkHealth {
+                window_start: columns.seconds(row),
+                city_network,
+                observed_bytes: columns.int64("observed_bytes", row).unwrap_or(0),
+                expected_bytes: columns.int64("expected_bytes", row),
+                baseline: columns.text("baseline", row).and_then(Method::from_name),
+                history_days: columns.int32("history_days", row).unwrap_or(0),
+                demand_scale: columns.double("demand_scale", row),
+                availability_score: columns.double("availability_score", row),
+                performance_score: columns.double("performance_score", row),
+                percent_of_client_location_impacted: columns
+                    .double("percent_of_client_location_impacted", row),
+                percent_of_total_traffic_impacted: columns
+                    .double("percent_of_total_traffic_impacted", row),
+                percent_of_total_traffic: columns
+                    .double("percent_of_total_traffic", row)
+                    .unwrap_or(0.0),
+                unanswered_out: columns.ratio(
+                    "unanswered_out_percent",
+                    "unanswered_out_expected_percent",
+                    row,
+                ),
+                unanswered_in: columns.ratio(
+                    "unanswered_in_percent",
+                    "unanswered_in_expected_percent",
+                    row,
+                ),
+                reset: columns.ratio("reset_percent", "reset_expected_percent", row),
+                rejected: columns.ratio("rejected_percent", "rejected_expected_percent", row),
+                impact_signal: columns
+                    .text("impact_signal", row)
+                    .and_then(Signal::from_name),
+            });
+        }
+    })?;
+    Ok(rows)
+}
+
+/// A `health_events` row as the table holds it: the impacted city-networks are their labels
+/// ([`CityNetwork::label`]), the ASNs, prefixes and signals plain lists.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HealthEventRecord {
+    /// `<start>/<impact type>-<place>`.
+    pub event_id: String,
+    /// Overall or local.
+    pub impact_type: ImpactType,
+    /// Active or resolved at the end of the assessed range.
+    pub status: Status,
+    /// Start of the first impacted window, Unix seconds.
+    pub started_at: i64,
+    /// End of the window after which it was raised, Unix seconds.
+    pub detected_at: i64,
+    /// End of the last impacted window, once resolved.
+    pub ended_at: Option<i64>,
+    /// The threshold in force.
+    pub health_score_threshold: f64,
+    /// Mean share of all traffic impacted, percent.
+    pub percent_of_total_traffic_impacted: f64,
+    /// Highest share of all traffic impacted in one window, percent.
+    pub peak_percent_of_total_traffic_impacted: f64,
+    /// Lowest score in one window.
+    pub lowest_availability_score: f64,
+    /// Impacted windows.
+    pub impacted_windows: i64,
+    /// Bytes the impacted city-networks were expected to carry.
+    pub expected_bytes: i64,
+    /// Bytes they carried.
+    pub observed_bytes: i64,
+    /// Signals that showed impact (names that do not parse are left out).
+    pub signals: Vec<Signal>,
+    /// AS numbers of the impacted city-networks.
+    pub impacted_asns: Vec<u32>,
+    /// Labels of the impacted city-networks, most impacted first.
+    pub impacted_city_networks: Vec<String>,
+    /// Client prefixes whose traffic fell short.
+    pub impacted_prefixes: Vec<String>,
+}
+
+impl HealthEventRecord {
+    /// Whether the event covers any time in `[from, to)` (open when `None`).
+    pub fn overlaps(&self, from: Option<i64>, to: Option<i64>) -> bool {
+        to.is_none_or(|to| self.started_at < to)
+            && from.is_none_or(|from| self.ended_at.is_none_or(|end| end > from))
+    }
+}
+
+/// The `health_events` rows of events that cover any time in `[from, to)`, by start. Files are
+/// partitioned by start, so every partition before `to` is read: an event may start long
+/// before the range it still covers.
+pub fn read_health_events(
+    data_dir: &Path,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Result<Vec<HealthEventRecord>, WriteError> {
+    let mut events = Vec::new();
+    for_each_batch(&data_dir.join("health_events"), None, to, |batch| {
+        let columns = Columns { batch };
+        for row in 0..batch.num_rows() {
+            let (Some(event_id), Some(impact_type), Some(status), Some(started_at)) = (
+                columns.text("event_id", row),
+                columns
+                    .text("impact_type", row)
+                    .and_then(ImpactType::from_name),
+                columns.text("status", row).and_then(Status::from_name),
+                columns.timestamp("started_at", row),
+            ) else {
+                continue;
+            };
+            let double = |name| columns.double(name, row).unwrap_or(0.0);
+            let int = |name| columns.int64(name, row).unwrap_or(0);
+            let event = HealthEventRecord {
+                event_id: event_id.to_string(),
+                impact_type,
+                status,
+                started_at,
+                detected_at: columns.timestamp("detected_at", row).unwrap_or(started_at),
+                ended_at: columns.timestamp("ended_at", row),
+                health_score_threshold: double("health_score_threshold"),
+                percent_of_total_traffic_impacted: double("percent_of_total_traffic_impacted"),
+                peak_percent_of_total_traffic_impacted: double(
+                    "peak_percent_of_total_traffic_impacted",
+                ),
+                lowest_availability_score: double("lowest_availability_score"),
+                impacted_windows: int("impacted_windows"),
+                expected_bytes: int("expected_bytes"),
+                observed_bytes: int("observed_bytes"),
+                signals: columns
+                    .list("signals", row)
+                    .into_iter()
+                    .filter_map(Signal::from_name)
+                    .collect(),
+                impacted_asns: columns
+                    .list("impacted_asns", row)
+                    .into_iter()
+                    .filter_map(|asn| asn.parse().ok())
+                    .collect(),
+                impacted_city_networks: columns
+                    .text("impacted_city_networks", row)
+                    .map(|labels| {
+                        labels
+                            .split("; ")
+                            .filter(|label| !label.is_empty())
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                impacted_prefixes: columns
+                    .list("impacted_prefixes", row)
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect(),
+            };
+            if event.overlaps(from, to) {
+                events.push(event);
+            }
+        }
+    })?;
+    events.sort_by(|a, b| (a.started_at, &a.event_id).cmp(&(b.started_at, &b.event_id)));
+    Ok(events)
 }
 
 /// Opens every file of a table in the range and hands each batch over.
@@ -148,10 +323,18 @@ impl Columns<'_> {
     }
 
     fn seconds(&self, row: usize) -> i64 {
-        self.batch
-            .column_by_name("window_start")
-            .and_then(|column| column.as_primitive_opt::<TimestampMillisecondType>())
-            .map_or(0, |column| column.value(row).div_euclid(1000))
+        self.timestamp("window_start", row).unwrap_or(0)
+    }
+
+    /// A timestamp column in Unix seconds.
+    fn timestamp(&self, name: &str, row: usize) -> Option<i64> {
+        let column = self
+            .batch
+            .column_by_name(name)?
+            .as_primitive_opt::<TimestampMillisecondType>()?;
+        column
+            .is_valid(row)
+            .then(|| column.value(row).div_euclid(1000))
     }
 
     fn int64(&self, name: &str, row: usize) -> Option<i64> {
@@ -181,6 +364,41 @@ impl Columns<'_> {
     fn text(&self, name: &str, row: usize) -> Option<&str> {
         let column = self.batch.column_by_name(name)?.as_string_opt::<i32>()?;
         column.is_valid(row).then(|| column.value(row))
+    }
+
+    /// The client columns shared by `city_networks` and `city_network_health`.
+    fn client(&self, row: usize, texts: &mut Texts) -> Facts {
+        let mut text = |name| texts.get(self.text(name, row));
+        Facts {
+            asn: self.int64("client_asn", row).map(|asn| asn as u32),
+            as_name: text("client_as_name"),
+            country_code: text("client_country_code"),
+            country: text("client_country"),
+            subdivision_code: text("client_subdivision_code"),
+            subdivision: text("client_subdivision"),
+            city: text("client_city"),
+            metro_code: self.int32("client_metro_code", row),
+            latitude: self.double("client_latitude", row),
+            longitude: self.double("client_longitude", row),
+            postal_code: None,
+            geoname_id: self
+                .int64("client_geoname_id", row)
+                .and_then(|id| u32::try_from(id).ok()),
+        }
+    }
+
+    fn ratio(&self, observed: &str, expected: &str, row: usize) -> RatioEvidence {
+        RatioEvidence {
+            observed_percent: self.double(observed, row),
+            expected_percent: self.double(expected, row),
+        }
+    }
+
+    /// A comma-separated list column, empty when null.
+    fn list(&self, name: &str, row: usize) -> Vec<&str> {
+        self.text(name, row)
+            .map(|text| text.split(',').filter(|item| !item.is_empty()).collect())
+            .unwrap_or_default()
     }
 
     fn location(&self, row: usize, texts: &mut Texts) -> ServiceLocation {
@@ -328,6 +546,102 @@ mod tests {
             })
             .collect();
         (city_rows, prefix_rows)
+    }
+
+    #[test]
+    fn health_tables_read_back_as_written() {
+        let dir =
+            std::env::temp_dir().join(format!("flowatlas-read-health-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (city_rows, _) = sample_rows();
+        let city_network = Arc::new(CityNetwork {
+            account_id: city_rows[0].location.account_id.clone(),
+            region: city_rows[0].location.region.clone(),
+            client: city_rows[0].client.clone(),
+        });
+        let ratio = |observed: f64| RatioEvidence {
+            observed_percent: Some(observed),
+            expected_percent: None,
+        };
+        let health: Vec<CityNetworkHealth> = city_rows
+            .iter()
+            .map(|row| CityNetworkHealth {
+                window_start: row.window_start,
+                city_network: city_network.clone(),
+                observed_bytes: row.measures.bytes_in,
+                expected_bytes: Some(4_000),
+                baseline: Some(Method::RecentHour),
+                history_days: 0,
+                demand_scale: Some(0.9),
+                availability_score: Some(35.5),
+                performance_score: None,
+                percent_of_client_location_impacted: Some(64.5),
+                percent_of_total_traffic_impacted: Some(12.0),
+                percent_of_total_traffic: 18.0,
+                unanswered_out: ratio(1.0),
+                unanswered_in: ratio(2.0),
+                reset: ratio(3.0),
+                rejected: ratio(4.0),
+                impact_signal: Some(Signal::Traffic),
+            })
+            .collect();
+        let started_at = city_rows[0].window_start;
+        let event = flowatlas_health::HealthEvent {
+            event_id: "2026-06-01T00-00-00Z/local-availability-x".to_string(),
+            impact_type: ImpactType::LocalAvailability,
+            status: Status::Resolved,
+            started_at,
+            detected_at: started_at + 600,
+            ended_at: Some(started_at + 900),
+            health_score_threshold: 60.0,
+            percent_of_total_traffic_impacted: 10.0,
+            peak_percent_of_total_traffic_impacted: 12.0,
+            lowest_availability_score: 35.5,
+            impacted_windows: 3,
+            expected_bytes: 12_000,
+            observed_bytes: 3_000,
+            signals: vec![Signal::Traffic, Signal::Reset],
+            impacted_locations: vec![flowatlas_health::ImpactedLocation {
+                city_network: city_network.clone(),
+                expected_bytes: 12_000,
+                observed_bytes: 3_000,
+                peak_percent_of_client_location_impacted: 64.5,
+                peak_percent_of_total_traffic_impacted: 12.0,
+                prefixes: vec!["198.18.6.0/24".to_string(), "2001:db8:6::/48".to_string()],
+            }],
+        };
+        let assessment = flowatlas_health::Assessment {
+            city_networks: health.clone(),
+            overall: Vec::new(),
+            events: vec![event.clone()],
+        };
+        write_health(&dir, &assessment).unwrap();
+
+        assert_eq!(read_city_network_health(&dir, None, None).unwrap(), health);
+        let events = read_health_events(&dir, None, None).unwrap();
+        assert_eq!(events.len(), 1);
+        let record = &events[0];
+        assert_eq!(
+            (record.event_id.as_str(), record.impact_type, record.status),
+            (event.event_id.as_str(), event.impact_type, event.status)
+        );
+        assert_eq!(
+            (record.started_at, record.detected_at, record.ended_at),
+            (event.started_at, event.detected_at, event.ended_at)
+        );
+        assert_eq!(record.signals, event.signals);
+        assert_eq!(record.impacted_asns, event.asns());
+        assert_eq!(record.impacted_city_networks, [city_network.label()]);
+        assert_eq!(
+            record.impacted_prefixes,
+            event.impacted_locations[0].prefixes
+        );
+        // An event is found by any range it overlaps, also one starting before the range.
+        let overlapping = read_health_events(&dir, Some(started_at + 600), Some(started_at + 601));
+        assert_eq!(overlapping.unwrap().len(), 1);
+        let after = read_health_events(&dir, Some(started_at + 900), None).unwrap();
+        assert!(after.is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -215,6 +215,17 @@ impl S3Server {
         }
     }
 
+    /// An object's metadata (content type, cache control, ...).
+    pub fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> aws_sdk_s3::operation::head_object::HeadObjectOutput {
+        self.runtime
+            .block_on(self.client.head_object().bucket(bucket).key(key).send())
+            .unwrap_or_else(|error| panic!("head s3://{bucket}/{key}: {error:?}"))
+    }
+
     /// An object's bytes.
     pub fn get(&self, bucket: &str, key: &str) -> Vec<u8> {
         self.runtime.block_on(async {

@@ -15,6 +15,7 @@ use flowatlas_tables::{TopBy, top};
 use crate::Outcome;
 use crate::cmd::health::write_human;
 use crate::cmd::process::{process_all, write_summary};
+use crate::cmd::report::write_page;
 use crate::cmd::shared::expand_inputs;
 use crate::cmd::top::{Style, write_report};
 use flowatlas_tables::{assess_folder, write_health};
@@ -23,7 +24,8 @@ use flowatlas_tables::{assess_folder, write_health};
 /// formats, gzip objects under AWS's key layout, ~50 city-networks, rejected scans, NODATA,
 /// IPv6, and one ISP in one city losing most of its traffic for 40 minutes), with GeoIP
 /// databases that cover it; process it into tables; print the top ISPs and cities and the
-/// day's health (its only history is the day itself, so expectations follow the last hour).
+/// day's health (its only history is the day itself, so expectations follow the last hour);
+/// write `report.html`, the day as one page.
 #[derive(clap::Args)]
 pub struct Args {
     /// Where to write `logs/`, `geo/` and `tables/`.
@@ -107,6 +109,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         "\nTables: {} (try: flowatlas top --data {0} --by country, flowatlas health --data {0})",
         tables.display()
     )?;
+    let summary = write_page(&tables, None, None, &args.dir.join("report.html"))?;
+    writeln!(out, "{summary}")?;
     Ok(
         if run.failures.is_empty() && run.totals.counts.rejected == 0 {
             Outcome::Clean

@@ -7,6 +7,7 @@ pub mod fields;
 pub mod health;
 pub mod parse;
 pub mod process;
+pub mod report;
 pub mod schema;
 pub mod shared;
 pub mod top;
