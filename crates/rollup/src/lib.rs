@@ -8,7 +8,13 @@
 //! go into the rows, everything else into the [`RollupSummary`], so that the bytes of OK records
 //! always equal the rows' `bytes_in + bytes_out` plus the summary's other bytes.
 //! [`Rollup::finish`] returns [`CityNetworkRow`]s and [`PrefixRow`]s in a stable order.
+//! [`TcpStatsRow`]s are the agent's measurements of TCP connections, with their mergeable
+//! [`RttHistogram`]; [`client_prefix`] is the one place an address becomes its prefix.
 #![deny(missing_docs)]
+
+mod rtt;
+
+pub use rtt::{RTT_RELATIVE_ERROR, RttHistogram, TcpMeasures, TcpStatsRow};
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -81,6 +87,19 @@ pub fn parse_prefix_lengths(text: &str) -> Result<(u8, u8), String> {
         ));
     }
     Ok((v4, v6))
+}
+
+/// The client prefix of an address: its network of `prefix_len_v4` or `prefix_len_v6` bits
+/// (the address itself when a length is out of range).
+pub fn client_prefix(ip: IpAddr, prefix_len_v4: u8, prefix_len_v6: u8) -> IpNetwork {
+    let prefix_len = if ip.is_ipv4() {
+        prefix_len_v4
+    } else {
+        prefix_len_v6
+    };
+    IpNetwork::new(ip, prefix_len)
+        .and_then(|network| IpNetwork::new(network.network(), prefix_len))
+        .unwrap_or_else(|_| IpNetwork::from(ip))
 }
 
 /// The additive measures of a row. `in` is peer → us, `out` is us → peer.
@@ -380,14 +399,7 @@ impl Rollup {
         let location = self.location_of(record);
         let client = self.cities.id_of(enrichment);
 
-        let prefix_len = if ip.is_ipv4() {
-            self.config.prefix_len_v4
-        } else {
-            self.config.prefix_len_v6
-        };
-        let prefix = IpNetwork::new(ip, prefix_len)
-            .and_then(|network| IpNetwork::new(network.network(), prefix_len))
-            .unwrap_or_else(|_| IpNetwork::from(ip));
+        let prefix = client_prefix(ip, self.config.prefix_len_v4, self.config.prefix_len_v6);
         let by_prefix = self
             .prefixes
             .entry((window_start, location, prefix))

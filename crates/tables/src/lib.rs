@@ -16,6 +16,8 @@
 //!   [`read_city_networks`] and [`read_client_prefixes`] read rollup rows back for a range.
 //! - [`city_network_health`] and [`health_events`] are the health engine's outputs, defined
 //!   the same way.
+//! - [`tcp_stats`] is what `flowatlas agent` writes (TCP counters and a mergeable RTT
+//!   histogram per host, window, client prefix and port); [`read_tcp_stats`] reads it back.
 //!
 //! Types are Athena-safe: signed integers only, timestamps in milliseconds UTC, snake_case names.
 #![deny(missing_docs)]
@@ -24,6 +26,7 @@ mod catalog;
 mod flows;
 mod health;
 mod read;
+mod tcp;
 mod top;
 
 pub use catalog::{CatalogTable, PARTITION_KEYS};
@@ -32,6 +35,7 @@ pub use health::{city_network_health, health_events};
 pub use read::{
     HEALTH_SOURCE_ID, assess_folder, read_city_networks, read_client_prefixes, write_health,
 };
+pub use tcp::{TCP_STATS, TcpRow, read_tcp_stats, tcp_stats};
 pub use top::{TopBy, TopEntry, TopReport, top};
 
 use std::collections::BTreeMap;
@@ -39,7 +43,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    ArrayBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
+    ArrayBuilder, Float64Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
     TimestampMillisecondBuilder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
@@ -67,6 +71,8 @@ pub enum ColumnKind {
     Double,
     /// UTF-8 `STRING` / `string`.
     Text,
+    /// A list of `INT64` / `array<bigint>`.
+    Int64List,
 }
 
 impl ColumnKind {
@@ -77,6 +83,9 @@ impl ColumnKind {
             ColumnKind::Int32 => DataType::Int32,
             ColumnKind::Double => DataType::Float64,
             ColumnKind::Text => DataType::Utf8,
+            ColumnKind::Int64List => {
+                DataType::List(Arc::new(Field::new("item", DataType::Int64, true)))
+            }
         }
     }
 
@@ -87,6 +96,7 @@ impl ColumnKind {
             ColumnKind::Int32 => "int",
             ColumnKind::Double => "double",
             ColumnKind::Text => "string",
+            ColumnKind::Int64List => "array<bigint>",
         }
     }
 }
@@ -107,6 +117,8 @@ pub enum Cell<'r> {
     Text(Option<&'r str>),
     /// Text made for the cell.
     OwnedText(String),
+    /// A list of integers made for the cell.
+    Int64List(Vec<i64>),
 }
 
 /// A column: its name, type, meaning, and how to read it from a row.
@@ -139,7 +151,7 @@ pub trait PartitionTime {
     fn partition_time(&self) -> i64;
 }
 
-impl<R: RollupRow> PartitionTime for R {
+impl<R: LocatedRow> PartitionTime for R {
     fn partition_time(&self) -> i64 {
         self.window_start()
     }
@@ -157,25 +169,32 @@ impl ClientRow for CityNetworkRow {
     }
 }
 
-/// Rows that start with a window and a service location and carry the additive measures.
-pub trait RollupRow {
+/// Rows that start with a window and a service location.
+pub trait LocatedRow {
     /// Start of the window, Unix seconds.
     fn window_start(&self) -> i64;
     /// Service location.
     fn location(&self) -> &ServiceLocation;
+}
+
+/// Located rows that carry the flow logs' additive measures.
+pub trait RollupRow: LocatedRow {
     /// Measures.
     fn measures(&self) -> &Measures;
     /// Distinct client addresses.
     fn client_ips(&self) -> i64;
 }
 
-impl RollupRow for CityNetworkRow {
+impl LocatedRow for CityNetworkRow {
     fn window_start(&self) -> i64 {
         self.window_start
     }
     fn location(&self) -> &ServiceLocation {
         &self.location
     }
+}
+
+impl RollupRow for CityNetworkRow {
     fn measures(&self) -> &Measures {
         &self.measures
     }
@@ -184,13 +203,16 @@ impl RollupRow for CityNetworkRow {
     }
 }
 
-impl RollupRow for PrefixRow {
+impl LocatedRow for PrefixRow {
     fn window_start(&self) -> i64 {
         self.window_start
     }
     fn location(&self) -> &ServiceLocation {
         &self.location
     }
+}
+
+impl RollupRow for PrefixRow {
     fn measures(&self) -> &Measures {
         &self.measures
     }
@@ -218,7 +240,7 @@ fn text(value: &Option<Arc<str>>) -> Cell<'_> {
     Cell::Text(value.as_deref())
 }
 
-fn leading_columns<R: RollupRow>() -> Vec<Column<R>> {
+fn leading_columns<R: LocatedRow>() -> Vec<Column<R>> {
     vec![
         Column {
             nullable: false,
@@ -395,6 +417,16 @@ impl<R> Table<R> {
                             _ => builder.append_null(),
                         })
                     }
+                    ColumnKind::Int64List => build(
+                        ListBuilder::with_capacity(Int64Builder::new(), n_rows),
+                        cells,
+                        |builder, cell| match cell {
+                            Cell::Int64List(values) => {
+                                builder.append_value(values.into_iter().map(Some))
+                            }
+                            _ => builder.append_null(),
+                        },
+                    ),
                 }
             })
             .collect();
@@ -435,6 +467,7 @@ pub fn catalog_tables() -> Vec<CatalogTable> {
         city_network_health().catalog(),
         health_events().catalog(),
         flows_catalog(),
+        tcp_stats().catalog(),
     ]
 }
 
@@ -638,6 +671,16 @@ pub fn utc_date(seconds: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
+/// Where a file is written before it is renamed to `path`: beside it, under a name starting
+/// with `.`, which Athena, Hive and Spark skip, so a query never reads half a file.
+pub fn partial_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.partial"))
+}
+
 /// Writes rows as `<dir>/<table>/<partition>/<source_id>.parquet`, one file per partition the
 /// rows fall in. Each file is written beside its final name and renamed over it, so a reader
 /// never sees half a file and a re-run replaces, never duplicates.
@@ -685,7 +728,7 @@ pub fn write_partitioned<R: PartitionTime + Clone>(
             table: table.name,
             source,
         })?;
-        let partial = path.with_extension("parquet.partial");
+        let partial = partial_path(&path);
         let file = std::fs::File::create(&partial).map_err(|source| WriteError::Io {
             path: partial.clone(),
             source,
@@ -730,6 +773,7 @@ mod tests {
             client_prefixes().schema(),
             city_network_health().schema(),
             health_events().schema(),
+            tcp_stats().schema(),
         ] {
             for field in schema.fields() {
                 let name = field.name();
