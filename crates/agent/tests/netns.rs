@@ -5,8 +5,6 @@
 //! Each test prints what it measured (`--nocapture`): the README quotes those figures.
 #![allow(clippy::print_stderr)]
 
-mod support;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -15,7 +13,7 @@ use flowatlas_agent::{Agent, CollectConfig, LocalFolder, Output};
 use flowatlas_geo::PeerRules;
 use flowatlas_rollup::{RttHistogram, ServiceLocation, TcpMeasures};
 use flowatlas_tables::read_tcp_stats;
-use support::{CLIENT_PREFIX, DelayedLink, client, serve};
+use flowatlas_testkit::netns::{CLIENT_IP, CLIENT_PREFIX, Link, client, serve};
 
 const POLL_EVERY: Duration = Duration::from_secs(1);
 
@@ -25,7 +23,7 @@ type Load = (u16, u32, Duration);
 /// Runs the service on `ports` with `loads` for `duration`, one agent per entry of
 /// `agent_ports` polling every second, and returns each agent's output folder.
 fn measure(
-    link: &DelayedLink,
+    link: &Link,
     ports: &[u16],
     agent_ports: &[&[u16]],
     loads: &[Load],
@@ -116,7 +114,7 @@ fn ms(us: f64) -> f64 {
 
 /// The RTT percentiles of 4 clients behind a delay line giving `rtt_ms`, against the target.
 fn rtt_matches(tag: &str, rtt_ms: u64, duration: Duration) {
-    let link = DelayedLink::new(tag, Duration::from_millis(rtt_ms) / 2);
+    let link = Link::delayed(tag, CLIENT_IP, Duration::from_millis(rtt_ms) / 2);
     let dirs = measure(
         &link,
         &[8080],
@@ -164,7 +162,7 @@ fn rtt_of_300_ms() {
 
 #[test]
 fn retransmission_rate_matches_injected_loss() {
-    let link = DelayedLink::new("loss", Duration::from_millis(1));
+    let link = Link::delayed("loss", CLIENT_IP, Duration::from_millis(1));
     // 2% of the server's packets are dropped on their way into the clients' namespace.
     link.clients.exec(
         "iptables",
@@ -210,7 +208,7 @@ fn retransmission_rate_matches_injected_loss() {
 /// between two of their reads: percentiles must agree within one bucket, totals within 1%.
 #[test]
 fn two_agents_merged_equal_one_agent() {
-    let link = DelayedLink::new("merge", Duration::from_millis(25));
+    let link = Link::delayed("merge", CLIENT_IP, Duration::from_millis(25));
     let dirs = measure(
         &link,
         &[8001, 8002],

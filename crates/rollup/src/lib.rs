@@ -14,7 +14,10 @@
 
 mod rtt;
 
-pub use rtt::{RTT_RELATIVE_ERROR, RttHistogram, TcpMeasures, TcpStatsRow};
+pub use rtt::{
+    CityNetworkPerformanceRow, Performance, PerformanceRollup, PrefixPerformanceRow,
+    RTT_RELATIVE_ERROR, RttHistogram, TcpMeasures, TcpStatsRow,
+};
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -208,8 +211,10 @@ impl AddAssign for Measures {
 }
 
 /// A client city-network: the client's place plus its AS, as Internet Monitor defines it —
-/// the enrichment's facts without the postal code, which is finer than a city-network.
-fn city_network_of(enrichment: Option<&Enrichment>) -> Facts {
+/// the enrichment's facts without the postal code, which is finer than a city-network. The
+/// one definition of a city-network: flow-log rollups and the agent's performance rows both
+/// group by it.
+pub fn city_network_of(enrichment: Option<&Enrichment>) -> Facts {
     let mut facts = enrichment
         .map(|enrichment| enrichment.facts.clone())
         .unwrap_or_default();

@@ -1,13 +1,13 @@
 //! Round-trip times and retransmissions of a service's own TCP connections, per window, client
 //! prefix and local port: the rows of the `tcp_stats` table that `flowatlas agent` writes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::AddAssign;
 use std::sync::Arc;
 
-use flowatlas_geo::IpNetwork;
+use flowatlas_geo::{Enrichment, Facts, IpNetwork};
 
-use crate::ServiceLocation;
+use crate::{ServiceLocation, city_network_of};
 
 /// Largest relative error of a value read back from an [`RttHistogram`]: every value in a
 /// bucket is within 1% of the bucket's representative value.
@@ -171,6 +171,122 @@ pub struct TcpStatsRow {
     pub measures: TcpMeasures,
     /// Smoothed RTTs weighted by bytes moved.
     pub rtt: RttHistogram,
+}
+
+/// The merged measures of rows that share a key.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Performance {
+    /// Counts and bytes, summed.
+    pub measures: TcpMeasures,
+    /// Histograms, merged.
+    pub rtt: RttHistogram,
+}
+
+impl Performance {
+    fn add(&mut self, row: &TcpStatsRow) {
+        self.measures += row.measures;
+        self.rtt += &row.rtt;
+    }
+}
+
+/// A row of the `city_network_performance` table: hosts and ports merged.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CityNetworkPerformanceRow {
+    /// Start of the window, Unix seconds.
+    pub window_start: i64,
+    /// Where the connections were served.
+    pub location: ServiceLocation,
+    /// The clients' city-network, as the `city_networks` table names it.
+    pub client: Facts,
+    /// Merged measures.
+    pub performance: Performance,
+}
+
+/// A row of the `prefix_performance` table: hosts and ports merged.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrefixPerformanceRow {
+    /// Start of the window, Unix seconds.
+    pub window_start: i64,
+    /// Where the connections were served.
+    pub location: ServiceLocation,
+    /// The clients' prefix.
+    pub client_prefix: IpNetwork,
+    /// The prefix's AS, place and city-network facts (from its network address).
+    pub client: Facts,
+    /// Merged measures.
+    pub performance: Performance,
+}
+
+/// Merges `tcp_stats` rows of any number of hosts into performance rows per window, service
+/// location and client city-network (and per client prefix). Each prefix is enriched once, by
+/// its network address: the agent never sends a client address.
+#[derive(Default)]
+pub struct PerformanceRollup {
+    city_networks: HashMap<(i64, ServiceLocation, Facts), Performance>,
+    prefixes: HashMap<(i64, ServiceLocation, IpNetwork), (Facts, Performance)>,
+}
+
+impl PerformanceRollup {
+    /// Adds a row with its prefix's enrichment.
+    pub fn add(&mut self, row: &TcpStatsRow, enrichment: Option<&Enrichment>) {
+        let client = city_network_of(enrichment);
+        self.prefixes
+            .entry((row.window_start, row.location.clone(), row.client_prefix))
+            .or_insert_with(|| (client.clone(), Performance::default()))
+            .1
+            .add(row);
+        self.city_networks
+            .entry((row.window_start, row.location.clone(), client))
+            .or_default()
+            .add(row);
+    }
+
+    /// The rows, ordered by window, location, then city-network or prefix.
+    pub fn finish(self) -> (Vec<CityNetworkPerformanceRow>, Vec<PrefixPerformanceRow>) {
+        let mut city_rows: Vec<CityNetworkPerformanceRow> = self
+            .city_networks
+            .into_iter()
+            .map(
+                |((window_start, location, client), performance)| CityNetworkPerformanceRow {
+                    window_start,
+                    location,
+                    client,
+                    performance,
+                },
+            )
+            .collect();
+        city_rows.sort_by(|a, b| {
+            (a.window_start, &a.location, a.client.asn, &a.client.city).cmp(&(
+                b.window_start,
+                &b.location,
+                b.client.asn,
+                &b.client.city,
+            ))
+        });
+        let mut prefix_rows: Vec<PrefixPerformanceRow> = self
+            .prefixes
+            .into_iter()
+            .map(
+                |((window_start, location, client_prefix), (client, performance))| {
+                    PrefixPerformanceRow {
+                        window_start,
+                        location,
+                        client_prefix,
+                        client,
+                        performance,
+                    }
+                },
+            )
+            .collect();
+        prefix_rows.sort_by_cached_key(|row| {
+            (
+                row.window_start,
+                row.location.clone(),
+                row.client_prefix.to_string(),
+            )
+        });
+        (city_rows, prefix_rows)
+    }
 }
 
 #[cfg(test)]

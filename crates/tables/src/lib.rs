@@ -17,7 +17,8 @@
 //! - [`city_network_health`] and [`health_events`] are the health engine's outputs, defined
 //!   the same way.
 //! - [`tcp_stats`] is what `flowatlas agent` writes (TCP counters and a mergeable RTT
-//!   histogram per host, window, client prefix and port); [`read_tcp_stats`] reads it back.
+//!   histogram per host, window, client prefix and port); [`read_tcp_stats`] reads it back;
+//!   [`city_network_performance`] and [`prefix_performance`] merge it across hosts.
 //!
 //! Types are Athena-safe: signed integers only, timestamps in milliseconds UTC, snake_case names.
 #![deny(missing_docs)]
@@ -25,6 +26,7 @@
 mod catalog;
 mod flows;
 mod health;
+mod performance;
 mod read;
 mod tcp;
 mod top;
@@ -32,10 +34,14 @@ mod top;
 pub use catalog::{CatalogTable, PARTITION_KEYS};
 pub use flows::{FLOWS, FlowsWriter, flows_catalog, flows_schema};
 pub use health::{city_network_health, health_events};
+pub use performance::{
+    PerformanceEntry, PerformanceMetric, city_network_performance, prefix_performance,
+    top_performance,
+};
 pub use read::{
     HEALTH_SOURCE_ID, assess_folder, read_city_networks, read_client_prefixes, write_health,
 };
-pub use tcp::{TCP_STATS, TcpRow, read_tcp_stats, tcp_stats};
+pub use tcp::{TCP_STATS, TcpRow, read_tcp_stats, read_tcp_stats_file, tcp_stats};
 pub use top::{TopBy, TopEntry, TopReport, top};
 
 use std::collections::BTreeMap;
@@ -468,6 +474,8 @@ pub fn catalog_tables() -> Vec<CatalogTable> {
         health_events().catalog(),
         flows_catalog(),
         tcp_stats().catalog(),
+        city_network_performance().catalog(),
+        prefix_performance().catalog(),
     ]
 }
 
@@ -774,6 +782,8 @@ mod tests {
             city_network_health().schema(),
             health_events().schema(),
             tcp_stats().schema(),
+            city_network_performance().schema(),
+            prefix_performance().schema(),
         ] {
             for field in schema.fields() {
                 let name = field.name();

@@ -94,20 +94,29 @@ pub(crate) fn for_each_batch(
     mut each: impl FnMut(&RecordBatch),
 ) -> Result<(), WriteError> {
     for path in files_in_range(table_dir, from, to)? {
-        let parquet_error = |source| WriteError::Parquet {
-            path: path.clone(),
-            source,
-        };
-        let file = std::fs::File::open(&path).map_err(|source| WriteError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let batches = ParquetRecordBatchReaderBuilder::try_new(file)
-            .and_then(|builder| builder.build())
-            .map_err(parquet_error)?;
-        for batch in batches {
-            each(&batch.map_err(|error| parquet_error(error.into()))?);
-        }
+        for_each_batch_of_file(&path, &mut each)?;
+    }
+    Ok(())
+}
+
+/// Hands each batch of one Parquet file over.
+pub(crate) fn for_each_batch_of_file(
+    path: &Path,
+    mut each: impl FnMut(&RecordBatch),
+) -> Result<(), WriteError> {
+    let parquet_error = |source| WriteError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(|source| WriteError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let batches = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|builder| builder.build())
+        .map_err(parquet_error)?;
+    for batch in batches {
+        each(&batch.map_err(|error| parquet_error(error.into()))?);
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use flowatlas_rollup::{RttHistogram, TcpMeasures, TcpStatsRow};
 
-use crate::read::{Columns, Texts, for_each_batch};
+use crate::read::{Columns, Texts, for_each_batch, for_each_batch_of_file};
 use crate::{Cell, Column, ColumnKind, LocatedRow, Table, WriteError, column, leading_columns};
 
 /// Name of the agent's table, also its folder.
@@ -182,48 +182,79 @@ pub fn read_tcp_stats(
     let mut rows = Vec::new();
     let mut texts = Texts::default();
     for_each_batch(&data_dir.join(TCP_STATS), from, to, |batch| {
-        let columns = Columns { batch };
-        for row in columns.rows_in(from, to) {
-            let Some(client_prefix) = columns
-                .text("client_prefix", row)
-                .and_then(|prefix| prefix.parse().ok())
-            else {
-                continue;
-            };
-            let measures = TcpMeasures {
-                connections_new: columns.int64("connections_new", row).unwrap_or(0),
-                connections_closed: columns.int64("connections_closed", row).unwrap_or(0),
-                connections_open: columns.int64("connections_open", row).unwrap_or(0),
-                bytes_in: columns.int64("bytes_in", row).unwrap_or(0),
-                bytes_out: columns.int64("bytes_out", row).unwrap_or(0),
-                segs_out: columns.int64("segs_out", row).unwrap_or(0),
-                retrans_segs: columns.int64("retrans_segs", row).unwrap_or(0),
-                retrans_bytes: columns.int64("retrans_bytes", row).unwrap_or(0),
-                rtt_samples: columns.int64("rtt_samples", row).unwrap_or(0),
-                rtt_min_us: columns.int64("rtt_min_us", row).unwrap_or(0),
-            };
-            let buckets = int64_list(&columns, "rtt_buckets", row);
-            let weights = int64_list(&columns, "rtt_weights", row);
-            let rtt = RttHistogram::from_buckets(
-                buckets
-                    .iter()
-                    .zip(&weights)
-                    .filter_map(|(&bucket, &weight)| Some((i32::try_from(bucket).ok()?, weight))),
-            );
-            rows.push(TcpStatsRow {
-                window_start: columns.seconds(row),
-                location: columns.location(row, &mut texts),
-                host: texts
-                    .get(columns.text("host", row))
-                    .unwrap_or_else(|| std::sync::Arc::from("")),
-                client_prefix,
-                local_port: columns.int32("local_port", row).unwrap_or(0),
-                measures,
-                rtt,
-            });
-        }
+        rows.extend(rows_of(&Columns { batch }, from, to, &mut texts));
     })?;
     Ok(rows)
+}
+
+/// The rows of one `tcp_stats` file (an agent's object).
+pub fn read_tcp_stats_file(path: &Path) -> Result<Vec<TcpStatsRow>, WriteError> {
+    let mut rows = Vec::new();
+    let mut texts = Texts::default();
+    for_each_batch_of_file(path, |batch| {
+        rows.extend(rows_of(&Columns { batch }, None, None, &mut texts));
+    })?;
+    Ok(rows)
+}
+
+fn rows_of(
+    columns: &Columns<'_>,
+    from: Option<i64>,
+    to: Option<i64>,
+    texts: &mut Texts,
+) -> Vec<TcpStatsRow> {
+    let mut rows = Vec::new();
+    for row in columns.rows_in(from, to) {
+        let Some(client_prefix) = columns
+            .text("client_prefix", row)
+            .and_then(|prefix| prefix.parse().ok())
+        else {
+            continue;
+        };
+        let measures = tcp_measures_of(columns, row);
+        let rtt = histogram_of(columns, row);
+        rows.push(TcpStatsRow {
+            window_start: columns.seconds(row),
+            location: columns.location(row, texts),
+            host: texts
+                .get(columns.text("host", row))
+                .unwrap_or_else(|| std::sync::Arc::from("")),
+            client_prefix,
+            local_port: columns.int32("local_port", row).unwrap_or(0),
+            measures,
+            rtt,
+        });
+    }
+    rows
+}
+
+/// The TCP measures of a row of `tcp_stats` or a performance table.
+pub(crate) fn tcp_measures_of(columns: &Columns<'_>, row: usize) -> TcpMeasures {
+    let int = |name| columns.int64(name, row).unwrap_or(0);
+    TcpMeasures {
+        connections_new: int("connections_new"),
+        connections_closed: int("connections_closed"),
+        connections_open: int("connections_open"),
+        bytes_in: int("bytes_in"),
+        bytes_out: int("bytes_out"),
+        segs_out: int("segs_out"),
+        retrans_segs: int("retrans_segs"),
+        retrans_bytes: int("retrans_bytes"),
+        rtt_samples: int("rtt_samples"),
+        rtt_min_us: int("rtt_min_us"),
+    }
+}
+
+/// The RTT histogram of a row, from its bucket and weight lists.
+pub(crate) fn histogram_of(columns: &Columns<'_>, row: usize) -> RttHistogram {
+    let buckets = int64_list(columns, "rtt_buckets", row);
+    let weights = int64_list(columns, "rtt_weights", row);
+    RttHistogram::from_buckets(
+        buckets
+            .iter()
+            .zip(&weights)
+            .filter_map(|(&bucket, &weight)| Some((i32::try_from(bucket).ok()?, weight))),
+    )
 }
 
 /// The values of a list cell; empty when the column is missing or the cell null.

@@ -231,7 +231,7 @@ fn add_batch(
     }
 }
 
-fn label_of(by: TopBy, parts: &[Option<String>]) -> String {
+pub(crate) fn label_of(by: TopBy, parts: &[Option<String>]) -> String {
     let part = |idx: usize| parts.get(idx).cloned().flatten();
     let unknown = || "(unknown)".to_string();
     match by {

@@ -1,7 +1,10 @@
 //! Real parts on loopback for tests and benchmarks: moto's S3 server (PyPI `moto[server]`,
 //! installed by the test command) on a free port, an `aws-sdk-s3` client for it, and child
-//! processes that are killed when the test ends, however it ends. Not part of the product.
+//! processes that are killed when the test ends, however it ends; and, in [`netns`], network
+//! namespaces with veth pairs or a delay line for the agent's tests. Not part of the product.
 #![deny(missing_docs)]
+
+pub mod netns;
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};

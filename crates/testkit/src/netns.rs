@@ -1,7 +1,7 @@
-//! Real network parts for the agent's tests: network namespaces, a user-space delay line
-//! between two of them (this kernel has no `sch_netem`), packet loss with iptables, and a
-//! request/response TCP service. Everything is created by the test, under unique names, and
-//! removed on drop. The tests run as root (CI does).
+//! Real network parts for the agent's tests: network namespaces joined by a veth pair or by a
+//! user-space delay line (this kernel has no `sch_netem`), and a request/response TCP service.
+//! Everything is created by the test, under unique names, and removed on drop. Needs root
+//! (CI runs as root), `ip` and, for loss, `iptables`.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -18,12 +18,14 @@ use nix::sched::{CloneFlags, setns};
 /// The server's address: TEST-NET-2, public to the peer rules, and only ever routed inside the
 /// test's namespaces.
 pub const SERVER_IP: &str = "198.51.100.1";
-/// The clients' address, in TEST-NET-3, and its /24.
+/// A clients' address, in TEST-NET-3.
 pub const CLIENT_IP: &str = "203.0.113.10";
+/// Its /24.
 pub const CLIENT_PREFIX: &str = "203.0.113.0/24";
 
 /// A network namespace, deleted on drop.
 pub struct Netns {
+    /// Its name under `/var/run/netns`.
     pub name: String,
 }
 
@@ -97,20 +99,53 @@ fn run(program: &str, args: &[&str]) {
     );
 }
 
-/// Two namespaces joined by TUN devices whose packets a user-space delay line holds for a
-/// fixed time in each direction: the clients' namespace routes the server's address through
-/// it, and the server's namespace routes the clients' prefix back.
-pub struct DelayedLink {
+/// Two namespaces, the clients' at one address (e.g. [`CLIENT_IP`]) and the server's at
+/// [`SERVER_IP`], joined either by a veth pair or by a delay line.
+pub struct Link {
+    /// The clients' namespace.
     pub clients: Netns,
+    /// The server's namespace.
     pub server: Netns,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
 }
 
-impl DelayedLink {
-    /// Clients at [`CLIENT_IP`] and the server at [`SERVER_IP`], each packet held `one_way`
-    /// in each direction.
-    pub fn new(tag: &str, one_way: Duration) -> DelayedLink {
+impl Link {
+    /// A veth pair, no delay.
+    pub fn veth(tag: &str, client_ip: &str) -> Link {
+        let clients = Netns::new(&format!("{tag}c"));
+        let server = Netns::new(&format!("{tag}s"));
+        // Created in the clients' namespace, one end moved to the server's.
+        clients.ip(&[
+            "link",
+            "add",
+            "veth0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "veth1",
+            "netns",
+            &server.name,
+        ]);
+        clients.ip(&["addr", "add", &format!("{client_ip}/32"), "dev", "veth0"]);
+        clients.ip(&["link", "set", "veth0", "up"]);
+        server.ip(&["addr", "add", &format!("{SERVER_IP}/32"), "dev", "veth1"]);
+        server.ip(&["link", "set", "veth1", "up"]);
+        clients.ip(&["route", "add", &format!("{SERVER_IP}/32"), "dev", "veth0"]);
+        server.ip(&["route", "add", &format!("{client_ip}/32"), "dev", "veth1"]);
+        Link {
+            clients,
+            server,
+            stop: Arc::new(AtomicBool::new(false)),
+            threads: Vec::new(),
+        }
+    }
+
+    /// TUN devices whose packets a user-space delay line holds `one_way` in each direction:
+    /// the clients' namespace routes the server's address through it, the server's namespace
+    /// routes the clients' prefix back.
+    pub fn delayed(tag: &str, client_ip: &str, one_way: Duration) -> Link {
         let clients = Netns::new(&format!("{tag}c"));
         let server = Netns::new(&format!("{tag}s"));
         let tun = |netns: &Netns| {
@@ -122,19 +157,19 @@ impl DelayedLink {
         };
         let client_side = tun(&clients);
         let server_side = tun(&server);
-        clients.ip(&["addr", "add", &format!("{CLIENT_IP}/32"), "dev", "delay0"]);
+        clients.ip(&["addr", "add", &format!("{client_ip}/32"), "dev", "delay0"]);
         clients.ip(&["link", "set", "delay0", "up"]);
         clients.ip(&["route", "add", &format!("{SERVER_IP}/32"), "dev", "delay0"]);
         server.ip(&["addr", "add", &format!("{SERVER_IP}/32"), "dev", "delay0"]);
         server.ip(&["link", "set", "delay0", "up"]);
-        server.ip(&["route", "add", CLIENT_PREFIX, "dev", "delay0"]);
+        server.ip(&["route", "add", &format!("{client_ip}/32"), "dev", "delay0"]);
         let stop = Arc::new(AtomicBool::new(false));
         let (client_reader, client_writer) = client_side.split();
         let (server_reader, server_writer) = server_side.split();
         let mut threads = Vec::new();
         threads.extend(delay(client_reader, server_writer, one_way, stop.clone()));
         threads.extend(delay(server_reader, client_writer, one_way, stop.clone()));
-        DelayedLink {
+        Link {
             clients,
             server,
             stop,
@@ -143,7 +178,7 @@ impl DelayedLink {
     }
 }
 
-impl Drop for DelayedLink {
+impl Drop for Link {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         for thread in self.threads.drain(..) {

@@ -1,0 +1,180 @@
+//! `flowatlas agent` as deployed: the binary runs in a server's network namespace (a veth pair
+//! or a 40 ms delay line away from its clients), is stopped with SIGTERM, exits 0, and leaves
+//! the partial window in `tcp_stats` with the clients' traffic counted to the byte; `flowatlas
+//! process` turns that into `city_network_performance`, which DuckDB reads back, and `flowatlas
+//! top --metric rtt-p90` ranks the delayed prefix first.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use flowatlas_tables::read_tcp_stats;
+use flowatlas_testkit::netns::{CLIENT_IP, CLIENT_PREFIX, Link, client, serve};
+use support::{flowatlas_ok, python, scratch};
+
+/// A second client address, in TEST-NET-1: the clients behind the delay line.
+const SLOW_CLIENT_IP: &str = "192.0.2.10";
+
+/// Runs `flowatlas agent` in the link's server namespace while two clients talk to it, stops it
+/// with SIGTERM, and returns its exit status, stderr and the bytes the clients read.
+fn run_agent(link: &Link, out: &Path, host: &str) -> (Option<i32>, String, u64) {
+    link.server.run(|| drop(serve(&[8080])));
+    let agent = Command::new("ip")
+        .args(["netns", "exec", &link.server.name])
+        .arg(env!("CARGO_BIN_EXE_flowatlas"))
+        .args([
+            "agent",
+            "--interval",
+            "1",
+            "--ports",
+            "8080",
+            "--host",
+            host,
+        ])
+        .arg("--out")
+        .arg(out)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The agent's first dump is its baseline: the clients connect after it.
+    std::thread::sleep(Duration::from_millis(1500));
+    let until = Instant::now() + Duration::from_secs(3);
+    let clients: Vec<_> = [
+        (16 * 1024, Duration::ZERO),
+        (64 * 1024, Duration::from_millis(20)),
+    ]
+    .into_iter()
+    .map(|(response_len, pause)| {
+        link.clients
+            .spawn(move || client(8080, response_len, pause, until))
+    })
+    .collect();
+    let bytes_read: u64 = clients
+        .into_iter()
+        .map(|client| client.join().unwrap())
+        .sum();
+    // Let the closes reach the server's sockets before the agent's last dump.
+    std::thread::sleep(Duration::from_millis(500));
+    let status = Command::new("kill")
+        .args(["-TERM", &agent.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (status, stderr) = agent.wait_with_output_or_kill();
+    (status.code(), stderr, bytes_read)
+}
+
+#[test]
+fn sigterm_writes_the_partial_window_and_process_ranks_the_slow_prefix() {
+    let out = scratch("agent-sigterm");
+    // Two hosts writing to one folder: one a veth pair from its clients, one 40 ms away.
+    let fast = Link::veth("clif", CLIENT_IP);
+    let slow = Link::delayed("clis", SLOW_CLIENT_IP, Duration::from_millis(20));
+    let (fast_run, slow_run) = std::thread::scope(|scope| {
+        let fast_run = scope.spawn(|| run_agent(&fast, &out, "fast-host"));
+        let slow_run = scope.spawn(|| run_agent(&slow, &out, "slow-host"));
+        (fast_run.join().unwrap(), slow_run.join().unwrap())
+    });
+    for (code, stderr, _) in [&fast_run, &slow_run] {
+        assert_eq!(*code, Some(0), "{stderr}");
+    }
+
+    let rows = read_tcp_stats(&out, None, None).unwrap();
+    let mut bytes_out = 0;
+    let (mut opened, mut closed) = (0, 0);
+    for row in rows.iter().filter(|row| &*row.host == "fast-host") {
+        assert_eq!(row.client_prefix.to_string(), CLIENT_PREFIX);
+        assert_eq!(row.local_port, 8080);
+        bytes_out += row.measures.bytes_out;
+        opened += row.measures.connections_new;
+        closed += row.measures.connections_closed;
+        assert!(!row.rtt.is_empty());
+    }
+    assert_eq!((opened, closed), (2, 2), "{}", fast_run.1);
+    // The kernel's bytes_acked counts the FIN's sequence number once the peer acknowledges it.
+    assert_eq!(bytes_out as u64, fast_run.2 + closed as u64);
+    assert!(rows.iter().any(|row| &*row.host == "slow-host"));
+    // Nothing half-written or undelivered is left.
+    let leftovers: Vec<_> = flowatlas_testkit::files_under(&out)
+        .into_iter()
+        .filter(|path| {
+            path.strip_prefix(&out).is_ok_and(|relative| {
+                relative.starts_with("_spool")
+                    || relative
+                        .file_name()
+                        .is_some_and(|name| name.to_string_lossy().starts_with('.'))
+            })
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // Into the tables: the agents' folder through `process`, read back by DuckDB.
+    let tables = scratch("agent-tables");
+    flowatlas_ok(&[
+        "process",
+        "--out",
+        tables.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ]);
+    let script = r#"
+import duckdb, json, sys
+rows = duckdb.sql(f"""
+SELECT count(*), sum(bytes_out), sum(connections_new), min(rtt_p90_ms), sum(len(rtt_buckets))
+FROM read_parquet('{sys.argv[1]}/city_network_performance/**/*.parquet', hive_partitioning = true)
+""").fetchall()[0]
+print(json.dumps(rows))
+"#;
+    let stdout = python(script, &[tables.to_str().unwrap()]);
+    let (n_rows, table_bytes_out, table_opened, p90, n_buckets): (i64, i64, i64, f64, i64) =
+        serde_json::from_slice(&stdout).unwrap();
+    let all_bytes_out: i64 = rows.iter().map(|row| row.measures.bytes_out).sum();
+    let all_opened: i64 = rows.iter().map(|row| row.measures.connections_new).sum();
+    assert!(n_rows >= 2);
+    assert_eq!((table_bytes_out, table_opened), (all_bytes_out, all_opened));
+    assert!(p90 > 0.0 && n_buckets > 0, "{p90} {n_buckets}");
+
+    // The delayed clients' prefix is the slowest.
+    let ranking = flowatlas_ok(&[
+        "top",
+        "--data",
+        tables.to_str().unwrap(),
+        "--by",
+        "prefix",
+        "--metric",
+        "rtt-p90",
+        "--json",
+    ]);
+    let first: serde_json::Value =
+        serde_json::from_slice(ranking.split(|&b| b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(first["client"], "192.0.2.0/24", "{first}");
+    let p90 = first["rtt_p90_ms"].as_f64().unwrap();
+    assert!((p90 - 40.0).abs() <= 4.0, "{first}");
+    std::fs::remove_dir_all(&out).unwrap();
+    std::fs::remove_dir_all(&tables).unwrap();
+}
+
+/// Waits for a child with piped stderr and returns its status and stderr; kills it after 30 s
+/// so a hung agent fails the test instead of blocking it.
+trait WaitOrKill {
+    fn wait_with_output_or_kill(self) -> (std::process::ExitStatus, String);
+}
+
+impl WaitOrKill for std::process::Child {
+    fn wait_with_output_or_kill(mut self) -> (std::process::ExitStatus, String) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.kill();
+        let output = self.wait_with_output().unwrap();
+        (
+            output.status,
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+}
