@@ -182,7 +182,7 @@ INT32 = {"version", "srcport", "dstport", "protocol", "tcp-flags", "traffic-path
 INT64 = {"packets", "bytes", "start", "end"}
 
 
-def to_parquet(path, names, rows, column_names=None):
+def to_parquet(path, names, rows, column_names=None, row_group_size=500):
     arrays = []
     for name in names:
         values = [None if row[name] == "-" else row[name] for row in rows]
@@ -194,7 +194,7 @@ def to_parquet(path, names, rows, column_names=None):
             arrays.append(pa.array(values, pa.string()))
     columns = column_names or [name.replace("-", "_") for name in names]
     table = pa.Table.from_arrays(arrays, names=columns)
-    pq.write_table(table, path, compression="gzip", row_group_size=500)
+    pq.write_table(table, path, compression="gzip", row_group_size=row_group_size)
 
 
 def sample():
@@ -231,11 +231,30 @@ def parquet_errors():
                column_names=["version", "srcaddr", "dstaddr", "dest_port", "action", "log_status"])
 
 
+def parquet_corrupt_row_group():
+    """Three row groups of two rows, the middle one with a page header overwritten: only its
+    rows are lost, as one reject counting both."""
+    names = ["version", "srcaddr", "dstaddr", "dstport", "action", "log-status"]
+    rows = [
+        {"version": "5", "srcaddr": f"198.51.100.{idx}", "dstaddr": "10.0.1.5", "dstport": "443",
+         "action": "ACCEPT", "log-status": "OK"}
+        for idx in range(1, 7)
+    ]
+    path = HERE / "err" / "parquet-corrupt-row-group.log.parquet"
+    to_parquet(path, names, rows, row_group_size=2)
+    column = pq.ParquetFile(path).metadata.row_group(1).column(1)
+    offset = column.dictionary_page_offset or column.data_page_offset
+    data = bytearray(path.read_bytes())
+    data[offset:offset + 8] = b"\xff" * 8
+    path.write_bytes(bytes(data))
+
+
 def main():
     fields = catalogue(sys.argv[1])
     versions(fields)
     sample()
     parquet_errors()
+    parquet_corrupt_row_group()
 
 
 if __name__ == "__main__":

@@ -57,7 +57,8 @@ fn main() -> ExitCode {
         Ok(Outcome::WithFailures) => ExitCode::from(1),
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            let _ = writeln!(io::stderr().lock(), "flowatlas: {error:#}");
+            let message = flowatlas_pipeline::error_chain(error.as_ref());
+            let _ = writeln!(io::stderr().lock(), "flowatlas: {message}");
             ExitCode::from(2)
         }
     }

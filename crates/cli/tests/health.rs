@@ -35,7 +35,7 @@ fn the_demo_incident_is_found_from_flow_logs() {
     let base = scratch("health");
     let demo = base.join("demo");
     let path = |path: &Path| path.to_str().unwrap().to_string();
-    flowatlas_ok(&["demo", "--dir", &path(&demo), "--records-per-object", "300"]);
+    flowatlas_ok(&["demo", "--dir", &path(&demo)]);
     let tables = base.join("tables");
     flowatlas_ok(&[
         "process",
@@ -202,4 +202,128 @@ fn the_schema_includes_the_health_tables() {
     }
     assert!(ddl.contains("`history_days` int"));
     assert!(ddl.contains("`detected_at` timestamp"));
+}
+
+/// Real-shaped places and hostile clocks: the demo's city database places every network of a
+/// city at its own coordinates (some cities without subdivision, a country-only network), yet
+/// `city_networks` holds one row per window × service location × city-network, as many as the
+/// distinct (ASN, place) of the records (from the `flows` table, read by DuckDB). Then a record
+/// two months older than the rest and one in the year 2100 join the tables: health still finds
+/// the London outage, at the same time, and does not size anything by the years between.
+#[test]
+fn one_row_per_city_network_and_stray_records_hide_nothing() {
+    let base = scratch("health-real-shaped");
+    let demo = base.join("demo");
+    let path = |path: &Path| path.to_str().unwrap().to_string();
+    flowatlas_ok(&["demo", "--dir", &path(&demo), "--records-per-object", "300"]);
+    let tables = base.join("tables");
+    let process = |inputs: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_flowatlas"))
+            .args([
+                "process",
+                "--flows",
+                "--out",
+                &path(&tables),
+                "--asn-db",
+                &path(&demo.join("geo/asn.mmdb")),
+                "--geo-db",
+                &path(&demo.join("geo/city.mmdb")),
+                "--local-cidr",
+                "2600:1f18:abcd::/48",
+                "--account-id",
+                "123456789012",
+                "--region",
+                "us-east-1",
+                &path(inputs),
+            ])
+            .output()
+            .unwrap()
+    };
+    assert!(process(&demo.join("logs")).status.success());
+
+    let script = r#"
+import sys, duckdb
+root = sys.argv[1]
+def table(name):
+    return f"read_parquet('{root}/{name}/**/*.parquet', hive_partitioning = true, filename = true)"
+con = duckdb.connect()
+duplicates = con.execute(f"""SELECT count(*) FROM (SELECT filename, window_start, account_id, region, az_id, vpc_id, city_network_id
+    FROM {table('city_networks')} GROUP BY ALL HAVING count(*) > 1)""").fetchone()[0]
+identity = "peer_asn::VARCHAR || '|' || coalesce('g' || peer_geoname_id::VARCHAR, coalesce(peer_country_code, '') || '|' || coalesce(peer_subdivision_code, '') || '|' || coalesce(peer_city, ''))"
+expected = con.execute(f"""SELECT count(*) FROM (SELECT DISTINCT regexp_extract(filename, '[^/]+$'), start - start % 300, az_id, vpc_id, {identity}
+    FROM {table('flows')} WHERE peer_kind = 'internet')""").fetchone()[0]
+rows = con.execute(f"SELECT count(*) FROM {table('city_networks')}").fetchone()[0]
+places = con.execute(f"SELECT count(DISTINCT {identity}) FROM {table('flows')} WHERE peer_kind = 'internet'").fetchone()[0]
+ids, coordinates, no_subdivision, country_only = con.execute(f"""SELECT count(DISTINCT city_network_id),
+    count(DISTINCT (client_latitude, client_longitude)),
+    count(DISTINCT city_network_id) FILTER (WHERE client_city IS NOT NULL AND client_subdivision_code IS NULL),
+    count(DISTINCT city_network_id) FILTER (WHERE client_city IS NULL AND client_country_code IS NOT NULL)
+    FROM {table('city_networks')}""").fetchone()
+print(duplicates, expected, rows, places, ids, coordinates, no_subdivision, country_only)
+"#;
+    let stdout = String::from_utf8(python(script, &[&path(&tables)])).unwrap();
+    let counts: Vec<i64> = stdout
+        .split_whitespace()
+        .map(|field| field.parse().unwrap())
+        .collect();
+    let [
+        duplicates,
+        expected,
+        rows,
+        places,
+        ids,
+        coordinates,
+        no_subdivision,
+        country_only,
+    ] = counts[..]
+    else {
+        panic!("{stdout}")
+    };
+    assert_eq!(duplicates, 0, "{stdout}");
+    assert_eq!(rows, expected, "{stdout}");
+    assert_eq!(ids, places, "{stdout}");
+    assert!(coordinates > ids, "networks placed apart: {stdout}");
+    assert!(no_subdivision >= 1 && country_only >= 1, "{stdout}");
+
+    let london_start = |lines: &[serde_json::Value]| -> Option<String> {
+        lines
+            .iter()
+            .filter(|line| line["type"] == "event")
+            .map(|line| &line["detail"])
+            .find(|detail| {
+                detail["impactType"] == "LOCAL_AVAILABILITY"
+                    && detail["impactedLocations"][0]["city"] == "London"
+            })
+            .map(|detail| detail["startedAt"].as_str().unwrap().to_string())
+    };
+    let health = || {
+        json_lines(flowatlas_ok(&[
+            "health",
+            "--data",
+            &path(&tables),
+            "--json",
+            "--no-write",
+        ]))
+    };
+    let before = london_start(&health()).expect("the London outage");
+
+    // A clock glitch two months back, and a record from the year 2100 (which the reader may
+    // reject as out of range: either way nothing else may change).
+    let stray = base.join("stray");
+    std::fs::create_dir_all(&stray).unwrap();
+    let old = 1_780_272_000 - 60 * 86_400 + 3_600;
+    std::fs::write(
+        stray.join("clock-glitch.log"),
+        format!(
+            "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n\
+             2 123456789012 eni-0a1b2c3d4e5f60718 198.18.0.7 10.0.1.25 40000 443 6 3 900 {old} {} ACCEPT OK\n\
+             2 123456789012 eni-0a1b2c3d4e5f60718 198.18.0.8 10.0.1.25 40001 443 6 3 900 4102444800 4102444860 ACCEPT OK\n",
+            old + 30
+        ),
+    )
+    .unwrap();
+    process(&stray);
+    let after = health();
+    assert_eq!(london_start(&after), Some(before), "{after:#?}");
+    std::fs::remove_dir_all(&base).unwrap();
 }

@@ -81,10 +81,18 @@ pub const DAY_START: i64 = 1_780_272_000;
 const ACCOUNT: &str = "123456789012";
 const REGION: &str = "us-east-1";
 
+/// A place of the demo world, shaped as GeoLite2 City records are: GeoNames ids for the city,
+/// its subdivision and its country; some cities have no subdivision, and some networks are
+/// placed only in a country.
 struct City {
+    /// The city's name, or for a country-only place a label that is never written.
     name: &'static str,
-    subdivision: (&'static str, &'static str),
-    country: (&'static str, &'static str),
+    /// The city's GeoNames id; `None` for a network placed only in its country.
+    geoname_id: Option<u32>,
+    /// Code, name and GeoNames id of the first subdivision, when the city has one.
+    subdivision: Option<(&'static str, &'static str, u32)>,
+    /// Code, name and GeoNames id of the country.
+    country: (&'static str, &'static str, u32),
     lat: f64,
     lon: f64,
     metro: Option<u16>,
@@ -93,122 +101,162 @@ struct City {
 const CITIES: &[City] = &[
     City {
         name: "New York",
-        subdivision: ("NY", "New York"),
-        country: ("US", "United States"),
+        geoname_id: Some(5128581),
+        subdivision: Some(("NY", "New York", 5128638)),
+        country: ("US", "United States", 6252001),
         lat: 40.71,
         lon: -74.01,
         metro: Some(501),
     },
     City {
         name: "Los Angeles",
-        subdivision: ("CA", "California"),
-        country: ("US", "United States"),
+        geoname_id: Some(5368361),
+        subdivision: Some(("CA", "California", 5332921)),
+        country: ("US", "United States", 6252001),
         lat: 34.05,
         lon: -118.24,
         metro: Some(803),
     },
     City {
         name: "Chicago",
-        subdivision: ("IL", "Illinois"),
-        country: ("US", "United States"),
+        geoname_id: Some(4887398),
+        subdivision: Some(("IL", "Illinois", 4896861)),
+        country: ("US", "United States", 6252001),
         lat: 41.88,
         lon: -87.63,
         metro: Some(602),
     },
     City {
         name: "Seattle",
-        subdivision: ("WA", "Washington"),
-        country: ("US", "United States"),
+        geoname_id: Some(5809844),
+        subdivision: Some(("WA", "Washington", 5815135)),
+        country: ("US", "United States", 6252001),
         lat: 47.61,
         lon: -122.33,
         metro: Some(819),
     },
     City {
         name: "Houston",
-        subdivision: ("TX", "Texas"),
-        country: ("US", "United States"),
+        geoname_id: Some(4699066),
+        subdivision: Some(("TX", "Texas", 4736286)),
+        country: ("US", "United States", 6252001),
         lat: 29.76,
         lon: -95.37,
         metro: Some(618),
     },
     City {
         name: "Boston",
-        subdivision: ("MA", "Massachusetts"),
-        country: ("US", "United States"),
+        geoname_id: Some(4930956),
+        subdivision: Some(("MA", "Massachusetts", 6254926)),
+        country: ("US", "United States", 6252001),
         lat: 42.36,
         lon: -71.06,
         metro: Some(506),
     },
     City {
         name: "London",
-        subdivision: ("ENG", "England"),
-        country: ("GB", "United Kingdom"),
+        geoname_id: Some(2643743),
+        subdivision: Some(("ENG", "England", 6269131)),
+        country: ("GB", "United Kingdom", 2635167),
         lat: 51.51,
         lon: -0.13,
         metro: None,
     },
     City {
         name: "Manchester",
-        subdivision: ("ENG", "England"),
-        country: ("GB", "United Kingdom"),
+        geoname_id: Some(2643123),
+        subdivision: Some(("ENG", "England", 6269131)),
+        country: ("GB", "United Kingdom", 2635167),
         lat: 53.48,
         lon: -2.24,
         metro: None,
     },
     City {
         name: "Berlin",
-        subdivision: ("BE", "Land Berlin"),
-        country: ("DE", "Germany"),
+        geoname_id: Some(2950159),
+        subdivision: Some(("BE", "Land Berlin", 2950157)),
+        country: ("DE", "Germany", 2921044),
         lat: 52.52,
         lon: 13.40,
         metro: None,
     },
     City {
         name: "Munich",
-        subdivision: ("BY", "Bavaria"),
-        country: ("DE", "Germany"),
+        geoname_id: Some(2867714),
+        subdivision: Some(("BY", "Bavaria", 2951839)),
+        country: ("DE", "Germany", 2921044),
         lat: 48.14,
         lon: 11.58,
         metro: None,
     },
     City {
         name: "Paris",
-        subdivision: ("IDF", "Île-de-France"),
-        country: ("FR", "France"),
+        geoname_id: Some(2988507),
+        subdivision: Some(("IDF", "Île-de-France", 3012874)),
+        country: ("FR", "France", 3017382),
         lat: 48.86,
         lon: 2.35,
         metro: None,
     },
     City {
         name: "São Paulo",
-        subdivision: ("SP", "São Paulo"),
-        country: ("BR", "Brazil"),
+        geoname_id: Some(3448439),
+        subdivision: Some(("SP", "São Paulo", 3448433)),
+        country: ("BR", "Brazil", 3469034),
         lat: -23.55,
         lon: -46.63,
         metro: None,
     },
     City {
         name: "Tokyo",
-        subdivision: ("13", "Tokyo"),
-        country: ("JP", "Japan"),
+        geoname_id: Some(1850147),
+        subdivision: Some(("13", "Tokyo", 1850144)),
+        country: ("JP", "Japan", 1861060),
         lat: 35.69,
         lon: 139.69,
         metro: None,
     },
     City {
         name: "Mumbai",
-        subdivision: ("MH", "Maharashtra"),
-        country: ("IN", "India"),
+        geoname_id: Some(1275339),
+        subdivision: Some(("MH", "Maharashtra", 1264418)),
+        country: ("IN", "India", 1269750),
         lat: 19.08,
         lon: 72.88,
         metro: None,
     },
     City {
         name: "Sydney",
-        subdivision: ("NSW", "New South Wales"),
-        country: ("AU", "Australia"),
+        geoname_id: Some(2147714),
+        subdivision: Some(("NSW", "New South Wales", 2155400)),
+        country: ("AU", "Australia", 2077456),
         lat: -33.87,
         lon: 151.21,
+        metro: None,
+    },
+];
+
+/// Places whose records are shaped unlike most: their networks join the world after the
+/// weights of the cities above are set, so those keep their proportions across versions.
+const ODD_PLACES: &[City] = &[
+    // A city-state: GeoLite2 gives Singapore's networks a city and no subdivision.
+    City {
+        name: "Singapore",
+        geoname_id: Some(1880252),
+        subdivision: None,
+        country: ("SG", "Singapore", 1880251),
+        lat: 1.29,
+        lon: 103.85,
+        metro: None,
+    },
+    // Mobile networks are often placed only in their country, at its centroid.
+    City {
+        name: "(Germany)",
+        geoname_id: None,
+        subdivision: None,
+        country: ("DE", "Germany", 2921044),
+        lat: 51.30,
+        lon: 9.49,
         metro: None,
     },
 ];
@@ -226,12 +274,21 @@ const ISPS: &[(u32, &str, &[&str])] = &[
     (64504, "Ipanema Net", &["BR"]),
     (64505, "Deccan Telecom", &["IN"]),
     (64506, "Harbour Internet", &["AU"]),
+    (64507, "Merlion Broadband", &["SG"]),
     (
         65536,
         "Globex Transit",
-        &["US", "GB", "DE", "FR", "JP", "BR", "IN", "AU"],
+        &["US", "GB", "DE", "FR", "JP", "BR", "IN", "AU", "SG"],
     ),
 ];
+
+/// The mobile carrier, the one ISP with networks placed only in a country.
+const MOBILE_ASN: u32 = 64498;
+
+/// Networks the city database splits each city-network's prefix into, each placed apart (as
+/// GeoLite2 places every network of a city at its own coordinates, with its own postal code and
+/// accuracy radius): a /24 becomes four /26, a /48 four /50.
+const SUBNETS_PER_NETWORK: u32 = 4;
 
 /// A client network of the demo world.
 struct Network {
@@ -277,37 +334,51 @@ impl Random {
 
 fn world() -> Vec<Network> {
     let mut networks = Vec::new();
-    let mut index = 0u32;
     for city in CITIES {
-        for &(asn, as_name, countries) in ISPS {
-            if !countries.contains(&city.country.0) {
-                continue;
-            }
-            let v6 = index % 5 == 4;
-            let cidr = if v6 {
-                format!("2001:db8:{:x}::/48", 0x100 + index)
-            } else {
-                format!("198.{}.{}.0/24", 18 + index / 256, index % 256)
-            };
-            networks.push(Network {
-                cidr,
-                v6,
-                index,
-                asn,
-                as_name,
-                city,
-                weight: 0.0,
-            });
-            index += 1;
-        }
+        add_networks(city, &mut networks);
     }
-    // Heavy-tailed: a few city-networks carry most traffic, in a seed-independent order.
-    let n = networks.len();
+    let n_weighted = networks.len();
+    for city in ODD_PLACES {
+        add_networks(city, &mut networks);
+    }
+    // Heavy-tailed: a few city-networks carry most traffic, in a seed-independent order; the
+    // odd places' networks sit in the tail.
     for (rank, network) in networks.iter_mut().enumerate() {
-        let shuffled = (rank * 7 + 3) % n;
+        let shuffled = if rank < n_weighted {
+            (rank * 7 + 3) % n_weighted
+        } else {
+            rank
+        };
         network.weight = 1.0 / (shuffled as f64 + 1.0).powf(1.1);
     }
     networks
+}
+
+/// A city's network of every ISP serving its country (only the mobile carrier's where the
+/// place is a country).
+fn add_networks(city: &'static City, networks: &mut Vec<Network>) {
+    for &(asn, as_name, countries) in ISPS {
+        let country_only = city.geoname_id.is_none();
+        if !countries.contains(&city.country.0) || (country_only && asn != MOBILE_ASN) {
+            continue;
+        }
+        let index = networks.len() as u32;
+        let v6 = index % 5 == 4;
+        let cidr = if v6 {
+            format!("2001:db8:{:x}::/48", 0x100 + index)
+        } else {
+            format!("198.{}.{}.0/24", 18 + index / 256, index % 256)
+        };
+        networks.push(Network {
+            cidr,
+            v6,
+            index,
+            asn,
+            as_name,
+            city,
+            weight: 0.0,
+        });
+    }
 }
 
 fn database_sources(networks: &[Network]) -> (String, String) {
@@ -320,18 +391,7 @@ fn database_sources(networks: &[Network]) -> (String, String) {
         .collect();
     let city: Vec<serde_json::Value> = networks
         .iter()
-        .map(|network| {
-            let city = network.city;
-            let mut location = serde_json::json!({"latitude": city.lat, "longitude": city.lon});
-            if let Some(metro) = city.metro {
-                location["metro_code"] = metro.into();
-            }
-            serde_json::json!({"network": network.cidr, "data": {
-                "city": {"names": {"en": city.name}},
-                "country": {"iso_code": city.country.0, "names": {"en": city.country.1}},
-                "subdivisions": [{"iso_code": city.subdivision.0, "names": {"en": city.subdivision.1}}],
-                "location": location}})
-        })
+        .flat_map(|network| (0..SUBNETS_PER_NETWORK).map(move |part| city_record(network, part)))
         .collect();
     let source = |database_type: &str, networks: Vec<serde_json::Value>| {
         serde_json::json!({"database_type": database_type, "ip_version": 6, "build_epoch": DAY_START,
@@ -341,10 +401,89 @@ fn database_sources(networks: &[Network]) -> (String, String) {
     (source("GeoLite2-ASN", asn), source("GeoLite2-City", city))
 }
 
+/// Where the city database places one of a network's subnets: coordinates scattered up to
+/// about 25 km around the city (the country's centroid for a country-only place), an accuracy
+/// radius and a postal code of its own.
+struct SubnetPlace {
+    latitude: f64,
+    longitude: f64,
+    accuracy_radius: u32,
+    postal_code: String,
+}
+
+fn subnet_place(network: &Network, part: u32) -> SubnetPlace {
+    let city = network.city;
+    let mut scatter = Random(u64::from(network.index) << 8 | u64::from(part));
+    let mut near =
+        |center: f64| ((center + 0.25 * (2.0 * scatter.unit() - 1.0)) * 1e4).round() / 1e4;
+    let (latitude, longitude) = match city.geoname_id {
+        Some(_) => (near(city.lat), near(city.lon)),
+        None => (city.lat, city.lon),
+    };
+    let accuracy_radius = match city.geoname_id {
+        Some(_) => [5, 10, 20, 50, 100, 200, 500][scatter.below(7) as usize],
+        None => 1000,
+    };
+    SubnetPlace {
+        latitude,
+        longitude,
+        accuracy_radius,
+        postal_code: format!("{}{}", &city.country.0[..1], 1000 + scatter.below(9000)),
+    }
+}
+
+/// The city database's record of one of a network's subnets, shaped as GeoLite2 City's.
+fn city_record(network: &Network, part: u32) -> serde_json::Value {
+    let city = network.city;
+    let place = subnet_place(network, part);
+    let mut location = serde_json::json!({
+        "latitude": place.latitude,
+        "longitude": place.longitude,
+        "accuracy_radius": place.accuracy_radius,
+    });
+    if let Some(metro) = city.metro {
+        location["metro_code"] = metro.into();
+    }
+    let (code, name, geoname_id) = city.country;
+    let mut data = serde_json::json!({
+        "country": {"geoname_id": geoname_id, "iso_code": code, "names": {"en": name}},
+        "location": location,
+    });
+    if let Some(city_geoname_id) = city.geoname_id {
+        data["city"] =
+            serde_json::json!({"geoname_id": city_geoname_id, "names": {"en": city.name}});
+        data["postal"] = serde_json::json!({"code": place.postal_code});
+        if let Some((code, name, geoname_id)) = city.subdivision {
+            data["subdivisions"] = serde_json::json!([{"geoname_id": geoname_id, "iso_code": code, "names": {"en": name}}]);
+        }
+    }
+    serde_json::json!({"network": subnet(network, part), "data": data})
+}
+
+/// One of the [`SUBNETS_PER_NETWORK`] equal parts of a network's prefix.
+fn subnet(network: &Network, part: u32) -> String {
+    if network.v6 {
+        format!("2001:db8:{:x}:{:x}::/50", 0x100 + network.index, part << 14)
+    } else {
+        format!(
+            "198.{}.{}.{}/26",
+            18 + network.index / 256,
+            network.index % 256,
+            part * 64
+        )
+    }
+}
+
 fn host_of(network: &Network, random: &mut Random) -> String {
     let host = random.below(250) + 2;
     if network.v6 {
-        format!("2001:db8:{:x}::{:x}", 0x100 + network.index, host)
+        let part = random.below(u64::from(SUBNETS_PER_NETWORK));
+        format!(
+            "2001:db8:{:x}:{:x}::{:x}",
+            0x100 + network.index,
+            part << 14,
+            host
+        )
     } else {
         format!(
             "198.{}.{}.{host}",
@@ -689,7 +828,7 @@ mod tests {
             .iter()
             .map(|network| network.city.country.0)
             .collect();
-        assert_eq!(countries.len(), 8);
+        assert_eq!(countries.len(), 9);
         let (asn, city) = database_sources(&networks);
         assert!(
             flowatlas_geo::write_mmdb(&asn).is_ok() && flowatlas_geo::write_mmdb(&city).is_ok()

@@ -13,9 +13,16 @@ use std::f64::consts::PI;
 use std::sync::Arc;
 
 use flowatlas_geo::{Facts, IpNetwork};
-use flowatlas_rollup::{CityNetworkRow, Measures, PrefixRow, ServiceLocation, WINDOW_SECONDS};
+use flowatlas_rollup::{
+    CityNetworkKey, CityNetworkRow, Measures, PrefixRow, ServiceLocation, WINDOW_SECONDS,
+};
 
-use crate::{ACCOUNT, DAY_START, Network, REGION, Random, world};
+use crate::{
+    ACCOUNT, DAY_START, Network, REGION, Random, SUBNETS_PER_NETWORK, subnet_place, world,
+};
+
+/// The service's Availability Zones: each client prefix is served from one.
+const AZ_IDS: [&str; 2] = ["use1-az1", "use1-az2"];
 
 const DAY: i64 = 86_400;
 /// Flows of the whole service per window at the daily peak of a weekday.
@@ -30,6 +37,9 @@ const HOLIDAY_FACTOR: f64 = 0.75;
 const DIP_FACTOR: f64 = 0.5;
 /// Share of a city-network's traffic on its first prefix; the rest is on a second one.
 const MAIN_PREFIX_SHARE: f64 = 0.7;
+/// Share of all traffic of the small city-network hit by an incident: near the targets' 0.5%
+/// floor of impact once its daily rhythm and the incident's 90% loss are counted.
+const SMALL_SHARE: f64 = 0.01;
 /// Share of all traffic of the network added to fall below Internet Monitor's 0.1% minimum.
 const TINY_SHARE: f64 = 0.0004;
 
@@ -73,8 +83,8 @@ pub struct InjectedIncident {
     pub end: i64,
     /// Share of the affected traffic that still gets through (0 = full outage).
     pub remaining: f64,
-    /// The (ASN, city) of every city-network it touches.
-    pub places: Vec<(u32, &'static str)>,
+    /// The `city_network_id` of every city-network it touches.
+    pub places: Vec<String>,
     /// Mean share of all traffic lost over its windows, percent, before noise.
     pub percent_of_total_traffic_impacted: f64,
 }
@@ -132,7 +142,11 @@ impl Scenario {
         let small = networks
             .iter()
             .filter(|network| !network.v6)
-            .min_by(|a, b| (a.weight - 0.01).abs().total_cmp(&(b.weight - 0.01).abs()))
+            .min_by(|a, b| {
+                (a.weight - SMALL_SHARE)
+                    .abs()
+                    .total_cmp(&(b.weight - SMALL_SHARE).abs())
+            })
             .unwrap_or(&networks[0]);
         let at =
             |day: i64, hour: i64, minute: i64| DAY_START + day * DAY + hour * 3600 + minute * 60;
@@ -216,7 +230,7 @@ impl Scenario {
                 .networks
                 .iter()
                 .filter(|network| scenario.lost_share(&incident, network, start) > 0.0)
-                .map(|network| (network.asn, network.city.name))
+                .map(city_network_id)
                 .collect();
             let windows: Vec<i64> = (start..end).step_by(WINDOW_SECONDS as usize).collect();
             let mean_share: f64 = windows
@@ -243,6 +257,11 @@ impl Scenario {
             scenario.incidents.push(incident);
         }
         scenario
+    }
+
+    /// City-networks in the world: (ASN, place) pairs, however many coordinates each has.
+    pub fn n_city_networks(&self) -> usize {
+        self.networks.len()
     }
 
     /// Windows in the scenario.
@@ -273,18 +292,25 @@ impl Scenario {
                 noisy * MAIN_PREFIX_SHARE * main_hit,
                 noisy * (1.0 - MAIN_PREFIX_SHARE) * second_hit,
             ];
-            let facts = facts_of(network);
-            let mut total = Measures::default();
+            // Each prefix is served from its own Availability Zone and reaches the tables as
+            // its own row, carrying the coordinates of whichever subnet the object saw most of:
+            // rows of one city-network differ in coordinates, as on real data.
             for (position, flows) in prefix_flows.into_iter().enumerate() {
                 let measures = measures_of(flows, &mut random);
                 if measures.flows == 0 {
                     continue;
                 }
-                total += measures;
+                let location = ServiceLocation {
+                    az_id: Some(Arc::from(AZ_IDS[position % AZ_IDS.len()])),
+                    ..location.clone()
+                };
+                let part = (index + position) as u32 % SUBNETS_PER_NETWORK;
+                let facts = facts_of(network, part);
                 prefix_rows.push(PrefixRow {
                     window_start,
                     location: location.clone(),
                     client_prefix: prefix_of(network, position),
+                    city_network_id: Arc::from(CityNetworkKey::of(&facts).to_string()),
                     client_asn: facts.asn,
                     client_as_name: facts.as_name.clone(),
                     client_country_code: facts.country_code.clone(),
@@ -292,14 +318,12 @@ impl Scenario {
                     measures,
                     client_ips: measures.flows.min(250),
                 });
-            }
-            if total.flows > 0 {
                 city_rows.push(CityNetworkRow {
                     window_start,
-                    location: location.clone(),
+                    location,
                     client: facts,
-                    measures: total,
-                    client_ips: total.flows.min(500),
+                    measures,
+                    client_ips: measures.flows.min(250),
                 });
             }
         }
@@ -385,20 +409,34 @@ fn prefix_of(network: &Network, position: usize) -> IpNetwork {
         .unwrap_or_else(|_| IpNetwork::from(std::net::IpAddr::from([198, 19, 255, 0])))
 }
 
-fn facts_of(network: &Network) -> Facts {
+/// The identity of a network's city-network, as the tables write it.
+fn city_network_id(network: &Network) -> String {
+    CityNetworkKey::of(&facts_of(network, 0)).to_string()
+}
+
+/// The facts the city database gives for one of a network's subnets.
+fn facts_of(network: &Network, part: u32) -> Facts {
     let city = network.city;
+    let place = subnet_place(network, part);
+    let city_known = city.geoname_id.is_some();
+    let subdivision = city.subdivision.filter(|_| city_known);
     Facts {
         asn: Some(network.asn),
         as_name: Some(Arc::from(network.as_name)),
         country_code: Some(Arc::from(city.country.0)),
         country: Some(Arc::from(city.country.1)),
-        subdivision_code: Some(Arc::from(city.subdivision.0)),
-        subdivision: Some(Arc::from(city.subdivision.1)),
-        city: Some(Arc::from(city.name)),
+        subdivision_code: subdivision.map(|(code, _, _)| Arc::from(code)),
+        subdivision: subdivision.map(|(_, name, _)| Arc::from(name)),
+        city: city_known.then(|| Arc::from(city.name)),
         metro_code: city.metro.map(i32::from),
-        latitude: Some(city.lat),
-        longitude: Some(city.lon),
+        latitude: Some(place.latitude),
+        longitude: Some(place.longitude),
         postal_code: None,
+        geoname_id: Some(
+            city.geoname_id
+                .or(subdivision.map(|(_, _, id)| id))
+                .unwrap_or(city.country.2),
+        ),
     }
 }
 
@@ -446,8 +484,8 @@ pub struct FoundEvent {
     pub ended_at: Option<i64>,
     /// Mean share of all traffic impacted, percent.
     pub percent_of_total_traffic_impacted: f64,
-    /// (ASN, city) of the impacted city-networks.
-    pub places: Vec<(Option<u32>, Option<String>)>,
+    /// `city_network_id` of the impacted city-networks.
+    pub places: Vec<String>,
 }
 
 /// How one incident was found.
@@ -506,11 +544,10 @@ pub fn score(scenario: &Scenario, events: &[FoundEvent], from: i64) -> Quality {
     let matches = |event: &FoundEvent, incident: &InjectedIncident| {
         overlaps(event, incident.start, incident.end + 900)
             && (!event.local
-                || event.places.iter().any(|(asn, city)| {
-                    incident.places.iter().any(|(incident_asn, incident_city)| {
-                        *asn == Some(*incident_asn) && city.as_deref() == Some(*incident_city)
-                    })
-                }))
+                || event
+                    .places
+                    .iter()
+                    .any(|place| incident.places.contains(place)))
     };
     let incidents = scenario
         .incidents
@@ -610,9 +647,9 @@ mod tests {
             let (rows, _) = scenario.window(index);
             rows.iter()
                 .filter(|row| {
-                    incident.places.iter().any(|(asn, city)| {
-                        row.client.asn == Some(*asn) && row.client.city.as_deref() == Some(*city)
-                    })
+                    incident
+                        .places
+                        .contains(&CityNetworkKey::of(&row.client).to_string())
                 })
                 .map(|row| row.measures.bytes_in + row.measures.bytes_out)
                 .sum()
@@ -622,6 +659,31 @@ mod tests {
             (during as f64) < 0.2 * day_before as f64,
             "{during} vs {day_before}"
         );
+    }
+
+    #[test]
+    fn rows_of_one_city_network_carry_the_coordinates_of_several_networks() {
+        let scenario = Scenario::new(5, 3);
+        let mut coordinates: std::collections::HashMap<String, std::collections::BTreeSet<String>> =
+            std::collections::HashMap::new();
+        for index in 0..12 {
+            for row in scenario.window(index).0 {
+                coordinates
+                    .entry(CityNetworkKey::of(&row.client).to_string())
+                    .or_default()
+                    .insert(format!(
+                        "{:?},{:?}",
+                        row.client.latitude, row.client.longitude
+                    ));
+            }
+        }
+        assert_eq!(coordinates.len(), scenario.n_city_networks());
+        let placed_apart = coordinates
+            .values()
+            .filter(|places| places.len() >= 2)
+            .count();
+        // All but the country-only network, which sits at its country's centroid.
+        assert_eq!(placed_apart, scenario.n_city_networks() - 1);
     }
 
     #[test]

@@ -48,3 +48,4 @@ pub use format::{Format, FormatError};
 pub use reader::{Counts, Entry, Error, Options, Reader};
 pub use record::{LogStatus, Record, Value};
 pub use reject::{Reason, Reject};
+pub use value::EARLIEST_TIME;

@@ -7,20 +7,34 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::DataType;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
-use parquet::file::reader::ChunkReader;
+use std::sync::Arc;
+
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
+};
+use parquet::errors::ParquetError;
+use parquet::file::reader::{ChunkReader, Length};
 
 use crate::field::Kind;
 use crate::format::Format;
 use crate::reader::{Error, Outcome};
 use crate::record::Slot;
 use crate::reject::{Reason, Reject, shorten};
-use crate::value::{Typed, check_int, type_token};
+use crate::value::{Typed, check_int, time_fault, type_token};
 
 const BATCH_ROWS: usize = 4096;
 
 pub(crate) struct ParquetRows {
-    batches: ParquetRecordBatchReader,
+    /// Opens the reader of one row group: groups are read one at a time, so a corrupt group
+    /// costs its own rows only.
+    open_group: Box<dyn FnMut(usize) -> Result<ParquetRecordBatchReader, ParquetError> + Send>,
+    /// Rows of each group, as the footer says.
+    group_rows: Vec<u64>,
+    /// The next group to open.
+    next_group: usize,
+    /// The open group's reader and how many of its rows are still to come.
+    batches: Option<(ParquetRecordBatchReader, u64)>,
     format: Format,
     batch: Option<RecordBatch>,
     row_in_batch: usize,
@@ -29,7 +43,27 @@ pub(crate) struct ParquetRows {
     text: String,
     total_rows: u64,
     total_bytes: u64,
-    finished: bool,
+}
+
+/// One input shared by the readers of every row group.
+struct Shared<C>(Arc<C>);
+
+impl<C: ChunkReader> Length for Shared<C> {
+    fn len(&self) -> u64 {
+        self.0.len()
+    }
+}
+
+impl<C: ChunkReader> ChunkReader for Shared<C> {
+    type T = C::T;
+
+    fn get_read(&self, start: u64) -> Result<C::T, ParquetError> {
+        self.0.get_read(start)
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> Result<bytes::Bytes, ParquetError> {
+        self.0.get_bytes(start, length)
+    }
 }
 
 /// A column's values as something the row loop can read without downcasting each time.
@@ -108,8 +142,10 @@ fn can_hold(data_type: &DataType, kind: Kind) -> bool {
 impl ParquetRows {
     pub(crate) fn open<C: ChunkReader + 'static>(chunks: C) -> Result<ParquetRows, Error> {
         let file_len = chunks.len();
-        let builder = guarded(|| ParquetRecordBatchReaderBuilder::try_new(chunks))??;
-        let schema = builder.schema().clone();
+        let chunks = Arc::new(chunks);
+        let reader_metadata =
+            guarded(|| ArrowReaderMetadata::load(&*chunks, ArrowReaderOptions::default()))??;
+        let schema = reader_metadata.schema().clone();
         let format =
             Format::from_names(schema.fields().iter().map(|column| column.name().as_str()))
                 .map_err(Error::ParquetColumns)?;
@@ -122,7 +158,7 @@ impl ParquetRows {
                 });
             }
         }
-        let metadata = builder.metadata().clone();
+        let metadata = reader_metadata.metadata().clone();
         // The parquet crate asserts on negative offsets deep inside reading (found by fuzzing);
         // a corrupt footer must be an error here instead.
         for (group_idx, group) in metadata.row_groups().iter().enumerate() {
@@ -149,9 +185,25 @@ impl ParquetRows {
             .iter()
             .map(|group| group.total_byte_size().max(0) as u64)
             .sum();
-        let batches = guarded(|| builder.with_batch_size(BATCH_ROWS).build())??;
+        let group_rows = metadata
+            .row_groups()
+            .iter()
+            .map(|group| group.num_rows().max(0) as u64)
+            .collect();
+        let open_group = move |group: usize| {
+            ParquetRecordBatchReaderBuilder::new_with_metadata(
+                Shared(Arc::clone(&chunks)),
+                reader_metadata.clone(),
+            )
+            .with_row_groups(vec![group])
+            .with_batch_size(BATCH_ROWS)
+            .build()
+        };
         Ok(ParquetRows {
-            batches,
+            open_group: Box::new(open_group),
+            group_rows,
+            next_group: 0,
+            batches: None,
             format,
             batch: None,
             row_in_batch: 0,
@@ -159,7 +211,6 @@ impl ParquetRows {
             text: String::new(),
             total_rows,
             total_bytes,
-            finished: false,
         })
     }
 
@@ -180,41 +231,62 @@ impl ParquetRows {
             / u128::from(self.total_rows)) as u64
     }
 
-    pub(crate) fn advance(&mut self, slots: &mut [Slot], reject: &mut Reject) -> Outcome {
+    pub(crate) fn advance(
+        &mut self,
+        slots: &mut [Slot],
+        reject: &mut Reject,
+        latest: i64,
+    ) -> Outcome {
         loop {
-            if self.finished {
-                return Outcome::End;
-            }
             let batch_rows = self.batch.as_ref().map_or(0, RecordBatch::num_rows);
             if self.row_in_batch < batch_rows {
                 break;
             }
-            let next = guarded(|| self.batches.next()).unwrap_or_else(|panic| {
+            self.batch = None;
+            let Some((batches, rows_left)) = self.batches.as_mut() else {
+                let Some(&rows) = self.group_rows.get(self.next_group) else {
+                    return Outcome::End;
+                };
+                let group = self.next_group;
+                self.next_group += 1;
+                match guarded(|| (self.open_group)(group)).and_then(|opened| opened) {
+                    Ok(batches) => self.batches = Some((batches, rows)),
+                    Err(error) => {
+                        if let Some(outcome) = self.reject_group(group, rows, &error, reject) {
+                            return outcome;
+                        }
+                    }
+                }
+                continue;
+            };
+            let next = guarded(|| batches.next()).unwrap_or_else(|panic| {
                 Some(Err(arrow_schema::ArrowError::ExternalError(Box::new(
                     panic,
                 ))))
             });
             match next {
-                None => {
-                    self.finished = true;
-                    return Outcome::End;
-                }
                 Some(Ok(batch)) => {
+                    *rows_left = rows_left.saturating_sub(batch.num_rows() as u64);
                     self.batch = Some(batch);
                     self.row_in_batch = 0;
                 }
                 Some(Err(error)) => {
-                    self.finished = true;
-                    self.row_no += 1;
-                    *reject = Reject {
-                        line: self.row_no,
-                        field: None,
-                        reason: Reason::TruncatedInput,
-                        value: String::new(),
-                        text: String::new(),
-                        detail: format!("Parquet data ends early or is corrupt: {error}"),
-                    };
-                    return Outcome::Reject;
+                    let rows_left = *rows_left;
+                    self.batches = None;
+                    let group = self.next_group - 1;
+                    if let Some(outcome) = self.reject_group(group, rows_left, &error, reject) {
+                        return outcome;
+                    }
+                }
+                None => {
+                    // The group gave fewer rows than its footer promised: those are lost too.
+                    let rows_left = *rows_left;
+                    self.batches = None;
+                    let group = self.next_group - 1;
+                    let error = "it ends early";
+                    if let Some(outcome) = self.reject_group(group, rows_left, &error, reject) {
+                        return outcome;
+                    }
                 }
             }
         }
@@ -236,7 +308,7 @@ impl ParquetRows {
             let typed = match column_of(array) {
                 Some(Column::Int(column)) => column
                     .int(row)
-                    .and_then(|int| check_int(field.kind(), int))
+                    .and_then(|int| check_int(field.kind(), int, latest))
                     .map_err(|reason| {
                         (
                             reason,
@@ -249,7 +321,7 @@ impl ParquetRows {
                 Some(Column::Text(column)) => {
                     let token = column.text(row);
                     text_token = token;
-                    type_token(field.kind(), token.as_bytes())
+                    type_token(field.kind(), token.as_bytes(), latest)
                         .map_err(|reason| (reason, token.to_string()))
                 }
                 None => unreachable!("column types are checked when the file is opened"),
@@ -267,13 +339,17 @@ impl ParquetRows {
                     }
                 }
                 Err((reason, value)) => {
+                    let time_detail = (reason == Reason::OutOfRange
+                        && field.kind() == Kind::Timestamp)
+                        .then(|| time_fault(&value, latest))
+                        .flatten();
                     *reject = Reject {
                         line: self.row_no,
                         field: Some(field),
                         reason,
                         value: shorten(&value),
                         text: String::new(),
-                        detail: String::new(),
+                        detail: time_detail.unwrap_or_default(),
                     };
                     return Outcome::Reject;
                 }
@@ -283,6 +359,36 @@ impl ParquetRows {
             line: self.row_no,
             text: 0..0,
         }
+    }
+}
+
+impl ParquetRows {
+    /// The rows of a row group that could not be read, as one reject counting them all, so
+    /// that the other groups' rows are kept and every row is still accounted for. `None` when
+    /// no row was lost (an error after the group's last row).
+    fn reject_group(
+        &mut self,
+        group: usize,
+        rows: u64,
+        error: &dyn std::fmt::Display,
+        reject: &mut Reject,
+    ) -> Option<Outcome> {
+        if rows == 0 {
+            return None;
+        }
+        *reject = Reject {
+            line: self.row_no + 1,
+            field: None,
+            reason: Reason::TruncatedInput,
+            value: String::new(),
+            text: String::new(),
+            detail: shorten(&format!(
+                "row group {group} of {} (0-based) cannot be read; its {rows} remaining rows are rejected: {error}",
+                self.group_rows.len()
+            )),
+        };
+        self.row_no += rows;
+        Some(Outcome::RejectRows(rows))
     }
 }
 

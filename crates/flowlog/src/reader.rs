@@ -6,13 +6,13 @@ use std::ops::{AddAssign, Range};
 
 use flate2::read::MultiGzDecoder;
 
-use crate::field::Field;
+use crate::field::{Field, Kind};
 use crate::format::{Format, FormatError, looks_like_header};
 use crate::lines::{LineEvent, Lines};
 use crate::parquet_rows::ParquetRows;
 use crate::record::{LogStatus, Record, Slot};
 use crate::reject::{Reason, Reject, shorten};
-use crate::value::{Typed, type_token};
+use crate::value::{Typed, time_fault, type_token};
 
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 const PARQUET_MAGIC: &[u8] = b"PAR1";
@@ -25,6 +25,10 @@ pub struct Options {
     pub format: Option<Format>,
     /// Lines longer than this are rejected without being buffered whole.
     pub max_line_bytes: usize,
+    /// Times (`start`, `end`) later than this, in Unix seconds, are rejected as out of range:
+    /// a day after the object's delivery, or after the run's clock (the pipeline sets it).
+    /// Times before [`EARLIEST_TIME`](crate::EARLIEST_TIME) always are.
+    pub latest_time: Option<i64>,
 }
 
 impl Default for Options {
@@ -32,6 +36,7 @@ impl Default for Options {
         Options {
             format: None,
             max_line_bytes: 64 * 1024,
+            latest_time: None,
         }
     }
 }
@@ -56,6 +61,17 @@ pub enum Error {
         line: u64,
         /// How many fields it has.
         n_fields: usize,
+    },
+    /// The text is in a form flow logs never take, which would otherwise read as one long
+    /// record of odd fields.
+    #[error(
+        "line {line}: {looks_like}; flow logs are UTF-8 text with one record per LF-ended line"
+    )]
+    NotFlowLogText {
+        /// The line where it shows.
+        line: u64,
+        /// What the text looks like.
+        looks_like: &'static str,
     },
     /// Parquet columns that are not flow-log fields.
     #[error("Parquet columns: {0}")]
@@ -139,6 +155,8 @@ pub struct Reader {
     counts: Counts,
     /// Lines of a text object seen so far.
     line_no: u64,
+    /// Times later than this are out of range.
+    latest_time: i64,
 }
 
 enum Source {
@@ -148,8 +166,13 @@ enum Source {
 
 /// What one step produced, without borrowing, so the borrow is made once at the end.
 pub(crate) enum Outcome {
-    Record { line: u64, text: Range<usize> },
+    Record {
+        line: u64,
+        text: Range<usize>,
+    },
     Reject,
+    /// One reject standing for several records (a Parquet row group that cannot be read).
+    RejectRows(u64),
     End,
 }
 
@@ -222,6 +245,7 @@ impl Reader {
             },
             counts: Counts::default(),
             line_no: 0,
+            latest_time: options.latest_time.unwrap_or(i64::MAX),
         }
     }
 
@@ -244,14 +268,20 @@ impl Reader {
     pub fn next_entry(&mut self) -> Result<Option<Entry<'_>>, Error> {
         let outcome = match &mut self.source {
             Source::Text(_) => self.advance_text()?,
-            Source::Parquet(rows) => rows.advance(&mut self.slots, &mut self.reject),
+            Source::Parquet(rows) => {
+                rows.advance(&mut self.slots, &mut self.reject, self.latest_time)
+            }
         };
         let (line, text) = match outcome {
             Outcome::End => return Ok(None),
-            Outcome::Reject => {
-                self.counts.read += 1;
-                self.counts.rejected += 1;
-                self.counts.rejected_by_reason[self.reject.reason as usize] += 1;
+            Outcome::Reject | Outcome::RejectRows(_) => {
+                let rows = match outcome {
+                    Outcome::RejectRows(rows) => rows,
+                    _ => 1,
+                };
+                self.counts.read += rows;
+                self.counts.rejected += rows;
+                self.counts.rejected_by_reason[self.reject.reason as usize] += rows;
                 return Ok(Some(Entry::Reject(&self.reject)));
             }
             Outcome::Record { line, text } => (line, text),
@@ -295,6 +325,9 @@ impl Reader {
                         b"",
                         &head,
                     );
+                    if let Some(looks_like) = odd_text(&head) {
+                        self.reject.detail = looks_like.into();
+                    }
                     return Ok(Outcome::Reject);
                 }
                 LineEvent::Truncated { partial, why } => {
@@ -324,7 +357,21 @@ impl Reader {
             }
 
             let Some(first) = line.iter().position(|&byte| !is_separator(byte)) else {
-                continue;
+                if line.iter().all(|&byte| byte == b' ' || byte == b'\t') {
+                    continue;
+                }
+                // Only control bytes (NUL padding of a preallocated file, say): not blank, so
+                // the line is counted and rejected rather than silently passed over.
+                set_reject(
+                    &mut self.reject,
+                    line_no,
+                    None,
+                    Reason::TooFewFields,
+                    b"",
+                    line,
+                );
+                self.reject.detail = "no values: the line holds only control bytes".into();
+                return Ok(Outcome::Reject);
             };
             // Data lines start with a digit, `-` or an ID; only a lower-case word can open a header.
             if line[first].is_ascii_lowercase()
@@ -346,16 +393,18 @@ impl Reader {
             let Some(format) = self.format.as_ref() else {
                 unreachable!("settled just above")
             };
-            return Ok(match type_line(line, format, &mut self.slots) {
-                Ok(()) => Outcome::Record {
-                    line: line_no,
-                    text: range,
+            return Ok(
+                match type_line(line, format, &mut self.slots, self.latest_time) {
+                    Ok(()) => Outcome::Record {
+                        line: line_no,
+                        text: range,
+                    },
+                    Err(fault) => {
+                        fault.fill(&mut self.reject, line_no, line, format, self.latest_time);
+                        Outcome::Reject
+                    }
                 },
-                Err(fault) => {
-                    fault.fill(&mut self.reject, line_no, line, format);
-                    Outcome::Reject
-                }
-            });
+            );
         }
     }
 }
@@ -398,6 +447,12 @@ fn settle_format(
     if let Some(explicit) = explicit_format {
         return Ok(explicit.clone());
     }
+    if let Some(looks_like) = odd_text(line) {
+        return Err(Error::NotFlowLogText {
+            line: line_no,
+            looks_like,
+        });
+    }
     let n_fields = token_spans(line).count();
     if n_fields != 14 {
         return Err(Error::FormatUndetermined {
@@ -406,6 +461,21 @@ fn settle_format(
         });
     }
     Ok(Format::default_v2())
+}
+
+/// What a line that is not flow-log text looks like, when it is one of the usual mistakes:
+/// UTF-16 (a byte-order mark, or NUL bytes between ASCII letters) or CR-only line ends (the
+/// whole object is then one line with CRs inside).
+fn odd_text(line: &[u8]) -> Option<&'static str> {
+    const UTF16_BOMS: [&[u8]; 2] = [b"\xFF\xFE", b"\xFE\xFF"];
+    let n_nul = line.iter().filter(|&&byte| byte == 0).count();
+    if UTF16_BOMS.iter().any(|bom| line.starts_with(bom)) || n_nul * 4 >= line.len().max(1) {
+        return Some("the text is UTF-16, not UTF-8");
+    }
+    if line.contains(&b'\r') {
+        return Some("lines end with CR alone (no LF)");
+    }
+    None
 }
 
 fn set_reject(
@@ -474,7 +544,7 @@ enum Fault {
 }
 
 impl Fault {
-    fn fill(self, reject: &mut Reject, line_no: u64, line: &[u8], format: &Format) {
+    fn fill(self, reject: &mut Reject, line_no: u64, line: &[u8], format: &Format, latest: i64) {
         match self {
             Fault::Count { n_tokens } => {
                 let n_fields = format.fields().len();
@@ -497,6 +567,12 @@ impl Fault {
                     &line[span]
                 };
                 set_reject(reject, line_no, Some(field), reason, value, line);
+                if reason == Reason::OutOfRange
+                    && field.kind() == Kind::Timestamp
+                    && let Some(detail) = time_fault(&reject.value, latest)
+                {
+                    reject.detail = detail;
+                }
             }
         }
     }
@@ -504,7 +580,7 @@ impl Fault {
 
 /// Types every token of a line into `slots`, in one pass over the bytes.
 #[inline]
-fn type_line(line: &[u8], format: &Format, slots: &mut [Slot]) -> Result<(), Fault> {
+fn type_line(line: &[u8], format: &Format, slots: &mut [Slot], latest: i64) -> Result<(), Fault> {
     let kinds = format.kinds();
     let mut position = 0;
     for span in token_spans(line) {
@@ -513,7 +589,7 @@ fn type_line(line: &[u8], format: &Format, slots: &mut [Slot]) -> Result<(), Fau
                 n_tokens: position + token_spans(&line[span.start..]).count(),
             });
         };
-        *slot = match type_token(kind, &line[span.clone()]) {
+        *slot = match type_token(kind, &line[span.clone()], latest) {
             Ok(Typed::Absent) => Slot::Absent,
             Ok(Typed::Int(int)) => Slot::Int(int),
             Ok(Typed::Ip(ip)) => Slot::Ip(ip),

@@ -63,7 +63,8 @@ impl fmt::Display for Reason {
     }
 }
 
-/// A rejected record.
+/// A rejected record. A Parquet row group that cannot be read is one reject standing for all
+/// of its rows (counted as that many), from its first row's number; its detail says so.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reject {
     /// Line in the object (Parquet: 1-based row).

@@ -8,6 +8,11 @@ use crate::reject::Reason;
 /// Values at or above this are milliseconds (10^11 seconds is past the year 5000).
 const MILLIS_THRESHOLD: i64 = 100_000_000_000;
 
+/// Times before this (2014-01-01T00:00:00Z) are out of range: no flow log was written earlier
+/// (AWS's own documented example records are from December 2014), and a `start` of 0 or a
+/// year-2100 time is a fault, not traffic, that would make partitions no one can query.
+pub const EARLIEST_TIME: i64 = 1_388_534_400;
+
 /// A token typed by kind. Text stays where it is: the caller keeps its position.
 pub(crate) enum Typed {
     Absent,
@@ -16,9 +21,10 @@ pub(crate) enum Typed {
     Text,
 }
 
-/// Types a token for a field of `kind`. `-` is absent for every kind.
+/// Types a token for a field of `kind`. `-` is absent for every kind. Times later than
+/// `latest` (Unix seconds) are out of range, as are times before [`EARLIEST_TIME`].
 #[inline]
-pub(crate) fn type_token(kind: Kind, token: &[u8]) -> Result<Typed, Reason> {
+pub(crate) fn type_token(kind: Kind, token: &[u8], latest: i64) -> Result<Typed, Reason> {
     if token == b"-" {
         return Ok(Typed::Absent);
     }
@@ -30,14 +36,7 @@ pub(crate) fn type_token(kind: Kind, token: &[u8]) -> Result<Typed, Reason> {
             }
             Ok(Typed::Int(int))
         }
-        Kind::Timestamp => {
-            let int = parse_int(token)?;
-            Ok(Typed::Int(if int >= MILLIS_THRESHOLD {
-                int / 1000
-            } else {
-                int
-            }))
-        }
+        Kind::Timestamp => time_in_window(as_seconds(parse_int(token)?), latest),
         Kind::Ip => parse_ip(token).map(Typed::Ip),
         Kind::Choice(words) => match words.iter().any(|word| word.as_bytes() == token) {
             true => Ok(Typed::Text),
@@ -50,14 +49,44 @@ pub(crate) fn type_token(kind: Kind, token: &[u8]) -> Result<Typed, Reason> {
 }
 
 /// Checks an integer that arrived already typed (Parquet) against its field's kind.
-pub(crate) fn check_int(kind: Kind, int: i64) -> Result<Typed, Reason> {
+pub(crate) fn check_int(kind: Kind, int: i64, latest: i64) -> Result<Typed, Reason> {
     match kind {
         Kind::Int { max } if (0..=max).contains(&int) => Ok(Typed::Int(int)),
         Kind::Int { .. } => Err(Reason::OutOfRange),
-        Kind::Timestamp if int < 0 => Err(Reason::OutOfRange),
-        Kind::Timestamp if int >= MILLIS_THRESHOLD => Ok(Typed::Int(int / 1000)),
-        Kind::Timestamp => Ok(Typed::Int(int)),
+        Kind::Timestamp => time_in_window(as_seconds(int), latest),
         Kind::Ip | Kind::Choice(_) | Kind::Text => Err(Reason::InvalidValue),
+    }
+}
+
+/// Seconds of a time that may be in milliseconds.
+fn as_seconds(int: i64) -> i64 {
+    if int >= MILLIS_THRESHOLD {
+        int / 1000
+    } else {
+        int
+    }
+}
+
+fn time_in_window(seconds: i64, latest: i64) -> Result<Typed, Reason> {
+    if (EARLIEST_TIME..=latest).contains(&seconds) {
+        Ok(Typed::Int(seconds))
+    } else {
+        Err(Reason::OutOfRange)
+    }
+}
+
+/// Why a time value is out of range, for the reject's detail; `None` when it is not a time
+/// outside the window (a number too long for any time, say).
+pub(crate) fn time_fault(value: &str, latest: i64) -> Option<String> {
+    let seconds = as_seconds(parse_int(value.as_bytes()).ok()?);
+    if seconds < EARLIEST_TIME {
+        Some("before 2014-01-01, earlier than any flow log".into())
+    } else if seconds > latest {
+        Some(format!(
+            "later than {latest}, more than a day after the object's delivery or the run's clock"
+        ))
+    } else {
+        None
     }
 }
 
@@ -175,19 +204,47 @@ mod tests {
 
     #[test]
     fn timestamps_in_milliseconds_become_seconds() {
-        let seconds = |token: &str| match type_token(Kind::Timestamp, token.as_bytes()) {
+        let seconds = |token: &str| match type_token(Kind::Timestamp, token.as_bytes(), i64::MAX) {
             Ok(Typed::Int(int)) => int,
             _ => panic!("not a timestamp: {token}"),
         };
         assert_eq!(seconds("1418530010"), 1_418_530_010);
         assert_eq!(seconds("1418530010123"), 1_418_530_010);
         assert!(matches!(
-            check_int(Kind::Timestamp, 1_418_530_010_999),
+            check_int(Kind::Timestamp, 1_418_530_010_999, i64::MAX),
             Ok(Typed::Int(1_418_530_010))
         ));
         assert_eq!(
-            check_int(Kind::Timestamp, -5).err(),
+            check_int(Kind::Timestamp, -5, i64::MAX).err(),
             Some(Reason::OutOfRange)
+        );
+    }
+
+    #[test]
+    fn times_outside_the_window_are_out_of_range() {
+        let latest = 1_780_401_600;
+        for token in ["0", "1388534399", "1780401601", "4102444800", "99999999999"] {
+            assert!(
+                matches!(
+                    type_token(Kind::Timestamp, token.as_bytes(), latest),
+                    Err(Reason::OutOfRange)
+                ),
+                "{token}"
+            );
+        }
+        assert!(matches!(
+            type_token(Kind::Timestamp, b"1780401600", latest),
+            Ok(Typed::Int(1_780_401_600))
+        ));
+        assert!(matches!(
+            check_int(Kind::Timestamp, 0, latest),
+            Err(Reason::OutOfRange)
+        ));
+        assert!(time_fault("0", latest).unwrap().contains("before 2014"));
+        assert!(
+            time_fault("4102444800", latest)
+                .unwrap()
+                .contains("later than")
         );
     }
 }

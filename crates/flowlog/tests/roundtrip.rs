@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use flowatlas_flowlog::{Entry, Field, Format, Kind, Options, Reader, Value};
+use flowatlas_flowlog::{EARLIEST_TIME, Entry, Field, Format, Kind, Options, Reader, Value};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -18,7 +18,10 @@ enum Generated {
 fn value_for(field: Field) -> BoxedStrategy<Generated> {
     let present = match field.kind() {
         Kind::Int { max } => (0..=max).prop_map(Generated::Int).boxed(),
-        Kind::Timestamp => (0i64..99_999_999_999).prop_map(Generated::Int).boxed(),
+        // Times the reader accepts: none before its earliest, no upper bound set.
+        Kind::Timestamp => (EARLIEST_TIME..99_999_999_999)
+            .prop_map(Generated::Int)
+            .boxed(),
         Kind::Ip => any::<IpAddr>().prop_map(Generated::Ip).boxed(),
         Kind::Choice(words) => proptest::sample::select(words)
             .prop_map(|word| Generated::Text(word.to_string()))

@@ -69,8 +69,9 @@ pub struct Enrichment {
 }
 
 impl Enrichment {
+    /// The AS number is what an ASN column holds; a name alone does not make it known.
     fn knows_asn(&self) -> bool {
-        self.facts.asn.is_some() || self.facts.as_name.is_some()
+        self.facts.asn.is_some()
     }
 
     fn knows_place(&self) -> bool {
@@ -228,7 +229,7 @@ pub struct EnrichStats {
     pub per_db: Vec<(u64, u64)>,
     /// Addresses an override applied to.
     pub override_hits: u64,
-    /// Addresses whose ASN or AS name is known.
+    /// Addresses whose AS number is known (a name alone does not count).
     pub asn_known: u64,
     /// Addresses whose country or city is known.
     pub place_known: u64,
@@ -420,10 +421,12 @@ fn apply(facts: &mut Facts, user: &Override) {
         facts.subdivision_code = None;
         facts.subdivision = None;
         facts.city = None;
+        facts.geoname_id = None;
         clear_city_details(facts);
     }
     if user.city.is_some() && user.city != facts.city {
         facts.city = user.city.clone();
+        facts.geoname_id = None;
         clear_city_details(facts);
     }
 }

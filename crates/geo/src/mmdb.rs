@@ -38,6 +38,10 @@ pub struct Facts {
     pub longitude: Option<f64>,
     /// Postal code.
     pub postal_code: Option<Arc<str>>,
+    /// GeoNames id of the most specific place known (city, else first subdivision, else
+    /// country), where the database has one (MaxMind and DB-IP do). Stable across database
+    /// releases and spellings, so it identifies the place better than its names.
+    pub geoname_id: Option<u32>,
 }
 
 impl Eq for Facts {}
@@ -56,6 +60,7 @@ impl std::hash::Hash for Facts {
         self.latitude.map(f64::to_bits).hash(state);
         self.longitude.map(f64::to_bits).hash(state);
         self.postal_code.hash(state);
+        self.geoname_id.hash(state);
     }
 }
 
@@ -282,8 +287,11 @@ impl RawRecord {
     fn into_facts(self) -> Facts {
         let text =
             |value: Option<String>| value.filter(|text| !text.is_empty()).map(Arc::<str>::from);
+        let geoname = |named: &Named| named.geoname_id.and_then(Number::as_u32);
+        let mut geoname_id = None;
         let (country_code, country) = match self.country {
             Some(PlaceField::Named(named)) => {
+                geoname_id = geoname(&named).or(geoname_id);
                 (named.iso_code, named.names.and_then(|names| names.en))
             }
             Some(PlaceField::Text(name)) => (None, Some(name)),
@@ -291,11 +299,17 @@ impl RawRecord {
         };
         let first_subdivision = self.subdivisions.and_then(|list| list.into_iter().next());
         let (subdivision_code, subdivision) = match first_subdivision {
-            Some(named) => (named.iso_code, named.names.and_then(|names| names.en)),
+            Some(named) => {
+                geoname_id = geoname(&named).or(geoname_id);
+                (named.iso_code, named.names.and_then(|names| names.en))
+            }
             None => (None, self.state1),
         };
         let city = match self.city {
-            Some(PlaceField::Named(named)) => named.names.and_then(|names| names.en),
+            Some(PlaceField::Named(named)) => {
+                geoname_id = geoname(&named).or(geoname_id);
+                named.names.and_then(|names| names.en)
+            }
             Some(PlaceField::Text(name)) => Some(name),
             None => None,
         };
@@ -323,12 +337,14 @@ impl RawRecord {
                 .or(self.longitude)
                 .and_then(Number::finite),
             postal_code: text(self.postal.and_then(|postal| postal.code).or(self.postcode)),
+            geoname_id,
         }
     }
 }
 
 #[derive(Deserialize, Default)]
 struct Named {
+    geoname_id: Option<Number>,
     iso_code: Option<String>,
     names: Option<Names>,
 }

@@ -346,3 +346,30 @@ fn bad_override_files_and_sources_are_refused() {
     assert!(write_mmdb(&source(4, r#"{"network":"2001:db8::/32","data":{"a":1}}"#)).is_err());
     assert!(write_mmdb(&source(4, one)).is_ok());
 }
+
+#[test]
+fn asn_known_counts_the_asn_not_the_as_name() {
+    let folder = std::env::temp_dir().join(format!("flowatlas-asn-known-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let csv = folder.join("prefixes.csv");
+    // One network known by name only, one by number and name.
+    std::fs::write(
+        &csv,
+        "198.51.100.0/24,,Name Only Carrier,,\n203.0.113.0/24,64500,Numbered Carrier,,\n",
+    )
+    .unwrap();
+    let config = GeoConfig {
+        prefixes: Some(csv),
+        ..GeoConfig::default()
+    };
+    let mut enricher = Enricher::new(Arc::new(Databases::open(&config).unwrap()));
+    let named = enricher.enrich(ip("198.51.100.7"));
+    assert_eq!(
+        (named.facts.asn, named.facts.as_name.as_deref()),
+        (None, Some("Name Only Carrier"))
+    );
+    enricher.enrich(ip("203.0.113.9"));
+    let stats = enricher.stats();
+    assert_eq!((stats.lookups, stats.asn_known), (2, 1));
+    std::fs::remove_dir_all(&folder).unwrap();
+}

@@ -1,11 +1,12 @@
 //! The engine: window by window, as if live, the expected value of every city-network, its
 //! impact per signal, the scores, and the events.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use flowatlas_rollup::WINDOW_SECONDS;
 
-use crate::baseline::{Method, Plan, expected_at, plan, weighted_median};
+use crate::baseline::{HISTORY_SECONDS, Method, Plan, expected_at, plan, weighted_median};
 use crate::event::{ImpactType, LocationWindow, Signal, Tracker, WindowEvidence};
 use crate::observations::Counts;
 use crate::{CityNetwork, HealthConfig, HealthEvent, Observations};
@@ -118,9 +119,18 @@ const RATIOS: [(Signal, RatioOf); 4] = [
     (Signal::Rejected, |counts| (counts.rejected, counts.flows)),
 ];
 
-/// Dense copies of the observations over the windows from the first to the last.
+/// Copies of the observations over the windows that hold data in the history span and the
+/// judged range. Gaps cost nothing, so a record years away from the rest (a clock glitch) adds
+/// one window, not years of them. A window without any record is not judged: for the whole
+/// service to send nothing at all is a gap in the logs (and where it is not, the windows around
+/// it still hold the connection attempts that went unanswered), and judging the windows after
+/// the newest data would take logs still on their way, or a stray record from the future, for
+/// an outage.
 struct Grid {
-    n_windows: usize,
+    /// Window starts, ascending.
+    starts: Vec<i64>,
+    /// Window numbers (windows since the first start) of those starts.
+    numbers: Vec<usize>,
     counts: Vec<Counts>,
     prefix_bytes: Vec<i64>,
     /// City-network × window judged impacted: left out of later baselines.
@@ -133,18 +143,27 @@ struct Grid {
 }
 
 impl Grid {
-    fn new(observations: &Observations, first_window: i64, last_window: i64) -> Grid {
-        let n_windows = ((last_window - first_window) / WINDOW_SECONDS) as usize + 1;
-        let index_of = |window: i64| ((window - first_window) / WINDOW_SECONDS) as usize;
+    /// The grid over the data windows `data`.
+    fn new(observations: &Observations, data: &BTreeSet<i64>) -> Grid {
+        let starts: Vec<i64> = data.iter().copied().collect();
+        let first = starts.first().copied().unwrap_or(0);
+        let numbers: Vec<usize> = starts
+            .iter()
+            .map(|&start| ((start - first) / WINDOW_SECONDS) as usize)
+            .collect();
+        let n_windows = starts.len();
+        let index_of = |window: i64| starts.binary_search(&window).ok();
         let n_city_networks = observations.city_networks.len();
         let mut counts = vec![Counts::default(); n_city_networks * n_windows];
         for (&(city_network, window), cell) in &observations.cells {
-            counts[city_network * n_windows + index_of(window)] = *cell;
+            if let Some(index) = index_of(window) {
+                counts[city_network * n_windows + index] = *cell;
+            }
         }
         let mut prefix_bytes = vec![0; observations.prefixes.len() * n_windows];
         for (&(prefix, window), &bytes) in &observations.prefix_bytes {
-            if (first_window..=last_window).contains(&window) {
-                prefix_bytes[prefix * n_windows + index_of(window)] = bytes;
+            if let Some(index) = index_of(window) {
+                prefix_bytes[prefix * n_windows + index] = bytes;
             }
         }
         let mut prefixes_of = vec![Vec::new(); n_city_networks];
@@ -152,7 +171,8 @@ impl Grid {
             prefixes_of[owner].push(prefix);
         }
         Grid {
-            n_windows,
+            starts,
+            numbers,
             counts,
             prefix_bytes,
             impacted: vec![false; n_city_networks * n_windows],
@@ -161,16 +181,33 @@ impl Grid {
         }
     }
 
+    fn n_windows(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// The index of a window number, when the grid holds it.
+    fn index_of_number(&self, number: usize) -> Option<usize> {
+        self.numbers.binary_search(&number).ok()
+    }
+
+    /// The comparison for the window at `index`, over the windows that hold data.
+    fn plan(&self, index: usize) -> Option<Plan> {
+        plan(self.numbers[index], |number| {
+            self.index_of_number(number).is_some()
+        })
+    }
+
     fn at(&self, city_network: usize, window: usize) -> usize {
-        city_network * self.n_windows + window
+        city_network * self.n_windows() + window
     }
 
     fn counts(&self, city_network: usize, window: usize) -> &Counts {
         &self.counts[self.at(city_network, window)]
     }
 
-    /// Expected value and spread of one measure of a city-network at window `now`, from its
-    /// clean candidate windows (impacted ones are left out).
+    /// Expected value and spread of one measure of a city-network at the window at index
+    /// `now`, from its clean candidate windows (impacted ones are left out). `value_at` takes a
+    /// window index; the trend runs over window numbers, so gaps keep their width.
     fn history(
         &self,
         city_network: usize,
@@ -181,12 +218,12 @@ impl Grid {
         let points: Vec<(usize, f64)> = plan
             .windows
             .iter()
-            .copied()
+            .filter_map(|&number| self.index_of_number(number))
             .filter(|&window| !self.impacted[self.at(city_network, window)])
             .take(plan.limit)
-            .filter_map(|window| value_at(window).map(|value| (window, value)))
+            .filter_map(|window| value_at(window).map(|value| (self.numbers[window], value)))
             .collect();
-        expected_at(plan.method, &points, now)
+        expected_at(plan.method, &points, self.numbers[now])
     }
 
     /// A city-network's expectation at window `now` at usual demand, before the demand scale.
@@ -327,7 +364,7 @@ fn prefix_shortfalls(
         .iter()
         .filter_map(|&prefix| {
             let bytes_at =
-                |window: usize| grid.prefix_bytes[prefix * grid.n_windows + window] as f64;
+                |window: usize| grid.prefix_bytes[prefix * grid.n_windows() + window] as f64;
             let (median, spread) = grid.history(city_network, plan, window, |past| {
                 Some(bytes_at(past) / grid.demand[past])
             })?;
@@ -462,22 +499,38 @@ pub fn assess(
     to: Option<i64>,
 ) -> Assessment {
     observations.settle_prefixes();
-    let Some((first_window, last_window)) = observations.window_range() else {
+    let Some((first_data, last_data)) = observations.window_range() else {
         return Assessment::default();
     };
-    let mut grid = Grid::new(observations, first_window, last_window);
-    let window_index =
-        |time: i64| ((time - first_window).max(0) + WINDOW_SECONDS - 1) / WINDOW_SECONDS;
-    let start = from.map_or(0, window_index) as usize;
-    let end = (to.map_or(grid.n_windows as i64, window_index) as usize).min(grid.n_windows);
+    let align_up =
+        |time: i64| time + (WINDOW_SECONDS - time.rem_euclid(WINDOW_SECONDS)) % WINDOW_SECONDS;
+    let judge_from = from.map_or(first_data, align_up).max(first_data);
+    let judge_to = to
+        .map_or(last_data + WINDOW_SECONDS, align_up)
+        .min(last_data + WINDOW_SECONDS);
+    if judge_from >= judge_to {
+        return Assessment::default();
+    }
+    // History reaches back a bounded span from the first judged window, whatever the data holds.
+    let history_from = judge_from.saturating_sub(HISTORY_SECONDS);
+    let data: BTreeSet<i64> = observations
+        .cells
+        .keys()
+        .map(|&(_, window)| window)
+        .filter(|window| (history_from..judge_to).contains(window))
+        .collect();
+    let judged: Vec<i64> = data.range(judge_from..judge_to).copied().collect();
+    let mut grid = Grid::new(observations, &data);
     let city_networks = &observations.city_networks;
     let n_city_networks = city_networks.len();
     let mut assessment = Assessment::default();
     let mut events = Events::new(config, n_city_networks);
 
-    for window in start..end {
-        let window_start = first_window + window as i64 * WINDOW_SECONDS;
-        let plan = plan(window);
+    for window_start in judged {
+        let Ok(window) = grid.starts.binary_search(&window_start) else {
+            continue;
+        };
+        let plan = grid.plan(window);
         let raw: Vec<Option<Expected>> = (0..n_city_networks)
             .map(|city_network| grid.expectation(city_network, plan.as_ref()?, window))
             .collect();
@@ -803,6 +856,56 @@ mod tests {
                 assert_eq!(event.asns(), [VICTIM], "{}", case.name);
             }
         }
+    }
+
+    #[test]
+    fn stray_windows_far_from_the_data_change_nothing() {
+        let outage = |asn: u32, measures: &mut Measures| {
+            if asn == VICTIM {
+                scale(measures, 0.1)
+            }
+        };
+        let clean = assess(
+            &mut observations(outage),
+            &HealthConfig::default(),
+            None,
+            None,
+        );
+        let mut strays = observations(outage);
+        let stray = |window_start: i64| CityNetworkRow {
+            window_start,
+            location: ServiceLocation::default(),
+            client: Facts {
+                asn: Some(64496),
+                city: Some(Arc::from("Springfield")),
+                ..Facts::default()
+            },
+            measures: Measures {
+                bytes_in: 900,
+                flows: 1,
+                ..Measures::default()
+            },
+            client_ips: 1,
+        };
+        // Sixty days before the data (a clock glitch) and eighty years after it: a dense grid
+        // would hold 8.4 million windows per city-network.
+        strays.add_city_networks(&[stray(START - 60 * 86_400), stray(START + 80 * 365 * 86_400)]);
+        let assessment = assess(&mut strays, &HealthConfig::default(), None, None);
+        assert_eq!(assessment.events, clean.events);
+        // The strays' own windows are judged, nothing between them.
+        assert_eq!(assessment.overall.len(), clean.overall.len() + 2);
+        // Judged from the day of the data on, the old stray is outside the four weeks of
+        // history and the far one outside the range: exactly the clean assessment's windows.
+        let from = START + 86_400;
+        let to = START + 3 * 86_400;
+        let in_range = assess(&mut strays, &HealthConfig::default(), Some(from), Some(to));
+        let clean_range = assess(
+            &mut observations(outage),
+            &HealthConfig::default(),
+            Some(from),
+            Some(to),
+        );
+        assert_eq!(in_range, clean_range);
     }
 
     #[test]

@@ -55,23 +55,40 @@ pub(crate) struct Plan {
     pub method: Method,
     /// Days of history behind the comparison (0 for the last hour).
     pub history_days: i32,
-    /// Candidate windows (indices since the first window of data).
+    /// Candidate windows (window numbers, as `plan` was given them), each holding data.
     pub windows: Vec<usize>,
     /// How many clean candidates to use at most.
     pub limit: usize,
 }
 
-/// The comparison for window `t` (an index since the first window of data): it only ever looks
-/// back, so a window is judged with what was known when it ended.
-pub(crate) fn plan(t: usize) -> Option<Plan> {
+/// The comparison for window `t` (a window number: windows since some start, any start),
+/// where `present(w)` says whether the service had traffic in window `w`. It only ever looks
+/// back, so a window is judged with what was known when it ended; and it counts history by
+/// the windows that hold data, not by the time since the first one, so a stray record long
+/// before the rest (a clock glitch) neither stands for weeks of history nor hides any.
+pub(crate) fn plan(t: usize, present: impl Fn(usize) -> bool) -> Option<Plan> {
     let around = |center: usize| [center.checked_sub(1), Some(center), Some(center + 1)];
-    let weeks = (t / WINDOWS_PER_WEEK).min(MAX_WEEKS);
+    // The candidates of each period back that holds data, up to `max` periods.
+    let periods_back = |period: usize, max: usize| -> (usize, Vec<usize>) {
+        let mut with_data = 0;
+        let mut windows = Vec::new();
+        for back in 1..=max {
+            let Some(center) = t.checked_sub(back * period) else {
+                break;
+            };
+            let before = windows.len();
+            windows.extend(
+                around(center)
+                    .into_iter()
+                    .flatten()
+                    .filter(|&window| window < t && present(window)),
+            );
+            with_data += usize::from(windows.len() > before);
+        }
+        (with_data, windows)
+    };
+    let (weeks, windows) = periods_back(WINDOWS_PER_WEEK, MAX_WEEKS);
     if weeks >= MIN_WEEKS {
-        let windows = (1..=weeks)
-            .flat_map(|week| around(t - week * WINDOWS_PER_WEEK))
-            .flatten()
-            .filter(|&window| window < t)
-            .collect();
         return Some(Plan {
             method: Method::SameTimeOfWeek,
             history_days: (weeks * 7) as i32,
@@ -79,13 +96,8 @@ pub(crate) fn plan(t: usize) -> Option<Plan> {
             limit: usize::MAX,
         });
     }
-    let days = (t / WINDOWS_PER_DAY).min(MAX_DAYS);
+    let (days, windows) = periods_back(WINDOWS_PER_DAY, MAX_DAYS);
     if days >= 1 {
-        let windows = (1..=days)
-            .flat_map(|day| around(t - day * WINDOWS_PER_DAY))
-            .flatten()
-            .filter(|&window| window < t)
-            .collect();
         return Some(Plan {
             method: Method::SameTimeOfDay,
             history_days: days as i32,
@@ -93,13 +105,17 @@ pub(crate) fn plan(t: usize) -> Option<Plan> {
             limit: usize::MAX,
         });
     }
-    if t < MIN_RECENT {
+    let windows: Vec<usize> = (1..=RECENT_LOOKBACK.min(t))
+        .map(|back| t - back)
+        .filter(|&window| present(window))
+        .collect();
+    if windows.len() < MIN_RECENT {
         return None;
     }
     Some(Plan {
         method: Method::RecentHour,
         history_days: 0,
-        windows: (1..=RECENT_LOOKBACK.min(t)).map(|back| t - back).collect(),
+        windows,
         limit: RECENT_WINDOWS,
     })
 }
@@ -206,7 +222,7 @@ mod tests {
             (9 * WEEK + 5, Some(Method::SameTimeOfWeek), 28, 12),
         ];
         for &(t, method, history_days, n_windows) in cases {
-            let found = plan(t);
+            let found = plan(t, |_| true);
             assert_eq!(found.as_ref().map(|plan| plan.method), method, "t = {t}");
             if let Some(found) = found {
                 assert_eq!(found.history_days, history_days, "t = {t}");
@@ -219,7 +235,7 @@ mod tests {
     #[test]
     fn weekly_candidates_are_the_same_time_of_week() {
         let t = 3 * WEEK + 100;
-        let found = plan(t).unwrap();
+        let found = plan(t, |_| true).unwrap();
         for window in found.windows {
             let offset = (t - window) % WEEK;
             assert!(
@@ -227,6 +243,31 @@ mod tests {
                 "{window} is not {t} ± 1 a week earlier"
             );
         }
+    }
+
+    #[test]
+    fn history_is_counted_by_the_windows_that_hold_data() {
+        // Data from day 30 on, plus one stray window 29 days before it: on day 31 the
+        // comparison is one day of the same time of day, as if the stray were not there.
+        let start = 30 * DAY;
+        let stray = DAY + 17;
+        let present = |window: usize| window >= start || window == stray;
+        let t = start + DAY + 17;
+        let found = plan(t, present).unwrap();
+        assert_eq!(found.method, Method::SameTimeOfDay);
+        assert_eq!(found.history_days, 1);
+        assert_eq!(found.windows.len(), 3);
+        // Half an hour into the data, the last hour's trend; before that, nothing.
+        assert_eq!(
+            plan(start + 6, present).map(|plan| plan.method),
+            Some(Method::RecentHour)
+        );
+        assert_eq!(plan(start + 5, present), None);
+        // Two weeks of data and a stray four weeks back: the weekly comparison, over two weeks.
+        let weekly = |window: usize| window >= 2 * WEEK || window == 17;
+        let found = plan(4 * WEEK + 5, weekly).unwrap();
+        assert_eq!(found.method, Method::SameTimeOfWeek);
+        assert_eq!(found.history_days, 14);
     }
 
     #[test]

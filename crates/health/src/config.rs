@@ -48,6 +48,9 @@ pub enum ConfigError {
     /// Not JSON.
     #[error("not JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// An object names the same key twice (JSON parsers keep one silently).
+    #[error("{0}")]
+    DuplicateKey(serde_json::Error),
     /// A key that is not part of the configuration.
     #[error("unknown key `{key}` (known: {known})")]
     UnknownKey {
@@ -76,7 +79,14 @@ impl HealthConfig {
     /// keys keep their defaults; unknown keys are refused, so a typo never passes silently.
     pub fn from_json(text: &str) -> Result<HealthConfig, ConfigError> {
         let mut config = HealthConfig::default();
-        let value: serde_json::Value = serde_json::from_str(text)?;
+        let UniqueKeys(value) = serde_json::from_str(text).map_err(|error| {
+            // The only data error the parse can raise is a repeated key; the rest is syntax.
+            if error.is_data() {
+                ConfigError::DuplicateKey(error)
+            } else {
+                ConfigError::Json(error)
+            }
+        })?;
         let top = object(&value, "(top level)")?;
         for (key, value) in top {
             match key.as_str() {
@@ -128,6 +138,81 @@ impl HealthConfig {
     }
 }
 
+/// JSON read like `serde_json::Value`, except that an object naming a key twice is an error:
+/// `{"availabilityScoreThreshold": 90, "availabilityScoreThreshold": 50}` is a mistake to
+/// show, not a value to pick.
+struct UniqueKeys(serde_json::Value);
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<UniqueKeys, D::Error> {
+        deserializer
+            .deserialize_any(UniqueKeysVisitor)
+            .map(UniqueKeys)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<serde_json::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<serde_json::Value, E> {
+        Ok(value.into())
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<serde_json::Value, E> {
+        Ok(value.into())
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<serde_json::Value, E> {
+        Ok(value.into())
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<serde_json::Value, E> {
+        Ok(value.into())
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<serde_json::Value, E> {
+        Ok(value.into())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut items: A,
+    ) -> Result<serde_json::Value, A::Error> {
+        let mut values = Vec::new();
+        while let Some(UniqueKeys(value)) = items.next_element()? {
+            values.push(value);
+        }
+        Ok(values.into())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut entries: A,
+    ) -> Result<serde_json::Value, A::Error> {
+        let mut map = serde_json::Map::new();
+        while let Some(key) = entries.next_key::<String>()? {
+            if map.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "key `{key}` appears twice"
+                )));
+            }
+            let UniqueKeys(value) = entries.next_value()?;
+            map.insert(key, value);
+        }
+        Ok(map.into())
+    }
+}
+
 fn object<'v>(
     value: &'v serde_json::Value,
     key: &'static str,
@@ -163,6 +248,26 @@ mod tests {
         assert_eq!(defaults.local.health_score_threshold, 60.0);
         assert_eq!(defaults.local.min_traffic_impact_percent, 0.1);
         assert!(defaults.local.enabled);
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused() {
+        for text in [
+            r#"{"availabilityScoreThreshold": 90, "availabilityScoreThreshold": 50}"#,
+            r#"{"availabilityLocalHealthEventsConfig": {"status": "ENABLED", "status": "DISABLED"}}"#,
+        ] {
+            let error = HealthConfig::from_json(text).unwrap_err();
+            assert!(
+                matches!(error, ConfigError::DuplicateKey(_)),
+                "{text}: {error}"
+            );
+            assert!(error.to_string().contains("appears twice"), "{error}");
+        }
+        // The same key in two different objects is not a repeat.
+        assert!(
+            HealthConfig::from_json(r#"{"availabilityScoreThreshold": 90, "availabilityLocalHealthEventsConfig": {"healthScoreThreshold": 50}}"#)
+                .is_ok()
+        );
     }
 
     #[test]

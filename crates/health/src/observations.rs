@@ -6,16 +6,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use flowatlas_geo::Facts;
-use flowatlas_rollup::{CityNetworkRow, Measures, PrefixRow, WINDOW_SECONDS};
+use flowatlas_rollup::{CityNetworkKey, CityNetworkRow, Measures, PrefixRow, WINDOW_SECONDS};
 
 /// A client city-network as seen from one service location (account and Region).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct CityNetwork {
     /// AWS account of the service.
     pub account_id: Option<Arc<str>>,
     /// AWS Region of the service.
     pub region: Option<Arc<str>>,
-    /// The clients' AS and place.
+    /// The clients' AS and place ([`CityNetworkKey::of`] them is the identity); the other facts
+    /// (names, coordinates) are those of its row with the most bytes, the first read on a tie.
     pub client: Facts,
 }
 
@@ -40,34 +41,28 @@ impl CityNetwork {
         }
     }
 
-    /// What a client prefix row shares with its city-network: prefix rows carry the service
-    /// location, ASN, country and city, not the subdivision or coordinates.
-    fn prefix_owner_key(&self) -> OwnerKey {
+    /// Its identity: the service location and the [`CityNetworkKey`] of its client facts.
+    pub fn identity(&self) -> Identity {
         (
             self.account_id.clone(),
             self.region.clone(),
-            self.client.asn,
-            self.client.country_code.clone(),
-            self.client.city.clone(),
+            CityNetworkKey::of(&self.client),
         )
     }
 }
 
-type OwnerKey = (
-    Option<Arc<str>>,
-    Option<Arc<str>>,
-    Option<u32>,
-    Option<Arc<str>>,
-    Option<Arc<str>>,
-);
+/// Account, Region and city-network key: what rows of one city-network share.
+pub type Identity = (Option<Arc<str>>, Option<Arc<str>>, CityNetworkKey);
+
+/// What a client prefix row shares with its city-network: the service location and the
+/// `city_network_id` text.
+type OwnerKey = (Option<Arc<str>>, Option<Arc<str>>, Arc<str>);
 
 fn owner_key_of(row: &PrefixRow) -> OwnerKey {
     (
         row.location.account_id.clone(),
         row.location.region.clone(),
-        row.client_asn,
-        row.client_country_code.clone(),
-        row.client_city.clone(),
+        row.city_network_id.clone(),
     )
 }
 
@@ -93,15 +88,20 @@ pub(crate) struct Counts {
 }
 
 impl Counts {
+    /// Adds a row's measures, saturating as every sum of measures does.
     fn add(&mut self, measures: &Measures) {
-        self.bytes += measures.bytes_in + measures.bytes_out;
-        self.flows += measures.flows;
-        self.rejected += measures.rejected_flows;
-        self.syn_out += measures.tcp_syn_out;
-        self.synack_in += measures.tcp_synack_in;
-        self.syn_in += measures.tcp_syn_in;
-        self.synack_out += measures.tcp_synack_out;
-        self.rst += measures.tcp_rst_in + measures.tcp_rst_out;
+        let add = |total: &mut i64, value: i64| *total = total.saturating_add(value);
+        add(&mut self.bytes, measures.bytes());
+        add(&mut self.flows, measures.flows);
+        add(&mut self.rejected, measures.rejected_flows);
+        add(&mut self.syn_out, measures.tcp_syn_out);
+        add(&mut self.synack_in, measures.tcp_synack_in);
+        add(&mut self.syn_in, measures.tcp_syn_in);
+        add(&mut self.synack_out, measures.tcp_synack_out);
+        add(
+            &mut self.rst,
+            measures.tcp_rst_in.saturating_add(measures.tcp_rst_out),
+        );
     }
 }
 
@@ -110,7 +110,9 @@ impl Counts {
 #[derive(Default)]
 pub struct Observations {
     pub(crate) city_networks: Vec<Arc<CityNetwork>>,
-    city_network_index: HashMap<Arc<CityNetwork>, usize>,
+    city_network_index: HashMap<Identity, usize>,
+    /// Bytes of the row each city-network's attributes come from.
+    attribute_bytes: Vec<i64>,
     /// (city-network, window start) → counts.
     pub(crate) cells: HashMap<(usize, i64), Counts>,
     /// Prefix text and its city-network.
@@ -133,12 +135,7 @@ impl Observations {
     /// Adds `city_networks` rows; rows of the same window and city-network add up.
     pub fn add_city_networks(&mut self, rows: &[CityNetworkRow]) {
         for row in rows {
-            let key = CityNetwork {
-                account_id: row.location.account_id.clone(),
-                region: row.location.region.clone(),
-                client: row.client.clone(),
-            };
-            let index = self.city_network_id(key);
+            let index = self.city_network_id(row);
             let window = row.window_start - row.window_start.rem_euclid(WINDOW_SECONDS);
             self.cells
                 .entry((index, window))
@@ -148,7 +145,7 @@ impl Observations {
     }
 
     /// Adds `client_prefixes` rows. A prefix belongs to the city-network with its service
-    /// location, ASN, country and city; rows of no city-network added so far wait for one.
+    /// location and `city_network_id`; rows of no city-network added so far wait for one.
     pub fn add_prefixes(&mut self, rows: &[PrefixRow]) {
         for row in rows {
             if !self.place_prefix(row) {
@@ -189,20 +186,42 @@ impl Observations {
             self.prefixes.push((text, owner));
         }
         let window = row.window_start - row.window_start.rem_euclid(WINDOW_SECONDS);
-        *self.prefix_bytes.entry((index, window)).or_default() +=
-            row.measures.bytes_in + row.measures.bytes_out;
+        let bytes = self.prefix_bytes.entry((index, window)).or_default();
+        *bytes = bytes.saturating_add(row.measures.bytes());
         true
     }
 
-    fn city_network_id(&mut self, key: CityNetwork) -> usize {
-        if let Some(&index) = self.city_network_index.get(&key) {
+    /// The index of a row's city-network; a heavier row than any before lends it its
+    /// attributes.
+    fn city_network_id(&mut self, row: &CityNetworkRow) -> usize {
+        let identity: Identity = (
+            row.location.account_id.clone(),
+            row.location.region.clone(),
+            CityNetworkKey::of(&row.client),
+        );
+        let bytes = row.measures.bytes();
+        let city_network = || {
+            Arc::new(CityNetwork {
+                account_id: row.location.account_id.clone(),
+                region: row.location.region.clone(),
+                client: row.client.clone(),
+            })
+        };
+        if let Some(&index) = self.city_network_index.get(&identity) {
+            if bytes > self.attribute_bytes[index] {
+                self.attribute_bytes[index] = bytes;
+                self.city_networks[index] = city_network();
+            }
             return index;
         }
-        let key = Arc::new(key);
         let index = self.city_networks.len();
-        self.owners.entry(key.prefix_owner_key()).or_insert(index);
-        self.city_networks.push(key.clone());
-        self.city_network_index.insert(key, index);
+        let (account_id, region, key) = identity.clone();
+        self.owners
+            .entry((account_id, region, Arc::from(key.to_string())))
+            .or_insert(index);
+        self.city_networks.push(city_network());
+        self.attribute_bytes.push(bytes);
+        self.city_network_index.insert(identity, index);
         index
     }
 }

@@ -3,6 +3,7 @@
 //! Monitor's camelCase names) and CloudWatch embedded-metric-format (EMF) lines for the overall
 //! score and the count of active events, so alarms can watch them.
 
+use flowatlas_rollup::CityNetworkKey;
 use serde_json::{Value, json};
 
 use crate::{HealthEvent, OverallHealth, Status};
@@ -61,6 +62,7 @@ fn detail(event: &HealthEvent) -> Value {
         .map(|location| {
             let client = &location.city_network.client;
             json!({
+                "cityNetworkId": CityNetworkKey::of(client).to_string(),
                 "asName": client.as_name.as_deref(),
                 "asNumber": client.asn,
                 "country": client.country.as_deref(),

@@ -25,6 +25,7 @@ fn london_event() -> HealthEvent {
             latitude: Some(51.51),
             longitude: Some(-0.13),
             postal_code: None,
+            geoname_id: None,
         },
     });
     HealthEvent {

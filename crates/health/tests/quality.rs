@@ -24,6 +24,14 @@ fn incidents_are_found_early_and_sized_right_and_noise_raises_little() {
 
 fn check_targets(seed: u64) {
     let (scenario, assessment, quality) = graded(seed);
+    // Rows of one city-network carry different coordinates (as real databases place each
+    // network of a city apart): the engine must still see one city-network per (ASN, place).
+    let seen: std::collections::HashSet<_> = assessment
+        .city_networks
+        .iter()
+        .map(|row| row.city_network.identity())
+        .collect();
+    assert_eq!(seen.len(), scenario.n_city_networks(), "seed {seed}");
     let mut must_detect = 0;
     for incident in &quality.incidents {
         if incident.must_detect {

@@ -15,8 +15,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let state = match cold_start().await {
         Ok(state) => Arc::new(state),
         Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "cold start failed");
-            return Err(format!("{error:#}").into());
+            let message = flowatlas_pipeline::error_chain(error.as_ref());
+            tracing::error!(error = message, "cold start failed");
+            return Err(message.into());
         }
     };
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "flowatlas".into());

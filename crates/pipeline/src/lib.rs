@@ -21,13 +21,14 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::ops::AddAssign;
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use flowatlas_flowlog::{Counts, Entry, LogStatus, Options, Reader, Reject};
 use flowatlas_geo::{Enricher, PeerFinder, PeerKind, PeerRules};
-use flowatlas_rollup::{PerformanceRollup, Rollup, RollupConfig};
+use flowatlas_rollup::{CityNetworkRow, PerformanceRollup, PrefixRow, Rollup, RollupConfig};
 use flowatlas_tables::{
-    FLOWS, FlowsWriter, WrittenFile, city_network_performance, city_networks, client_prefixes,
-    prefix_performance, write_partitioned,
+    FLOWS, FlowsWriter, Table, TemporaryFile, WrittenFile, city_network_performance, city_networks,
+    client_prefixes, prefix_performance, write_partitioned,
 };
 
 /// How objects are processed.
@@ -134,6 +135,31 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// True when the output could not be written: then every other object would fail the same
+    /// way, and a run should stop with this one error rather than report it per object.
+    pub fn is_output(&self) -> bool {
+        matches!(self, Error::Write { .. } | Error::Io { .. })
+    }
+}
+
+/// An error and its causes as one line, `outer: inner: root`, each cause said once. Most errors
+/// of these crates already end with their source's words, so printing every link of the chain
+/// (anyhow's `{:#}`) said the same cause twice ("EOF while parsing…: EOF while parsing…").
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let words = inner.to_string();
+        if !text.contains(&words) {
+            text.push_str(": ");
+            text.push_str(&words);
+        }
+        cause = inner.source();
+    }
+    text
+}
+
 /// What processing objects did. Reports of several objects add up.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ObjectReport {
@@ -153,7 +179,13 @@ pub struct ObjectReport {
     pub other_bytes: BTreeMap<&'static str, i64>,
     /// OK records the `flows` table could not hold for want of `start` and `end`.
     pub flows_without_time: u64,
+    /// The first rejects (at most [`FIRST_REJECTS_KEPT`]) as `object: line N: ...`, for a
+    /// run to show; `_rejects/` has them all.
+    pub first_rejects: Vec<String>,
 }
+
+/// Rejects a report keeps as text, across the objects it sums.
+pub const FIRST_REJECTS_KEPT: usize = 10;
 
 impl AddAssign<&ObjectReport> for ObjectReport {
     fn add_assign(&mut self, other: &ObjectReport) {
@@ -163,14 +195,26 @@ impl AddAssign<&ObjectReport> for ObjectReport {
             *self.rows.entry(table).or_default() += rows;
         }
         self.files.extend(other.files.iter().cloned());
+        let room = FIRST_REJECTS_KEPT.saturating_sub(self.first_rejects.len());
+        self.first_rejects
+            .extend(other.first_rejects.iter().take(room).cloned());
         for (kind, count) in &other.peers {
             *self.peers.entry(kind).or_default() += count;
         }
-        self.ok_bytes += other.ok_bytes;
+        self.ok_bytes = self.ok_bytes.saturating_add(other.ok_bytes);
         self.flows_without_time += other.flows_without_time;
-        for (kind, bytes) in &other.other_bytes {
-            *self.other_bytes.entry(kind).or_default() += bytes;
-        }
+        add_bytes(&mut self.other_bytes, &other.other_bytes);
+    }
+}
+
+/// Adds byte counts by kind, saturating at `i64::MAX` (a sum that reached it means "at least").
+fn add_bytes<'a>(
+    totals: &mut BTreeMap<&'static str, i64>,
+    more: impl IntoIterator<Item = (&'a &'static str, &'a i64)>,
+) {
+    for (&kind, &bytes) in more {
+        let total = totals.entry(kind).or_default();
+        *total = total.saturating_add(bytes);
     }
 }
 
@@ -188,12 +232,16 @@ pub struct Source {
     pub etag: Option<String>,
     /// The object's size in bytes, when known, recorded in the manifest.
     pub size: Option<u64>,
+    /// When the object was delivered (file modified, S3 `LastModified`), Unix seconds: its
+    /// records cannot be much younger ([`read_options`]).
+    pub delivered_at: Option<i64>,
 }
 
 impl Source {
     /// A local file, named after its canonical path.
     pub fn of_path(path: &Path) -> Source {
         let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let meta = std::fs::metadata(path).ok();
         let file_name = path
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
@@ -201,10 +249,22 @@ impl Source {
         Source {
             name: path.display().to_string(),
             key: path.to_string_lossy().into_owned(),
-            id: source_id(&file_name, &absolute.to_string_lossy()),
+            // The raw bytes, not a lossy text form: two names that differ only in bytes that
+            // are not UTF-8 are two objects and must never share outputs.
+            id: source_id(&file_name, absolute.as_os_str().as_encoded_bytes()),
             etag: None,
-            size: std::fs::metadata(path).ok().map(|meta| meta.len()),
+            size: meta.as_ref().map(std::fs::Metadata::len),
+            delivered_at: meta
+                .and_then(|meta| meta.modified().ok())
+                .and_then(|modified| modified.duration_since(UNIX_EPOCH).ok())
+                .and_then(|since| i64::try_from(since.as_secs()).ok()),
         }
+    }
+
+    /// How to read this object: `base`, with times more than a day after its delivery out of
+    /// range ([`read_options`]).
+    pub fn read_options(&self, base: &Options) -> Options {
+        read_options(base, self.delivered_at)
     }
 
     /// An S3 object, named after its bucket and key, so that every run that reads it (the
@@ -218,18 +278,42 @@ impl Source {
         let name = format!("s3://{bucket}/{key}");
         let file_name = key.rsplit('/').next().unwrap_or(key);
         Source {
-            id: source_id(file_name, &name),
+            id: source_id(file_name, name.as_bytes()),
             name,
             key: key.to_owned(),
             etag,
             size,
+            delivered_at: None,
         }
     }
 }
 
+/// Flow-log records are delivered within minutes of their window; a day is slack enough for
+/// any delay and clock skew.
+const LATEST_AFTER_DELIVERY: i64 = 86_400;
+
+/// `base`, with times later than a day after `delivered_at` (Unix seconds) out of range, or a
+/// day after the run's clock when the delivery time is unknown or implausible (before any flow
+/// log: a file with a reset modification time). A time far from its object's (`start` = 0, the
+/// year 2100) would otherwise make partitions no engine can read.
+pub fn read_options(base: &Options, delivered_at: Option<i64>) -> Options {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
+        });
+    let delivered = delivered_at
+        .filter(|&delivered| delivered >= flowatlas_flowlog::EARLIEST_TIME)
+        .unwrap_or(now);
+    Options {
+        latest_time: Some(delivered.saturating_add(LATEST_AFTER_DELIVERY)),
+        ..base.clone()
+    }
+}
+
 /// A stable, filesystem- and S3-safe output name: the object's file name (sanitised) and a
-/// hash of its full identity (canonical path or S3 URL).
-pub fn source_id(file_name: &str, identity: &str) -> String {
+/// hash of the raw bytes of its full identity (canonical path or S3 URL).
+pub fn source_id(file_name: &str, identity: &[u8]) -> String {
     let stem: String = file_name
         .chars()
         .map(|c| {
@@ -241,7 +325,7 @@ pub fn source_id(file_name: &str, identity: &str) -> String {
         })
         .take(120)
         .collect();
-    format!("{stem}-{:016x}", fnv1a(identity.as_bytes()))
+    format!("{stem}-{:016x}", fnv1a(identity))
 }
 
 /// FNV-1a: stable across builds and platforms, unlike the standard library's hashers.
@@ -266,9 +350,11 @@ pub fn process_file(
         object: source.name.clone(),
         source: error.into(),
     })?;
-    let reader = Reader::from_file(file, &config.read).map_err(|error| Error::Read {
-        object: source.name.clone(),
-        source: error,
+    let reader = Reader::from_file(file, &source.read_options(&config.read)).map_err(|error| {
+        Error::Read {
+            object: source.name.clone(),
+            source: error,
+        }
     })?;
     process_reader(reader, &source, config, enricher)
 }
@@ -360,6 +446,7 @@ pub fn process_reader(
         ..ObjectReport::default()
     };
     let mut rejects = RejectsFile::new(&config.out_dir, source_id);
+    let mut rollup_files = RollupFiles::new(config, source_id);
     let mut flows = config
         .tables
         .flows
@@ -373,13 +460,18 @@ pub fn process_reader(
             Entry::Record(record) => record,
             Entry::Reject(reject) => {
                 rejects.write(object, reject)?;
+                if report.first_rejects.len() < FIRST_REJECTS_KEPT {
+                    report.first_rejects.push(format!("{object}: {reject}"));
+                }
                 continue;
             }
         };
         if record.status() != LogStatus::Ok {
             continue;
         }
-        report.ok_bytes += record.int(flowatlas_flowlog::Field::Bytes).unwrap_or(0);
+        report.ok_bytes = report
+            .ok_bytes
+            .saturating_add(record.int(flowatlas_flowlog::Field::Bytes).unwrap_or(0));
         let peer = finder.find(&record);
         let enrichment = match (peer.kind, peer.ip, enricher.as_deref_mut()) {
             (PeerKind::Internet, Some(ip), Some(enricher)) => Some(enricher.enrich(ip)),
@@ -391,6 +483,12 @@ pub fn process_reader(
                 .map_err(write_error)?;
         }
         rollup.add(&record, &peer, enrichment.as_ref());
+        if rollup.is_full() {
+            let (city_rows, prefix_rows) = rollup.take_rows();
+            rollup_files
+                .write(&city_rows, &prefix_rows)
+                .map_err(write_error)?;
+        }
     }
     report.counts = reader.counts();
     // The finder counts peers as it goes; a map keyed by name per record showed in profiles.
@@ -402,33 +500,23 @@ pub fn process_reader(
     }
 
     let (city_rows, prefix_rows, summary) = rollup.finish();
-    for (kind, bytes) in &summary.other_bytes {
-        *report.other_bytes.entry(kind).or_default() += bytes;
-    }
+    add_bytes(&mut report.other_bytes, &summary.other_bytes);
     if summary.unwindowed_bytes > 0 {
-        *report.other_bytes.entry("unwindowed").or_default() += summary.unwindowed_bytes;
+        add_bytes(
+            &mut report.other_bytes,
+            [(&"unwindowed", &summary.unwindowed_bytes)],
+        );
     }
+    rollup_files
+        .write(&city_rows, &prefix_rows)
+        .map_err(write_error)?;
+    drop((city_rows, prefix_rows));
     let mut written: Vec<(&'static str, Vec<WrittenFile>)> = Vec::new();
     if let Some(flows) = flows {
         report.flows_without_time = flows.without_time();
         written.push((FLOWS, flows.finish().map_err(write_error)?));
     }
-    if config.tables.city_networks {
-        let city_table = city_networks();
-        written.push((
-            city_table.name,
-            write_partitioned(&city_table, &city_rows, &config.out_dir, source_id)
-                .map_err(write_error)?,
-        ));
-    }
-    if config.tables.client_prefixes {
-        let prefix_table = client_prefixes();
-        written.push((
-            prefix_table.name,
-            write_partitioned(&prefix_table, &prefix_rows, &config.out_dir, source_id)
-                .map_err(write_error)?,
-        ));
-    }
+    written.extend(rollup_files.finish());
     for (table, files) in &written {
         let rows: u64 = files.iter().map(|file| file.rows).sum();
         report.rows.insert(table, rows);
@@ -442,6 +530,82 @@ pub fn process_reader(
     remove_stale_files(&config.out_dir, source_id, &report.files)?;
     write_manifest(&config.out_dir, source, &report)?;
     Ok(report)
+}
+
+/// The rollup's tables of one object, written part by part: the rows held when the rollup's
+/// budget is reached (an object with millions of distinct client prefixes), then the rest. Part
+/// 0 is `<source-id>.parquet`, part N `<source-id>.partN.parquet`; rows of one key in several
+/// parts add up.
+struct RollupFiles<'c> {
+    config: &'c Config,
+    source_id: &'c str,
+    city_table: Option<Table<CityNetworkRow>>,
+    prefix_table: Option<Table<PrefixRow>>,
+    parts: usize,
+    city_files: Vec<WrittenFile>,
+    prefix_files: Vec<WrittenFile>,
+}
+
+impl<'c> RollupFiles<'c> {
+    fn new(config: &'c Config, source_id: &'c str) -> RollupFiles<'c> {
+        RollupFiles {
+            config,
+            source_id,
+            city_table: config.tables.city_networks.then(city_networks),
+            prefix_table: config.tables.client_prefixes.then(client_prefixes),
+            parts: 0,
+            city_files: Vec::new(),
+            prefix_files: Vec::new(),
+        }
+    }
+
+    fn write(
+        &mut self,
+        city_rows: &[CityNetworkRow],
+        prefix_rows: &[PrefixRow],
+    ) -> Result<(), flowatlas_tables::WriteError> {
+        let name = part_name(self.source_id, self.parts);
+        self.parts += 1;
+        let out_dir = &self.config.out_dir;
+        if let Some(table) = &self.city_table {
+            self.city_files
+                .extend(write_partitioned(table, city_rows, out_dir, &name)?);
+        }
+        if let Some(table) = &self.prefix_table {
+            self.prefix_files
+                .extend(write_partitioned(table, prefix_rows, out_dir, &name)?);
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Vec<(&'static str, Vec<WrittenFile>)> {
+        let mut written = Vec::new();
+        if let Some(table) = self.city_table {
+            written.push((table.name, self.city_files));
+        }
+        if let Some(table) = self.prefix_table {
+            written.push((table.name, self.prefix_files));
+        }
+        written
+    }
+}
+
+/// The file name (without extension) of part `part` of a source's rollup tables.
+fn part_name(source_id: &str, part: usize) -> String {
+    if part == 0 {
+        source_id.to_owned()
+    } else {
+        format!("{source_id}.part{part}")
+    }
+}
+
+/// True when a file name (without extension) is one of `source_id`'s: its own, or a part.
+fn is_named_for(stem: &str, source_id: &str) -> bool {
+    stem == source_id
+        || stem
+            .strip_prefix(source_id)
+            .and_then(|rest| rest.strip_prefix(".part"))
+            .is_some_and(|part| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit()))
 }
 
 /// Deletes files an earlier run of the same source wrote in partitions this run no longer
@@ -477,7 +641,7 @@ pub fn stale_files(earlier_manifest: &str, source_id: &str, written: &[PathBuf])
         .filter(|file| !written.contains(file))
         .filter(|file| {
             file.file_stem()
-                .is_some_and(|stem| stem.to_string_lossy() == source_id)
+                .is_some_and(|stem| is_named_for(&stem.to_string_lossy(), source_id))
                 && file
                     .components()
                     .all(|part| matches!(part, std::path::Component::Normal(_)))
@@ -511,11 +675,12 @@ pub fn reject_json(object: &str, reject: &Reject) -> serde_json::Value {
 }
 
 /// Rejects of one object, streamed to `_rejects/<source-id>.jsonl` as they come, so a bad
-/// object costs no memory; the file is created at the first reject.
+/// object costs no memory; the file is created at the first reject, under a temporary name
+/// put in place when the object is done, like every output.
 struct RejectsFile {
     relative: PathBuf,
     path: PathBuf,
-    out: Option<BufWriter<File>>,
+    out: Option<(TemporaryFile, BufWriter<File>)>,
 }
 
 impl RejectsFile {
@@ -529,23 +694,27 @@ impl RejectsFile {
     }
 
     fn write(&mut self, object: &str, reject: &Reject) -> Result<(), Error> {
-        let out = match &mut self.out {
+        let (_, out) = match &mut self.out {
             Some(out) => out,
             None => {
                 let folder = self.path.parent().unwrap_or(Path::new("."));
                 std::fs::create_dir_all(folder).map_err(io_error(folder))?;
-                let file = File::create(&self.path).map_err(io_error(&self.path))?;
-                self.out.insert(BufWriter::new(file))
+                let (temporary, file) =
+                    TemporaryFile::create(&self.path).map_err(io_error(&self.path))?;
+                self.out.insert((temporary, BufWriter::new(file)))
             }
         };
         writeln!(out, "{}", reject_json(object, reject)).map_err(io_error(&self.path))
     }
 
-    /// Flushes the rejects; returns the file's path relative to the output, if any was written.
+    /// Puts the rejects in place; returns the file's path relative to the output, if any was
+    /// written.
     fn finish(self) -> Result<Option<PathBuf>, Error> {
         match self.out {
-            Some(mut out) => {
+            Some((temporary, mut out)) => {
                 out.flush().map_err(io_error(&self.path))?;
+                drop(out);
+                temporary.persist().map_err(io_error(&self.path))?;
                 Ok(Some(self.relative))
             }
             // A re-run that no longer rejects anything must not leave the old rejects behind.
@@ -580,7 +749,9 @@ fn write_manifest(out_dir: &Path, source: &Source, report: &ObjectReport) -> Res
         "files": report.files.iter().map(|file| file.to_string_lossy().into_owned()).collect::<Vec<_>>(),
     });
     // Written beside its name and renamed: a manifest is either complete or absent.
-    let partial = path.with_extension("json.partial");
-    std::fs::write(&partial, format!("{manifest:#}\n")).map_err(io_error(&partial))?;
-    std::fs::rename(&partial, &path).map_err(io_error(&path))
+    let (temporary, mut file) = TemporaryFile::create(&path).map_err(io_error(&path))?;
+    file.write_all(format!("{manifest:#}\n").as_bytes())
+        .map_err(io_error(&path))?;
+    drop(file);
+    temporary.persist().map_err(io_error(&path))
 }

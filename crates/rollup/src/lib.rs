@@ -190,31 +190,118 @@ impl Measures {
     }
 }
 
+/// Sums saturate at `i64::MAX` rather than wrap: a measure that reached it reads as "at least
+/// this much", never as a small or negative number.
 impl AddAssign for Measures {
     fn add_assign(&mut self, other: Measures) {
-        self.bytes_in += other.bytes_in;
-        self.bytes_out += other.bytes_out;
-        self.packets_in += other.packets_in;
-        self.packets_out += other.packets_out;
-        self.flows += other.flows;
-        self.accepted_flows += other.accepted_flows;
-        self.rejected_flows += other.rejected_flows;
-        self.tcp_syn_in += other.tcp_syn_in;
-        self.tcp_syn_out += other.tcp_syn_out;
-        self.tcp_synack_in += other.tcp_synack_in;
-        self.tcp_synack_out += other.tcp_synack_out;
-        self.tcp_fin_in += other.tcp_fin_in;
-        self.tcp_fin_out += other.tcp_fin_out;
-        self.tcp_rst_in += other.tcp_rst_in;
-        self.tcp_rst_out += other.tcp_rst_out;
+        let sums = [
+            (&mut self.bytes_in, other.bytes_in),
+            (&mut self.bytes_out, other.bytes_out),
+            (&mut self.packets_in, other.packets_in),
+            (&mut self.packets_out, other.packets_out),
+            (&mut self.flows, other.flows),
+            (&mut self.accepted_flows, other.accepted_flows),
+            (&mut self.rejected_flows, other.rejected_flows),
+            (&mut self.tcp_syn_in, other.tcp_syn_in),
+            (&mut self.tcp_syn_out, other.tcp_syn_out),
+            (&mut self.tcp_synack_in, other.tcp_synack_in),
+            (&mut self.tcp_synack_out, other.tcp_synack_out),
+            (&mut self.tcp_fin_in, other.tcp_fin_in),
+            (&mut self.tcp_fin_out, other.tcp_fin_out),
+            (&mut self.tcp_rst_in, other.tcp_rst_in),
+            (&mut self.tcp_rst_out, other.tcp_rst_out),
+        ];
+        for (total, add) in sums {
+            *total = total.saturating_add(add);
+        }
     }
 }
 
-/// A client city-network: the client's place plus its AS, as Internet Monitor defines it —
-/// the enrichment's facts without the postal code, which is finer than a city-network. The
-/// one definition of a city-network: flow-log rollups and the agent's performance rows both
-/// group by it.
-pub fn city_network_of(enrichment: Option<&Enrichment>) -> Facts {
+impl Measures {
+    /// Bytes both ways, saturating like every sum of measures.
+    pub fn bytes(&self) -> i64 {
+        self.bytes_in.saturating_add(self.bytes_out)
+    }
+}
+
+/// What makes rows the same client city-network within one service location: Internet
+/// Monitor's (ASN, place). The place is the database's GeoNames id when it has one (stable
+/// across releases and spellings), else the country code, subdivision (code, else name) and
+/// city. Coordinates, postal code, metro code and names are attributes of a city-network, never
+/// part of it: real databases give each network of a city its own coordinates.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CityNetworkKey {
+    /// AS number; `None` when unknown.
+    pub asn: Option<u32>,
+    /// Where the clients are.
+    pub place: Place,
+}
+
+/// The place half of a [`CityNetworkKey`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Place {
+    /// A GeoNames id (a city's, else a subdivision's, else a country's).
+    GeoName(u32),
+    /// Names, for databases without GeoNames ids; unknown parts are `None`.
+    Named {
+        /// ISO country code.
+        country_code: Option<Arc<str>>,
+        /// Subdivision code, else its name.
+        subdivision: Option<Arc<str>>,
+        /// City name.
+        city: Option<Arc<str>>,
+    },
+}
+
+impl CityNetworkKey {
+    /// The key of a client's facts.
+    pub fn of(facts: &Facts) -> CityNetworkKey {
+        let place = match facts.geoname_id {
+            Some(id) => Place::GeoName(id),
+            None => Place::Named {
+                country_code: facts.country_code.clone(),
+                subdivision: facts
+                    .subdivision_code
+                    .clone()
+                    .or_else(|| facts.subdivision.clone()),
+                city: facts.city.clone(),
+            },
+        };
+        CityNetworkKey {
+            asn: facts.asn,
+            place,
+        }
+    }
+}
+
+/// As written in the `city_network_id` columns: `AS64499|geoname:2643743`, or
+/// `AS64499|GB|ENG|London` without a GeoNames id; unknown parts are empty (`AS|GB||`).
+impl std::fmt::Display for CityNetworkKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AS")?;
+        if let Some(asn) = self.asn {
+            write!(f, "{asn}")?;
+        }
+        match &self.place {
+            Place::GeoName(id) => write!(f, "|geoname:{id}"),
+            Place::Named {
+                country_code,
+                subdivision,
+                city,
+            } => {
+                for part in [country_code, subdivision, city] {
+                    write!(f, "|{}", part.as_deref().unwrap_or(""))?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The facts a city-network row carries: the enrichment's, without the postal code, which
+/// is finer than a city-network. Flow-log rollups and the agent's performance rows both take
+/// them, and group them by [`CityNetworkKey::of`].
+pub fn city_network_facts(enrichment: Option<&Enrichment>) -> Facts {
     let mut facts = enrichment
         .map(|enrichment| enrichment.facts.clone())
         .unwrap_or_default();
@@ -228,10 +315,17 @@ const MAX_REMEMBERED_ENRICHMENTS: usize = 64 * 1024;
 
 /// The city-networks of a rollup, numbered, so that rows are keyed per record by a number
 /// rather than by hashing and comparing the facts' strings (which showed in profiles).
+///
+/// Two numberings: *variants* (distinct facts, coordinates included: one city-network has as
+/// many as the networks of its city the database places apart) and *city-networks* (distinct
+/// [`CityNetworkKey`]s). Rows are keyed by the city-network; the row's attributes are those of
+/// its variant that carried the most bytes in the rollup, the first seen on a tie.
 #[derive(Default)]
 struct CityNetworks {
-    ids: foldhash::HashMap<Facts, u32>,
-    facts: Vec<Facts>,
+    variant_ids: foldhash::HashMap<Facts, u32>,
+    variants: Vec<Variant>,
+    key_ids: foldhash::HashMap<CityNetworkKey, u32>,
+    keys: Vec<CityNetworkKey>,
     /// The id of each enrichment already seen, by the address of its `Arc` (the enricher hands
     /// out the same `Arc` for every address of a cached network). The `Arc`s are held, so no
     /// address is reused while it is a key here.
@@ -240,13 +334,20 @@ struct CityNetworks {
     unenriched: Option<u32>,
 }
 
+struct Variant {
+    facts: Facts,
+    city_network: u32,
+    bytes: i64,
+}
+
 impl CityNetworks {
-    fn id_of(&mut self, enrichment: Option<&Arc<Enrichment>>) -> u32 {
+    /// The variant of an enrichment.
+    fn variant_of(&mut self, enrichment: Option<&Arc<Enrichment>>) -> u32 {
         let Some(enrichment) = enrichment else {
             if let Some(id) = self.unenriched {
                 return id;
             }
-            let id = self.intern(city_network_of(None));
+            let id = self.intern(city_network_facts(None));
             self.unenriched = Some(id);
             return id;
         };
@@ -254,7 +355,7 @@ impl CityNetworks {
         if let Some(&id) = self.by_enrichment.get(&address) {
             return id;
         }
-        let id = self.intern(city_network_of(Some(enrichment)));
+        let id = self.intern(city_network_facts(Some(enrichment)));
         if self.held.len() >= MAX_REMEMBERED_ENRICHMENTS {
             self.by_enrichment.clear();
             self.held.clear();
@@ -265,15 +366,54 @@ impl CityNetworks {
     }
 
     fn intern(&mut self, facts: Facts) -> u32 {
-        if let Some(&id) = self.ids.get(&facts) {
+        if let Some(&id) = self.variant_ids.get(&facts) {
             return id;
         }
-        let id = self.facts.len() as u32;
-        self.facts.push(facts.clone());
-        self.ids.insert(facts, id);
+        let key = CityNetworkKey::of(&facts);
+        let next_key = self.keys.len() as u32;
+        let city_network = *self.key_ids.entry(key.clone()).or_insert(next_key);
+        if city_network == next_key {
+            self.keys.push(key);
+        }
+        let id = self.variants.len() as u32;
+        self.variants.push(Variant {
+            facts: facts.clone(),
+            city_network,
+            bytes: 0,
+        });
+        self.variant_ids.insert(facts, id);
         id
     }
+
+    /// The attributes of each city-network: its heaviest variant's facts.
+    fn attributes(&self) -> Vec<&Facts> {
+        let mut best: Vec<Option<&Variant>> = vec![None; self.keys.len()];
+        for variant in &self.variants {
+            let slot = &mut best[variant.city_network as usize];
+            if slot.is_none_or(|current| variant.bytes > current.bytes) {
+                *slot = Some(variant);
+            }
+        }
+        best.into_iter()
+            .map(|variant| variant.map(|variant| &variant.facts).unwrap_or(&NO_FACTS))
+            .collect()
+    }
 }
+
+static NO_FACTS: Facts = Facts {
+    asn: None,
+    as_name: None,
+    country_code: None,
+    country: None,
+    subdivision_code: None,
+    subdivision: None,
+    city: None,
+    metro_code: None,
+    latitude: None,
+    longitude: None,
+    postal_code: None,
+    geoname_id: None,
+};
 
 /// A row of the `city_networks` table.
 #[derive(Clone, Debug, PartialEq)]
@@ -282,7 +422,8 @@ pub struct CityNetworkRow {
     pub window_start: i64,
     /// Where the traffic was served.
     pub location: ServiceLocation,
-    /// Who the clients were (no postal code: a city-network is coarser).
+    /// Who the clients were: the identity ([`CityNetworkKey::of`]) and the attributes of the
+    /// network of this city-network that carried the most bytes (no postal code).
     pub client: Facts,
     /// How much traffic.
     pub measures: Measures,
@@ -299,6 +440,8 @@ pub struct PrefixRow {
     pub location: ServiceLocation,
     /// The client prefix (/24 and /48 by default).
     pub client_prefix: IpNetwork,
+    /// The city-network of the prefix's first enriched address ([`CityNetworkKey`] as text).
+    pub city_network_id: Arc<str>,
     /// The prefix's AS number (from its first enriched address).
     pub client_asn: Option<u32>,
     /// The prefix's AS name.
@@ -338,17 +481,24 @@ struct Accumulator {
 }
 
 impl Accumulator {
-    fn add(&mut self, record: &Record<'_>, direction: Direction, ip: IpAddr) {
+    /// Adds a record; true when its address is new to the row (one more held in memory).
+    fn add(&mut self, record: &Record<'_>, direction: Direction, ip: IpAddr) -> bool {
         self.measures.add_record(record, direction);
-        if self.last_ip != Some(ip) {
-            self.client_ips.insert(ip);
-            self.last_ip = Some(ip);
+        if self.last_ip == Some(ip) {
+            return false;
         }
+        self.last_ip = Some(ip);
+        self.client_ips.insert(ip)
     }
 }
 
+/// Rows and addresses a rollup holds before [`Rollup::is_full`] says to take its rows: about
+/// 400 bytes each, so that the rollup of one object stays within tens of MiB whatever its
+/// number of distinct client prefixes (a NAT gateway facing the internet has millions).
+pub const DEFAULT_ROW_BUDGET: usize = 100_000;
+
 struct PrefixAccumulator {
-    /// The city-network of the prefix's first enriched address.
+    /// The variant of the prefix's first enriched address.
     first: u32,
     totals: Accumulator,
 }
@@ -362,6 +512,9 @@ pub struct Rollup {
     city_networks: foldhash::HashMap<(i64, u32, u32), Accumulator>,
     prefixes: foldhash::HashMap<(i64, u32, IpNetwork), PrefixAccumulator>,
     summary: RollupSummary,
+    /// Rows and distinct addresses held, against `budget`.
+    held: usize,
+    budget: usize,
 }
 
 impl Rollup {
@@ -374,7 +527,23 @@ impl Rollup {
             city_networks: foldhash::HashMap::default(),
             prefixes: foldhash::HashMap::default(),
             summary: RollupSummary::default(),
+            held: 0,
+            budget: DEFAULT_ROW_BUDGET,
         }
+    }
+
+    /// The same rollup with another budget of rows and addresses held (see [`Rollup::is_full`]).
+    pub fn with_row_budget(mut self, budget: usize) -> Rollup {
+        self.budget = budget.max(1);
+        self
+    }
+
+    /// True when the rollup holds as many rows and distinct addresses as its budget: the
+    /// caller then takes the rows so far ([`Rollup::take_rows`]) and writes them, so memory
+    /// stays bounded. Rows taken at different times may repeat a key; their measures add up
+    /// (only `client_ips` counts an address once per row, not once per key).
+    pub fn is_full(&self) -> bool {
+        self.held >= self.budget
     }
 
     /// Adds an OK record with its peer. Records of other kinds only count in the summary.
@@ -382,11 +551,12 @@ impl Rollup {
         let bytes = record.int(Field::Bytes).unwrap_or(0);
         let (PeerKind::Internet, Some(ip), Some(direction)) = (peer.kind, peer.ip, peer.direction)
         else {
-            *self
+            let other = self
                 .summary
                 .other_bytes
                 .entry(peer.kind.name())
-                .or_default() += bytes;
+                .or_default();
+            *other = other.saturating_add(bytes);
             *self
                 .summary
                 .other_records
@@ -396,27 +566,34 @@ impl Rollup {
         };
         let Some(start) = record.int(Field::Start).or(record.int(Field::End)) else {
             self.summary.unwindowed_records += 1;
-            self.summary.unwindowed_bytes += bytes;
+            self.summary.unwindowed_bytes = self.summary.unwindowed_bytes.saturating_add(bytes);
             return;
         };
         self.summary.internet_records += 1;
         let window_start = start - start.rem_euclid(WINDOW_SECONDS);
         let location = self.location_of(record);
-        let client = self.cities.id_of(enrichment);
+        let variant = self.cities.variant_of(enrichment);
+        let counted = &mut self.cities.variants[variant as usize];
+        counted.bytes = counted.bytes.saturating_add(bytes);
+        let client = counted.city_network;
 
         let prefix = client_prefix(ip, self.config.prefix_len_v4, self.config.prefix_len_v6);
+        let n_rows = self.prefixes.len() + self.city_networks.len();
         let by_prefix = self
             .prefixes
             .entry((window_start, location, prefix))
             .or_insert_with(|| PrefixAccumulator {
-                first: client,
+                first: variant,
                 totals: Accumulator::default(),
             });
-        by_prefix.totals.add(record, direction, ip);
-        self.city_networks
-            .entry((window_start, location, client))
-            .or_default()
-            .add(record, direction, ip);
+        let mut new_ips = usize::from(by_prefix.totals.add(record, direction, ip));
+        new_ips += usize::from(
+            self.city_networks
+                .entry((window_start, location, client))
+                .or_default()
+                .add(record, direction, ip),
+        );
+        self.held += self.prefixes.len() + self.city_networks.len() - n_rows + new_ips;
     }
 
     /// What did not go into rows.
@@ -465,17 +642,32 @@ impl Rollup {
     }
 
     /// The rows, ordered by window, location, then traffic (largest first), and the summary.
-    pub fn finish(self) -> (Vec<CityNetworkRow>, Vec<PrefixRow>, RollupSummary) {
-        let locations = self.locations;
-        let facts = self.cities.facts;
-        let mut city_rows: Vec<CityNetworkRow> = self
-            .city_networks
+    pub fn finish(mut self) -> (Vec<CityNetworkRow>, Vec<PrefixRow>, RollupSummary) {
+        let (city_rows, prefix_rows) = self.take_rows();
+        (city_rows, prefix_rows, self.summary)
+    }
+
+    /// The rows so far, ordered as [`Rollup::finish`] orders them, leaving the rollup empty of
+    /// rows (the summary and the city-networks' attributes go on).
+    pub fn take_rows(&mut self) -> (Vec<CityNetworkRow>, Vec<PrefixRow>) {
+        self.held = 0;
+        let city_networks = std::mem::take(&mut self.city_networks);
+        let prefixes = std::mem::take(&mut self.prefixes);
+        let locations = &self.locations;
+        let attributes = self.cities.attributes();
+        let ids: Vec<Arc<str>> = self
+            .cities
+            .keys
+            .iter()
+            .map(|key| Arc::from(key.to_string()))
+            .collect();
+        let mut city_rows: Vec<CityNetworkRow> = city_networks
             .into_iter()
             .map(
                 |((window_start, location, client), totals)| CityNetworkRow {
                     window_start,
                     location: locations[location as usize].clone(),
-                    client: facts[client as usize].clone(),
+                    client: attributes[client as usize].clone(),
                     measures: totals.measures,
                     client_ips: totals.client_ips.len() as i64,
                 },
@@ -485,28 +677,28 @@ impl Rollup {
             (
                 a.window_start,
                 &a.location,
-                b.measures.bytes_in + b.measures.bytes_out,
+                b.measures.bytes(),
                 a.client.asn,
             )
                 .cmp(&(
                     b.window_start,
                     &b.location,
-                    a.measures.bytes_in + a.measures.bytes_out,
+                    a.measures.bytes(),
                     b.client.asn,
                 ))
-                .then_with(|| a.client.city.cmp(&b.client.city))
-                .then_with(|| a.client.as_name.cmp(&b.client.as_name))
-                .then_with(|| a.client.country_code.cmp(&b.client.country_code))
+                .then_with(|| CityNetworkKey::of(&a.client).cmp(&CityNetworkKey::of(&b.client)))
         });
-        let mut prefix_rows: Vec<PrefixRow> = self
-            .prefixes
+        let mut prefix_rows: Vec<PrefixRow> = prefixes
             .into_iter()
             .map(|((window_start, location, client_prefix), accumulated)| {
-                let first = &facts[accumulated.first as usize];
+                let first = &self.cities.variants[accumulated.first as usize];
+                let city_network = first.city_network as usize;
+                let first = &first.facts;
                 PrefixRow {
                     window_start,
                     location: locations[location as usize].clone(),
                     client_prefix,
+                    city_network_id: ids[city_network].clone(),
                     client_asn: first.asn,
                     client_as_name: first.as_name.clone(),
                     client_country_code: first.country_code.clone(),
@@ -524,6 +716,6 @@ impl Rollup {
                 row.client_prefix.to_string(),
             )
         });
-        (city_rows, prefix_rows, self.summary)
+        (city_rows, prefix_rows)
     }
 }

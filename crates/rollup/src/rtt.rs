@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use flowatlas_geo::{Enrichment, Facts, IpNetwork};
 
-use crate::{ServiceLocation, city_network_of};
+use crate::{CityNetworkKey, ServiceLocation, city_network_facts};
 
 /// Largest relative error of a value read back from an [`RttHistogram`]: every value in a
 /// bucket is within 1% of the bucket's representative value.
@@ -219,25 +219,29 @@ pub struct PrefixPerformanceRow {
 
 /// Merges `tcp_stats` rows of any number of hosts into performance rows per window, service
 /// location and client city-network (and per client prefix). Each prefix is enriched once, by
-/// its network address: the agent never sends a client address.
+/// its network address: the agent never sends a client address. City-networks are grouped by
+/// the same [`CityNetworkKey`] as the flow-log rollup; a row's facts are those of the first
+/// prefix that named it.
 #[derive(Default)]
 pub struct PerformanceRollup {
-    city_networks: HashMap<(i64, ServiceLocation, Facts), Performance>,
+    city_networks: HashMap<(i64, ServiceLocation, CityNetworkKey), (Facts, Performance)>,
     prefixes: HashMap<(i64, ServiceLocation, IpNetwork), (Facts, Performance)>,
 }
 
 impl PerformanceRollup {
     /// Adds a row with its prefix's enrichment.
     pub fn add(&mut self, row: &TcpStatsRow, enrichment: Option<&Enrichment>) {
-        let client = city_network_of(enrichment);
+        let client = city_network_facts(enrichment);
+        let key = CityNetworkKey::of(&client);
         self.prefixes
             .entry((row.window_start, row.location.clone(), row.client_prefix))
             .or_insert_with(|| (client.clone(), Performance::default()))
             .1
             .add(row);
         self.city_networks
-            .entry((row.window_start, row.location.clone(), client))
-            .or_default()
+            .entry((row.window_start, row.location.clone(), key))
+            .or_insert_with(|| (client, Performance::default()))
+            .1
             .add(row);
     }
 
@@ -247,7 +251,7 @@ impl PerformanceRollup {
             .city_networks
             .into_iter()
             .map(
-                |((window_start, location, client), performance)| CityNetworkPerformanceRow {
+                |((window_start, location, _), (client, performance))| CityNetworkPerformanceRow {
                     window_start,
                     location,
                     client,

@@ -143,3 +143,200 @@ fn rows_windows_directions_flags_and_accounting() {
     assert_eq!(summary.other_bytes["aws"], 700);
     assert_eq!(summary.internet_records, 6);
 }
+
+/// Real databases place each network of a city apart: GeoLite2 gives every network its own
+/// coordinates, postal code and accuracy radius, some cities have no subdivision, some networks
+/// only a country. A city-network is still one row per window: (ASN, place), coordinates an
+/// attribute taken from its busiest network.
+#[test]
+fn one_row_per_city_network_however_its_networks_are_placed() {
+    let databases = Arc::new(
+        Databases::open(&GeoConfig {
+            asn_dbs: vec![geo("geolite2-asn-scattered.mmdb")],
+            geo_dbs: vec![geo("geolite2-city-scattered.mmdb")],
+            prefixes: None,
+        })
+        .unwrap(),
+    );
+    // Our IPv6 network, declared so its records' peer is known without learning it first.
+    let rules = PeerRules::new(&["2600:1f18::/32".to_string()], None).unwrap();
+    let mut finder = PeerFinder::new(&rules);
+    let mut enricher = Enricher::new(databases);
+    let mut rollup = Rollup::new(RollupConfig {
+        prefix_len_v4: 24,
+        prefix_len_v6: 48,
+        default_location: ServiceLocation::default(),
+    });
+    // (client, bytes): AS64499's London spans five networks at five coordinates (the third
+    // carries the most bytes), AS64500's London two; then Singapore (no subdivision), a
+    // country-only network and one with no place at all.
+    let clients: &[(&str, i64)] = &[
+        ("203.0.113.5", 100),
+        ("203.0.113.20", 200),
+        ("203.0.113.40", 5000),
+        ("203.0.113.50", 300),
+        ("2001:db8:ffff::9", 400),
+        ("203.0.113.70", 10),
+        ("203.0.113.90", 20),
+        ("203.0.113.100", 30),
+        ("203.0.113.120", 40),
+        ("203.0.113.130", 50),
+    ];
+    let mut log = String::from(
+        "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n",
+    );
+    for (index, (client, bytes)) in clients.iter().enumerate() {
+        let local = if client.contains(':') {
+            "2600:1f18::10"
+        } else {
+            "10.0.0.5"
+        };
+        for window in [1_780_315_200, 1_780_315_500] {
+            log.push_str(&format!(
+                "5 111122223333 eni-1 {client} {local} {} 443 6 1 {bytes} {} {} ACCEPT OK\n",
+                40_000 + index,
+                window + 10,
+                window + 60
+            ));
+        }
+    }
+    let mut reader = Reader::new(std::io::Cursor::new(log), &Options::default()).unwrap();
+    while let Some(entry) = reader.next_entry().unwrap() {
+        let Entry::Record(record) = entry else {
+            panic!("{entry:?}")
+        };
+        let peer = finder.find(&record);
+        let enrichment = peer.ip.map(|ip| enricher.enrich(ip));
+        rollup.add(&record, &peer, enrichment.as_ref());
+    }
+    let (cities, prefixes, _) = rollup.finish();
+    let ids: Vec<String> = cities
+        .iter()
+        .filter(|row| row.window_start == 1_780_315_200)
+        .map(|row| flowatlas_rollup::CityNetworkKey::of(&row.client).to_string())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "AS64499|geoname:2643743",
+            "AS64511|||",
+            "AS64498|geoname:2921044",
+            "AS64500|geoname:2643743",
+            "AS64507|geoname:1880252",
+        ],
+        "largest first (a tie by ASN), one row each"
+    );
+    assert_eq!(cities.len(), 2 * ids.len(), "the same in both windows");
+    let london = &cities[0];
+    assert_eq!(london.measures.bytes_in, 100 + 200 + 5000 + 300 + 400);
+    assert_eq!(london.client_ips, 5);
+    // The busiest network's coordinates; never a postal code.
+    assert_eq!(
+        (london.client.latitude, london.client.longitude),
+        (Some(51.5142), Some(-0.0931))
+    );
+    assert_eq!(london.client.postal_code, None);
+    let singapore = cities
+        .iter()
+        .find(|row| row.client.asn == Some(64507))
+        .unwrap();
+    assert_eq!(
+        (
+            singapore.client.city.as_deref(),
+            singapore.client.subdivision_code.as_deref()
+        ),
+        (Some("Singapore"), None)
+    );
+    let country_only = cities
+        .iter()
+        .find(|row| row.client.asn == Some(64498))
+        .unwrap();
+    assert_eq!(
+        (
+            country_only.client.country_code.as_deref(),
+            country_only.client.city.as_deref()
+        ),
+        (Some("DE"), None)
+    );
+    // Prefix rows name their city-network by the same id.
+    let v6 = prefixes
+        .iter()
+        .find(|row| row.client_prefix.to_string() == "2001:db8:ffff::/48")
+        .unwrap();
+    assert_eq!(&*v6.city_network_id, "AS64499|geoname:2643743");
+}
+
+#[test]
+fn a_full_rollup_hands_over_rows_that_add_up() {
+    // 2,000 records from 1,000 distinct /24s (two addresses each), in two windows.
+    let mut log =
+        String::from("version srcaddr dstaddr packets bytes start end action log-status\n");
+    for idx in 0..2_000u32 {
+        let (third, second) = ((idx / 2) % 250, (idx / 2) / 250);
+        let host = 1 + idx % 2;
+        let start = 1_780_315_200 + (idx % 2) * 300;
+        log.push_str(&format!(
+            "5 89.{second}.{third}.{host} 10.0.0.5 1 {} {start} {start} ACCEPT OK\n",
+            100 + idx
+        ));
+    }
+    let rules = PeerRules::new(&[], None).unwrap();
+    let config = RollupConfig {
+        prefix_len_v4: 24,
+        prefix_len_v6: 48,
+        default_location: ServiceLocation::default(),
+    };
+    let budget = 100;
+    let mut bounded = Rollup::new(config.clone()).with_row_budget(budget);
+    let mut whole = Rollup::new(config);
+    let mut finder = PeerFinder::new(&rules);
+    let mut reader = Reader::new(std::io::Cursor::new(log), &Options::default()).unwrap();
+    let (mut city_parts, mut prefix_parts, mut n_takes) = (Vec::new(), Vec::new(), 0);
+    while let Some(entry) = reader.next_entry().unwrap() {
+        let Entry::Record(record) = entry else {
+            panic!("{entry:?}")
+        };
+        let peer = finder.find(&record);
+        bounded.add(&record, &peer, None);
+        whole.add(&record, &peer, None);
+        if bounded.is_full() {
+            let (cities, prefixes) = bounded.take_rows();
+            // A record adds at most two rows and two addresses past the budget.
+            let held: usize = prefixes.len()
+                + cities.len()
+                + prefixes
+                    .iter()
+                    .map(|row| row.client_ips as usize)
+                    .sum::<usize>()
+                + cities
+                    .iter()
+                    .map(|row| row.client_ips as usize)
+                    .sum::<usize>();
+            assert!(held < budget + 4, "{held} held for a budget of {budget}");
+            city_parts.extend(cities);
+            prefix_parts.extend(prefixes);
+            n_takes += 1;
+        }
+    }
+    let (cities, prefixes, summary) = bounded.finish();
+    city_parts.extend(cities);
+    prefix_parts.extend(prefixes);
+    let (whole_cities, whole_prefixes, whole_summary) = whole.finish();
+    assert!(n_takes >= 20, "{n_takes} takes");
+    assert_eq!(summary, whole_summary);
+    let total = |bytes: &mut dyn Iterator<Item = i64>| bytes.sum::<i64>();
+    assert_eq!(
+        total(&mut prefix_parts.iter().map(|row| row.measures.bytes())),
+        total(&mut whole_prefixes.iter().map(|row| row.measures.bytes()))
+    );
+    assert_eq!(
+        total(&mut city_parts.iter().map(|row| row.measures.bytes())),
+        total(&mut whole_cities.iter().map(|row| row.measures.bytes()))
+    );
+    assert_eq!(
+        total(&mut city_parts.iter().map(|row| row.measures.flows)),
+        2_000
+    );
+    // Each (window, prefix) key has one record here, so no key is split across parts.
+    assert_eq!(prefix_parts.len(), whole_prefixes.len());
+}

@@ -493,7 +493,8 @@ pub async fn get_text(client: &Client, bucket: &str, key: &str) -> Result<Option
         .map_err(request_error("GetObject", bucket, key))
 }
 
-/// Downloads an object to a local file (written beside its name, then renamed).
+/// Downloads an object to a local file (written under a hidden name unique to this download
+/// beside its final one, then renamed).
 pub async fn download(client: &Client, bucket: &str, key: &str, path: &Path) -> Result<(), Error> {
     let response = client
         .get_object()
@@ -506,8 +507,7 @@ pub async fn download(client: &Client, bucket: &str, key: &str, path: &Path) -> 
         path: path.to_path_buf(),
         source,
     };
-    let partial = path.with_extension("partial");
-    let mut out = std::fs::File::create(&partial).map_err(file_error)?;
+    let (temporary, mut out) = flowatlas_tables::TemporaryFile::create(path).map_err(file_error)?;
     let mut body = response.body;
     while let Some(chunk) =
         body.try_next()
@@ -516,7 +516,8 @@ pub async fn download(client: &Client, bucket: &str, key: &str, path: &Path) -> 
     {
         io::Write::write_all(&mut out, &chunk).map_err(file_error)?;
     }
-    std::fs::rename(&partial, path).map_err(file_error)
+    drop(out);
+    temporary.persist().map_err(file_error)
 }
 
 /// Deletes an object (deleting a missing object is not an error in S3).

@@ -67,7 +67,8 @@ pub async fn process_object(
         Ok(opened) => opened,
         Err(error) => return (worker, Err(ObjectError::Failed(error.to_string()))),
     };
-    let source = Source::of_s3_object(bucket, key, info.etag.clone(), Some(info.size));
+    let mut source = Source::of_s3_object(bucket, key, info.etag.clone(), Some(info.size));
+    source.delivered_at = info.last_modified_ms.map(|ms| ms.div_euclid(1000));
     let scratch = publish.is_some();
     let thread_source = source.clone();
     let joined = tokio::task::spawn_blocking(move || {
@@ -124,14 +125,18 @@ fn process_body(
         }
     }
     std::fs::create_dir_all(out_dir).map_err(folder_error)?;
-    let read = &worker.config.read;
+    let read = &source.read_options(&worker.config.read);
     let reader = match body {
         Body::Stream(stream) => Reader::new(stream, read),
         Body::Parquet(ranged) => Reader::parquet(ranged, read),
     };
     let classify = |error: flowatlas_flowlog::Error| {
         let message = format!("{}: {error}", source.name);
-        if matches!(error, flowatlas_flowlog::Error::FormatUndetermined { .. }) {
+        if matches!(
+            error,
+            flowatlas_flowlog::Error::FormatUndetermined { .. }
+                | flowatlas_flowlog::Error::NotFlowLogText { .. }
+        ) {
             ObjectError::NotFlowLog(message)
         } else {
             ObjectError::Failed(message)

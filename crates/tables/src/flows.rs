@@ -14,7 +14,7 @@ use flowatlas_flowlog::{Field, Kind, Record, Value};
 use flowatlas_geo::{Enrichment, Peer};
 use parquet::arrow::ArrowWriter;
 
-use crate::{ColumnKind, WriteError, WrittenFile, partition_of, writer_properties};
+use crate::{ColumnKind, TemporaryFile, WriteError, WrittenFile, partition_of, writer_properties};
 
 /// Name of the table and its folder.
 pub const FLOWS: &str = "flows";
@@ -40,6 +40,7 @@ enum Source {
     SubdivisionCode,
     Subdivision,
     City,
+    GeonameId,
     MetroCode,
     Latitude,
     Longitude,
@@ -71,7 +72,7 @@ static COLUMNS: LazyLock<Vec<FlowColumn>> = LazyLock::new(|| {
             source: Source::Record(field),
         })
         .collect();
-    let extra: [(&'static str, ColumnKind, &'static str, Source); 17] = [
+    let extra: [(&'static str, ColumnKind, &'static str, Source); 18] = [
         (
             "direction",
             ColumnKind::Text,
@@ -145,6 +146,12 @@ static COLUMNS: LazyLock<Vec<FlowColumn>> = LazyLock::new(|| {
             Source::Subdivision,
         ),
         ("peer_city", ColumnKind::Text, "City.", Source::City),
+        (
+            "peer_geoname_id",
+            ColumnKind::Int64,
+            "GeoNames id of the place (city, else subdivision, else country).",
+            Source::GeonameId,
+        ),
         (
             "peer_metro_code",
             ColumnKind::Int32,
@@ -242,7 +249,7 @@ impl Builder {
 struct Partition {
     relative: PathBuf,
     path: PathBuf,
-    partial: PathBuf,
+    temporary: TemporaryFile,
     writer: ArrowWriter<File>,
     builders: Vec<Builder>,
     buffered: usize,
@@ -322,6 +329,9 @@ impl FlowsWriter {
                 (Source::Asn, Builder::Int64(builder)) => {
                     builder.append_option(facts.and_then(|facts| facts.asn).map(i64::from))
                 }
+                (Source::GeonameId, Builder::Int64(builder)) => {
+                    builder.append_option(facts.and_then(|facts| facts.geoname_id).map(i64::from))
+                }
                 (Source::MetroCode, Builder::Int32(builder)) => {
                     builder.append_option(facts.and_then(|facts| facts.metro_code))
                 }
@@ -385,9 +395,8 @@ impl FlowsWriter {
             path: folder,
             source,
         })?;
-        let partial = crate::partial_path(&path);
-        let file = File::create(&partial).map_err(|source| WriteError::Io {
-            path: partial.clone(),
+        let (temporary, file) = TemporaryFile::create(&path).map_err(|source| WriteError::Io {
+            path: path.clone(),
             source,
         })?;
         let writer = ArrowWriter::try_new(file, flows_schema(), Some(writer_properties(None)))
@@ -398,7 +407,7 @@ impl FlowsWriter {
         Ok(Partition {
             relative,
             path,
-            partial,
+            temporary,
             writer,
             builders: COLUMNS
                 .iter()
@@ -419,12 +428,13 @@ impl FlowsWriter {
                 source,
             };
             partition.writer.close().map_err(parquet_error)?;
-            std::fs::rename(&partition.partial, &partition.path).map_err(|source| {
-                WriteError::Io {
+            partition
+                .temporary
+                .persist()
+                .map_err(|source| WriteError::Io {
                     path: partition.path.clone(),
                     source,
-                }
-            })?;
+                })?;
             written.push(WrittenFile {
                 path: partition.relative,
                 rows: partition.rows,

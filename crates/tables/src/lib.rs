@@ -29,6 +29,7 @@ mod health;
 mod performance;
 mod read;
 mod tcp;
+mod temporary;
 mod top;
 
 pub use catalog::{CatalogTable, PARTITION_KEYS};
@@ -42,6 +43,7 @@ pub use read::{
     HEALTH_SOURCE_ID, assess_folder, read_city_networks, read_client_prefixes, write_health,
 };
 pub use tcp::{TCP_STATS, TcpRow, read_tcp_stats, read_tcp_stats_file, tcp_stats};
+pub use temporary::TemporaryFile;
 pub use top::{TopBy, TopEntry, TopReport, top};
 
 use std::collections::BTreeMap;
@@ -55,14 +57,14 @@ use arrow_array::builder::{
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 use flowatlas_geo::Facts;
-use flowatlas_rollup::{CityNetworkRow, Measures, PrefixRow, ServiceLocation};
+use flowatlas_rollup::{CityNetworkKey, CityNetworkRow, Measures, PrefixRow, ServiceLocation};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 /// Version of the tables' schemas, written into every file's metadata.
-pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_VERSION: &str = "2";
 
 /// A column's type, mapped to Arrow, Parquet and Athena types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -244,6 +246,10 @@ fn column<R>(
 
 fn text(value: &Option<Arc<str>>) -> Cell<'_> {
     Cell::Text(value.as_deref())
+}
+
+fn text_of(value: &Arc<str>) -> Cell<'_> {
+    Cell::Text(Some(value))
 }
 
 fn leading_columns<R: LocatedRow>() -> Vec<Column<R>> {
@@ -479,9 +485,21 @@ pub fn catalog_tables() -> Vec<CatalogTable> {
     ]
 }
 
-/// The client city-network's columns: AS, then place from country to coordinates.
+/// The client city-network's columns: its identity, the AS, then place from country to
+/// coordinates. Group by `city_network_id` (with the service location): the other columns
+/// are attributes, and rows of one city-network from different objects may carry different
+/// coordinates.
 fn client_columns<R: ClientRow>() -> Vec<Column<R>> {
     vec![
+        Column {
+            nullable: false,
+            ..column(
+                "city_network_id",
+                ColumnKind::Text,
+                "The client city-network: ASN and place (GeoNames id, else country|subdivision|city), e.g. `AS64499|geoname:2643743`. Group by it.",
+                |row: &R| Cell::OwnedText(CityNetworkKey::of(row.client()).to_string()),
+            )
+        },
         column(
             "client_asn",
             ColumnKind::Int64,
@@ -525,6 +543,12 @@ fn client_columns<R: ClientRow>() -> Vec<Column<R>> {
             |row: &R| text(&row.client().city),
         ),
         column(
+            "client_geoname_id",
+            ColumnKind::Int64,
+            "GeoNames id of the place (city, else subdivision, else country) where the database has one.",
+            |row: &R| Cell::Int64(row.client().geoname_id.map(i64::from)),
+        ),
+        column(
             "client_metro_code",
             ColumnKind::Int32,
             "US metro (DMA) code.",
@@ -533,13 +557,13 @@ fn client_columns<R: ClientRow>() -> Vec<Column<R>> {
         column(
             "client_latitude",
             ColumnKind::Double,
-            "Latitude of the location.",
+            "Latitude: of the city-network's network that carried the most bytes in the object (an attribute).",
             |row: &R| Cell::Double(row.client().latitude),
         ),
         column(
             "client_longitude",
             ColumnKind::Double,
-            "Longitude of the location.",
+            "Longitude, with `client_latitude`.",
             |row: &R| Cell::Double(row.client().longitude),
         ),
     ]
@@ -552,7 +576,7 @@ pub fn city_networks() -> Table<CityNetworkRow> {
     columns.extend(measure_columns::<CityNetworkRow>());
     Table::new(
         "city_networks",
-        "Internet traffic per 5-minute window, service location and client city-network (location + ASN).",
+        "Internet traffic per 5-minute window, service location and client city-network (ASN + place).",
         columns,
     )
 }
@@ -568,6 +592,15 @@ pub fn client_prefixes() -> Table<PrefixRow> {
                 ColumnKind::Text,
                 "Client prefix as CIDR text (/24 IPv4, /48 IPv6 by default).",
                 |row: &PrefixRow| Cell::OwnedText(row.client_prefix.to_string()),
+            )
+        },
+        Column {
+            nullable: false,
+            ..column(
+                "city_network_id",
+                ColumnKind::Text,
+                "City-network of the prefix's first enriched client, as in `city_networks`.",
+                |row: &PrefixRow| text_of(&row.city_network_id),
             )
         },
         column(
@@ -679,24 +712,17 @@ pub fn utc_date(seconds: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
-/// Where a file is written before it is renamed to `path`: beside it, under a name starting
-/// with `.`, which Athena, Hive and Spark skip, so a query never reads half a file.
-pub fn partial_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|name| name.to_string_lossy())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.partial"))
-}
-
-/// Writes rows as `<dir>/<table>/<partition>/<source_id>.parquet`, one file per partition the
-/// rows fall in. Each file is written beside its final name and renamed over it, so a reader
-/// never sees half a file and a re-run replaces, never duplicates.
+/// Writes rows as `<dir>/<table>/<partition>/<name>.parquet` (`name`: the source id, or one of
+/// its parts), one file per partition the
+/// rows fall in. Each file is written under a hidden name unique to this writer beside its
+/// final name and renamed over it ([`TemporaryFile`]), so a reader never sees half a file, two
+/// runs into one output never corrupt each other's files (the last complete one wins) and a
+/// re-run replaces, never duplicates.
 pub fn write_partitioned<R: PartitionTime + Clone>(
     table: &Table<R>,
     rows: &[R],
     dir: &Path,
-    source_id: &str,
+    name: &str,
 ) -> Result<Vec<WrittenFile>, WriteError> {
     // Rows come sorted by time from the rollup, so each hour is usually one run of rows and is
     // written from the slice itself; rows out of order are copied into their hour. Partitions
@@ -725,7 +751,7 @@ pub fn write_partitioned<R: PartitionTime + Clone>(
     for (hour, rows) in runs {
         let relative = Path::new(table.name)
             .join(partition_of(hour * 3_600))
-            .join(format!("{source_id}.parquet"));
+            .join(format!("{name}.parquet"));
         let path = dir.join(&relative);
         let folder = path.parent().unwrap_or(dir);
         std::fs::create_dir_all(folder).map_err(|source| WriteError::Io {
@@ -736,9 +762,8 @@ pub fn write_partitioned<R: PartitionTime + Clone>(
             table: table.name,
             source,
         })?;
-        let partial = partial_path(&path);
-        let file = std::fs::File::create(&partial).map_err(|source| WriteError::Io {
-            path: partial.clone(),
+        let (temporary, file) = TemporaryFile::create(&path).map_err(|source| WriteError::Io {
+            path: path.clone(),
             source,
         })?;
         let parquet_error = |source| WriteError::Parquet {
@@ -750,7 +775,7 @@ pub fn write_partitioned<R: PartitionTime + Clone>(
             ArrowWriter::try_new(file, table.schema(), Some(properties)).map_err(parquet_error)?;
         writer.write(&batch).map_err(parquet_error)?;
         writer.close().map_err(parquet_error)?;
-        std::fs::rename(&partial, &path).map_err(|source| WriteError::Io {
+        temporary.persist().map_err(|source| WriteError::Io {
             path: path.clone(),
             source,
         })?;

@@ -13,7 +13,7 @@ use flowatlas_rollup::{
 
 use crate::read::{Columns, for_each_batch};
 use crate::tcp::{TcpRow, histogram_of, tcp_measure_columns, tcp_measures_of};
-use crate::top::{TopBy, label_of};
+use crate::top::{TopBy, identity_of, key_columns, key_parts, label_of};
 use crate::{
     Cell, ClientRow, Column, ColumnKind, LocatedRow, Table, WriteError, client_columns, column,
     leading_columns,
@@ -150,27 +150,22 @@ pub fn top_performance(
     to: Option<i64>,
     n: usize,
 ) -> Result<(Vec<PerformanceEntry>, usize), WriteError> {
-    let key_columns: &[&str] = match by {
-        TopBy::Asn => &["client_asn", "client_as_name"],
-        TopBy::City => &["client_city", "client_subdivision", "client_country_code"],
-        TopBy::Country => &["client_country_code", "client_country"],
-        TopBy::Prefix => &["client_prefix", "client_as_name"],
-    };
-    let mut groups: HashMap<String, Performance> = HashMap::new();
+    let key_columns = key_columns(by);
+    let mut groups: HashMap<String, PerformanceEntry> = HashMap::new();
     let mut n_rows = 0;
     let table = prefix_performance();
     for_each_batch(&data_dir.join(table.name), from, to, |batch| {
         let columns = Columns { batch };
         for row in columns.rows_in(from, to) {
             n_rows += 1;
-            let parts: Vec<Option<String>> = key_columns
-                .iter()
-                .map(|&name| match name {
-                    "client_asn" => columns.int64(name, row).map(|asn| asn.to_string()),
-                    _ => columns.text(name, row).map(str::to_owned),
+            let parts = key_parts(batch, key_columns, row);
+            let group = &mut groups
+                .entry(identity_of(by, &parts))
+                .or_insert_with(|| PerformanceEntry {
+                    label: label_of(by, &parts),
+                    performance: Performance::default(),
                 })
-                .collect();
-            let group = groups.entry(label_of(by, &parts)).or_default();
+                .performance;
             group.measures += tcp_measures_of(&columns, row);
             group.rtt += &histogram_of(&columns, row);
         }
@@ -180,13 +175,8 @@ pub fn top_performance(
         PerformanceMetric::Retransmits => performance.measures.retransmission_rate(),
     };
     let mut ranked: Vec<(f64, PerformanceEntry)> = groups
-        .into_iter()
-        .filter_map(|(label, performance)| {
-            Some((
-                value(&performance)?,
-                PerformanceEntry { label, performance },
-            ))
-        })
+        .into_values()
+        .filter_map(|entry| Some((value(&entry.performance)?, entry)))
         .collect();
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.label.cmp(&b.1.label)));
     Ok((

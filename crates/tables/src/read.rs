@@ -39,6 +39,9 @@ pub fn read_city_networks(
                 latitude: columns.double("client_latitude", row),
                 longitude: columns.double("client_longitude", row),
                 postal_code: None,
+                geoname_id: columns
+                    .int64("client_geoname_id", row)
+                    .and_then(|id| u32::try_from(id).ok()),
             };
             rows.push(CityNetworkRow {
                 window_start: columns.seconds(row),
@@ -74,6 +77,9 @@ pub fn read_client_prefixes(
                 window_start: columns.seconds(row),
                 location: columns.location(row, &mut texts),
                 client_prefix,
+                city_network_id: texts
+                    .get(columns.text("city_network_id", row))
+                    .unwrap_or_else(|| Arc::from("")),
                 client_asn: columns.int64("client_asn", row).map(|asn| asn as u32),
                 client_as_name: texts.get(columns.text("client_as_name", row)),
                 client_country_code: texts.get(columns.text("client_country_code", row)),
@@ -306,6 +312,7 @@ mod tests {
             latitude: Some(51.51),
             longitude: Some(-0.13),
             postal_code: None,
+            geoname_id: Some(2643743),
         };
         let windows = [1_780_272_000, 1_780_272_300, 1_780_279_200];
         let city_rows = windows
@@ -324,6 +331,7 @@ mod tests {
                 window_start,
                 location: location.clone(),
                 client_prefix: "198.18.6.0/24".parse().unwrap(),
+                city_network_id: Arc::from("AS64499|geoname:2643743"),
                 client_asn: client.asn,
                 client_as_name: client.as_name.clone(),
                 client_country_code: client.country_code.clone(),

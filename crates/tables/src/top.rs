@@ -40,6 +40,13 @@ pub struct TopEntry {
     pub rejected_flows: i64,
 }
 
+impl TopEntry {
+    /// Bytes in and out, saturating at `i64::MAX` like every sum of measures.
+    pub fn bytes(&self) -> i64 {
+        self.bytes_in.saturating_add(self.bytes_out)
+    }
+}
+
 /// The ranking and the totals it is a share of.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TopReport {
@@ -49,6 +56,46 @@ pub struct TopReport {
     pub total_bytes: i64,
     /// Files read.
     pub n_files: usize,
+}
+
+/// The columns that identify and label an entry ranked by `by` (see [`identity_of`] and
+/// [`label_of`]); the performance tables carry the same client columns.
+pub(crate) fn key_columns(by: TopBy) -> &'static [&'static str] {
+    match by {
+        TopBy::Asn => &["client_asn", "client_as_name"],
+        TopBy::City => &[
+            "client_city",
+            "client_subdivision",
+            "client_country_code",
+            "client_geoname_id",
+            "client_subdivision_code",
+        ],
+        TopBy::Country => &["client_country_code", "client_country"],
+        TopBy::Prefix => &["client_prefix", "client_as_name"],
+    }
+}
+
+/// A row's key columns as text (integers written out); `None` where null or missing.
+pub(crate) fn key_parts(
+    batch: &RecordBatch,
+    key_columns: &[&str],
+    row: usize,
+) -> Vec<Option<String>> {
+    key_columns
+        .iter()
+        .map(|name| {
+            let column = batch.column_by_name(name)?;
+            if column.is_null(row) {
+                return None;
+            }
+            if let Some(ints) = column.as_primitive_opt::<Int64Type>() {
+                return Some(ints.value(row).to_string());
+            }
+            column
+                .as_string_opt::<i32>()
+                .map(|texts| texts.value(row).to_string())
+        })
+        .collect()
 }
 
 /// Parquet files of a table whose partition may hold windows in `[from, to)` (Unix seconds).
@@ -108,15 +155,11 @@ pub fn top(
     to: Option<i64>,
     n: usize,
 ) -> Result<TopReport, WriteError> {
-    let (table, key_columns): (&str, &[&str]) = match by {
-        TopBy::Asn => ("city_networks", &["client_asn", "client_as_name"]),
-        TopBy::City => (
-            "city_networks",
-            &["client_city", "client_subdivision", "client_country_code"],
-        ),
-        TopBy::Country => ("city_networks", &["client_country_code", "client_country"]),
-        TopBy::Prefix => ("client_prefixes", &["client_prefix", "client_as_name"]),
+    let table = match by {
+        TopBy::Asn | TopBy::City | TopBy::Country => "city_networks",
+        TopBy::Prefix => "client_prefixes",
     };
+    let key_columns = key_columns(by);
     let files = files_in_range(&data_dir.join(table), from, to)?;
     let mut totals: HashMap<String, TopEntry> = HashMap::new();
     for path in &files {
@@ -152,12 +195,11 @@ pub fn top(
     }
     let total_bytes = totals
         .values()
-        .map(|entry| entry.bytes_in + entry.bytes_out)
-        .sum();
+        .fold(0i64, |sum, entry| sum.saturating_add(entry.bytes()));
     let mut entries: Vec<TopEntry> = totals.into_values().collect();
     entries.sort_by(|a, b| {
-        (b.bytes_in + b.bytes_out)
-            .cmp(&(a.bytes_in + a.bytes_out))
+        b.bytes()
+            .cmp(&a.bytes())
             .then_with(|| a.label.cmp(&b.label))
     });
     entries.truncate(n);
@@ -201,36 +243,45 @@ fn add_batch(
                 continue;
             }
         }
-        let parts: Vec<Option<String>> = key_columns
-            .iter()
-            .map(|name| {
-                let column = batch.column_by_name(name)?;
-                if column.is_null(row) {
-                    return None;
-                }
-                if let Some(ints) = column.as_primitive_opt::<Int64Type>() {
-                    return Some(ints.value(row).to_string());
-                }
-                column
-                    .as_string_opt::<i32>()
-                    .map(|texts| texts.value(row).to_string())
-            })
-            .collect();
-        let label = label_of(by, &parts);
-        let entry = totals.entry(label.clone()).or_insert_with(|| TopEntry {
-            label,
-            bytes_in: 0,
-            bytes_out: 0,
-            flows: 0,
-            rejected_flows: 0,
-        });
-        entry.bytes_in += bytes_in.value(row);
-        entry.bytes_out += bytes_out.value(row);
-        entry.flows += flows.value(row);
-        entry.rejected_flows += rejected.value(row);
+        let parts = key_parts(batch, key_columns, row);
+        let entry = totals
+            .entry(identity_of(by, &parts))
+            .or_insert_with(|| TopEntry {
+                label: label_of(by, &parts),
+                bytes_in: 0,
+                bytes_out: 0,
+                flows: 0,
+                rejected_flows: 0,
+            });
+        // Saturating, as the rollup's sums: a total that reached i64::MAX reads "at least".
+        entry.bytes_in = entry.bytes_in.saturating_add(bytes_in.value(row));
+        entry.bytes_out = entry.bytes_out.saturating_add(bytes_out.value(row));
+        entry.flows = entry.flows.saturating_add(flows.value(row));
+        entry.rejected_flows = entry.rejected_flows.saturating_add(rejected.value(row));
     }
 }
 
+/// What makes rows one entry: the AS number, the place (its GeoNames id where the database has
+/// one, else country, subdivision and city: never the coordinates), the country code or the
+/// prefix; names only where the number or code is unknown.
+pub(crate) fn identity_of(by: TopBy, parts: &[Option<String>]) -> String {
+    let part = |idx: usize| parts.get(idx).cloned().flatten().unwrap_or_default();
+    match by {
+        TopBy::Asn | TopBy::Country | TopBy::Prefix => match parts.first().cloned().flatten() {
+            Some(key) => key,
+            None => format!("\u{1f}{}", part(1)),
+        },
+        TopBy::City => match parts.get(3).cloned().flatten() {
+            Some(geoname_id) => format!("geoname:{geoname_id}"),
+            None => {
+                let subdivision = parts.get(4).cloned().flatten().unwrap_or_else(|| part(1));
+                format!("{}|{subdivision}|{}", part(2), part(0))
+            }
+        },
+    }
+}
+
+/// How an entry is shown: the names of the first row of it read.
 pub(crate) fn label_of(by: TopBy, parts: &[Option<String>]) -> String {
     let part = |idx: usize| parts.get(idx).cloned().flatten();
     let unknown = || "(unknown)".to_string();

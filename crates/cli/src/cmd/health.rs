@@ -11,7 +11,7 @@ use flowatlas_rollup::WINDOW_SECONDS;
 use flowatlas_tables::{assess_folder, write_health};
 
 use crate::Outcome;
-use crate::cmd::shared::parse_time;
+use crate::cmd::shared::{check_data_and_range, parse_time};
 
 /// Score the availability of every client city-network window by window and raise health
 /// events, as CloudWatch Internet Monitor does, from the tables `flowatlas process` wrote:
@@ -19,7 +19,7 @@ use crate::cmd::shared::parse_time;
 /// in the last hour), scaled by the service's demand, plus unanswered connection attempts,
 /// resets and rejections against their own history. Performance is not scored: flow logs carry
 /// no round-trip times. Writes `city_network_health/` and `health_events/` beside the input
-/// tables (whole hours of the range) and prints active and recent events and the worst
+/// tables (whole hours of the range) and prints every event of the range and the worst
 /// city-networks.
 #[derive(clap::Args)]
 pub struct Args {
@@ -69,6 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         }
         None => HealthConfig::default(),
     };
+    check_data_and_range(&args.data, args.from, args.to)?;
     // Whole hours, so each hour partition written holds all of its windows.
     const HOUR: i64 = 3600;
     let from = args.from.map(|from| from - from.rem_euclid(HOUR));
@@ -161,7 +162,7 @@ fn write_json(out: &mut impl Write, assessment: &Assessment, limit: usize) -> io
     Ok(())
 }
 
-/// Prints the human report: range and overall score, active then recent events, the worst
+/// Prints the human report: range and overall score, every event of the range, the worst
 /// city-networks.
 pub fn write_human(out: &mut impl Write, assessment: &Assessment, limit: usize) -> io::Result<()> {
     let (Some(first), Some(last)) = (assessment.overall.first(), assessment.overall.last()) else {
@@ -192,15 +193,20 @@ pub fn write_human(out: &mut impl Write, assessment: &Assessment, limit: usize) 
         out,
         "Performance: not measured (flow logs carry no round-trip times)"
     )?;
-    let (active, resolved): (Vec<&HealthEvent>, Vec<&HealthEvent>) = assessment
+    // Every event of the range, in the order they started: a run over weeks of history
+    // shows the events of those weeks.
+    let active = assessment
         .events
         .iter()
-        .partition(|event| event.status == Status::Active);
-    for (title, events) in [("Active events", active), ("Recent events", resolved)] {
-        writeln!(out, "\n{title}: {}", events.len())?;
-        for event in events.iter().rev().take(limit) {
-            write_event(out, event)?;
-        }
+        .filter(|event| event.status == Status::Active)
+        .count();
+    writeln!(
+        out,
+        "\nEvents: {} ({active} active)",
+        assessment.events.len()
+    )?;
+    for event in &assessment.events {
+        write_event(out, event)?;
     }
     writeln!(out, "\nWorst city-networks")?;
     writeln!(
@@ -231,7 +237,15 @@ fn write_event(out: &mut impl Write, event: &HealthEvent) -> io::Result<()> {
         .impacted_locations
         .iter()
         .take(3)
-        .map(|location| location.city_network.label())
+        .map(|location| {
+            let city_network = &location.city_network;
+            match (city_network.client.latitude, city_network.client.longitude) {
+                (Some(latitude), Some(longitude)) => {
+                    format!("{} ({latitude:.2}, {longitude:.2})", city_network.label())
+                }
+                _ => city_network.label(),
+            }
+        })
         .collect();
     let more = event.impacted_locations.len().saturating_sub(places.len());
     let prefixes: Vec<&str> = event

@@ -15,6 +15,8 @@ use flowatlas_geo::{
     Databases, EnrichStats, Enricher, Enrichment, Peer, PeerFinder, PeerKind, PeerRules,
 };
 
+use flowatlas_pipeline::{Source, read_options};
+
 use crate::Outcome;
 use crate::cmd::shared::{EnrichArgs, expand_inputs, parse_format, percent};
 
@@ -124,9 +126,11 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         } else {
             object.display().to_string()
         };
+        // Times are checked against the object's delivery (stdin: the run's clock).
         let opened = if object.as_os_str() == "-" {
-            Reader::new(io::stdin(), &options)
+            Reader::new(io::stdin(), &read_options(&options, None))
         } else {
+            let options = Source::of_path(object).read_options(&options);
             File::open(object)
                 .map_err(flowatlas_flowlog::Error::from)
                 .and_then(|file| Reader::from_file(file, &options))

@@ -59,17 +59,20 @@ pub struct Run {
     pub seconds: f64,
 }
 
-/// Processes inputs on every core, one object per worker at a time.
+/// Processes inputs on every core, one object per worker at a time. An object that cannot be
+/// read fails alone; output that cannot be written stops the run with that one error, since
+/// every other object would fail the same way.
 pub fn process_all(
     inputs: &[PathBuf],
     config: &Config,
     databases: Option<&Arc<Databases>>,
     threads: Option<usize>,
-) -> Run {
+) -> anyhow::Result<Run> {
     let started = Instant::now();
     let queue = Mutex::new(inputs.iter());
     let totals = Mutex::new(ObjectReport::default());
     let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let output_error: Mutex<Option<String>> = Mutex::new(None);
     let all_cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let n_workers = threads.unwrap_or(all_cores).clamp(1, inputs.len().max(1));
     std::thread::scope(|scope| {
@@ -77,6 +80,9 @@ pub fn process_all(
             scope.spawn(|| {
                 let mut enricher = databases.cloned().map(Enricher::new);
                 loop {
+                    if output_error.lock().map_or(true, |error| error.is_some()) {
+                        break;
+                    }
                     let next = queue.lock().map(|mut inputs| inputs.next().cloned());
                     let Ok(Some(input)) = next else {
                         break;
@@ -85,6 +91,11 @@ pub fn process_all(
                         Ok(report) => {
                             if let Ok(mut totals) = totals.lock() {
                                 *totals += &report;
+                            }
+                        }
+                        Err(error) if error.is_output() => {
+                            if let Ok(mut first) = output_error.lock() {
+                                first.get_or_insert_with(|| error.to_string());
                             }
                         }
                         Err(error) => {
@@ -97,11 +108,14 @@ pub fn process_all(
             });
         }
     });
-    Run {
+    if let Some(error) = output_error.into_inner().unwrap_or_default() {
+        anyhow::bail!("{error} (the run stopped: the output cannot be written)");
+    }
+    Ok(Run {
         totals: totals.into_inner().unwrap_or_default(),
         failures: failures.into_inner().unwrap_or_default(),
         seconds: started.elapsed().as_secs_f64().max(1e-6),
-    }
+    })
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
@@ -121,11 +135,26 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create", args.out.display()))?;
 
-    let run = process_all(&inputs, &config, databases.as_ref(), args.threads);
+    let run = process_all(&inputs, &config, databases.as_ref(), args.threads)?;
     let (totals, failures, seconds) = (run.totals, run.failures, run.seconds);
     let mut err = io::stderr().lock();
     for failure in &failures {
         writeln!(err, "{failure}")?;
+    }
+    // As `parse` does: the first rejects, then how many more the rejects folder holds.
+    for reject in &totals.first_rejects {
+        writeln!(err, "{reject}")?;
+    }
+    let not_shown = totals
+        .counts
+        .rejected
+        .saturating_sub(totals.first_rejects.len() as u64);
+    if not_shown > 0 {
+        writeln!(
+            err,
+            "({not_shown} rejects not shown; {} has them all)",
+            args.out.join("_rejects").display()
+        )?;
     }
     if args.json {
         let json = serde_json::json!({

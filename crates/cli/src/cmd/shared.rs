@@ -1,5 +1,6 @@
 //! What several subcommands share: input expansion, enrichment flags, summary formatting.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -127,7 +128,10 @@ impl PipelineArgs {
     }
 }
 
-/// Files to read: folders expanded recursively in name order, hidden entries left out.
+/// Files to read: folders expanded recursively in name order, hidden entries left out, each
+/// object once. An input reached twice (the same file through two paths, a folder given with
+/// its subfolder, a link) or holding the same bytes as an earlier one (a copy) is left out,
+/// with a note on stderr: reading it again would count its records twice.
 pub fn expand_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     if inputs.is_empty() {
         return Ok(vec![PathBuf::from("-")]);
@@ -140,7 +144,76 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             objects.push(input.clone());
         }
     }
+    let (objects, repeats) = distinct_objects(objects);
+    let mut err = std::io::stderr().lock();
+    for (repeat, first, why) in repeats {
+        writeln!(
+            err,
+            "{}: {why} {}; read once",
+            repeat.display(),
+            first.display()
+        )?;
+    }
     Ok(objects)
+}
+
+/// The objects without repeats, and each repeat with the object it repeats and why. Files are
+/// the same when their canonical paths are, and copies when their sizes and then their bytes
+/// are equal; bytes are compared only between files of one size, and distinct flow logs
+/// differ within the first block, so this costs a read only of true copies.
+fn distinct_objects(
+    objects: Vec<PathBuf>,
+) -> (Vec<PathBuf>, Vec<(PathBuf, PathBuf, &'static str)>) {
+    let mut kept: Vec<PathBuf> = Vec::new();
+    let mut repeats = Vec::new();
+    let mut by_path: std::collections::BTreeMap<PathBuf, usize> = Default::default();
+    let mut by_size: std::collections::BTreeMap<u64, Vec<usize>> = Default::default();
+    for object in objects {
+        // Stdin and anything that cannot be examined are kept: reading them reports the problem.
+        let examined = (object.as_os_str() != "-")
+            .then(|| (std::fs::canonicalize(&object), std::fs::metadata(&object)));
+        let Some((Ok(canonical), Ok(meta))) = examined else {
+            kept.push(object);
+            continue;
+        };
+        if let Some(&first) = by_path.get(&canonical) {
+            repeats.push((object, kept[first].clone(), "the same file as"));
+            continue;
+        }
+        let same_size = by_size.entry(meta.len()).or_default();
+        if let Some(&first) = same_size
+            .iter()
+            .find(|&&index| same_bytes(&kept[index], &object))
+        {
+            repeats.push((object, kept[first].clone(), "the same bytes as"));
+            continue;
+        }
+        same_size.push(kept.len());
+        by_path.insert(canonical, kept.len());
+        kept.push(object);
+    }
+    (kept, repeats)
+}
+
+/// True when two files of the same size hold the same bytes (false when either cannot be read).
+fn same_bytes(a: &Path, b: &Path) -> bool {
+    use std::io::Read;
+    let (Ok(a), Ok(b)) = (std::fs::File::open(a), std::fs::File::open(b)) else {
+        return false;
+    };
+    let (mut a, mut b) = (std::io::BufReader::new(a), std::io::BufReader::new(b));
+    let (mut block_a, mut block_b) = (Vec::new(), Vec::new());
+    loop {
+        block_a.clear();
+        block_b.clear();
+        let read_a = (&mut a).take(64 * 1024).read_to_end(&mut block_a);
+        let read_b = (&mut b).take(64 * 1024).read_to_end(&mut block_b);
+        match (read_a, read_b) {
+            (Ok(0), Ok(0)) => return true,
+            (Ok(_), Ok(_)) if block_a == block_b => continue,
+            _ => return false,
+        }
+    }
 }
 
 fn collect_folder(folder: &Path, objects: &mut Vec<PathBuf>) -> anyhow::Result<()> {
@@ -194,7 +267,7 @@ pub fn parse_time(text: &str) -> Result<i64, String> {
     };
     let second = second.first().copied().unwrap_or(0);
     if !(1..=12).contains(month)
-        || !(1..=31).contains(day)
+        || !(1..=days_in_month(*year, *month)).contains(day)
         || !(0..24).contains(hour)
         || !(0..60).contains(minute)
         || !(0..60).contains(&second)
@@ -209,6 +282,38 @@ pub fn parse_time(text: &str) -> Result<i64, String> {
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     let days = era * 146_097 + day_of_era - 719_468;
     Ok(days * 86_400 + hour * 3_600 + minute * 60 + second)
+}
+
+/// Refuses what would otherwise read as "no tables in that time range": a `--data` folder
+/// that is not there and a range that ends before it starts.
+pub fn check_data_and_range(data: &Path, from: Option<i64>, to: Option<i64>) -> anyhow::Result<()> {
+    if !data.is_dir() {
+        anyhow::bail!(
+            "{}: no such folder (--data is the folder flowatlas process --out wrote)",
+            data.display()
+        );
+    }
+    if let (Some(from), Some(to)) = (from, to)
+        && from >= to
+    {
+        anyhow::bail!(
+            "the range is empty: --from {} is not before --to {}",
+            flowatlas_health::publish::iso_time(from),
+            flowatlas_health::publish::iso_time(to)
+        );
+    }
+    Ok(())
+}
+
+/// Days of a month of the proleptic Gregorian calendar, so that `2026-02-31` is refused rather
+/// than read as a day in March.
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 #[cfg(test)]
@@ -226,5 +331,16 @@ mod tests {
         );
         assert!(parse_time("2026-13-01").is_err());
         assert!(parse_time("yesterday").is_err());
+    }
+
+    #[test]
+    fn days_a_month_does_not_have_are_refused() {
+        // Not carried into the next month, as `--from 2026-02-31` was.
+        assert!(parse_time("2026-02-31").is_err());
+        assert!(parse_time("2026-02-29").is_err());
+        assert!(parse_time("2026-04-31").is_err());
+        assert_eq!(parse_time("2024-02-29"), Ok(1_709_164_800));
+        assert!(parse_time("2000-02-29").is_ok());
+        assert!(parse_time("1900-02-29").is_err());
     }
 }

@@ -8,7 +8,7 @@ use flowatlas_tables::{
 };
 
 use crate::Outcome;
-use crate::cmd::shared::{parse_time, percent};
+use crate::cmd::shared::{check_data_and_range, parse_time, percent};
 
 /// Rank client ISPs, cities, countries or prefixes by traffic (bytes in + out), with their
 /// share of the total, flows and rejected share, from the tables `flowatlas process` wrote;
@@ -86,6 +86,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         By::Country => TopBy::Country,
         By::Prefix => TopBy::Prefix,
     };
+    check_data_and_range(&args.data, args.from, args.to)?;
     let metric = match args.metric {
         Metric::Traffic => None,
         Metric::RttP90 => Some(PerformanceMetric::RttP90),
@@ -147,7 +148,7 @@ pub fn write_report(out: &mut impl Write, report: &TopReport, style: Style) -> i
         )?;
     }
     for (idx, entry) in report.entries.iter().enumerate() {
-        let bytes = entry.bytes_in + entry.bytes_out;
+        let bytes = entry.bytes();
         let share = percent(bytes.max(0) as u64, report.total_bytes.max(0) as u64);
         let rejected = percent(
             entry.rejected_flows.max(0) as u64,

@@ -3,6 +3,7 @@
 
 use flowatlas_demo::{FoundEvent, Quality, Scenario, score};
 use flowatlas_health::{Assessment, HealthConfig, HealthEvent, ImpactType, Observations, assess};
+use flowatlas_rollup::CityNetworkKey;
 
 /// Weeks of the scenario graded.
 pub const WEEKS: u32 = 4;
@@ -32,10 +33,7 @@ fn found_event(event: &HealthEvent) -> FoundEvent {
         places: event
             .impacted_locations
             .iter()
-            .map(|location| {
-                let client = &location.city_network.client;
-                (client.asn, client.city.as_deref().map(str::to_string))
-            })
+            .map(|location| CityNetworkKey::of(&location.city_network.client).to_string())
             .collect(),
     }
 }
