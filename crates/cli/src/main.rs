@@ -28,6 +28,7 @@ enum Command {
     Report(cmd::report::Args),
     Demo(cmd::demo::Args),
     Backfill(Box<cmd::backfill::Args>),
+    Agent(Box<cmd::agent::Args>),
 }
 
 /// How a run ended, as an exit status: 0 clean, 1 finished with rejected records or failed
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
         Command::Report(args) => cmd::report::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Backfill(args) => cmd::backfill::run(*args),
+        Command::Agent(args) => cmd::agent::run(*args),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

@@ -25,10 +25,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use flowatlas_flowlog::{Counts, Entry, LogStatus, Options, Reader, Reject};
 use flowatlas_geo::{Enricher, PeerFinder, PeerKind, PeerRules};
-use flowatlas_rollup::{CityNetworkRow, PrefixRow, Rollup, RollupConfig};
+use flowatlas_rollup::{CityNetworkRow, PerformanceRollup, PrefixRow, Rollup, RollupConfig};
 use flowatlas_tables::{
-    FLOWS, FlowsWriter, Table, TemporaryFile, WrittenFile, city_networks, client_prefixes,
-    write_partitioned,
+    FLOWS, FlowsWriter, Table, TemporaryFile, WrittenFile, city_network_performance, city_networks,
+    client_prefixes, prefix_performance, write_partitioned,
 };
 
 /// How objects are processed.
@@ -335,13 +335,17 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// Processes one local file into the tables.
+/// Processes one local file into the tables: a flow-log object, or an agent's `tcp_stats`
+/// object (see [`is_tcp_stats`]).
 pub fn process_file(
     path: &Path,
     config: &Config,
     enricher: Option<&mut Enricher>,
 ) -> Result<ObjectReport, Error> {
     let source = Source::of_path(path);
+    if is_tcp_stats(&source.key) {
+        return process_tcp_stats(path, &source, config, enricher);
+    }
     let file = File::open(path).map_err(|error| Error::Read {
         object: source.name.clone(),
         source: error.into(),
@@ -353,6 +357,63 @@ pub fn process_file(
         }
     })?;
     process_reader(reader, &source, config, enricher)
+}
+
+/// True for the key or path of an agent's object: it lies under a `tcp_stats/` folder, the
+/// agent's Hive layout.
+pub fn is_tcp_stats(key: &str) -> bool {
+    key.split('/')
+        .any(|part| part == flowatlas_tables::TCP_STATS)
+}
+
+/// An agent's `tcp_stats` object into `city_network_performance` and `prefix_performance`:
+/// each client prefix is enriched by its network address (the agent sends no address), and
+/// the object's rows are merged per window, service location and city-network or prefix.
+/// Percentile columns are therefore per object (one host's window); merging the histogram
+/// buckets of several rows gives fleet-wide percentiles exactly.
+pub fn process_tcp_stats(
+    path: &Path,
+    source: &Source,
+    config: &Config,
+    enricher: Option<&mut Enricher>,
+) -> Result<ObjectReport, Error> {
+    let write_error = |error| Error::Write {
+        object: source.name.clone(),
+        source: error,
+    };
+    let rows = flowatlas_tables::read_tcp_stats_file(path).map_err(write_error)?;
+    let mut performance = PerformanceRollup::default();
+    let mut enricher = enricher;
+    for row in &rows {
+        let enrichment = enricher
+            .as_deref_mut()
+            .map(|enricher| enricher.enrich(row.client_prefix.network()));
+        performance.add(row, enrichment.as_deref());
+    }
+    let (city_rows, prefix_rows) = performance.finish();
+    let mut report = ObjectReport {
+        n_objects: 1,
+        ..ObjectReport::default()
+    };
+    let city_table = city_network_performance();
+    let prefix_table = prefix_performance();
+    for (table, written) in [
+        (
+            city_table.name,
+            write_partitioned(&city_table, &city_rows, &config.out_dir, &source.id),
+        ),
+        (
+            prefix_table.name,
+            write_partitioned(&prefix_table, &prefix_rows, &config.out_dir, &source.id),
+        ),
+    ] {
+        let written = written.map_err(write_error)?;
+        *report.rows.entry(table).or_default() += written.iter().map(|file| file.rows).sum::<u64>();
+        report
+            .files
+            .extend(written.into_iter().map(|file| file.path));
+    }
+    Ok(report)
 }
 
 /// Processes one object, already opened, into the tables under `config.out_dir`.

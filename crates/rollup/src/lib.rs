@@ -8,7 +8,16 @@
 //! go into the rows, everything else into the [`RollupSummary`], so that the bytes of OK records
 //! always equal the rows' `bytes_in + bytes_out` plus the summary's other bytes.
 //! [`Rollup::finish`] returns [`CityNetworkRow`]s and [`PrefixRow`]s in a stable order.
+//! [`TcpStatsRow`]s are the agent's measurements of TCP connections, with their mergeable
+//! [`RttHistogram`]; [`client_prefix`] is the one place an address becomes its prefix.
 #![deny(missing_docs)]
+
+mod rtt;
+
+pub use rtt::{
+    CityNetworkPerformanceRow, Performance, PerformanceRollup, PrefixPerformanceRow,
+    RTT_RELATIVE_ERROR, RttHistogram, TcpMeasures, TcpStatsRow,
+};
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -81,6 +90,19 @@ pub fn parse_prefix_lengths(text: &str) -> Result<(u8, u8), String> {
         ));
     }
     Ok((v4, v6))
+}
+
+/// The client prefix of an address: its network of `prefix_len_v4` or `prefix_len_v6` bits
+/// (the address itself when a length is out of range).
+pub fn client_prefix(ip: IpAddr, prefix_len_v4: u8, prefix_len_v6: u8) -> IpNetwork {
+    let prefix_len = if ip.is_ipv4() {
+        prefix_len_v4
+    } else {
+        prefix_len_v6
+    };
+    IpNetwork::new(ip, prefix_len)
+        .and_then(|network| IpNetwork::new(network.network(), prefix_len))
+        .unwrap_or_else(|_| IpNetwork::from(ip))
 }
 
 /// The additive measures of a row. `in` is peer → us, `out` is us → peer.
@@ -277,8 +299,9 @@ impl std::fmt::Display for CityNetworkKey {
 }
 
 /// The facts a city-network row carries: the enrichment's, without the postal code, which
-/// is finer than a city-network.
-fn city_network_facts(enrichment: Option<&Enrichment>) -> Facts {
+/// is finer than a city-network. Flow-log rollups and the agent's performance rows both take
+/// them, and group them by [`CityNetworkKey::of`].
+pub fn city_network_facts(enrichment: Option<&Enrichment>) -> Facts {
     let mut facts = enrichment
         .map(|enrichment| enrichment.facts.clone())
         .unwrap_or_default();
@@ -554,14 +577,7 @@ impl Rollup {
         counted.bytes = counted.bytes.saturating_add(bytes);
         let client = counted.city_network;
 
-        let prefix_len = if ip.is_ipv4() {
-            self.config.prefix_len_v4
-        } else {
-            self.config.prefix_len_v6
-        };
-        let prefix = IpNetwork::new(ip, prefix_len)
-            .and_then(|network| IpNetwork::new(network.network(), prefix_len))
-            .unwrap_or_else(|_| IpNetwork::from(ip));
+        let prefix = client_prefix(ip, self.config.prefix_len_v4, self.config.prefix_len_v6);
         let n_rows = self.prefixes.len() + self.city_networks.len();
         let by_prefix = self
             .prefixes

@@ -225,7 +225,11 @@ enum Builder {
 impl Builder {
     fn new(kind: ColumnKind) -> Builder {
         match kind {
-            ColumnKind::Int64 | ColumnKind::Timestamp => Builder::Int64(Int64Builder::new()),
+            // The field catalogue has no list fields; were one added, the batch would fail its
+            // schema check (an error, not a wrong file).
+            ColumnKind::Int64 | ColumnKind::Timestamp | ColumnKind::Int64List => {
+                Builder::Int64(Int64Builder::new())
+            }
             ColumnKind::Int32 => Builder::Int32(Int32Builder::new()),
             ColumnKind::Double => Builder::Double(Float64Builder::new()),
             ColumnKind::Text => Builder::Text(StringBuilder::new()),

@@ -17,6 +17,9 @@
 //!   [`read_city_network_health`] and [`read_health_events`] the health tables.
 //! - [`city_network_health`] and [`health_events`] are the health engine's outputs, defined
 //!   the same way.
+//! - [`tcp_stats`] is what `flowatlas agent` writes (TCP counters and a mergeable RTT
+//!   histogram per host, window, client prefix and port); [`read_tcp_stats`] reads it back;
+//!   [`city_network_performance`] and [`prefix_performance`] merge it across hosts.
 //!
 //! Types are Athena-safe: signed integers only, timestamps in milliseconds UTC, snake_case names.
 #![deny(missing_docs)]
@@ -24,17 +27,24 @@
 mod catalog;
 mod flows;
 mod health;
+mod performance;
 mod read;
+mod tcp;
 mod temporary;
 mod top;
 
 pub use catalog::{CatalogTable, PARTITION_KEYS};
 pub use flows::{FLOWS, FlowsWriter, flows_catalog, flows_schema};
 pub use health::{city_network_health, health_events};
+pub use performance::{
+    PerformanceEntry, PerformanceMetric, city_network_performance, prefix_performance,
+    top_performance,
+};
 pub use read::{
     HEALTH_SOURCE_ID, HealthEventRecord, assess_folder, read_city_network_health,
     read_city_networks, read_client_prefixes, read_health_events, write_health,
 };
+pub use tcp::{TCP_STATS, TcpRow, read_tcp_stats, read_tcp_stats_file, tcp_stats};
 pub use temporary::TemporaryFile;
 pub use top::{TopBy, TopEntry, TopReport, top};
 
@@ -43,7 +53,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    ArrayBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
+    ArrayBuilder, Float64Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
     TimestampMillisecondBuilder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
@@ -71,6 +81,8 @@ pub enum ColumnKind {
     Double,
     /// UTF-8 `STRING` / `string`.
     Text,
+    /// A list of `INT64` / `array<bigint>`.
+    Int64List,
 }
 
 impl ColumnKind {
@@ -81,6 +93,9 @@ impl ColumnKind {
             ColumnKind::Int32 => DataType::Int32,
             ColumnKind::Double => DataType::Float64,
             ColumnKind::Text => DataType::Utf8,
+            ColumnKind::Int64List => {
+                DataType::List(Arc::new(Field::new("item", DataType::Int64, true)))
+            }
         }
     }
 
@@ -91,6 +106,7 @@ impl ColumnKind {
             ColumnKind::Int32 => "int",
             ColumnKind::Double => "double",
             ColumnKind::Text => "string",
+            ColumnKind::Int64List => "array<bigint>",
         }
     }
 }
@@ -111,6 +127,8 @@ pub enum Cell<'r> {
     Text(Option<&'r str>),
     /// Text made for the cell.
     OwnedText(String),
+    /// A list of integers made for the cell.
+    Int64List(Vec<i64>),
 }
 
 /// A column: its name, type, meaning, and how to read it from a row.
@@ -143,7 +161,7 @@ pub trait PartitionTime {
     fn partition_time(&self) -> i64;
 }
 
-impl<R: RollupRow> PartitionTime for R {
+impl<R: LocatedRow> PartitionTime for R {
     fn partition_time(&self) -> i64 {
         self.window_start()
     }
@@ -161,25 +179,32 @@ impl ClientRow for CityNetworkRow {
     }
 }
 
-/// Rows that start with a window and a service location and carry the additive measures.
-pub trait RollupRow {
+/// Rows that start with a window and a service location.
+pub trait LocatedRow {
     /// Start of the window, Unix seconds.
     fn window_start(&self) -> i64;
     /// Service location.
     fn location(&self) -> &ServiceLocation;
+}
+
+/// Located rows that carry the flow logs' additive measures.
+pub trait RollupRow: LocatedRow {
     /// Measures.
     fn measures(&self) -> &Measures;
     /// Distinct client addresses.
     fn client_ips(&self) -> i64;
 }
 
-impl RollupRow for CityNetworkRow {
+impl LocatedRow for CityNetworkRow {
     fn window_start(&self) -> i64 {
         self.window_start
     }
     fn location(&self) -> &ServiceLocation {
         &self.location
     }
+}
+
+impl RollupRow for CityNetworkRow {
     fn measures(&self) -> &Measures {
         &self.measures
     }
@@ -188,13 +213,16 @@ impl RollupRow for CityNetworkRow {
     }
 }
 
-impl RollupRow for PrefixRow {
+impl LocatedRow for PrefixRow {
     fn window_start(&self) -> i64 {
         self.window_start
     }
     fn location(&self) -> &ServiceLocation {
         &self.location
     }
+}
+
+impl RollupRow for PrefixRow {
     fn measures(&self) -> &Measures {
         &self.measures
     }
@@ -226,7 +254,7 @@ fn text_of(value: &Arc<str>) -> Cell<'_> {
     Cell::Text(Some(value))
 }
 
-fn leading_columns<R: RollupRow>() -> Vec<Column<R>> {
+fn leading_columns<R: LocatedRow>() -> Vec<Column<R>> {
     vec![
         Column {
             nullable: false,
@@ -403,6 +431,16 @@ impl<R> Table<R> {
                             _ => builder.append_null(),
                         })
                     }
+                    ColumnKind::Int64List => build(
+                        ListBuilder::with_capacity(Int64Builder::new(), n_rows),
+                        cells,
+                        |builder, cell| match cell {
+                            Cell::Int64List(values) => {
+                                builder.append_value(values.into_iter().map(Some))
+                            }
+                            _ => builder.append_null(),
+                        },
+                    ),
                 }
             })
             .collect();
@@ -443,6 +481,9 @@ pub fn catalog_tables() -> Vec<CatalogTable> {
         city_network_health().catalog(),
         health_events().catalog(),
         flows_catalog(),
+        tcp_stats().catalog(),
+        city_network_performance().catalog(),
+        prefix_performance().catalog(),
     ]
 }
 
@@ -767,6 +808,9 @@ mod tests {
             client_prefixes().schema(),
             city_network_health().schema(),
             health_events().schema(),
+            tcp_stats().schema(),
+            city_network_performance().schema(),
+            prefix_performance().schema(),
         ] {
             for field in schema.fields() {
                 let name = field.name();

@@ -268,37 +268,46 @@ pub fn read_health_events(
 }
 
 /// Opens every file of a table in the range and hands each batch over.
-fn for_each_batch(
+pub(crate) fn for_each_batch(
     table_dir: &Path,
     from: Option<i64>,
     to: Option<i64>,
     mut each: impl FnMut(&RecordBatch),
 ) -> Result<(), WriteError> {
     for path in files_in_range(table_dir, from, to)? {
-        let parquet_error = |source| WriteError::Parquet {
-            path: path.clone(),
-            source,
-        };
-        let file = std::fs::File::open(&path).map_err(|source| WriteError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let batches = ParquetRecordBatchReaderBuilder::try_new(file)
-            .and_then(|builder| builder.build())
-            .map_err(parquet_error)?;
-        for batch in batches {
-            each(&batch.map_err(|error| parquet_error(error.into()))?);
-        }
+        for_each_batch_of_file(&path, &mut each)?;
+    }
+    Ok(())
+}
+
+/// Hands each batch of one Parquet file over.
+pub(crate) fn for_each_batch_of_file(
+    path: &Path,
+    mut each: impl FnMut(&RecordBatch),
+) -> Result<(), WriteError> {
+    let parquet_error = |source| WriteError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(|source| WriteError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let batches = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|builder| builder.build())
+        .map_err(parquet_error)?;
+    for batch in batches {
+        each(&batch.map_err(|error| parquet_error(error.into()))?);
     }
     Ok(())
 }
 
 /// Shares one `Arc<str>` per distinct text, as the rollup does.
 #[derive(Default)]
-struct Texts(HashSet<Arc<str>>);
+pub(crate) struct Texts(HashSet<Arc<str>>);
 
 impl Texts {
-    fn get(&mut self, text: Option<&str>) -> Option<Arc<str>> {
+    pub(crate) fn get(&mut self, text: Option<&str>) -> Option<Arc<str>> {
         let text = text?;
         if let Some(shared) = self.0.get(text) {
             return Some(shared.clone());
@@ -310,19 +319,23 @@ impl Texts {
 }
 
 /// A batch's columns by name; a missing column reads as null.
-struct Columns<'b> {
-    batch: &'b RecordBatch,
+pub(crate) struct Columns<'b> {
+    pub(crate) batch: &'b RecordBatch,
 }
 
 impl Columns<'_> {
-    fn rows_in(&self, from: Option<i64>, to: Option<i64>) -> impl Iterator<Item = usize> + '_ {
+    pub(crate) fn rows_in(
+        &self,
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> impl Iterator<Item = usize> + '_ {
         (0..self.batch.num_rows()).filter(move |&row| {
             let seconds = self.seconds(row);
             from.is_none_or(|from| seconds >= from) && to.is_none_or(|to| seconds < to)
         })
     }
 
-    fn seconds(&self, row: usize) -> i64 {
+    pub(crate) fn seconds(&self, row: usize) -> i64 {
         self.timestamp("window_start", row).unwrap_or(0)
     }
 
@@ -337,7 +350,7 @@ impl Columns<'_> {
             .then(|| column.value(row).div_euclid(1000))
     }
 
-    fn int64(&self, name: &str, row: usize) -> Option<i64> {
+    pub(crate) fn int64(&self, name: &str, row: usize) -> Option<i64> {
         let column = self
             .batch
             .column_by_name(name)?
@@ -345,7 +358,7 @@ impl Columns<'_> {
         column.is_valid(row).then(|| column.value(row))
     }
 
-    fn int32(&self, name: &str, row: usize) -> Option<i32> {
+    pub(crate) fn int32(&self, name: &str, row: usize) -> Option<i32> {
         let column = self
             .batch
             .column_by_name(name)?
@@ -353,7 +366,7 @@ impl Columns<'_> {
         column.is_valid(row).then(|| column.value(row))
     }
 
-    fn double(&self, name: &str, row: usize) -> Option<f64> {
+    pub(crate) fn double(&self, name: &str, row: usize) -> Option<f64> {
         let column = self
             .batch
             .column_by_name(name)?
@@ -361,7 +374,7 @@ impl Columns<'_> {
         column.is_valid(row).then(|| column.value(row))
     }
 
-    fn text(&self, name: &str, row: usize) -> Option<&str> {
+    pub(crate) fn text(&self, name: &str, row: usize) -> Option<&str> {
         let column = self.batch.column_by_name(name)?.as_string_opt::<i32>()?;
         column.is_valid(row).then(|| column.value(row))
     }
@@ -401,7 +414,7 @@ impl Columns<'_> {
             .unwrap_or_default()
     }
 
-    fn location(&self, row: usize, texts: &mut Texts) -> ServiceLocation {
+    pub(crate) fn location(&self, row: usize, texts: &mut Texts) -> ServiceLocation {
         ServiceLocation {
             account_id: texts.get(self.text("account_id", row)),
             region: texts.get(self.text("region", row)),
@@ -410,7 +423,7 @@ impl Columns<'_> {
         }
     }
 
-    fn measures(&self, row: usize) -> Measures {
+    pub(crate) fn measures(&self, row: usize) -> Measures {
         let int = |name| self.int64(name, row).unwrap_or(0);
         Measures {
             bytes_in: int("bytes_in"),

@@ -58,6 +58,46 @@ pub struct TopReport {
     pub n_files: usize,
 }
 
+/// The columns that identify and label an entry ranked by `by` (see [`identity_of`] and
+/// [`label_of`]); the performance tables carry the same client columns.
+pub(crate) fn key_columns(by: TopBy) -> &'static [&'static str] {
+    match by {
+        TopBy::Asn => &["client_asn", "client_as_name"],
+        TopBy::City => &[
+            "client_city",
+            "client_subdivision",
+            "client_country_code",
+            "client_geoname_id",
+            "client_subdivision_code",
+        ],
+        TopBy::Country => &["client_country_code", "client_country"],
+        TopBy::Prefix => &["client_prefix", "client_as_name"],
+    }
+}
+
+/// A row's key columns as text (integers written out); `None` where null or missing.
+pub(crate) fn key_parts(
+    batch: &RecordBatch,
+    key_columns: &[&str],
+    row: usize,
+) -> Vec<Option<String>> {
+    key_columns
+        .iter()
+        .map(|name| {
+            let column = batch.column_by_name(name)?;
+            if column.is_null(row) {
+                return None;
+            }
+            if let Some(ints) = column.as_primitive_opt::<Int64Type>() {
+                return Some(ints.value(row).to_string());
+            }
+            column
+                .as_string_opt::<i32>()
+                .map(|texts| texts.value(row).to_string())
+        })
+        .collect()
+}
+
 /// Parquet files of a table whose partition may hold windows in `[from, to)` (Unix seconds).
 pub(crate) fn files_in_range(
     table_dir: &Path,
@@ -115,21 +155,11 @@ pub fn top(
     to: Option<i64>,
     n: usize,
 ) -> Result<TopReport, WriteError> {
-    let (table, key_columns): (&str, &[&str]) = match by {
-        TopBy::Asn => ("city_networks", &["client_asn", "client_as_name"]),
-        TopBy::City => (
-            "city_networks",
-            &[
-                "client_city",
-                "client_subdivision",
-                "client_country_code",
-                "client_geoname_id",
-                "client_subdivision_code",
-            ],
-        ),
-        TopBy::Country => ("city_networks", &["client_country_code", "client_country"]),
-        TopBy::Prefix => ("client_prefixes", &["client_prefix", "client_as_name"]),
+    let table = match by {
+        TopBy::Asn | TopBy::City | TopBy::Country => "city_networks",
+        TopBy::Prefix => "client_prefixes",
     };
+    let key_columns = key_columns(by);
     let files = files_in_range(&data_dir.join(table), from, to)?;
     let mut totals: HashMap<String, TopEntry> = HashMap::new();
     for path in &files {
@@ -213,21 +243,7 @@ fn add_batch(
                 continue;
             }
         }
-        let parts: Vec<Option<String>> = key_columns
-            .iter()
-            .map(|name| {
-                let column = batch.column_by_name(name)?;
-                if column.is_null(row) {
-                    return None;
-                }
-                if let Some(ints) = column.as_primitive_opt::<Int64Type>() {
-                    return Some(ints.value(row).to_string());
-                }
-                column
-                    .as_string_opt::<i32>()
-                    .map(|texts| texts.value(row).to_string())
-            })
-            .collect();
+        let parts = key_parts(batch, key_columns, row);
         let entry = totals
             .entry(identity_of(by, &parts))
             .or_insert_with(|| TopEntry {
@@ -248,7 +264,7 @@ fn add_batch(
 /// What makes rows one entry: the AS number, the place (its GeoNames id where the database has
 /// one, else country, subdivision and city: never the coordinates), the country code or the
 /// prefix; names only where the number or code is unknown.
-fn identity_of(by: TopBy, parts: &[Option<String>]) -> String {
+pub(crate) fn identity_of(by: TopBy, parts: &[Option<String>]) -> String {
     let part = |idx: usize| parts.get(idx).cloned().flatten().unwrap_or_default();
     match by {
         TopBy::Asn | TopBy::Country | TopBy::Prefix => match parts.first().cloned().flatten() {
@@ -266,7 +282,7 @@ fn identity_of(by: TopBy, parts: &[Option<String>]) -> String {
 }
 
 /// How an entry is shown: the names of the first row of it read.
-fn label_of(by: TopBy, parts: &[Option<String>]) -> String {
+pub(crate) fn label_of(by: TopBy, parts: &[Option<String>]) -> String {
     let part = |idx: usize| parts.get(idx).cloned().flatten();
     let unknown = || "(unknown)".to_string();
     match by {

@@ -1,7 +1,10 @@
 //! Real parts on loopback for tests and benchmarks: moto's S3 server (PyPI `moto[server]`,
 //! installed by the test command) on a free port, an `aws-sdk-s3` client for it, and child
-//! processes that are killed when the test ends, however it ends. Not part of the product.
+//! processes that are killed when the test ends, however it ends; and, in [`netns`], network
+//! namespaces with veth pairs or a delay line for the agent's tests. Not part of the product.
 #![deny(missing_docs)]
+
+pub mod netns;
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -138,7 +141,12 @@ pub fn lambda_client(runtime: &tokio::runtime::Runtime, endpoint: &str) -> aws_s
 impl S3Server {
     /// Starts the server and creates `buckets`.
     pub fn start(buckets: &[&str]) -> S3Server {
-        let port = free_port();
+        S3Server::start_on(free_port(), buckets)
+    }
+
+    /// Starts the server on a chosen loopback port (of the calling thread's network namespace,
+    /// which the server process inherits) and creates `buckets`.
+    pub fn start_on(port: u16, buckets: &[&str]) -> S3Server {
         let server = spawn(
             Command::new("moto_server").args(["-H", "127.0.0.1", "-p", &port.to_string()]),
             "moto_server (PyPI moto[server])",

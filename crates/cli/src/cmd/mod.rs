@@ -1,5 +1,6 @@
 //! One module per subcommand, each with its own flags and help text.
 
+pub mod agent;
 pub mod backfill;
 pub mod build_mmdb;
 pub mod demo;

@@ -3,14 +3,17 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use flowatlas_tables::{TopBy, TopReport, top};
+use flowatlas_tables::{
+    PerformanceEntry, PerformanceMetric, TopBy, TopReport, top, top_performance,
+};
 
 use crate::Outcome;
 use crate::cmd::shared::{check_data_and_range, parse_time, percent};
 
 /// Rank client ISPs, cities, countries or prefixes by traffic (bytes in + out), with their
-/// share of the total, flows and rejected share, from the tables `flowatlas process` wrote.
-/// Only the partitions in the time range are read.
+/// share of the total, flows and rejected share, from the tables `flowatlas process` wrote;
+/// or, with `--metric rtt-p90|retransmits`, by the latency or loss `flowatlas agent` measured
+/// (worst first, from `prefix_performance`). Only the partitions in the time range are read.
 #[derive(clap::Args)]
 pub struct Args {
     /// The folder `flowatlas process --out` wrote.
@@ -20,6 +23,10 @@ pub struct Args {
     /// What to rank.
     #[arg(long, value_enum, default_value = "asn")]
     by: By,
+
+    /// What to rank by: traffic (flow logs), or the agent's RTT p90 or retransmission rate.
+    #[arg(long, value_enum, default_value = "traffic")]
+    metric: Metric,
 
     /// First window to count (UTC): `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM`.
     #[arg(long, value_parser = parse_time)]
@@ -40,6 +47,13 @@ pub struct Args {
     /// Print CSV with a header.
     #[arg(long)]
     csv: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Metric {
+    Traffic,
+    RttP90,
+    Retransmits,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -73,6 +87,23 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         By::Prefix => TopBy::Prefix,
     };
     check_data_and_range(&args.data, args.from, args.to)?;
+    let metric = match args.metric {
+        Metric::Traffic => None,
+        Metric::RttP90 => Some(PerformanceMetric::RttP90),
+        Metric::Retransmits => Some(PerformanceMetric::Retransmits),
+    };
+    if let Some(metric) = metric {
+        let (entries, n_rows) =
+            top_performance(&args.data, by, metric, args.from, args.to, args.limit)?;
+        if n_rows == 0 {
+            anyhow::bail!(
+                "{}: no prefix_performance rows in that time range; run flowatlas process on the agent's tcp_stats first",
+                args.data.display()
+            );
+        }
+        write_performance(&mut io::stdout().lock(), &entries, args.json)?;
+        return Ok(Outcome::Clean);
+    }
     let report = top(&args.data, by, args.from, args.to, args.limit)?;
     if report.n_files == 0 {
         anyhow::bail!(
@@ -152,6 +183,50 @@ pub fn write_report(out: &mut impl Write, report: &TopReport, style: Style) -> i
                 human_bytes(entry.bytes_in),
                 human_bytes(entry.bytes_out),
                 entry.flows
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Prints a latency and loss ranking: a table, or JSON Lines.
+fn write_performance(
+    out: &mut impl Write,
+    entries: &[PerformanceEntry],
+    json: bool,
+) -> io::Result<()> {
+    if !json {
+        writeln!(
+            out,
+            "{:>4}  {:<44} {:>9} {:>9} {:>9} {:>8} {:>10}",
+            "#", "client", "p50 ms", "p90 ms", "p95 ms", "retrans", "out"
+        )?;
+    }
+    for (idx, entry) in entries.iter().enumerate() {
+        let (measures, rtt) = (&entry.performance.measures, &entry.performance.rtt);
+        let quantile_ms = |q| rtt.quantile(q).map(|us| us / 1000.0);
+        let retransmit_percent = measures.retransmission_rate().map(|rate| 100.0 * rate);
+        if json {
+            let json = serde_json::json!({
+                "rank": idx + 1, "client": entry.label,
+                "rtt_p50_ms": quantile_ms(0.5), "rtt_p90_ms": quantile_ms(0.9), "rtt_p95_ms": quantile_ms(0.95),
+                "retransmit_percent": retransmit_percent, "bytes_in": measures.bytes_in,
+                "bytes_out": measures.bytes_out, "connections_new": measures.connections_new,
+            });
+            writeln!(out, "{json}")?;
+        } else {
+            let cell =
+                |value: Option<f64>| value.map_or("-".to_string(), |value| format!("{value:.1}"));
+            let label: String = entry.label.chars().take(44).collect();
+            writeln!(
+                out,
+                "{:>4}  {label:<44} {:>9} {:>9} {:>9} {:>7}% {:>10}",
+                idx + 1,
+                cell(quantile_ms(0.5)),
+                cell(quantile_ms(0.9)),
+                cell(quantile_ms(0.95)),
+                cell(retransmit_percent),
+                human_bytes(measures.bytes_out)
             )?;
         }
     }

@@ -1,0 +1,186 @@
+//! The performance tables: the agents' `tcp_stats` merged across hosts and ports, per window,
+//! service location and client city-network (`city_network_performance`) or client prefix
+//! (`prefix_performance`), with retransmission rates and RTT percentiles.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use flowatlas_geo::Facts;
+use flowatlas_rollup::{
+    CityNetworkPerformanceRow, Performance, PrefixPerformanceRow, RttHistogram, ServiceLocation,
+    TcpMeasures,
+};
+
+use crate::read::{Columns, for_each_batch};
+use crate::tcp::{TcpRow, histogram_of, tcp_measure_columns, tcp_measures_of};
+use crate::top::{TopBy, identity_of, key_columns, key_parts, label_of};
+use crate::{
+    Cell, ClientRow, Column, ColumnKind, LocatedRow, Table, WriteError, client_columns, column,
+    leading_columns,
+};
+
+macro_rules! performance_row {
+    ($row:ty) => {
+        impl LocatedRow for $row {
+            fn window_start(&self) -> i64 {
+                self.window_start
+            }
+            fn location(&self) -> &ServiceLocation {
+                &self.location
+            }
+        }
+
+        impl ClientRow for $row {
+            fn client(&self) -> &Facts {
+                &self.client
+            }
+        }
+
+        impl TcpRow for $row {
+            fn tcp(&self) -> &TcpMeasures {
+                &self.performance.measures
+            }
+            fn rtt(&self) -> &RttHistogram {
+                &self.performance.rtt
+            }
+        }
+    };
+}
+
+performance_row!(CityNetworkPerformanceRow);
+performance_row!(PrefixPerformanceRow);
+
+/// What is read off the merged measures: the retransmission rate and RTT percentiles (ms).
+fn derived_columns<R: TcpRow>() -> Vec<Column<R>> {
+    macro_rules! percentile {
+        ($name:literal, $q:literal, $doc:literal) => {
+            column($name, ColumnKind::Double, $doc, |row: &R| {
+                Cell::Double(row.rtt().quantile($q).map(|us| us / 1000.0))
+            })
+        };
+    }
+    vec![
+        column(
+            "retransmission_rate",
+            ColumnKind::Double,
+            "retrans_segs / segs_out; null when nothing was sent.",
+            |row: &R| Cell::Double(row.tcp().retransmission_rate()),
+        ),
+        percentile!(
+            "rtt_p50_ms",
+            0.5,
+            "Median smoothed RTT, weighted by bytes moved, milliseconds (within 1%); null without samples."
+        ),
+        percentile!(
+            "rtt_p90_ms",
+            0.9,
+            "90th percentile of the smoothed RTT, weighted by bytes moved, milliseconds."
+        ),
+        percentile!(
+            "rtt_p95_ms",
+            0.95,
+            "95th percentile of the smoothed RTT, weighted by bytes moved, milliseconds."
+        ),
+    ]
+}
+
+/// The `city_network_performance` table: one row per window × service location × client
+/// city-network (the same client columns as `city_networks`).
+pub fn city_network_performance() -> Table<CityNetworkPerformanceRow> {
+    let mut columns = leading_columns::<CityNetworkPerformanceRow>();
+    columns.extend(client_columns::<CityNetworkPerformanceRow>());
+    columns.extend(derived_columns::<CityNetworkPerformanceRow>());
+    columns.extend(tcp_measure_columns::<CityNetworkPerformanceRow>());
+    Table::new(
+        "city_network_performance",
+        "TCP round-trip times and retransmissions measured by flowatlas agent per 5-minute window, service location and client city-network.",
+        columns,
+    )
+}
+
+/// The `prefix_performance` table: one row per window × service location × client prefix.
+pub fn prefix_performance() -> Table<PrefixPerformanceRow> {
+    let mut columns = leading_columns::<PrefixPerformanceRow>();
+    columns.push(Column {
+        nullable: false,
+        ..column(
+            "client_prefix",
+            ColumnKind::Text,
+            "Client prefix as CIDR text, as the agents wrote it.",
+            |row: &PrefixPerformanceRow| Cell::OwnedText(row.client_prefix.to_string()),
+        )
+    });
+    columns.extend(client_columns::<PrefixPerformanceRow>());
+    columns.extend(derived_columns::<PrefixPerformanceRow>());
+    columns.extend(tcp_measure_columns::<PrefixPerformanceRow>());
+    Table::new(
+        "prefix_performance",
+        "TCP round-trip times and retransmissions measured by flowatlas agent per 5-minute window, service location and client prefix.",
+        columns,
+    )
+}
+
+/// What to rank clients by, worst first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PerformanceMetric {
+    /// 90th percentile of the smoothed RTT, weighted by bytes.
+    RttP90,
+    /// Retransmitted segments per data segment sent.
+    Retransmits,
+}
+
+/// One ranked client group with its merged measures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PerformanceEntry {
+    /// What it is, labelled as `flowatlas top` labels it.
+    pub label: String,
+    /// Every row of the group, merged (histograms by adding weights).
+    pub performance: Performance,
+}
+
+/// Ranks client ASes, cities, countries or prefixes by RTT p90 or retransmission rate over
+/// the windows in `[from, to)`, from `prefix_performance` (which carries both the prefix and
+/// its city-network facts). Groups without the metric (no samples, nothing sent) are left out.
+/// Returns the ranking and the number of rows read.
+pub fn top_performance(
+    data_dir: &Path,
+    by: TopBy,
+    metric: PerformanceMetric,
+    from: Option<i64>,
+    to: Option<i64>,
+    n: usize,
+) -> Result<(Vec<PerformanceEntry>, usize), WriteError> {
+    let key_columns = key_columns(by);
+    let mut groups: HashMap<String, PerformanceEntry> = HashMap::new();
+    let mut n_rows = 0;
+    let table = prefix_performance();
+    for_each_batch(&data_dir.join(table.name), from, to, |batch| {
+        let columns = Columns { batch };
+        for row in columns.rows_in(from, to) {
+            n_rows += 1;
+            let parts = key_parts(batch, key_columns, row);
+            let group = &mut groups
+                .entry(identity_of(by, &parts))
+                .or_insert_with(|| PerformanceEntry {
+                    label: label_of(by, &parts),
+                    performance: Performance::default(),
+                })
+                .performance;
+            group.measures += tcp_measures_of(&columns, row);
+            group.rtt += &histogram_of(&columns, row);
+        }
+    })?;
+    let value = |performance: &Performance| match metric {
+        PerformanceMetric::RttP90 => performance.rtt.quantile(0.9),
+        PerformanceMetric::Retransmits => performance.measures.retransmission_rate(),
+    };
+    let mut ranked: Vec<(f64, PerformanceEntry)> = groups
+        .into_values()
+        .filter_map(|entry| Some((value(&entry.performance)?, entry)))
+        .collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.label.cmp(&b.1.label)));
+    Ok((
+        ranked.into_iter().take(n).map(|(_, entry)| entry).collect(),
+        n_rows,
+    ))
+}
