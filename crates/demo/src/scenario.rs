@@ -619,10 +619,6 @@ mod tests {
         assert_eq!(scenario.n_windows(), 3 * 7 * 288);
         for incident in &scenario.incidents {
             assert!(!incident.places.is_empty(), "{}", incident.name);
-            eprintln!(
-                "{}: {}%",
-                incident.name, incident.percent_of_total_traffic_impacted
-            );
             let below = incident.name.contains("below");
             assert_eq!(
                 incident.percent_of_total_traffic_impacted < 0.1,

@@ -37,7 +37,58 @@ fn committed_databases_are_what_their_sources_build() {
         );
         n_checked += 1;
     }
-    assert_eq!(n_checked, 9);
+    assert_eq!(n_checked, 11);
+}
+
+/// GeoLite2 on real data: one city's networks at their own coordinates and postal codes, all
+/// with the city's GeoNames id; a city without subdivision; a network placed only in its
+/// country (the country's id); one with no place at all.
+#[test]
+fn geonames_ids_identify_places_however_networks_are_placed() {
+    let db = Database::open(&geo_testdata("geolite2-city-scattered.mmdb")).unwrap();
+    let london: Vec<_> = [
+        "203.0.113.1",
+        "203.0.113.17",
+        "203.0.113.90",
+        "2001:db8:ffff::1",
+    ]
+    .into_iter()
+    .map(|address| db.facts(ip(address)))
+    .collect();
+    for facts in &london {
+        assert_eq!(facts.geoname_id, Some(2643743));
+        assert_eq!(facts.city.as_deref(), Some("London"));
+        assert_eq!(facts.subdivision_code.as_deref(), Some("ENG"));
+    }
+    let places: std::collections::HashSet<String> = london
+        .iter()
+        .map(|facts| {
+            format!(
+                "{:?} {:?} {:?}",
+                facts.latitude, facts.longitude, facts.postal_code
+            )
+        })
+        .collect();
+    assert_eq!(places.len(), london.len(), "each network placed apart");
+    let singapore = db.facts(ip("203.0.113.100"));
+    assert_eq!(
+        (singapore.geoname_id, singapore.subdivision_code.as_deref()),
+        (Some(1880252), None)
+    );
+    let germany = db.facts(ip("203.0.113.120"));
+    assert_eq!(
+        (
+            germany.geoname_id,
+            germany.country_code.as_deref(),
+            germany.city.as_deref()
+        ),
+        (Some(2921044), Some("DE"), None)
+    );
+    let nowhere = db.facts(ip("203.0.113.130"));
+    assert_eq!(
+        (nowhere.geoname_id, nowhere.country_code.as_deref()),
+        (None, None)
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use flowatlas_rollup::WINDOW_SECONDS;
 
-use crate::baseline::{HISTORY_SECONDS, Method, Plan, expected_at, plan, weighted_median};
+use crate::baseline::{HISTORY_SECONDS, Method, Plan, expected_at, median, plan, weighted_median};
 use crate::event::{ImpactType, LocationWindow, Signal, Tracker, WindowEvidence};
 use crate::observations::Counts;
 use crate::{CityNetwork, HealthConfig, HealthEvent, Observations};
@@ -536,6 +536,19 @@ pub fn assess(
             .collect();
         let scale = demand_scale(&grid, window, &raw);
         grid.demand[window] = scale.filter(|&scale| scale > 0.0).unwrap_or(1.0);
+        // The scale is relative to history that was itself divided by its windows' scales, so
+        // its level drifts from window to window (the expectations, scale × history, do not).
+        // Reported against the scales of the windows compared with, it reads 1 when demand is
+        // as usual and 0.5 in a global dip of half.
+        let reported_scale = scale.map(|scale| {
+            let mut past: Vec<f64> = plan
+                .iter()
+                .flat_map(|plan| &plan.windows)
+                .filter_map(|&number| grid.index_of_number(number))
+                .map(|index| grid.demand[index])
+                .collect();
+            scale / median(&mut past).unwrap_or(1.0)
+        });
         let mut rows = Vec::new();
         let mut impacted = Vec::new();
         let mut expected_total = 0.0;
@@ -582,7 +595,7 @@ pub fn assess(
                 history_days: expected
                     .and(plan.as_ref())
                     .map_or(0, |plan| plan.history_days),
-                demand_scale: expected.and(scale),
+                demand_scale: expected.and(reported_scale),
                 availability_score: impact.map(|impact| 100.0 * (1.0 - impact)),
                 performance_score: None,
                 percent_of_client_location_impacted: impact.map(|impact| 100.0 * impact),
@@ -820,6 +833,14 @@ mod tests {
                 .unwrap();
             assert_eq!(row.baseline, Some(Method::SameTimeOfDay), "{}", case.name);
             assert_eq!(row.history_days, 2, "{}", case.name);
+            // Demand reads against usual: halved in the global dip, as usual otherwise.
+            let usual = if case.name.starts_with("a global dip") {
+                0.5
+            } else {
+                1.0
+            };
+            let demand = row.demand_scale.unwrap();
+            assert!((demand - usual).abs() < 0.05, "{}: {demand}", case.name);
             match case.victim {
                 Some((signal, score)) => {
                     assert_eq!(row.impact_signal, Some(signal), "{}", case.name);

@@ -88,15 +88,20 @@ pub(crate) struct Counts {
 }
 
 impl Counts {
+    /// Adds a row's measures, saturating as every sum of measures does.
     fn add(&mut self, measures: &Measures) {
-        self.bytes += measures.bytes_in + measures.bytes_out;
-        self.flows += measures.flows;
-        self.rejected += measures.rejected_flows;
-        self.syn_out += measures.tcp_syn_out;
-        self.synack_in += measures.tcp_synack_in;
-        self.syn_in += measures.tcp_syn_in;
-        self.synack_out += measures.tcp_synack_out;
-        self.rst += measures.tcp_rst_in + measures.tcp_rst_out;
+        let add = |total: &mut i64, value: i64| *total = total.saturating_add(value);
+        add(&mut self.bytes, measures.bytes());
+        add(&mut self.flows, measures.flows);
+        add(&mut self.rejected, measures.rejected_flows);
+        add(&mut self.syn_out, measures.tcp_syn_out);
+        add(&mut self.synack_in, measures.tcp_synack_in);
+        add(&mut self.syn_in, measures.tcp_syn_in);
+        add(&mut self.synack_out, measures.tcp_synack_out);
+        add(
+            &mut self.rst,
+            measures.tcp_rst_in.saturating_add(measures.tcp_rst_out),
+        );
     }
 }
 
@@ -181,8 +186,8 @@ impl Observations {
             self.prefixes.push((text, owner));
         }
         let window = row.window_start - row.window_start.rem_euclid(WINDOW_SECONDS);
-        *self.prefix_bytes.entry((index, window)).or_default() +=
-            row.measures.bytes_in + row.measures.bytes_out;
+        let bytes = self.prefix_bytes.entry((index, window)).or_default();
+        *bytes = bytes.saturating_add(row.measures.bytes());
         true
     }
 
@@ -194,7 +199,7 @@ impl Observations {
             row.location.region.clone(),
             CityNetworkKey::of(&row.client),
         );
-        let bytes = row.measures.bytes_in.saturating_add(row.measures.bytes_out);
+        let bytes = row.measures.bytes();
         let city_network = || {
             Arc::new(CityNetwork {
                 account_id: row.location.account_id.clone(),

@@ -25,7 +25,7 @@ fn london_event() -> HealthEvent {
             latitude: Some(51.51),
             longitude: Some(-0.13),
             postal_code: None,
-            geoname_id: None,
+            geoname_id: Some(2643743),
         },
     });
     HealthEvent {

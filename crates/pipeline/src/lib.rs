@@ -694,3 +694,34 @@ fn write_manifest(out_dir: &Path, source: &Source, report: &ObjectReport) -> Res
     drop(file);
     temporary.persist().map_err(io_error(&path))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_files_are_the_sources_own_files_and_parts_only() {
+        let manifest = serde_json::json!({"files": [
+            "city_networks/dt=2026-06-01/hour=12/x-1.parquet",
+            "city_networks/dt=2026-06-01/hour=12/x-1.part2.parquet",
+            "city_networks/dt=2026-06-01/hour=13/x-1.part10.parquet",
+            "city_networks/dt=2026-06-01/hour=12/x-1.partial.parquet",
+            "city_networks/dt=2026-06-01/hour=12/x-10.parquet",
+            "city_networks/dt=2026-06-01/hour=12/x-1.part.parquet",
+            "../x-1.parquet",
+        ]})
+        .to_string();
+        let written = [PathBuf::from(
+            "city_networks/dt=2026-06-01/hour=12/x-1.parquet",
+        )];
+        assert_eq!(
+            stale_files(&manifest, "x-1", &written),
+            [
+                PathBuf::from("city_networks/dt=2026-06-01/hour=12/x-1.part2.parquet"),
+                PathBuf::from("city_networks/dt=2026-06-01/hour=13/x-1.part10.parquet"),
+            ]
+        );
+        assert_eq!(part_name("x-1", 0), "x-1");
+        assert_eq!(part_name("x-1", 3), "x-1.part3");
+    }
+}
