@@ -236,6 +236,9 @@ struct CityNetworkSums {
     lowest_score: Option<f64>,
     /// (event, chart) pairs this city-network's health rows feed, found on first sight.
     charts: Option<Vec<(usize, usize)>>,
+    /// The top groups it counts in, found on first sight: naming a group per row cost more
+    /// than all the sums.
+    groups: Option<Vec<(TopKind, String)>>,
 }
 
 #[derive(Default)]
@@ -338,8 +341,12 @@ impl ReportBuilder {
             sums.bytes += bytes;
             sums.flows += measures.flows;
             sums.rejected_flows += measures.rejected_flows;
-            for kind in TopKind::ALL {
-                let Some(group) = self.group(kind, &row.client) else {
+            let groups = &mut self.groups;
+            let keys = sums
+                .groups
+                .get_or_insert_with(|| group_keys(groups, &row.client));
+            for (kind, key) in keys.iter() {
+                let Some(group) = groups[*kind as usize].get_mut(key) else {
                     continue;
                 };
                 group.bytes += bytes;
@@ -387,21 +394,24 @@ impl ReportBuilder {
             let window = self.windows.entry(row.window_start).or_default();
             window.judged |= row.demand_scale.is_some();
             window.impacted_percent += row.percent_of_total_traffic_impacted.unwrap_or(0.0);
-            if let Some(impacted) = impacted {
-                for kind in TopKind::ALL {
-                    let Some(group) = self.group(kind, &city_network.client) else {
-                        continue;
-                    };
-                    group.expected_bytes += expected;
-                    group.impacted_bytes += impacted;
-                }
-            }
             let key = city_network_key(
                 &city_network.account_id,
                 &city_network.region,
                 &city_network.client,
             );
             let sums = self.city_networks.entry(key).or_default();
+            if let Some(impacted) = impacted {
+                let groups = &mut self.groups;
+                let keys = sums
+                    .groups
+                    .get_or_insert_with(|| group_keys(groups, &city_network.client));
+                for (kind, key) in keys.iter() {
+                    if let Some(group) = groups[*kind as usize].get_mut(key) {
+                        group.expected_bytes += expected;
+                        group.impacted_bytes += impacted;
+                    }
+                }
+            }
             if let Some(score) = row.availability_score {
                 sums.lowest_score = Some(sums.lowest_score.map_or(score, |low| low.min(score)));
             }
@@ -424,15 +434,6 @@ impl ReportBuilder {
                 }
             }
         }
-    }
-
-    fn group(&mut self, kind: TopKind, client: &Facts) -> Option<&mut GroupSums> {
-        let (key, label) = kind.group_of(client)?;
-        let group = self.groups[kind as usize].entry(key).or_default();
-        if group.label.is_empty() {
-            group.label = label;
-        }
-        Some(group)
     }
 
     /// The report.
@@ -491,6 +492,24 @@ impl ReportBuilder {
             assessed: self.assessed,
         }
     }
+}
+
+/// The groups a city-network's clients count in, created (with their labels) when new.
+fn group_keys(
+    groups: &mut [HashMap<String, GroupSums>; 4],
+    client: &Facts,
+) -> Vec<(TopKind, String)> {
+    TopKind::ALL
+        .into_iter()
+        .filter_map(|kind| {
+            let (key, label) = kind.group_of(client)?;
+            let group = groups[kind as usize].entry(key.clone()).or_default();
+            if group.label.is_empty() {
+                group.label = label;
+            }
+            Some((kind, key))
+        })
+        .collect()
 }
 
 /// The label the health engine gives a city-network, so events' labels match.
