@@ -25,7 +25,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use flowatlas_flowlog::{Counts, Entry, LogStatus, Options, Reader, Reject};
 use flowatlas_geo::{Enricher, PeerFinder, PeerKind, PeerRules};
-use flowatlas_rollup::{CityNetworkRow, PerformanceRollup, PrefixRow, Rollup, RollupConfig};
+use flowatlas_rollup::{
+    CityNetworkRow, PerformanceRollup, PrefixRow, Rollup, RollupConfig, RttSource,
+};
 use flowatlas_tables::{
     FLOWS, FlowsWriter, Table, TemporaryFile, WrittenFile, city_network_performance, city_networks,
     client_prefixes, prefix_performance, write_partitioned,
@@ -382,7 +384,7 @@ pub fn process_tcp_stats(
         source: error,
     };
     let rows = flowatlas_tables::read_tcp_stats_file(path).map_err(write_error)?;
-    let mut performance = PerformanceRollup::default();
+    let mut performance = PerformanceRollup::new(RttSource::TcpSrtt);
     let mut enricher = enricher;
     for row in &rows {
         let enrichment = enricher

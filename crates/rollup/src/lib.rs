@@ -16,7 +16,7 @@ mod rtt;
 
 pub use rtt::{
     CityNetworkPerformanceRow, Performance, PerformanceRollup, PrefixPerformanceRow,
-    RTT_RELATIVE_ERROR, RttHistogram, TcpMeasures, TcpStatsRow,
+    RTT_RELATIVE_ERROR, RttHistogram, RttSource, TcpMeasures, TcpStatsRow,
 };
 
 use std::collections::HashMap;
