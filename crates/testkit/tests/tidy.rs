@@ -9,19 +9,17 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Every `.rs` file under `dir`, sorted (build output excluded).
-fn rust_files(dir: &Path) -> Vec<PathBuf> {
+/// Every file under `dir`, sorted (build output excluded).
+fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(dir) = pending.pop() {
         for entry in fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
-            if path.is_dir() {
-                if path.file_name().is_some_and(|name| name != "target") {
-                    pending.push(path);
-                }
-            } else if path.extension().is_some_and(|ext| ext == "rs") {
+            if !path.is_dir() {
                 files.push(path);
+            } else if path.file_name().is_some_and(|name| name != "target") {
+                pending.push(path);
             }
         }
     }
@@ -63,7 +61,10 @@ fn sources() -> Vec<Source> {
         let test_support = crate_dir.ends_with("testkit");
         // The CLI's whole source is the binary: argument parsing and output are its job.
         let cli = crate_dir.ends_with("cli");
-        for path in rust_files(&src) {
+        for path in files_under(&src)
+            .into_iter()
+            .filter(|path| path.extension().is_some_and(|ext| ext == "rs"))
+        {
             let relative = path.strip_prefix(&src).unwrap();
             sources.push(Source {
                 name: path.strip_prefix(&root).unwrap().display().to_string(),
@@ -214,22 +215,12 @@ fn nothing_reads_the_shared_reference_folder() {
     let needles = [format!("..{}", "/shared/"), format!("/work{}", "/shared")];
     let mut offences = Vec::new();
     for dir in ["crates", "infra", "benches", "testdata", ".ci"] {
-        let mut pending = vec![root.join(dir)];
-        while let Some(dir) = pending.pop() {
-            for entry in fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    if path.file_name().is_some_and(|name| name != "target") {
-                        pending.push(path);
-                    }
-                    continue;
-                }
-                let Ok(text) = fs::read_to_string(&path) else {
-                    continue;
-                };
-                if needles.iter().any(|needle| text.contains(needle.as_str())) {
-                    offences.push(path.strip_prefix(&root).unwrap().display().to_string());
-                }
+        for path in files_under(&root.join(dir)) {
+            let Ok(text) = fs::read_to_string(&path) else {
+                continue;
+            };
+            if needles.iter().any(|needle| text.contains(needle.as_str())) {
+                offences.push(path.strip_prefix(&root).unwrap().display().to_string());
             }
         }
     }
