@@ -14,6 +14,7 @@ use flowatlas_health::{
 };
 use flowatlas_rollup::{CityNetworkRow, Measures, PrefixRow, ServiceLocation};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::reader::ChunkReader;
 
 use crate::WriteError;
 use crate::top::files_in_range;
@@ -283,17 +284,27 @@ pub(crate) fn for_each_batch(
 /// Hands each batch of one Parquet file over.
 pub(crate) fn for_each_batch_of_file(
     path: &Path,
-    mut each: impl FnMut(&RecordBatch),
+    each: impl FnMut(&RecordBatch),
 ) -> Result<(), WriteError> {
-    let parquet_error = |source| WriteError::Parquet {
-        path: path.to_path_buf(),
-        source,
-    };
     let file = std::fs::File::open(path).map_err(|source| WriteError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let batches = ParquetRecordBatchReaderBuilder::try_new(file)
+    for_each_batch_of(file, path, each)
+}
+
+/// Hands each batch of one Parquet object (a file, or an S3 object read in ranges) over, one
+/// batch in memory at a time; errors name the object `name`.
+pub(crate) fn for_each_batch_of<R: ChunkReader + 'static>(
+    object: R,
+    name: &Path,
+    mut each: impl FnMut(&RecordBatch),
+) -> Result<(), WriteError> {
+    let parquet_error = |source| WriteError::Parquet {
+        path: name.to_path_buf(),
+        source,
+    };
+    let batches = ParquetRecordBatchReaderBuilder::try_new(object)
         .and_then(|builder| builder.build())
         .map_err(parquet_error)?;
     for batch in batches {

@@ -8,7 +8,9 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use flowatlas_rollup::{RttHistogram, TcpMeasures, TcpStatsRow};
 
-use crate::read::{Columns, Texts, for_each_batch, for_each_batch_of_file};
+use parquet::file::reader::ChunkReader;
+
+use crate::read::{Columns, Texts, for_each_batch, for_each_batch_of};
 use crate::{Cell, Column, ColumnKind, LocatedRow, Table, WriteError, column, leading_columns};
 
 /// Name of the agent's table, also its folder.
@@ -187,14 +189,32 @@ pub fn read_tcp_stats(
     Ok(rows)
 }
 
-/// The rows of one `tcp_stats` file (an agent's object).
-pub fn read_tcp_stats_file(path: &Path) -> Result<Vec<TcpStatsRow>, WriteError> {
-    let mut rows = Vec::new();
+/// What reading one agent object found: rows in it, and rows whose client prefix did not parse
+/// (skipped; the agent never writes one).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpStatsRead {
+    /// Rows in the object.
+    pub n_rows: u64,
+    /// Rows skipped because their `client_prefix` is not a prefix.
+    pub n_unreadable: u64,
+}
+
+/// Hands each row of one agent object (a file, or an S3 object read in ranges) over, one batch
+/// in memory at a time; errors name the object `name`.
+pub fn for_each_tcp_stats_row<R: ChunkReader + 'static>(
+    object: R,
+    name: &Path,
+    mut each: impl FnMut(&TcpStatsRow),
+) -> Result<TcpStatsRead, WriteError> {
+    let mut read = TcpStatsRead::default();
     let mut texts = Texts::default();
-    for_each_batch_of_file(path, |batch| {
-        rows.extend(rows_of(&Columns { batch }, None, None, &mut texts));
+    for_each_batch_of(object, name, |batch| {
+        let rows = rows_of(&Columns { batch }, None, None, &mut texts);
+        read.n_rows += batch.num_rows() as u64;
+        read.n_unreadable += (batch.num_rows() - rows.len()) as u64;
+        rows.iter().for_each(&mut each);
     })?;
-    Ok(rows)
+    Ok(read)
 }
 
 fn rows_of(
