@@ -657,21 +657,6 @@ fn health_on_schedule() {
     assert!(emf["ActiveHealthEvents"].as_u64().unwrap() >= 1, "{emf}");
 }
 
-/// Writes one host's agent window with the agent's own writer (spool, then into `root`) and
-/// returns its path, under `root/tcp_stats/dt=…/hour=…/`.
-fn agent_object(root: &Path, rows: Vec<flowatlas_rollup::TcpStatsRow>) -> PathBuf {
-    let mut output = flowatlas_agent::Output::new(
-        root.join("_spool"),
-        Box::new(flowatlas_agent::LocalFolder {
-            root: root.to_path_buf(),
-        }),
-    );
-    assert_eq!(output.write_window(AGENT_NAME.into(), rows).n_delivered, 1);
-    let files = flowatlas_testkit::files_under(&root.join("tcp_stats"));
-    assert_eq!(files.len(), 1, "{files:?}");
-    files.into_iter().next().unwrap()
-}
-
 /// The agent object `s3-put-tcp-stats.json` names (the agent's `<host>-<window>-<run>`).
 const AGENT_NAME: &str = "web-1-20260601T1200Z-1780315000";
 const AGENT_KEY: &str = "agents/tcp_stats/dt=2026-06-01/hour=12/web-1-20260601T1200Z-1780315000.parquet";
@@ -692,8 +677,9 @@ fn agent_objects_to_performance_tables() {
         az_id: Some(Arc::from("use1-az4")),
         vpc_id: None,
     };
-    let object = agent_object(
+    let object = flowatlas_testkit::write_agent_window(
         &dir.join("agent"),
+        AGENT_NAME,
         flowatlas_testkit::agent_rows(AGENT_WINDOW, "web-1", &location),
     );
     s3.put(LOGS, AGENT_KEY, std::fs::read(&object).unwrap());
@@ -793,8 +779,9 @@ FROM read_parquet('{sys.argv[1]}/city_network_performance/**/*.parquet')
 
     // The key replaced by a window of the next hour: the 12:00 files are deleted, not left to
     // double the rows.
-    let later = agent_object(
+    let later = flowatlas_testkit::write_agent_window(
         &dir.join("agent-later"),
+        AGENT_NAME,
         flowatlas_testkit::agent_rows(AGENT_WINDOW + 3_600, "web-1", &location),
     );
     s3.put(LOGS, AGENT_KEY, std::fs::read(later).unwrap());

@@ -4,9 +4,13 @@
 //! spread over networks at their own coordinates, a city without subdivision, a country-only
 //! network, a network with no place, an IPv6 /48), a prefix no database knows, two service
 //! ports, heavy-tailed RTTs and retransmissions. Prefixes are /28 so that each falls in one
-//! network of those small databases (`--prefix-lengths 28,48`).
+//! network of those small databases (`--prefix-lengths 28,48`). [`write_agent_window`] writes
+//! them with the agent's own writer.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use flowatlas_agent::{LocalFolder, Output};
 
 use flowatlas_rollup::{RttHistogram, ServiceLocation, TcpMeasures, TcpStatsRow};
 
@@ -63,4 +67,22 @@ pub fn agent_rows(window_start: i64, host: &str, location: &ServiceLocation) -> 
         }
     }
     rows
+}
+
+/// Writes `rows` as the agent does (its [`Output`]: spooled under a hidden name, then moved
+/// into `root`) as the window file `<name>.parquet`, and returns its path under
+/// `root/tcp_stats/dt=…/hour=…/`.
+pub fn write_agent_window(root: &Path, name: &str, rows: Vec<TcpStatsRow>) -> PathBuf {
+    let mut output = Output::new(
+        root.join("_spool"),
+        Box::new(LocalFolder {
+            root: root.to_path_buf(),
+        }),
+    );
+    let delivery = output.write_window(name.to_owned(), rows);
+    assert_eq!(delivery.n_delivered, 1, "the window is delivered");
+    crate::files_under(&root.join("tcp_stats"))
+        .into_iter()
+        .find(|path| path.file_stem().is_some_and(|stem| stem == name))
+        .expect("the window's file")
 }

@@ -1,14 +1,14 @@
 //! Real parts on loopback for tests and benchmarks: moto's S3 server (PyPI `moto[server]`,
 //! installed by the test command) on a free port, an `aws-sdk-s3` client for it, and child
 //! processes that are killed when the test ends, however it ends; in [`netns`], network
-//! namespaces with veth pairs or a delay line for the agent's tests; and [`agent_rows`], one
-//! host's window of agent rows shaped as on a real service. Not part of the product.
+//! namespaces with veth pairs or a delay line for the agent's tests; and [`agent_rows`] and
+//! [`write_agent_window`], one host's window of agent rows shaped as on a real service. Not part of the product.
 #![deny(missing_docs)]
 
 mod agent;
 pub mod netns;
 
-pub use agent::{AGENT_PREFIXES, agent_rows};
+pub use agent::{AGENT_PREFIXES, agent_rows, write_agent_window};
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
