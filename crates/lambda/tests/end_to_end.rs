@@ -659,7 +659,8 @@ fn health_on_schedule() {
 
 /// The agent object `s3-put-tcp-stats.json` names (the agent's `<host>-<window>-<run>`).
 const AGENT_NAME: &str = "web-1-20260601T1200Z-1780315000";
-const AGENT_KEY: &str = "agents/tcp_stats/dt=2026-06-01/hour=12/web-1-20260601T1200Z-1780315000.parquet";
+const AGENT_KEY: &str =
+    "agents/tcp_stats/dt=2026-06-01/hour=12/web-1-20260601T1200Z-1780315000.parquet";
 /// 2026-06-01T12:00Z.
 const AGENT_WINDOW: i64 = 1_780_315_200;
 
@@ -789,7 +790,9 @@ FROM read_parquet('{sys.argv[1]}/city_network_performance/**/*.parquet')
     let keys = s3.keys(TABLES);
     for table in tables {
         assert!(
-            !keys.iter().any(|key| key.contains(&format!("{table}/dt=2026-06-01/hour=12/"))),
+            !keys
+                .iter()
+                .any(|key| key.contains(&format!("{table}/dt=2026-06-01/hour=12/"))),
             "{keys:#?}"
         );
         let key = format!("tables/{table}/dt=2026-06-01/hour=13/{source_id}.parquet");

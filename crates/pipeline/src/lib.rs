@@ -26,11 +26,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use flowatlas_flowlog::{Counts, Entry, LogStatus, Options, Reader, Reject};
 use flowatlas_geo::{Enricher, PeerFinder, PeerKind, PeerRules};
 use flowatlas_rollup::{CityNetworkRow, PerformanceRollup, PrefixRow, Rollup, RollupConfig};
-use parquet::file::reader::ChunkReader;
 use flowatlas_tables::{
     FLOWS, FlowsWriter, Table, TemporaryFile, WrittenFile, city_network_performance, city_networks,
     client_prefixes, prefix_performance, write_partitioned,
 };
+use parquet::file::reader::ChunkReader;
 
 /// How objects are processed.
 #[derive(Clone)]

@@ -44,9 +44,7 @@ pub use read::{
     HEALTH_SOURCE_ID, HealthEventRecord, assess_folder, read_city_network_health,
     read_city_networks, read_client_prefixes, read_health_events, write_health,
 };
-pub use tcp::{
-    TCP_STATS, TcpRow, TcpStatsRead, for_each_tcp_stats_row, read_tcp_stats, tcp_stats,
-};
+pub use tcp::{TCP_STATS, TcpRow, TcpStatsRead, for_each_tcp_stats_row, read_tcp_stats, tcp_stats};
 pub use temporary::TemporaryFile;
 pub use top::{TopBy, TopEntry, TopReport, top};
 

@@ -2,13 +2,18 @@
 //! installed by the test command) on a free port, an `aws-sdk-s3` client for it, and child
 //! processes that are killed when the test ends, however it ends; in [`netns`], network
 //! namespaces with veth pairs or a delay line for the agent's tests; and [`agent_rows`] and
-//! [`write_agent_window`], one host's window of agent rows shaped as on a real service. Not part of the product.
+//! [`write_agent_window`], one host's window of agent rows shaped as on a real service; and
+//! [`MetadataServer`], a mock of the EC2 instance metadata service (none can run here). Not part of the product.
 #![deny(missing_docs)]
 
 mod agent;
+mod metadata;
 pub mod netns;
 
 pub use agent::{AGENT_PREFIXES, agent_rows, write_agent_window};
+pub use metadata::{
+    METADATA_ACCOUNT, METADATA_AZ_ID, METADATA_REGION, MetadataBehaviour, MetadataServer,
+};
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
