@@ -76,8 +76,12 @@ pub struct CityNetworkView {
 pub struct ImpactChart {
     /// The city-network's label, as the event names it.
     pub label: String,
+    /// Its `city_network_id`, as the event records it: health rows are matched by it (two
+    /// city-networks may share a label; one city-network's label may change with its
+    /// busiest network).
+    pub city_network_id: String,
     /// Window start → (expected bytes, observed bytes), summed over the service locations
-    /// that share the label.
+    /// with that `city_network_id`.
     pub points: BTreeMap<i64, (Option<i64>, i64)>,
 }
 
@@ -289,12 +293,15 @@ impl ReportBuilder {
         let events = events
             .into_iter()
             .map(|record| EventView {
+                // Events written before the tables held ids have none: no charts for them.
                 charts: record
                     .impacted_city_networks
                     .iter()
+                    .zip(&record.impacted_city_network_ids)
                     .take(CHARTS_PER_EVENT)
-                    .map(|label| ImpactChart {
+                    .map(|(label, city_network_id)| ImpactChart {
                         label: label.clone(),
+                        city_network_id: city_network_id.clone(),
                         points: BTreeMap::new(),
                     })
                     .collect(),
@@ -417,8 +424,8 @@ impl ReportBuilder {
             }
             let range_end = self.to.unwrap_or(i64::MAX);
             let charts = sums.charts.get_or_insert_with(|| {
-                let label = city_network.label();
-                charts_of(&self.events, &label)
+                let city_network_id = CityNetworkKey::of(&city_network.client).to_string();
+                charts_of(&self.events, &city_network_id)
             });
             for &(event, chart) in charts.iter() {
                 let (start, end) = self.events[event].span(range_end);
@@ -522,12 +529,12 @@ fn label_of(account_id: &Option<Arc<str>>, region: &Option<Arc<str>>, client: &F
     .label()
 }
 
-/// The (event, chart) pairs that chart a city-network with this label.
-fn charts_of(events: &[EventView], label: &str) -> Vec<(usize, usize)> {
+/// The (event, chart) pairs that chart the city-network with this `city_network_id`.
+fn charts_of(events: &[EventView], city_network_id: &str) -> Vec<(usize, usize)> {
     let mut found = Vec::new();
     for (event_index, event) in events.iter().enumerate() {
         for (chart_index, chart) in event.charts.iter().enumerate() {
-            if chart.label == label {
+            if chart.city_network_id == city_network_id {
                 found.push((event_index, chart_index));
             }
         }

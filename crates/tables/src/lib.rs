@@ -83,6 +83,8 @@ pub enum ColumnKind {
     Text,
     /// A list of `INT64` / `array<bigint>`.
     Int64List,
+    /// A list of UTF-8 `STRING`s / `array<string>`.
+    TextList,
 }
 
 impl ColumnKind {
@@ -96,6 +98,9 @@ impl ColumnKind {
             ColumnKind::Int64List => {
                 DataType::List(Arc::new(Field::new("item", DataType::Int64, true)))
             }
+            ColumnKind::TextList => {
+                DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
+            }
         }
     }
 
@@ -107,6 +112,7 @@ impl ColumnKind {
             ColumnKind::Double => "double",
             ColumnKind::Text => "string",
             ColumnKind::Int64List => "array<bigint>",
+            ColumnKind::TextList => "array<string>",
         }
     }
 }
@@ -129,6 +135,8 @@ pub enum Cell<'r> {
     OwnedText(String),
     /// A list of integers made for the cell.
     Int64List(Vec<i64>),
+    /// A list of texts made for the cell.
+    TextList(Vec<String>),
 }
 
 /// A column: its name, type, meaning, and how to read it from a row.
@@ -436,6 +444,16 @@ impl<R> Table<R> {
                         cells,
                         |builder, cell| match cell {
                             Cell::Int64List(values) => {
+                                builder.append_value(values.into_iter().map(Some))
+                            }
+                            _ => builder.append_null(),
+                        },
+                    ),
+                    ColumnKind::TextList => build(
+                        ListBuilder::with_capacity(StringBuilder::new(), n_rows),
+                        cells,
+                        |builder, cell| match cell {
+                            Cell::TextList(values) => {
                                 builder.append_value(values.into_iter().map(Some))
                             }
                             _ => builder.append_null(),

@@ -181,6 +181,8 @@ pub struct HealthEventRecord {
     pub impacted_asns: Vec<u32>,
     /// Labels of the impacted city-networks, most impacted first.
     pub impacted_city_networks: Vec<String>,
+    /// Their `city_network_id`s, in the same order: what identifies them (labels may repeat).
+    pub impacted_city_network_ids: Vec<String>,
     /// Client prefixes whose traffic fell short.
     pub impacted_prefixes: Vec<String>,
 }
@@ -253,6 +255,11 @@ pub fn read_health_events(
                             .collect()
                     })
                     .unwrap_or_default(),
+                impacted_city_network_ids: columns
+                    .text_list("impacted_city_network_ids", row)
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect(),
                 impacted_prefixes: columns
                     .list("impacted_prefixes", row)
                     .into_iter()
@@ -419,6 +426,29 @@ impl Columns<'_> {
     }
 
     /// A comma-separated list column, empty when null.
+    /// The texts of a list cell; empty when the column is missing (files written before it)
+    /// or the cell null.
+    fn text_list(&self, name: &str, row: usize) -> Vec<&str> {
+        let Some(list) = self
+            .batch
+            .column_by_name(name)
+            .and_then(|column| column.as_list_opt::<i32>())
+        else {
+            return Vec::new();
+        };
+        if list.is_null(row) {
+            return Vec::new();
+        }
+        let range = list.value_offsets()[row] as usize..list.value_offsets()[row + 1] as usize;
+        match list.values().as_string_opt::<i32>() {
+            Some(values) => range
+                .filter(|&index| values.is_valid(index))
+                .map(|index| values.value(index))
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
     fn list(&self, name: &str, row: usize) -> Vec<&str> {
         self.text(name, row)
             .map(|text| text.split(',').filter(|item| !item.is_empty()).collect())
@@ -656,6 +686,10 @@ mod tests {
         assert_eq!(record.signals, event.signals);
         assert_eq!(record.impacted_asns, event.asns());
         assert_eq!(record.impacted_city_networks, [city_network.label()]);
+        assert_eq!(
+            record.impacted_city_network_ids,
+            [flowatlas_rollup::CityNetworkKey::of(&city_network.client).to_string()]
+        );
         assert_eq!(
             record.impacted_prefixes,
             event.impacted_locations[0].prefixes
