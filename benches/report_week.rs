@@ -11,6 +11,7 @@ use std::f64::consts::PI;
 use std::path::Path;
 use std::sync::Arc;
 
+use arrow_array::RecordBatch;
 use flowatlas_geo::{Facts, IpNetwork};
 use flowatlas_health::{
     CityNetwork, CityNetworkHealth, HealthEvent, ImpactType, ImpactedLocation, Method,
@@ -239,10 +240,14 @@ pub fn report_week(n_city_networks: usize) -> Report {
         Some(WEEK_START + WEEK_WINDOWS * WINDOW_SECONDS),
         events,
     );
+    let (city_table, prefix_table, health_table) =
+        (city_networks(), client_prefixes(), city_network_health());
     for_each_window(&networks, |_, rows| {
-        builder.add_city_networks(&rows.city_rows);
-        builder.add_prefixes(&rows.prefix_rows);
-        builder.add_health(&rows.health_rows);
+        // As the tables give them back: batches of the tables' own schemas.
+        let batch = |result: Result<RecordBatch, _>| result.expect("rows fit their table");
+        builder.add_city_networks(&batch(city_table.batch(&rows.city_rows)));
+        builder.add_prefixes(&batch(prefix_table.batch(&rows.prefix_rows)));
+        builder.add_health(&batch(health_table.batch(&rows.health_rows)));
     });
     builder.finish()
 }

@@ -13,6 +13,7 @@ use flowatlas_health::{
     CityNetwork, CityNetworkHealth, Identity, ImpactType, Method, RatioEvidence, Signal, Status,
 };
 use flowatlas_rollup::{CityNetworkRow, Measures, PrefixRow, ServiceLocation};
+use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::reader::ChunkReader;
 
@@ -283,28 +284,48 @@ pub(crate) fn for_each_batch(
     mut each: impl FnMut(&RecordBatch),
 ) -> Result<(), WriteError> {
     for path in files_in_range(table_dir, from, to)? {
-        for_each_batch_of_file(&path, &mut each)?;
+        for_each_batch_of_file(&path, None, &mut each)?;
     }
     Ok(())
 }
 
-/// Hands each batch of one Parquet file over.
+/// Hands over each batch of the files of a table (`table_dir`) whose hour partitions overlap
+/// `[from, to)` (Unix seconds; open when `None`), with only `columns` decoded (a column the
+/// files lack is absent from the batches). Rows outside the range are the caller's to skip.
+/// One batch is in memory at a time.
+pub fn for_each_batch_of_columns(
+    table_dir: &Path,
+    from: Option<i64>,
+    to: Option<i64>,
+    columns: &[&str],
+    mut each: impl FnMut(&RecordBatch),
+) -> Result<(), WriteError> {
+    for path in files_in_range(table_dir, from, to)? {
+        for_each_batch_of_file(&path, Some(columns), &mut each)?;
+    }
+    Ok(())
+}
+
+/// Hands each batch of one Parquet file over (only `columns` when given).
 pub(crate) fn for_each_batch_of_file(
     path: &Path,
+    columns: Option<&[&str]>,
     each: impl FnMut(&RecordBatch),
 ) -> Result<(), WriteError> {
     let file = std::fs::File::open(path).map_err(|source| WriteError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    for_each_batch_of(file, path, each)
+    for_each_batch_of(file, path, columns, each)
 }
 
 /// Hands each batch of one Parquet object (a file, or an S3 object read in ranges) over, one
-/// batch in memory at a time; errors name the object `name`.
+/// batch in memory at a time (only `columns` decoded when given); errors name the object
+/// `name`.
 pub(crate) fn for_each_batch_of<R: ChunkReader + 'static>(
     object: R,
     name: &Path,
+    columns: Option<&[&str]>,
     mut each: impl FnMut(&RecordBatch),
 ) -> Result<(), WriteError> {
     let parquet_error = |source| WriteError::Parquet {
@@ -312,7 +333,14 @@ pub(crate) fn for_each_batch_of<R: ChunkReader + 'static>(
         source,
     };
     let batches = ParquetRecordBatchReaderBuilder::try_new(object)
-        .and_then(|builder| builder.build())
+        .and_then(|builder| match columns {
+            Some(columns) => {
+                let mask =
+                    ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
+                builder.with_projection(mask).build()
+            }
+            None => builder.build(),
+        })
         .map_err(parquet_error)?;
     for batch in batches {
         each(&batch.map_err(|error| parquet_error(error.into()))?);

@@ -208,7 +208,7 @@ pub fn for_each_tcp_stats_row<R: ChunkReader + 'static>(
 ) -> Result<TcpStatsRead, WriteError> {
     let mut read = TcpStatsRead::default();
     let mut texts = Texts::default();
-    for_each_batch_of(object, name, |batch| {
+    for_each_batch_of(object, name, None, |batch| {
         let rows = rows_of(&Columns { batch }, None, None, &mut texts);
         read.n_rows += batch.num_rows() as u64;
         read.n_unreadable += (batch.num_rows() - rows.len()) as u64;
