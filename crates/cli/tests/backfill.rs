@@ -129,6 +129,16 @@ fn planned_keys(s3: &S3Server, args: &[&str]) -> BTreeSet<String> {
         .collect()
 }
 
+/// `--asn-db ASN --geo-db CITY`.
+fn enrich_flags(asn_db: &Path, city_db: &Path) -> [String; 4] {
+    [
+        "--asn-db".to_owned(),
+        asn_db.display().to_string(),
+        "--geo-db".to_owned(),
+        city_db.display().to_string(),
+    ]
+}
+
 fn manifests(dir: &Path) -> usize {
     std::fs::read_dir(dir.join("_manifests")).map_or(0, |entries| {
         entries
@@ -185,13 +195,7 @@ fn backfill_selects_resumes_and_reports() {
 
     // A clean run of two days.
     let geo = dir.join("demo/geo");
-    let enrich = [
-        "--asn-db",
-        geo.join("asn.mmdb").to_str().unwrap(),
-        "--geo-db",
-        geo.join("city.mmdb").to_str().unwrap(),
-    ]
-    .map(str::to_owned);
+    let enrich = enrich_flags(&geo.join("asn.mmdb"), &geo.join("city.mmdb"));
     let range = ["--from", "2026-06-01", "--to", "2026-06-02"];
     // A run to completion, with its JSON summary.
     let run_into = |out: &Path| {
@@ -397,13 +401,10 @@ fn agent_objects_are_backfilled_once() {
     assert_eq!(planned_keys(&s3, &range), in_range);
 
     let geo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/geo");
-    let enrich = [
-        "--asn-db",
-        geo.join("geolite2-asn-scattered.mmdb").to_str().unwrap(),
-        "--geo-db",
-        geo.join("geolite2-city-scattered.mmdb").to_str().unwrap(),
-    ]
-    .map(str::to_owned);
+    let enrich = enrich_flags(
+        &geo.join("geolite2-asn-scattered.mmdb"),
+        &geo.join("geolite2-city-scattered.mmdb"),
+    );
     let tables = dir.join("tables");
     let run = || {
         let output = backfill(&s3, &range)

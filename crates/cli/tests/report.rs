@@ -14,7 +14,7 @@ use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{flowatlas_ok, python, scratch};
+use support::{flowatlas_ok, flowatlas_ok_with, python, scratch};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const WAIT: Duration = Duration::from_secs(60);
@@ -392,21 +392,13 @@ fn an_empty_range_is_a_no_data_page() {
 
 /// Runs `flowatlas` against the S3 server and returns its stdout; fails unless it exits 0.
 fn flowatlas_on_s3(s3: &flowatlas_testkit::S3Server, args: &[&str]) -> Vec<u8> {
-    let output = Command::new(env!("CARGO_BIN_EXE_flowatlas"))
-        .args(args)
-        .env("AWS_ENDPOINT_URL", &s3.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .output()
-        .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
+    let env = [
+        ("AWS_ENDPOINT_URL", s3.endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    flowatlas_ok_with(args, &env)
 }
 
 /// `report` and `health` on `--data s3://…` (the Lambda's destination, in moto's S3 server)

@@ -23,8 +23,8 @@ mod world;
 
 pub use html::render;
 pub use model::{
-    CITY_NETWORK_COLUMNS, CityNetworkView, EventView, HEALTH_COLUMNS, ImpactChart, PREFIX_COLUMNS,
-    Report, ReportBuilder, TOP_N, Top, TopKind, TopRow, WindowPoint,
+    CLIENT_COLUMNS, CityNetworkView, EventView, HEALTH_COLUMNS, ImpactChart, PREFIX_COLUMNS,
+    Report, ReportBuilder, TOP_N, TRAFFIC_COLUMNS, Top, TopKind, TopRow, WindowPoint,
 };
 
 use std::path::Path;
@@ -41,13 +41,10 @@ pub fn read_folder(
 ) -> Result<Report, WriteError> {
     let mut builder = ReportBuilder::new(from, to, read_health_events(data_dir, from, to)?);
     let table = |name: &str| data_dir.join(name);
-    for_each_batch_of_columns(
-        &table("city_networks"),
-        from,
-        to,
-        CITY_NETWORK_COLUMNS,
-        |batch| builder.add_city_networks(batch),
-    )?;
+    let city_columns = [CLIENT_COLUMNS, TRAFFIC_COLUMNS].concat();
+    for_each_batch_of_columns(&table("city_networks"), from, to, &city_columns, |batch| {
+        builder.add_city_networks(batch)
+    })?;
     for_each_batch_of_columns(
         &table("client_prefixes"),
         from,
@@ -55,11 +52,12 @@ pub fn read_folder(
         PREFIX_COLUMNS,
         |batch| builder.add_prefixes(batch),
     )?;
+    let health_columns = [CLIENT_COLUMNS, HEALTH_COLUMNS].concat();
     for_each_batch_of_columns(
         &table("city_network_health"),
         from,
         to,
-        HEALTH_COLUMNS,
+        &health_columns,
         |batch| builder.add_health(batch),
     )?;
     Ok(builder.finish())

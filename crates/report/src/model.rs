@@ -317,8 +317,9 @@ struct WindowSums {
     judged: bool,
 }
 
-/// The columns [`ReportBuilder::add_city_networks`] reads: the only ones decoded.
-pub const CITY_NETWORK_COLUMNS: &[&str] = &[
+/// The client columns [`ReportBuilder::add_city_networks`] and [`ReportBuilder::add_health`]
+/// read (`ClientColumns`), shared by both tables.
+pub const CLIENT_COLUMNS: &[&str] = &[
     "window_start",
     "account_id",
     "region",
@@ -334,11 +335,10 @@ pub const CITY_NETWORK_COLUMNS: &[&str] = &[
     "client_metro_code",
     "client_latitude",
     "client_longitude",
-    "bytes_in",
-    "bytes_out",
-    "flows",
-    "rejected_flows",
 ];
+
+/// The other columns [`ReportBuilder::add_city_networks`] reads; no others are decoded.
+pub const TRAFFIC_COLUMNS: &[&str] = &["bytes_in", "bytes_out", "flows", "rejected_flows"];
 
 /// The columns [`ReportBuilder::add_prefixes`] reads.
 pub const PREFIX_COLUMNS: &[&str] = &[
@@ -352,23 +352,8 @@ pub const PREFIX_COLUMNS: &[&str] = &[
     "rejected_flows",
 ];
 
-/// The columns [`ReportBuilder::add_health`] reads.
+/// The other columns [`ReportBuilder::add_health`] reads.
 pub const HEALTH_COLUMNS: &[&str] = &[
-    "window_start",
-    "account_id",
-    "region",
-    "city_network_id",
-    "client_asn",
-    "client_as_name",
-    "client_country_code",
-    "client_country",
-    "client_subdivision_code",
-    "client_subdivision",
-    "client_city",
-    "client_geoname_id",
-    "client_metro_code",
-    "client_latitude",
-    "client_longitude",
     "observed_bytes",
     "expected_bytes",
     "demand_scale",
@@ -464,8 +449,8 @@ impl ReportBuilder {
         self.city_networks[index].groups = Some(found);
     }
 
-    /// Adds a batch of `city_networks` ([`CITY_NETWORK_COLUMNS`] at least; rows outside the
-    /// range are ignored).
+    /// Adds a batch of `city_networks` ([`CLIENT_COLUMNS`] and [`TRAFFIC_COLUMNS`] at least;
+    /// rows outside the range are ignored).
     pub fn add_city_networks(&mut self, batch: &RecordBatch) {
         let (Some(starts), Some(columns)) =
             (millis(batch, "window_start"), ClientColumns::of(batch))
@@ -563,7 +548,8 @@ impl ReportBuilder {
         }
     }
 
-    /// Adds a batch of `city_network_health` ([`HEALTH_COLUMNS`] at least).
+    /// Adds a batch of `city_network_health` ([`CLIENT_COLUMNS`] and [`HEALTH_COLUMNS`] at
+    /// least).
     pub fn add_health(&mut self, batch: &RecordBatch) {
         let (Some(starts), Some(columns)) =
             (millis(batch, "window_start"), ClientColumns::of(batch))

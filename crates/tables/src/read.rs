@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMillisecondType};
-use arrow_array::{Array, RecordBatch};
+use arrow_array::{Array, ArrayRef, RecordBatch};
 use flowatlas_geo::Facts;
 use flowatlas_health::{
     CityNetwork, CityNetworkHealth, Identity, ImpactType, Method, RatioEvidence, Signal, Status,
@@ -256,11 +256,7 @@ pub fn read_health_events(
                             .collect()
                     })
                     .unwrap_or_default(),
-                impacted_city_network_ids: columns
-                    .text_list("impacted_city_network_ids", row)
-                    .into_iter()
-                    .map(str::to_string)
-                    .collect(),
+                impacted_city_network_ids: columns.text_list("impacted_city_network_ids", row),
                 impacted_prefixes: columns
                     .list("impacted_prefixes", row)
                     .into_iter()
@@ -453,30 +449,29 @@ impl Columns<'_> {
         }
     }
 
-    /// A comma-separated list column, empty when null.
-    /// The texts of a list cell; empty when the column is missing (files written before it)
+    /// The values of a list cell; `None` when the column is missing (files written before it)
     /// or the cell null.
-    fn text_list(&self, name: &str, row: usize) -> Vec<&str> {
-        let Some(list) = self
+    pub(crate) fn list_values(&self, name: &str, row: usize) -> Option<ArrayRef> {
+        let list = self
             .batch
-            .column_by_name(name)
-            .and_then(|column| column.as_list_opt::<i32>())
-        else {
-            return Vec::new();
-        };
-        if list.is_null(row) {
-            return Vec::new();
-        }
-        let range = list.value_offsets()[row] as usize..list.value_offsets()[row + 1] as usize;
-        match list.values().as_string_opt::<i32>() {
-            Some(values) => range
-                .filter(|&index| values.is_valid(index))
-                .map(|index| values.value(index))
-                .collect(),
-            None => Vec::new(),
-        }
+            .column_by_name(name)?
+            .as_list_opt::<i32>()
+            .filter(|list| list.is_valid(row))?;
+        Some(list.value(row))
     }
 
+    /// The texts of a list cell; empty when missing or null.
+    fn text_list(&self, name: &str, row: usize) -> Vec<String> {
+        let Some(values) = self.list_values(name, row) else {
+            return Vec::new();
+        };
+        values
+            .as_string_opt::<i32>()
+            .map(|values| values.iter().flatten().map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
+    /// A comma-separated list column, empty when null.
     fn list(&self, name: &str, row: usize) -> Vec<&str> {
         self.text(name, row)
             .map(|text| text.split(',').filter(|item| !item.is_empty()).collect())

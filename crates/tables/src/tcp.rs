@@ -3,11 +3,9 @@
 
 use std::path::Path;
 
-use arrow_array::Array;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use flowatlas_rollup::{RttHistogram, TcpMeasures, TcpStatsRow};
-
 use parquet::file::reader::ChunkReader;
 
 use crate::read::{Columns, Texts, for_each_batch, for_each_batch_of};
@@ -277,23 +275,16 @@ pub(crate) fn histogram_of(columns: &Columns<'_>, row: usize) -> RttHistogram {
     )
 }
 
-/// The values of a list cell; empty when the column is missing or the cell null.
+/// The integers of a list cell; empty when the column is missing or the cell null.
 fn int64_list(columns: &Columns<'_>, name: &str, row: usize) -> Vec<i64> {
-    let Some(list) = columns
-        .batch
-        .column_by_name(name)
-        .and_then(|column| column.as_list_opt::<i32>())
-    else {
-        return Vec::new();
-    };
-    if list.is_null(row) {
-        return Vec::new();
-    }
-    let values = list.value(row);
-    match values.as_primitive_opt::<Int64Type>() {
-        Some(values) => values.iter().flatten().collect(),
-        None => Vec::new(),
-    }
+    columns
+        .list_values(name, row)
+        .and_then(|values| {
+            values
+                .as_primitive_opt::<Int64Type>()
+                .map(|values| values.iter().flatten().collect())
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

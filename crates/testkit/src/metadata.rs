@@ -9,11 +9,11 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
-/// The made-up instance's account, Region and AZ ID.
+/// The made-up instance's account (`accountId` of its identity document).
 pub const METADATA_ACCOUNT: &str = "210987654321";
-/// Its Region.
+/// `region` of the made-up instance's identity document.
 pub const METADATA_REGION: &str = "ap-southeast-2";
-/// Its Availability Zone ID.
+/// What `placement/availability-zone-id` answers.
 pub const METADATA_AZ_ID: &str = "apse2-az3";
 const TOKEN: &str = "AQAEAFlowatlasTestToken==";
 

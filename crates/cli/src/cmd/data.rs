@@ -59,7 +59,7 @@ impl Drop for Copied {
 /// One table to copy and how far before the range it is needed (history for the health
 /// engine, earlier starts for events).
 pub struct Needed<'a> {
-    /// The table.
+    /// Its folder name under the tables' prefix (`city_networks`).
     pub table: &'a str,
     /// Seconds before `from` to copy too.
     pub before: i64,
