@@ -47,5 +47,6 @@ pub use field::{ACTION_VALUES, FLOW_DIRECTION_VALUES, Field, Kind, LOG_STATUS_VA
 pub use format::{Format, FormatError};
 pub use reader::{Counts, Entry, Error, Options, Reader};
 pub use record::{LogStatus, Record, Value};
-pub use reject::{Reason, Reject};
+pub use lines::{LineEvent, Lines};
+pub use reject::{KEPT_CHARS, Reason, Reject, shorten, write_reject};
 pub use value::EARLIEST_TIME;

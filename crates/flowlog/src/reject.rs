@@ -82,9 +82,10 @@ pub struct Reject {
 }
 
 /// Longest value and line kept in a reject, so a bad multi-megabyte line costs little memory.
-pub(crate) const KEPT_CHARS: usize = 512;
+pub const KEPT_CHARS: usize = 512;
 
-pub(crate) fn shorten(text: &str) -> String {
+/// `text`, cut to [`KEPT_CHARS`] characters with an ellipsis.
+pub fn shorten(text: &str) -> String {
     match text.char_indices().nth(KEPT_CHARS) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_string(),
@@ -94,17 +95,31 @@ pub(crate) fn shorten(text: &str) -> String {
 impl fmt::Display for Reject {
     /// `line 7: field `srcaddr`: invalid_address "x"` — the caller prefixes the object.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: ", self.line)?;
-        if let Some(field) = self.field {
-            write!(f, "field `{field}`: ")?;
-        }
-        write!(f, "{}", self.reason)?;
-        if !self.value.is_empty() {
-            write!(f, " {:?}", self.value)?;
-        }
-        if !self.detail.is_empty() {
-            write!(f, " ({})", self.detail)?;
-        }
-        Ok(())
+        let field = self.field.map(Field::aws_name);
+        write_reject(f, self.line, field, self.reason, &self.value, &self.detail)
     }
+}
+
+/// Writes a rejected line as `line N: field `name`: reason "value" (detail)`, the one shape
+/// every log reader's rejects take.
+pub fn write_reject(
+    f: &mut fmt::Formatter<'_>,
+    line: u64,
+    field: Option<&str>,
+    reason: Reason,
+    value: &str,
+    detail: &str,
+) -> fmt::Result {
+    write!(f, "line {line}: ")?;
+    if let Some(field) = field {
+        write!(f, "field `{field}`: ")?;
+    }
+    write!(f, "{reason}")?;
+    if !value.is_empty() {
+        write!(f, " {value:?}")?;
+    }
+    if !detail.is_empty() {
+        write!(f, " ({detail})")?;
+    }
+    Ok(())
 }
