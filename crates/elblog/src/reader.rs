@@ -17,9 +17,6 @@ use crate::value::{
 
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
-/// Values kept per line beyond the longest log's fields: enough to tell "too many" by how much,
-/// while a line of a million spaces-separated values costs no more than this.
-const SPARE_VALUES: usize = 8;
 
 /// How to read an object.
 #[derive(Clone, Debug)]
@@ -274,10 +271,8 @@ impl Reader {
             if line.iter().all(|&byte| byte == b' ' || byte == b'\t') {
                 continue;
             }
-            let Ok(text) = std::str::from_utf8(line) else {
-                state.set_reject(None, Reason::InvalidUtf8, "", line);
-                return Ok(Outcome::Reject);
-            };
+            // Told by content, the first line decides: text of neither log is no object to
+            // reject line by line.
             let kind = match state.kind {
                 Some(kind) => kind,
                 None => {
@@ -286,6 +281,10 @@ impl Reader {
                     })?;
                     *state.kind.insert(kind)
                 }
+            };
+            let Ok(text) = std::str::from_utf8(line) else {
+                state.set_reject(None, Reason::InvalidUtf8, "", line);
+                return Ok(Outcome::Reject);
             };
             return Ok(match state.type_line(kind, text) {
                 Ok(Some(typed)) => Outcome::Handshake(typed, range),
@@ -306,24 +305,21 @@ impl State {
     /// well formed but has none. On a fault the reject is filled in.
     fn type_line(&mut self, kind: LogKind, text: &str) -> Result<Option<Typed>, ()> {
         let fields = kind.fields();
-        let limit = fields.len() + SPARE_VALUES;
-        let Some(n_values) = split_values(text.as_bytes(), &mut self.values, limit) else {
+        // Only the documented values are kept: a line of a million values costs no more.
+        let Some(n_values) = split_values(text.as_bytes(), &mut self.values, fields.len()) else {
             self.set_reject(None, Reason::InvalidValue, "", text.as_bytes());
             self.reject.detail = "a double quote is not closed".into();
             return Err(());
         };
-        if n_values < kind.n_required() || n_values > fields.len() {
-            let reason = if n_values < kind.n_required() {
-                Reason::TooFewFields
-            } else {
-                Reason::TooManyFields
-            };
-            self.set_reject(None, reason, &n_values.to_string(), text.as_bytes());
+        // Values past the documented ones are ignored: AWS appends fields to these logs over
+        // time (`conn_trace_id` came later), and a reader must not reject the newer lines.
+        if n_values < kind.n_required() {
+            self.set_reject(None, Reason::TooFewFields, &n_values.to_string(), text.as_bytes());
             self.reject.detail = format!(
-                "{} has {} to {} fields",
+                "{} has {} fields, the last {} of them added later",
                 kind.name(),
-                kind.n_required(),
-                fields.len()
+                fields.len(),
+                fields.len() - kind.n_required()
             );
             return Err(());
         }
@@ -333,7 +329,7 @@ impl State {
         };
         // Every documented field is typed, so a line with a bad value anywhere is rejected,
         // never half-used.
-        for (index, &field) in fields.iter().enumerate().take(n_values) {
+        for (index, &field) in fields.iter().enumerate().take(self.values.len()) {
             let value = &text[self.values[index].clone()];
             if let Err(fault) = check(field, value, self.latest_time) {
                 self.fault(field, value, fault, text);

@@ -12,8 +12,10 @@
 //! that add up.
 #![deny(missing_docs)]
 
+mod elb;
 mod key_layout;
 
+pub use elb::process_elb;
 pub use key_layout::{KeyLocation, is_log_file_name, location_from_key};
 
 use std::collections::BTreeMap;
@@ -118,6 +120,22 @@ pub enum Error {
         object: String,
         /// What the reader said.
         source: flowatlas_flowlog::Error,
+    },
+    /// A load-balancer log could not be opened or read.
+    #[error("{object}: {source}")]
+    ReadElb {
+        /// The object.
+        object: String,
+        /// What the reader said.
+        source: flowatlas_elblog::Error,
+    },
+    /// A file of a log layout flowatlas knows but does not read (an ALB access log, say).
+    #[error("{object}: {what}: not read")]
+    NotRead {
+        /// The object.
+        object: String,
+        /// What it is.
+        what: &'static str,
     },
     /// The tables could not be written.
     #[error("{object}: {source}")]
@@ -337,8 +355,9 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// Processes one local file into the tables: a flow-log object, or an agent's `tcp_stats`
-/// object (see [`is_tcp_stats`]).
+/// Processes one local file into the tables: a flow-log object, an agent's `tcp_stats`
+/// object (see [`is_tcp_stats`]) or a load-balancer log (by AWS's key layout or by content,
+/// see [`process_elb`]).
 pub fn process_file(
     path: &Path,
     config: &Config,
@@ -348,10 +367,22 @@ pub fn process_file(
     if is_tcp_stats(&source.key) {
         return process_tcp_stats(path, &source, config, enricher);
     }
-    let file = File::open(path).map_err(|error| Error::Read {
+    let read_error = |error: std::io::Error| Error::Read {
         object: source.name.clone(),
         source: error.into(),
-    })?;
+    };
+    let mut file = File::open(path).map_err(read_error)?;
+    let head = elb::file_head(&mut file).map_err(read_error)?;
+    match elb::classify(&source.key, &head) {
+        elb::ElbObject::Read(kind) => return process_elb(file, kind, &source, config, enricher),
+        elb::ElbObject::NotRead(what) => {
+            return Err(Error::NotRead {
+                object: source.name,
+                what,
+            });
+        }
+        elb::ElbObject::Other => {}
+    }
     let reader = Reader::from_file(file, &source.read_options(&config.read)).map_err(|error| {
         Error::Read {
             object: source.name.clone(),
@@ -359,6 +390,38 @@ pub fn process_file(
         }
     })?;
     process_reader(reader, &source, config, enricher)
+}
+
+/// Processes one streamed object (S3 text or gzip): a load-balancer log (by AWS's key layout or
+/// by content) or a flow log. Only the first few kilobytes are held to tell them apart.
+pub fn process_stream<R: std::io::Read + Send + 'static>(
+    mut input: R,
+    source: &Source,
+    config: &Config,
+    enricher: Option<&mut Enricher>,
+) -> Result<ObjectReport, Error> {
+    let head = elb::read_head(&mut input).map_err(|error| Error::Read {
+        object: source.name.clone(),
+        source: error.into(),
+    })?;
+    let object = elb::classify(&source.key, &head);
+    let input = std::io::Read::chain(std::io::Cursor::new(head), input);
+    match object {
+        elb::ElbObject::Read(kind) => process_elb(input, kind, source, config, enricher),
+        elb::ElbObject::NotRead(what) => Err(Error::NotRead {
+            object: source.name.clone(),
+            what,
+        }),
+        elb::ElbObject::Other => {
+            let reader = Reader::new(input, &source.read_options(&config.read)).map_err(
+                |error| Error::Read {
+                    object: source.name.clone(),
+                    source: error,
+                },
+            )?;
+            process_reader(reader, source, config, enricher)
+        }
+    }
 }
 
 /// True for the key or path of an agent's object: it lies under a `tcp_stats/` folder, the
@@ -665,14 +728,35 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
 
 /// A rejected record as one JSON object: the shape of `_rejects/*.jsonl` and `--rejects`.
 pub fn reject_json(object: &str, reject: &Reject) -> serde_json::Value {
+    reject_value(
+        object,
+        reject.line,
+        reject.field.map(|field| field.aws_name()),
+        reject.reason,
+        &reject.value,
+        &reject.detail,
+        &reject.text,
+    )
+}
+
+/// A rejected line of any log as one JSON object, the one shape of `_rejects/*.jsonl`.
+fn reject_value(
+    object: &str,
+    line: u64,
+    field: Option<&str>,
+    reason: flowatlas_flowlog::Reason,
+    value: &str,
+    detail: &str,
+    text: &str,
+) -> serde_json::Value {
     serde_json::json!({
         "object": object,
-        "line": reject.line,
-        "field": reject.field.map(|field| field.aws_name()),
-        "reason": reject.reason.name(),
-        "value": reject.value,
-        "detail": reject.detail,
-        "text": reject.text,
+        "line": line,
+        "field": field,
+        "reason": reason.name(),
+        "value": value,
+        "detail": detail,
+        "text": text,
     })
 }
 
@@ -696,6 +780,10 @@ impl RejectsFile {
     }
 
     fn write(&mut self, object: &str, reject: &Reject) -> Result<(), Error> {
+        self.write_value(reject_json(object, reject))
+    }
+
+    fn write_value(&mut self, reject: serde_json::Value) -> Result<(), Error> {
         let (_, out) = match &mut self.out {
             Some(out) => out,
             None => {
@@ -706,7 +794,7 @@ impl RejectsFile {
                 self.out.insert((temporary, BufWriter::new(file)))
             }
         };
-        writeln!(out, "{}", reject_json(object, reject)).map_err(io_error(&self.path))
+        writeln!(out, "{reject}").map_err(io_error(&self.path))
     }
 
     /// Puts the rejects in place; returns the file's path relative to the output, if any was
