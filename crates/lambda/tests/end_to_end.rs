@@ -656,3 +656,125 @@ fn health_on_schedule() {
         .expect("an EMF line with the health scores");
     assert!(emf["ActiveHealthEvents"].as_u64().unwrap() >= 1, "{emf}");
 }
+
+/// Load-balancer logs through the function: an S3 notification of an ALB connection log, an
+/// NLB access log and an ALB access log (passed over) gives the same performance tables as
+/// `process` on the same objects, and a repeated notification (S3 delivers at least once)
+/// replaces them rather than adding rows.
+#[test]
+fn load_balancer_logs_to_performance_tables() {
+    const ELB_FOLDER: &str = "AWSLogs/123456789012/elasticloadbalancing/eu-west-2/2026/06/01";
+    let dir = scratch("elb");
+    let s3 = S3Server::start(&[LOGS, TABLES]);
+    let fixture = repo("testdata/elblog/bucket").join(ELB_FOLDER);
+    for entry in std::fs::read_dir(&fixture).unwrap() {
+        let path = entry.unwrap().path();
+        let key = format!("{ELB_FOLDER}/{}", path.file_name().unwrap().to_string_lossy());
+        s3.put(LOGS, &key, std::fs::read(&path).unwrap());
+    }
+    let asn_db = repo("testdata/geo/geolite2-asn-scattered.mmdb");
+    let city_db = repo("testdata/geo/geolite2-city-scattered.mmdb");
+    let function = Function::start(
+        &s3.endpoint,
+        &[
+            ("FLOWATLAS_SOURCES", format!("s3://{LOGS}/AWSLogs/")),
+            ("FLOWATLAS_DESTINATION", format!("s3://{TABLES}/tables/")),
+            ("FLOWATLAS_ASN_DBS", asn_db.display().to_string()),
+            ("FLOWATLAS_GEO_DBS", city_db.display().to_string()),
+        ],
+        dir.join("function.log"),
+    );
+    let invoke = || {
+        function.invoke("s3-put-elb.json").unwrap_or_else(|error| {
+            panic!("{error}\nfunction log:\n{}", function.log())
+        })
+    };
+    let response = invoke();
+    assert_eq!(response["objects"], 2, "{response}\n{}", function.log());
+    assert_eq!(response["ignored"], 1, "{response}");
+
+    // The same objects through `process`'s path, locally, with the same databases.
+    let local = dir.join("local");
+    let databases = Databases::open(&GeoConfig {
+        asn_dbs: vec![asn_db],
+        geo_dbs: vec![city_db],
+        prefixes: None,
+    })
+    .unwrap();
+    let config = Config {
+        read: flowatlas_flowlog::Options::default(),
+        rules: PeerRules::new(&[], None).unwrap(),
+        rollup: RollupConfig {
+            prefix_len_v4: 24,
+            prefix_len_v6: 48,
+            default_location: ServiceLocation::default(),
+        },
+        out_dir: local.clone(),
+        tables: Tables::default(),
+    };
+    let mut enricher = Enricher::new(Arc::new(databases));
+    let local_logs = dir.join("logs");
+    for (n_read, entry) in std::fs::read_dir(&fixture).unwrap().enumerate() {
+        let path = entry.unwrap().path();
+        let copy = local_logs.join(ELB_FOLDER).join(path.file_name().unwrap());
+        std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+        std::fs::copy(&path, &copy).unwrap();
+        match process_file(&copy, &config, Some(&mut enricher)) {
+            Ok(report) => assert!(report.counts.ok > 0, "{n_read}: {}", copy.display()),
+            Err(flowatlas_pipeline::Error::NotRead { .. }) => {}
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    let compare = |downloaded: &Path| {
+        let check = r#"
+import duckdb, json, sys
+first, second = sys.argv[1], sys.argv[2]
+out = {}
+for table in ["city_network_performance", "prefix_performance"]:
+    a = f"read_parquet('{first}/{table}/**/*.parquet', hive_partitioning = false)"
+    b = f"read_parquet('{second}/{table}/**/*.parquet', hive_partitioning = false)"
+    q = lambda sql: duckdb.sql(sql).fetchall()[0][0]
+    out[table] = [
+        q(f"SELECT count(*) FROM {a}"), q(f"SELECT count(*) FROM {b}"),
+        q(f"SELECT sum(connections_new) FROM {a}"),
+        q(f"SELECT count(*) FROM (SELECT * FROM {a} EXCEPT ALL SELECT * FROM {b})"),
+        q(f"SELECT count(*) FROM (SELECT * FROM {b} EXCEPT ALL SELECT * FROM {a})"),
+        q(f"SELECT count(DISTINCT rtt_source) FROM {a}"),
+    ]
+print(json.dumps(out))
+"#;
+        let output = Command::new("python3")
+            .args(["-c", check])
+            .arg(downloaded.join("tables"))
+            .arg(&local)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output));
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+    let downloaded = dir.join("downloaded");
+    download_all(&s3, TABLES, &downloaded);
+    let figures = compare(&downloaded);
+    for table in ["city_network_performance", "prefix_performance"] {
+        let [rows, local_rows, handshakes, only_remote, only_local, n_sources] =
+            serde_json::from_value::<[i64; 6]>(figures[table].clone()).unwrap();
+        assert!(rows > 0 && rows == local_rows, "{figures}");
+        assert_eq!(handshakes, 488, "{figures}");
+        assert_eq!((only_remote, only_local, n_sources), (0, 0, 1), "{figures}");
+    }
+    let keys_before = s3.keys(TABLES);
+    assert_eq!(
+        keys_before.iter().filter(|key| key.contains("/_manifests/")).count(),
+        2,
+        "{keys_before:?}"
+    );
+
+    // S3 delivers at least once: the same event again replaces, never adds.
+    assert_eq!(invoke()["objects"], 2);
+    assert_eq!(s3.keys(TABLES), keys_before);
+    let again = dir.join("again");
+    download_all(&s3, TABLES, &again);
+    assert_eq!(compare(&again), figures);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
