@@ -116,7 +116,7 @@ pub enum Error {
     /// The object could not be opened or read.
     #[error("{object}: {source}")]
     Read {
-        /// The object.
+        /// Key or path of the object, for the message.
         object: String,
         /// What the reader said.
         source: flowatlas_flowlog::Error,
@@ -140,7 +140,7 @@ pub enum Error {
     /// The tables could not be written.
     #[error("{object}: {source}")]
     Write {
-        /// The object.
+        /// Key or path of the object whose tables failed.
         object: String,
         /// What the writer said.
         source: flowatlas_tables::WriteError,
