@@ -18,7 +18,7 @@ use crate::field::LogKind;
 pub struct ElbKey {
     /// The account ID (12 digits).
     pub account_id: String,
-    /// The Region.
+    /// The Region of the load balancer (and of the bucket).
     pub region: String,
     /// What the file name says.
     pub file: ElbFile,

@@ -98,7 +98,7 @@ impl<'r> Handshake<'r> {
 pub struct Skip {
     /// Line in the object.
     pub line: u64,
-    /// Why.
+    /// Why the line has no handshake time, in words.
     pub why: &'static str,
 }
 

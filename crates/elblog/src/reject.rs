@@ -14,7 +14,7 @@ pub struct Reject {
     pub line: u64,
     /// The field at fault, when one is.
     pub field: Option<Field>,
-    /// Why.
+    /// Why the line was rejected.
     pub reason: Reason,
     /// The offending value (or, for field-count errors, the count), shortened.
     pub value: String,

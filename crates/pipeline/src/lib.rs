@@ -124,7 +124,7 @@ pub enum Error {
     /// A load-balancer log could not be opened or read.
     #[error("{object}: {source}")]
     ReadElb {
-        /// The object.
+        /// The object's path or `s3://` URL.
         object: String,
         /// What the reader said.
         source: flowatlas_elblog::Error,
@@ -132,9 +132,9 @@ pub enum Error {
     /// A file of a log layout flowatlas knows but does not read (an ALB access log, say).
     #[error("{object}: {what}: not read")]
     NotRead {
-        /// The object.
+        /// The object's path or `s3://` URL.
         object: String,
-        /// What it is.
+        /// What kind of log its key names.
         what: &'static str,
     },
     /// The tables could not be written.
