@@ -1,6 +1,7 @@
-//! The performance tables: the agents' `tcp_stats` merged across hosts and ports, per window,
-//! service location and client city-network (`city_network_performance`) or client prefix
-//! (`prefix_performance`), with retransmission rates and RTT percentiles.
+//! The performance tables: the agents' `tcp_stats` merged across hosts and ports, and the TLS
+//! handshakes of load-balancer logs, per window, service location, RTT source and client
+//! city-network (`city_network_performance`) or client prefix (`prefix_performance`), with
+//! retransmission rates and RTT percentiles.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -93,17 +94,17 @@ fn derived_columns<R: TcpRow>() -> Vec<Column<R>> {
         percentile!(
             "rtt_p50_ms",
             0.5,
-            "Median smoothed RTT, weighted by bytes moved, milliseconds (within 1%); null without samples."
+            "Median RTT of the row's source, milliseconds (within 1%): smoothed RTT weighted by bytes moved (tcp_srtt), or TLS handshake time per connection (tls_handshake); null without samples."
         ),
         percentile!(
             "rtt_p90_ms",
             0.9,
-            "90th percentile of the smoothed RTT, weighted by bytes moved, milliseconds."
+            "90th percentile RTT of the row's source, milliseconds: by bytes (tcp_srtt) or by connection (tls_handshake)."
         ),
         percentile!(
             "rtt_p95_ms",
             0.95,
-            "95th percentile of the smoothed RTT, weighted by bytes moved, milliseconds."
+            "95th percentile RTT of the row's source, milliseconds: by bytes (tcp_srtt) or by connection (tls_handshake)."
         ),
     ]
 }
@@ -118,7 +119,7 @@ pub fn city_network_performance() -> Table<CityNetworkPerformanceRow> {
     columns.extend(tcp_measure_columns::<CityNetworkPerformanceRow>());
     Table::new(
         "city_network_performance",
-        "TCP round-trip times and retransmissions measured by flowatlas agent per 5-minute window, service location and client city-network.",
+        "Round-trip times per 5-minute window, service location, RTT source and client city-network: TCP smoothed RTT and retransmissions from flowatlas agent, or TLS handshake times from ALB connection logs and NLB access logs.",
         columns,
     )
 }
@@ -141,7 +142,7 @@ pub fn prefix_performance() -> Table<PrefixPerformanceRow> {
     columns.extend(tcp_measure_columns::<PrefixPerformanceRow>());
     Table::new(
         "prefix_performance",
-        "TCP round-trip times and retransmissions measured by flowatlas agent per 5-minute window, service location and client prefix.",
+        "Round-trip times per 5-minute window, service location, RTT source and client prefix: TCP smoothed RTT and retransmissions from flowatlas agent, or TLS handshake times from ALB connection logs and NLB access logs.",
         columns,
     )
 }
