@@ -169,8 +169,9 @@ pub struct PerformanceEntry {
 
 /// Ranks client ASes, cities, countries or prefixes by RTT p90 or retransmission rate over
 /// the windows in `[from, to)`, from `prefix_performance` (which carries both the prefix and
-/// its city-network facts), one group per RTT source. Groups without the metric (no samples,
-/// nothing sent) are left out.
+/// its city-network facts): each RTT source ranked on its own, `n` groups of each, sources in
+/// the order of [`RttSource::ALL`]. Groups without the metric (no samples, nothing sent) are
+/// left out.
 /// Returns the ranking and the number of rows read.
 pub fn top_performance(
     data_dir: &Path,
@@ -217,9 +218,22 @@ pub fn top_performance(
         .into_values()
         .filter_map(|entry| Some((value(&entry.performance)?, entry)))
         .collect();
-    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.label.cmp(&b.1.label)));
-    Ok((
-        ranked.into_iter().take(n).map(|(_, entry)| entry).collect(),
-        n_rows,
-    ))
+    // Each source is ranked on its own, worst first: a handshake time is not comparable with a
+    // smoothed RTT, so one list of both would rank sources, not clients.
+    ranked.sort_by(|a, b| {
+        (a.1.rtt_source.cmp(&b.1.rtt_source))
+            .then_with(|| b.0.total_cmp(&a.0))
+            .then_with(|| a.1.label.cmp(&b.1.label))
+    });
+    let mut taken: HashMap<RttSource, usize> = HashMap::new();
+    let entries = ranked
+        .into_iter()
+        .filter(|(_, entry)| {
+            let n_taken = taken.entry(entry.rtt_source).or_default();
+            *n_taken += 1;
+            *n_taken <= n
+        })
+        .map(|(_, entry)| entry)
+        .collect();
+    Ok((entries, n_rows))
 }
