@@ -51,7 +51,11 @@ pub struct Plan {
     pub day_folders: Vec<String>,
 }
 
-const SERVICES: [&str; 3] = ["vpcflowlogs", "transitgatewayflowlogs", "elasticloadbalancing"];
+const SERVICES: [&str; 3] = [
+    "vpcflowlogs",
+    "transitgatewayflowlogs",
+    "elasticloadbalancing",
+];
 /// Day folders listed at once.
 const LISTINGS_IN_FLIGHT: usize = 16;
 

@@ -20,7 +20,15 @@ fn process(out: &Path, inputs: &[&str]) -> (Option<i32>, String) {
     let asn = repo("testdata/geo/geolite2-asn-scattered.mmdb");
     let city = repo("testdata/geo/geolite2-city-scattered.mmdb");
     let output = Command::new(env!("CARGO_BIN_EXE_flowatlas"))
-        .args(["process", "--out", out.to_str().unwrap(), "--asn-db", &asn, "--geo-db", &city])
+        .args([
+            "process",
+            "--out",
+            out.to_str().unwrap(),
+            "--asn-db",
+            &asn,
+            "--geo-db",
+            &city,
+        ])
         .args(inputs)
         .output()
         .unwrap();
@@ -33,7 +41,9 @@ fn process(out: &Path, inputs: &[&str]) -> (Option<i32>, String) {
 fn manifests(out: &Path) -> Vec<serde_json::Value> {
     let mut manifests: Vec<serde_json::Value> = std::fs::read_dir(out.join("_manifests"))
         .unwrap()
-        .map(|entry| serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap())
+        .map(|entry| {
+            serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap()
+        })
         .collect();
     manifests.sort_by_key(|manifest| manifest["source"].as_str().unwrap().to_owned());
     manifests
@@ -135,7 +145,10 @@ print(json.dumps({"prefixes": prefixes, "sources": sources, "cities": cities}))
             .into_iter()
             .collect();
     assert_eq!(got, per_window_prefix);
-    assert!(got.keys().all(|key| key.ends_with("/24") || key.ends_with("/48")));
+    assert!(
+        got.keys()
+            .all(|key| key.ends_with("/24") || key.ends_with("/48"))
+    );
     let cities: Vec<(String, i64, i64, i64, f64, bool)> =
         serde_json::from_value(result["cities"].clone()).unwrap();
     let handshakes: i64 = cities.iter().map(|city| city.2).sum();
@@ -151,7 +164,10 @@ print(json.dumps({"prefixes": prefixes, "sources": sources, "cities": cities}))
             .unwrap_or_else(|| panic!("{name} AS{asn} in {cities:?}"))
             .4
     };
-    assert!(p90("Singapore", 64507) > 2.0 * p90("London", 64499), "{cities:?}");
+    assert!(
+        p90("Singapore", 64507) > 2.0 * p90("London", 64499),
+        "{cities:?}"
+    );
     assert!(p90("London", 64500) > p90("London", 64499), "{cities:?}");
 
     // Processing again replaces the outputs: the same files, the same rows.
@@ -165,7 +181,14 @@ print(json.dumps({"prefixes": prefixes, "sources": sources, "cities": cities}))
 
     // `top` ranks the handshake rows under their source.
     let ranking = flowatlas_ok(&[
-        "top", "--data", out.to_str().unwrap(), "--by", "prefix", "--metric", "rtt-p90", "--json",
+        "top",
+        "--data",
+        out.to_str().unwrap(),
+        "--by",
+        "prefix",
+        "--metric",
+        "rtt-p90",
+        "--json",
     ]);
     let entries: Vec<serde_json::Value> = ranking
         .split(|&byte| byte == b'\n')
@@ -173,8 +196,15 @@ print(json.dumps({"prefixes": prefixes, "sources": sources, "cities": cities}))
         .map(|line| serde_json::from_slice(line).unwrap())
         .collect();
     assert!(entries.len() >= 5, "{entries:?}");
-    assert!(entries.iter().all(|entry| entry["rtt_source"] == "tls_handshake"));
-    let p90s: Vec<f64> = entries.iter().map(|entry| entry["rtt_p90_ms"].as_f64().unwrap()).collect();
+    assert!(
+        entries
+            .iter()
+            .all(|entry| entry["rtt_source"] == "tls_handshake")
+    );
+    let p90s: Vec<f64> = entries
+        .iter()
+        .map(|entry| entry["rtt_p90_ms"].as_f64().unwrap())
+        .collect();
     assert!(p90s.windows(2).all(|pair| pair[0] >= pair[1]), "{p90s:?}");
     std::fs::remove_dir_all(&out).unwrap();
 }
@@ -189,7 +219,9 @@ fn hostile_load_balancer_objects_are_counted_not_fatal() {
     let folder = input.join(FOLDER);
     std::fs::create_dir_all(&folder).unwrap();
     let name = |random: &str| {
-        format!("conn_log_123456789012_elasticloadbalancing_eu-west-2_app.shop.50dc6c495c0c9188_20260601T1210Z_172.31.3.4_{random}.log.gz")
+        format!(
+            "conn_log_123456789012_elasticloadbalancing_eu-west-2_app.shop.50dc6c495c0c9188_20260601T1210Z_172.31.3.4_{random}.log.gz"
+        )
     };
     let good = "2026-06-01T12:00:01.104392Z 203.0.113.7 50312 443 TLSv1.3 TLS_AES_128_GCM_SHA256 0.042 - - - Success TID_1\n";
     std::fs::copy(
@@ -197,7 +229,11 @@ fn hostile_load_balancer_objects_are_counted_not_fatal() {
         folder.join(name("truncated")),
     )
     .unwrap();
-    std::fs::copy(repo("testdata/elblog/err/garbage.log"), folder.join(name("garbage"))).unwrap();
+    std::fs::copy(
+        repo("testdata/elblog/err/garbage.log"),
+        folder.join(name("garbage")),
+    )
+    .unwrap();
     let mut long = std::fs::File::create(folder.join(name("long"))).unwrap();
     long.write_all(good.as_bytes()).unwrap();
     long.write_all(&vec![b'7'; 1 << 20]).unwrap();
@@ -214,20 +250,38 @@ fn hostile_load_balancer_objects_are_counted_not_fatal() {
     for manifest in &manifests {
         let records = &manifest["records"];
         let count = |key: &str| records[key].as_u64().unwrap();
-        assert_eq!(count("read"), count("ok") + count("skipped") + count("rejected"), "{manifest}");
+        assert_eq!(
+            count("read"),
+            count("ok") + count("skipped") + count("rejected"),
+            "{manifest}"
+        );
     }
     let by_name = |random: &str| {
         manifests
             .iter()
-            .find(|manifest| manifest["source"].as_str().unwrap().ends_with(&name(random)))
+            .find(|manifest| {
+                manifest["source"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&name(random))
+            })
             .unwrap()["records"]
             .clone()
     };
-    assert_eq!(by_name("long"), serde_json::json!({"read": 3, "ok": 2, "skipped": 0, "rejected": 1}));
-    assert_eq!(by_name("empty"), serde_json::json!({"read": 0, "ok": 0, "skipped": 0, "rejected": 0}));
+    assert_eq!(
+        by_name("long"),
+        serde_json::json!({"read": 3, "ok": 2, "skipped": 0, "rejected": 1})
+    );
+    assert_eq!(
+        by_name("empty"),
+        serde_json::json!({"read": 0, "ok": 0, "skipped": 0, "rejected": 0})
+    );
     assert_eq!(by_name("truncated")["rejected"], 1);
     let garbage = by_name("garbage");
-    assert!(garbage["read"].as_u64().unwrap() > 0 && garbage["ok"] == 0, "{garbage}");
+    assert!(
+        garbage["read"].as_u64().unwrap() > 0 && garbage["ok"] == 0,
+        "{garbage}"
+    );
     // The rejects say where: object, line and reason.
     let rejects: Vec<serde_json::Value> = flowatlas_testkit::files_under(&out.join("_rejects"))
         .iter()
@@ -250,7 +304,11 @@ fn hostile_load_balancer_objects_are_counted_not_fatal() {
     assert!(found("truncated", 5, "truncated_input"), "{rejects:?}");
     assert!(found("garbage", 1, "invalid_utf8"), "{rejects:?}");
     // A rejected megabyte line is kept shortened, never whole.
-    assert!(rejects.iter().all(|reject| reject["text"].as_str().unwrap().len() < 4096));
+    assert!(
+        rejects
+            .iter()
+            .all(|reject| reject["text"].as_str().unwrap().len() < 4096)
+    );
     std::fs::remove_dir_all(&input).unwrap();
     std::fs::remove_dir_all(&out).unwrap();
 }

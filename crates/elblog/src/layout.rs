@@ -43,8 +43,15 @@ pub enum ElbFile {
 pub fn parse_key(key: &str) -> Option<ElbKey> {
     let parts: Vec<&str> = key.split(['/', '\\']).collect();
     let logs_idx = parts.iter().rposition(|part| *part == "AWSLogs")?;
-    let [account, "elasticloadbalancing", region, year, month, day, file_name] =
-        parts[logs_idx + 1..]
+    let [
+        account,
+        "elasticloadbalancing",
+        region,
+        year,
+        month,
+        day,
+        file_name,
+    ] = parts[logs_idx + 1..]
     else {
         return None;
     };

@@ -314,7 +314,12 @@ impl State {
         // Values past the documented ones are ignored: AWS appends fields to these logs over
         // time (`conn_trace_id` came later), and a reader must not reject the newer lines.
         if n_values < kind.n_required() {
-            self.set_reject(None, Reason::TooFewFields, &n_values.to_string(), text.as_bytes());
+            self.set_reject(
+                None,
+                Reason::TooFewFields,
+                &n_values.to_string(),
+                text.as_bytes(),
+            );
             self.reject.detail = format!(
                 "{} has {} fields, the last {} of them added later",
                 kind.name(),
@@ -426,7 +431,9 @@ impl State {
         reject.field = field;
         reject.reason = reason;
         reject.value = shorten(value);
-        reject.text = shorten(&String::from_utf8_lossy(&text[..text.len().min(KEPT_CHARS * 4)]));
+        reject.text = shorten(&String::from_utf8_lossy(
+            &text[..text.len().min(KEPT_CHARS * 4)],
+        ));
         reject.detail.clear();
     }
 }

@@ -16,7 +16,11 @@ pub(crate) enum Fault {
 /// Splits a line into value spans, at most `limit` of them; the count of values goes on past
 /// the limit. A value that opens with `"` runs to the next unescaped `"`. Returns the number
 /// of values, or `None` when a quote is never closed.
-pub(crate) fn split_values(line: &[u8], spans: &mut Vec<Range<usize>>, limit: usize) -> Option<usize> {
+pub(crate) fn split_values(
+    line: &[u8],
+    spans: &mut Vec<Range<usize>>,
+    limit: usize,
+) -> Option<usize> {
     spans.clear();
     let mut n_values = 0;
     let mut pos = 0;
@@ -219,10 +223,19 @@ mod tests {
         assert_eq!(parse_duration_us("2.5", 1_000), Ok(2_500));
         assert_eq!(parse_duration_us("0.0000009", 1_000_000), Ok(0));
         assert_eq!(parse_duration_us("000", 1_000), Ok(0));
-        assert!(matches!(parse_duration_us("99999999999999999999", 1), Err(Fault::OutOfRange(_))));
-        assert!(matches!(parse_duration_us("86401", 1_000_000), Err(Fault::OutOfRange(_))));
+        assert!(matches!(
+            parse_duration_us("99999999999999999999", 1),
+            Err(Fault::OutOfRange(_))
+        ));
+        assert!(matches!(
+            parse_duration_us("86401", 1_000_000),
+            Err(Fault::OutOfRange(_))
+        ));
         for bad in ["-1", ".5", "1.", "1e3", "", "0x10"] {
-            assert!(matches!(parse_duration_us(bad, 1_000), Err(Fault::Invalid(_))), "{bad}");
+            assert!(
+                matches!(parse_duration_us(bad, 1_000), Err(Fault::Invalid(_))),
+                "{bad}"
+            );
         }
     }
 

@@ -56,7 +56,9 @@ fn render(path: &Path) -> (String, bool) {
                 }
                 out.push('\n');
             }
-            Ok(Some(Entry::Skip(skip))) => writeln!(out, "{}: skipped: {}", skip.line, skip.why).unwrap(),
+            Ok(Some(Entry::Skip(skip))) => {
+                writeln!(out, "{}: skipped: {}", skip.line, skip.why).unwrap()
+            }
             Ok(Some(Entry::Reject(reject))) => writeln!(out, "reject: {reject}").unwrap(),
             Err(error) => {
                 writeln!(out, "error: {error}").unwrap();

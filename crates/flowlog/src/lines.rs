@@ -45,11 +45,7 @@ pub struct Lines {
 impl Lines {
     /// Lines of `input`; `compressed` says its read errors are a corrupt stream (a reject),
     /// not a failing disk; lines above `max_line_bytes` are skipped whole.
-    pub fn new(
-        input: Box<dyn Read + Send>,
-        compressed: bool,
-        max_line_bytes: usize,
-    ) -> Lines {
+    pub fn new(input: Box<dyn Read + Send>, compressed: bool, max_line_bytes: usize) -> Lines {
         // Offsets into a line are u32, and a limit of 0 would reject everything.
         let max_line_bytes = max_line_bytes.clamp(1, MAX_LINE_LIMIT);
         let capacity = (max_line_bytes * 2).max(256 * 1024);

@@ -669,7 +669,10 @@ fn load_balancer_logs_to_performance_tables() {
     let fixture = repo("testdata/elblog/bucket").join(ELB_FOLDER);
     for entry in std::fs::read_dir(&fixture).unwrap() {
         let path = entry.unwrap().path();
-        let key = format!("{ELB_FOLDER}/{}", path.file_name().unwrap().to_string_lossy());
+        let key = format!(
+            "{ELB_FOLDER}/{}",
+            path.file_name().unwrap().to_string_lossy()
+        );
         s3.put(LOGS, &key, std::fs::read(&path).unwrap());
     }
     let asn_db = repo("testdata/geo/geolite2-asn-scattered.mmdb");
@@ -685,9 +688,9 @@ fn load_balancer_logs_to_performance_tables() {
         dir.join("function.log"),
     );
     let invoke = || {
-        function.invoke("s3-put-elb.json").unwrap_or_else(|error| {
-            panic!("{error}\nfunction log:\n{}", function.log())
-        })
+        function
+            .invoke("s3-put-elb.json")
+            .unwrap_or_else(|error| panic!("{error}\nfunction log:\n{}", function.log()))
     };
     let response = invoke();
     assert_eq!(response["objects"], 2, "{response}\n{}", function.log());
@@ -757,15 +760,24 @@ print(json.dumps(out))
     download_all(&s3, TABLES, &downloaded);
     let figures = compare(&downloaded);
     for table in ["city_network_performance", "prefix_performance"] {
-        let [rows, local_rows, handshakes, only_remote, only_local, n_sources] =
-            serde_json::from_value::<[i64; 6]>(figures[table].clone()).unwrap();
+        let [
+            rows,
+            local_rows,
+            handshakes,
+            only_remote,
+            only_local,
+            n_sources,
+        ] = serde_json::from_value::<[i64; 6]>(figures[table].clone()).unwrap();
         assert!(rows > 0 && rows == local_rows, "{figures}");
         assert_eq!(handshakes, 488, "{figures}");
         assert_eq!((only_remote, only_local, n_sources), (0, 0, 1), "{figures}");
     }
     let keys_before = s3.keys(TABLES);
     assert_eq!(
-        keys_before.iter().filter(|key| key.contains("/_manifests/")).count(),
+        keys_before
+            .iter()
+            .filter(|key| key.contains("/_manifests/"))
+            .count(),
         2,
         "{keys_before:?}"
     );

@@ -413,12 +413,13 @@ pub fn process_stream<R: std::io::Read + Send + 'static>(
             what,
         }),
         elb::ElbObject::Other => {
-            let reader = Reader::new(input, &source.read_options(&config.read)).map_err(
-                |error| Error::Read {
-                    object: source.name.clone(),
-                    source: error,
-                },
-            )?;
+            let reader =
+                Reader::new(input, &source.read_options(&config.read)).map_err(|error| {
+                    Error::Read {
+                        object: source.name.clone(),
+                        source: error,
+                    }
+                })?;
             process_reader(reader, source, config, enricher)
         }
     }
