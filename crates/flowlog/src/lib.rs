@@ -48,5 +48,5 @@ pub use format::{Format, FormatError};
 pub use lines::{LineEvent, Lines};
 pub use reader::{Counts, Entry, Error, Options, Reader};
 pub use record::{LogStatus, Record, Value};
-pub use reject::{KEPT_CHARS, Reason, Reject, shorten, write_reject};
+pub use reject::{KEPT_CHARS, Reason, Reject, shorten};
 pub use value::EARLIEST_TIME;

@@ -64,14 +64,16 @@ impl fmt::Display for Reason {
 }
 
 /// A rejected record. A Parquet row group that cannot be read is one reject standing for all
-/// of its rows (counted as that many), from its first row's number; its detail says so.
+/// of its rows (counted as that many), from its first row's number; its detail says so. The
+/// field type is a parameter so that every log reader's rejects (load-balancer logs have their
+/// own catalogue) share one shape and one message.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reject {
+pub struct Reject<F = Field> {
     /// Line in the object (Parquet: 1-based row).
     pub line: u64,
     /// The field at fault, when one is.
-    pub field: Option<Field>,
-    /// Why.
+    pub field: Option<F>,
+    /// Why the record was rejected.
     pub reason: Reason,
     /// The offending value (or, for field-count errors, the count), shortened.
     pub value: String,
@@ -92,34 +94,20 @@ pub fn shorten(text: &str) -> String {
     }
 }
 
-impl fmt::Display for Reject {
+impl<F: fmt::Display> fmt::Display for Reject<F> {
     /// `line 7: field `srcaddr`: invalid_address "x"` — the caller prefixes the object.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let field = self.field.map(Field::aws_name);
-        write_reject(f, self.line, field, self.reason, &self.value, &self.detail)
+        write!(f, "line {}: ", self.line)?;
+        if let Some(field) = &self.field {
+            write!(f, "field `{field}`: ")?;
+        }
+        write!(f, "{}", self.reason)?;
+        if !self.value.is_empty() {
+            write!(f, " {:?}", self.value)?;
+        }
+        if !self.detail.is_empty() {
+            write!(f, " ({})", self.detail)?;
+        }
+        Ok(())
     }
-}
-
-/// Writes a rejected line as `line N: field `name`: reason "value" (detail)`, the one shape
-/// every log reader's rejects take.
-pub fn write_reject(
-    f: &mut fmt::Formatter<'_>,
-    line: u64,
-    field: Option<&str>,
-    reason: Reason,
-    value: &str,
-    detail: &str,
-) -> fmt::Result {
-    write!(f, "line {line}: ")?;
-    if let Some(field) = field {
-        write!(f, "field `{field}`: ")?;
-    }
-    write!(f, "{reason}")?;
-    if !value.is_empty() {
-        write!(f, " {value:?}")?;
-    }
-    if !detail.is_empty() {
-        write!(f, " ({detail})")?;
-    }
-    Ok(())
 }

@@ -16,7 +16,6 @@ use flowatlas_rollup::{
     PerformanceRollup, RttHistogram, RttSource, TcpMeasures, TcpStatsRow, WINDOW_SECONDS,
     client_prefix,
 };
-use flowatlas_tables::{city_network_performance, prefix_performance, write_partitioned};
 
 use crate::{
     Config, Error, FIRST_REJECTS_KEPT, ObjectReport, RejectsFile, Source, remove_stale_files,
@@ -160,29 +159,12 @@ pub fn process_elb<R: Read + Send + 'static>(
         performance.add(&row, enrichment.as_deref());
     }
     report.counts = reader.counts();
-    let (city_rows, prefix_rows) = performance.finish();
-    let write_error = |error| Error::Write {
-        object: object.to_owned(),
-        source: error,
-    };
-    let city_table = city_network_performance();
-    let prefix_table = prefix_performance();
-    for (table, written) in [
-        (
-            city_table.name,
-            write_partitioned(&city_table, &city_rows, &config.out_dir, &source.id),
-        ),
-        (
-            prefix_table.name,
-            write_partitioned(&prefix_table, &prefix_rows, &config.out_dir, &source.id),
-        ),
-    ] {
-        let written = written.map_err(write_error)?;
-        *report.rows.entry(table).or_default() += written.iter().map(|file| file.rows).sum::<u64>();
-        report
-            .files
-            .extend(written.into_iter().map(|file| file.path));
-    }
+    crate::write_performance(performance, source, config, &mut report).map_err(|error| {
+        Error::Write {
+            object: object.to_owned(),
+            source: error,
+        }
+    })?;
     if let Some(rejects_file) = rejects.finish()? {
         report.files.push(rejects_file);
     }

@@ -456,11 +456,23 @@ pub fn process_tcp_stats(
             .map(|enricher| enricher.enrich(row.client_prefix.network()));
         performance.add(row, enrichment.as_deref());
     }
-    let (city_rows, prefix_rows) = performance.finish();
     let mut report = ObjectReport {
         n_objects: 1,
         ..ObjectReport::default()
     };
+    write_performance(performance, source, config, &mut report).map_err(write_error)?;
+    Ok(report)
+}
+
+/// Writes a performance rollup's rows to `city_network_performance` and `prefix_performance`
+/// under the source's name, and adds the rows and files to `report`.
+fn write_performance(
+    performance: PerformanceRollup,
+    source: &Source,
+    config: &Config,
+    report: &mut ObjectReport,
+) -> Result<(), flowatlas_tables::WriteError> {
+    let (city_rows, prefix_rows) = performance.finish();
     let city_table = city_network_performance();
     let prefix_table = prefix_performance();
     for (table, written) in [
@@ -473,13 +485,13 @@ pub fn process_tcp_stats(
             write_partitioned(&prefix_table, &prefix_rows, &config.out_dir, &source.id),
         ),
     ] {
-        let written = written.map_err(write_error)?;
+        let written = written?;
         *report.rows.entry(table).or_default() += written.iter().map(|file| file.rows).sum::<u64>();
         report
             .files
             .extend(written.into_iter().map(|file| file.path));
     }
-    Ok(report)
+    Ok(())
 }
 
 /// Processes one object, already opened, into the tables under `config.out_dir`.
