@@ -403,8 +403,14 @@ fn load_balancer_logs_are_planned_and_processed() {
         let source = manifest["source"].as_str().unwrap();
         let want = &expected[source.rsplit('/').next().unwrap()];
         assert_eq!(manifest["records"]["ok"], want["handshakes"], "{source}");
-        assert_eq!(manifest["records"]["rejected"], want["rejected"], "{source}");
-        assert!(manifest["rows"]["prefix_performance"].as_u64().unwrap() > 0, "{manifest}");
+        assert_eq!(
+            manifest["records"]["rejected"], want["rejected"],
+            "{source}"
+        );
+        assert!(
+            manifest["rows"]["prefix_performance"].as_u64().unwrap() > 0,
+            "{manifest}"
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
