@@ -731,15 +731,18 @@ fn load_balancer_logs_to_performance_tables() {
 
     // The function's tables and `process`'s: the same rows, one source, every handshake.
     let tables = ["city_network_performance", "prefix_performance"];
-    let downloaded = dir.join("downloaded");
-    download_all(&s3, TABLES, &downloaded);
-    let figures: Value = serde_json::from_str(&flowatlas_testkit::same_tables(
-        &downloaded.join("tables"),
-        &local,
-        &tables,
-        "connections_new",
-    ))
-    .unwrap();
+    let download_and_compare = |folder: &str| -> (PathBuf, Value) {
+        let downloaded = dir.join(folder);
+        download_all(&s3, TABLES, &downloaded);
+        let figures = flowatlas_testkit::same_tables(
+            &downloaded.join("tables"),
+            &local,
+            &tables,
+            "connections_new",
+        );
+        (downloaded, serde_json::from_str(&figures).unwrap())
+    };
+    let (downloaded, figures) = download_and_compare("downloaded");
     for table in tables {
         assert_eq!(
             figures[table]["total"],
@@ -769,15 +772,6 @@ fn load_balancer_logs_to_performance_tables() {
     // S3 delivers at least once: the same event again replaces, never adds.
     assert_eq!(invoke()["objects"], 2);
     assert_eq!(s3.keys(TABLES), keys_before);
-    let again = dir.join("again");
-    download_all(&s3, TABLES, &again);
-    let again: Value = serde_json::from_str(&flowatlas_testkit::same_tables(
-        &again.join("tables"),
-        &local,
-        &tables,
-        "connections_new",
-    ))
-    .unwrap();
-    assert_eq!(again, figures);
+    assert_eq!(download_and_compare("again").1, figures);
     std::fs::remove_dir_all(&dir).unwrap();
 }
