@@ -312,3 +312,44 @@ fn hostile_load_balancer_objects_are_counted_not_fatal() {
     std::fs::remove_dir_all(&input).unwrap();
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+/// A load-balancer log copied out of its key layout, under any name, is told by its first
+/// line: the same handshakes, with no account or Region to name.
+#[test]
+fn a_copy_without_the_key_layout_is_told_by_content() {
+    let input = scratch("elb-copy-in");
+    let out = scratch("elb-copy-out");
+    std::fs::create_dir_all(&input).unwrap();
+    let bucket = Path::new(&repo(BUCKET)).join(FOLDER);
+    let expected: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(repo("testdata/elblog/bucket-expected.json")).unwrap(),
+    )
+    .unwrap();
+    let mut want_handshakes = 0;
+    for (index, entry) in std::fs::read_dir(&bucket).unwrap().enumerate() {
+        let path = entry.unwrap().path();
+        let file_name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if let Some(want) = expected.get(&file_name) {
+            want_handshakes += want["handshakes"].as_i64().unwrap();
+            std::fs::copy(&path, input.join(format!("copy-{index}.gz"))).unwrap();
+        }
+    }
+    let (code, stderr) = process(&out, &[input.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let manifests = manifests(&out);
+    assert_eq!(manifests.len(), 2, "{stderr}");
+    let handshakes: i64 = manifests
+        .iter()
+        .map(|manifest| manifest["records"]["ok"].as_i64().unwrap())
+        .sum();
+    assert_eq!(handshakes, want_handshakes);
+    let script = r#"
+import duckdb, json, sys
+print(json.dumps(duckdb.sql(f"SELECT DISTINCT rtt_source, account_id, region FROM read_parquet('{sys.argv[1]}/prefix_performance/**/*.parquet', hive_partitioning = true)").fetchall()))
+"#;
+    let sources: serde_json::Value =
+        serde_json::from_slice(&python(script, &[out.to_str().unwrap()])).unwrap();
+    assert_eq!(sources, serde_json::json!([["tls_handshake", null, null]]));
+    std::fs::remove_dir_all(&input).unwrap();
+    std::fs::remove_dir_all(&out).unwrap();
+}
