@@ -4,8 +4,10 @@
 //! Under `<prefix>/AWSLogs/`: default `<account>/vpcflowlogs/<region>/YYYY/MM/DD/` (hourly adds
 //! `HH/`), Hive `aws-account-id=<account>/aws-service=vpcflowlogs/aws-region=<region>/
 //! year=YYYY/month=MM/day=DD/` (hourly adds `hour=HH/`). Transit Gateway logs
-//! (`transitgatewayflowlogs`) are laid out the same way. Accounts, services and Regions are
-//! discovered one folder level at a time unless given.
+//! (`transitgatewayflowlogs`) and load-balancer logs (`elasticloadbalancing`: ALB connection
+//! logs, NLB access logs) are laid out the same way (ALB access logs in those folders are
+//! skipped by name). Accounts, services and Regions are discovered one folder level at a time
+//! unless given.
 
 use std::collections::BTreeMap;
 
@@ -49,7 +51,11 @@ pub struct Plan {
     pub day_folders: Vec<String>,
 }
 
-const SERVICES: [&str; 2] = ["vpcflowlogs", "transitgatewayflowlogs"];
+const SERVICES: [&str; 3] = [
+    "vpcflowlogs",
+    "transitgatewayflowlogs",
+    "elasticloadbalancing",
+];
 /// Day folders listed at once.
 const LISTINGS_IN_FLIGHT: usize = 16;
 

@@ -440,12 +440,75 @@ fn agent_objects_are_backfilled_once() {
     process();
     assert_eq!(manifests(&local), 3);
     let performance = ["city_network_performance", "prefix_performance"];
-    let first = flowatlas_testkit::same_tables(&tables, &local, &performance);
+    let first =
+        flowatlas_testkit::same_tables(&tables, &local, &performance, "bytes_in + bytes_out");
 
     let summary = run();
     assert_eq!(summary["objects_skipped"], 3, "{summary}");
     assert_eq!(
         first,
-        flowatlas_testkit::same_tables(&tables, &local, &performance)
+        flowatlas_testkit::same_tables(&tables, &local, &performance, "bytes_in + bytes_out")
     );
+}
+
+/// Load-balancer logs delivered beside flow logs: backfill lists the `elasticloadbalancing`
+/// day folders, plans the ALB connection log and the NLB access log (never the ALB access log
+/// beside them), and processes them into the performance tables with the same manifests as
+/// `process`; a second run replaces, never adds.
+#[test]
+fn load_balancer_logs_are_planned_and_processed() {
+    const ELB_FOLDER: &str = "AWSLogs/123456789012/elasticloadbalancing/eu-west-2/2026/06/01";
+    let dir = scratch("backfill-elb");
+    let s3 = S3Server::start(&[BUCKET]);
+    let fixture = Path::new(&support::repo("testdata/elblog/bucket")).join(ELB_FOLDER);
+    let mut readable = BTreeSet::new();
+    for entry in std::fs::read_dir(&fixture).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let key = format!("logs/{ELB_FOLDER}/{name}");
+        s3.put(BUCKET, &key, std::fs::read(&path).unwrap());
+        if name.starts_with("conn_log_") || name.contains("_net.") {
+            readable.insert(key);
+        }
+    }
+    let range = ["--from", "2026-06-01", "--to", "2026-06-01"];
+    assert_eq!(planned_keys(&s3, &range), readable);
+
+    let expected: Value = serde_json::from_slice(
+        &std::fs::read(support::repo("testdata/elblog/bucket-expected.json")).unwrap(),
+    )
+    .unwrap();
+    let out = dir.join("tables");
+    let enrich = [
+        "--asn-db".to_owned(),
+        support::repo("testdata/geo/geolite2-asn-scattered.mmdb"),
+        "--geo-db".to_owned(),
+        support::repo("testdata/geo/geolite2-city-scattered.mmdb"),
+    ];
+    for _ in 0..2 {
+        let output = backfill(&s3, &range)
+            .args(["--out", out.to_str().unwrap(), "--json"])
+            .args(&enrich)
+            .output()
+            .unwrap();
+        let summary = json_of(&output);
+        assert_eq!(summary["objects_failed"], 0, "{summary}");
+        assert_eq!(manifests(&out), 2);
+    }
+    for entry in std::fs::read_dir(out.join("_manifests")).unwrap() {
+        let manifest: Value =
+            serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
+        let source = manifest["source"].as_str().unwrap();
+        let want = &expected[source.rsplit('/').next().unwrap()];
+        assert_eq!(manifest["records"]["ok"], want["handshakes"], "{source}");
+        assert_eq!(
+            manifest["records"]["rejected"], want["rejected"],
+            "{source}"
+        );
+        assert!(
+            manifest["rows"]["prefix_performance"].as_u64().unwrap() > 0,
+            "{manifest}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

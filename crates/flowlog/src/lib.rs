@@ -45,7 +45,8 @@ mod value;
 
 pub use field::{ACTION_VALUES, FLOW_DIRECTION_VALUES, Field, Kind, LOG_STATUS_VALUES, N_FIELDS};
 pub use format::{Format, FormatError};
+pub use lines::{LineEvent, Lines};
 pub use reader::{Counts, Entry, Error, Options, Reader};
 pub use record::{LogStatus, Record, Value};
-pub use reject::{Reason, Reject};
+pub use reject::{KEPT_CHARS, Reason, Reject, shorten};
 pub use value::EARLIEST_TIME;

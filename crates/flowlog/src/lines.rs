@@ -1,4 +1,7 @@
-//! Splitting a byte stream into lines without copying them, in bounded memory.
+//! Splitting a byte stream into lines without copying them, in bounded memory. Public because
+//! every line-oriented AWS log flowatlas reads (flow logs, load-balancer logs) needs the same
+//! guarantees: a fixed buffer, overlong lines skipped whole, a broken gzip stream reported as
+//! a line rather than an I/O error.
 
 use std::io::{self, ErrorKind, Read};
 use std::ops::Range;
@@ -9,19 +12,24 @@ use crate::reject::KEPT_CHARS;
 pub(crate) const MAX_LINE_LIMIT: usize = 1 << 30;
 
 /// What the next step through the stream found.
-pub(crate) enum LineEvent {
+pub enum LineEvent {
     /// A line (without its `\n`) at this range of the buffer.
     Line(Range<usize>),
     /// A line longer than the limit; its beginning, and it was skipped to its end.
     TooLong(Vec<u8>),
     /// The compressed stream broke off; the unfinished line's beginning and the decoder's words.
-    Truncated { partial: Vec<u8>, why: String },
+    Truncated {
+        /// The beginning of the unfinished line.
+        partial: Vec<u8>,
+        /// What the decoder said.
+        why: String,
+    },
     /// The end of the stream.
     End,
 }
 
 /// A line splitter over any `Read`, with a fixed-size buffer.
-pub(crate) struct Lines {
+pub struct Lines {
     input: Box<dyn Read + Send>,
     buf: Vec<u8>,
     pos: usize,
@@ -31,15 +39,13 @@ pub(crate) struct Lines {
     compressed: bool,
     max_line_bytes: usize,
     /// Bytes handed out as lines, with their newlines.
-    pub(crate) n_bytes: u64,
+    pub n_bytes: u64,
 }
 
 impl Lines {
-    pub(crate) fn new(
-        input: Box<dyn Read + Send>,
-        compressed: bool,
-        max_line_bytes: usize,
-    ) -> Lines {
+    /// Lines of `input`; `compressed` says its read errors are a corrupt stream (a reject),
+    /// not a failing disk; lines above `max_line_bytes` are skipped whole.
+    pub fn new(input: Box<dyn Read + Send>, compressed: bool, max_line_bytes: usize) -> Lines {
         // Offsets into a line are u32, and a limit of 0 would reject everything.
         let max_line_bytes = max_line_bytes.clamp(1, MAX_LINE_LIMIT);
         let capacity = (max_line_bytes * 2).max(256 * 1024);
@@ -55,11 +61,13 @@ impl Lines {
         }
     }
 
-    pub(crate) fn bytes(&self, range: Range<usize>) -> &[u8] {
+    /// The bytes of a line [`LineEvent::Line`] named.
+    pub fn bytes(&self, range: Range<usize>) -> &[u8] {
         &self.buf[range]
     }
 
-    pub(crate) fn next_line(&mut self) -> io::Result<LineEvent> {
+    /// The next line, overlong line, break in the stream, or the end.
+    pub fn next_line(&mut self) -> io::Result<LineEvent> {
         loop {
             let pending = &self.buf[self.pos..self.filled];
             if let Some(newline) = memchr::memchr(b'\n', pending) {

@@ -64,14 +64,16 @@ impl fmt::Display for Reason {
 }
 
 /// A rejected record. A Parquet row group that cannot be read is one reject standing for all
-/// of its rows (counted as that many), from its first row's number; its detail says so.
+/// of its rows (counted as that many), from its first row's number; its detail says so. The
+/// field type is a parameter so that every log reader's rejects (load-balancer logs have their
+/// own catalogue) share one shape and one message.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reject {
+pub struct Reject<F = Field> {
     /// Line in the object (Parquet: 1-based row).
     pub line: u64,
     /// The field at fault, when one is.
-    pub field: Option<Field>,
-    /// Why.
+    pub field: Option<F>,
+    /// Why the record was rejected.
     pub reason: Reason,
     /// The offending value (or, for field-count errors, the count), shortened.
     pub value: String,
@@ -82,20 +84,21 @@ pub struct Reject {
 }
 
 /// Longest value and line kept in a reject, so a bad multi-megabyte line costs little memory.
-pub(crate) const KEPT_CHARS: usize = 512;
+pub const KEPT_CHARS: usize = 512;
 
-pub(crate) fn shorten(text: &str) -> String {
+/// `text`, cut to [`KEPT_CHARS`] characters with an ellipsis.
+pub fn shorten(text: &str) -> String {
     match text.char_indices().nth(KEPT_CHARS) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_string(),
     }
 }
 
-impl fmt::Display for Reject {
+impl<F: fmt::Display> fmt::Display for Reject<F> {
     /// `line 7: field `srcaddr`: invalid_address "x"` — the caller prefixes the object.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "line {}: ", self.line)?;
-        if let Some(field) = self.field {
+        if let Some(field) = &self.field {
             write!(f, "field `{field}`: ")?;
         }
         write!(f, "{}", self.reason)?;

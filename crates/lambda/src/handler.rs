@@ -179,7 +179,7 @@ pub async fn process_object(state: &Arc<State>, object: &ObjectRef, stop_at: Ins
     }
     if !flowatlas_pipeline::is_log_file_name(&object.key) {
         return Outcome::Ignored(
-            "the key is not a flow-log file name (.log, .gz, .parquet)".into(),
+            "the key is not the name of a log flowatlas reads (.log, .gz, .parquet; ALB access and Classic Load Balancer logs carry no client timing)".into(),
         );
     }
     if Instant::now() >= stop_at {

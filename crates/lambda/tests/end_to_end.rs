@@ -741,7 +741,12 @@ fn agent_objects_to_performance_tables() {
 
     let downloaded = dir.join("downloaded");
     download_all(&s3, TABLES, &downloaded);
-    let first = flowatlas_testkit::same_tables(&downloaded.join("tables"), &local, &tables);
+    let first = flowatlas_testkit::same_tables(
+        &downloaded.join("tables"),
+        &local,
+        &tables,
+        "bytes_in + bytes_out",
+    );
     // Six city-networks: Albion Broadband in London (two IPv4 networks at their own
     // coordinates and the IPv6 /48: one identity), Thames Mobile, Merlion in Singapore (no
     // subdivision), Contoso placed only in Germany, Polder with no place, and the prefix no
@@ -775,7 +780,12 @@ FROM read_parquet('{sys.argv[1]}/city_network_performance/**/*.parquet')
     assert_eq!(s3.keys(TABLES), keys);
     let again = dir.join("again");
     download_all(&s3, TABLES, &again);
-    let second = flowatlas_testkit::same_tables(&again.join("tables"), &local, &tables);
+    let second = flowatlas_testkit::same_tables(
+        &again.join("tables"),
+        &local,
+        &tables,
+        "bytes_in + bytes_out",
+    );
     assert_eq!(first, second);
 
     // The key replaced by a window of the next hour: the 12:00 files are deleted, not left to
@@ -798,4 +808,123 @@ FROM read_parquet('{sys.argv[1]}/city_network_performance/**/*.parquet')
         let key = format!("tables/{table}/dt=2026-06-01/hour=13/{source_id}.parquet");
         assert!(keys.contains(&key), "{key} not in {keys:#?}");
     }
+}
+
+/// Load-balancer logs through the function: an S3 notification of an ALB connection log, an
+/// NLB access log and an ALB access log (passed over) gives the same performance tables as
+/// `process` on the same objects, and a repeated notification (S3 delivers at least once)
+/// replaces them rather than adding rows.
+#[test]
+fn load_balancer_logs_to_performance_tables() {
+    const ELB_FOLDER: &str = "AWSLogs/123456789012/elasticloadbalancing/eu-west-2/2026/06/01";
+    let dir = scratch("elb");
+    let s3 = S3Server::start(&[LOGS, TABLES]);
+    let fixture = repo("testdata/elblog/bucket").join(ELB_FOLDER);
+    for entry in std::fs::read_dir(&fixture).unwrap() {
+        let path = entry.unwrap().path();
+        let key = format!(
+            "{ELB_FOLDER}/{}",
+            path.file_name().unwrap().to_string_lossy()
+        );
+        s3.put(LOGS, &key, std::fs::read(&path).unwrap());
+    }
+    let asn_db = repo("testdata/geo/geolite2-asn-scattered.mmdb");
+    let city_db = repo("testdata/geo/geolite2-city-scattered.mmdb");
+    let function = Function::start(
+        &s3.endpoint,
+        &[
+            ("FLOWATLAS_SOURCES", format!("s3://{LOGS}/AWSLogs/")),
+            ("FLOWATLAS_DESTINATION", format!("s3://{TABLES}/tables/")),
+            ("FLOWATLAS_ASN_DBS", asn_db.display().to_string()),
+            ("FLOWATLAS_GEO_DBS", city_db.display().to_string()),
+        ],
+        dir.join("function.log"),
+    );
+    let invoke = || {
+        function
+            .invoke("s3-put-elb.json")
+            .unwrap_or_else(|error| panic!("{error}\nfunction log:\n{}", function.log()))
+    };
+    let response = invoke();
+    assert_eq!(response["objects"], 2, "{response}\n{}", function.log());
+    assert_eq!(response["ignored"], 1, "{response}");
+
+    // The same objects through `process`'s path, locally, with the same databases.
+    let local = dir.join("local");
+    let databases = Databases::open(&GeoConfig {
+        asn_dbs: vec![asn_db],
+        geo_dbs: vec![city_db],
+        prefixes: None,
+    })
+    .unwrap();
+    let config = Config {
+        read: flowatlas_flowlog::Options::default(),
+        rules: PeerRules::new(&[], None).unwrap(),
+        rollup: RollupConfig {
+            prefix_len_v4: 24,
+            prefix_len_v6: 48,
+            default_location: ServiceLocation::default(),
+        },
+        out_dir: local.clone(),
+        tables: Tables::default(),
+    };
+    let mut enricher = Enricher::new(Arc::new(databases));
+    let local_logs = dir.join("logs");
+    for (n_read, entry) in std::fs::read_dir(&fixture).unwrap().enumerate() {
+        let path = entry.unwrap().path();
+        let copy = local_logs.join(ELB_FOLDER).join(path.file_name().unwrap());
+        std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+        std::fs::copy(&path, &copy).unwrap();
+        match process_file(&copy, &config, Some(&mut enricher)) {
+            Ok(report) => assert!(report.counts.ok > 0, "{n_read}: {}", copy.display()),
+            Err(flowatlas_pipeline::Error::NotRead { .. }) => {}
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    // The function's tables and `process`'s: the same rows, one source, every handshake.
+    let tables = ["city_network_performance", "prefix_performance"];
+    let download_and_compare = |folder: &str| -> (PathBuf, Value) {
+        let downloaded = dir.join(folder);
+        download_all(&s3, TABLES, &downloaded);
+        let figures = flowatlas_testkit::same_tables(
+            &downloaded.join("tables"),
+            &local,
+            &tables,
+            "connections_new",
+        );
+        (downloaded, serde_json::from_str(&figures).unwrap())
+    };
+    let (downloaded, figures) = download_and_compare("downloaded");
+    for table in tables {
+        assert_eq!(
+            figures[table]["total"],
+            serde_json::json!([488, 488]),
+            "{figures}"
+        );
+    }
+    let sources = Command::new("python3")
+        .args([
+            "-c",
+            "import duckdb, sys; print(duckdb.sql(f\"SELECT DISTINCT rtt_source FROM read_parquet('{sys.argv[1]}/*/**/*.parquet', union_by_name = true) WHERE rtt_source IS NOT NULL\").fetchall())",
+        ])
+        .arg(downloaded.join("tables"))
+        .output()
+        .unwrap();
+    assert_eq!(text(&sources).trim(), "[('tls_handshake',)]");
+    let keys_before = s3.keys(TABLES);
+    assert_eq!(
+        keys_before
+            .iter()
+            .filter(|key| key.contains("/_manifests/"))
+            .count(),
+        2,
+        "{keys_before:?}"
+    );
+
+    // S3 delivers at least once: the same event again replaces, never adds.
+    assert_eq!(invoke()["objects"], 2);
+    assert_eq!(s3.keys(TABLES), keys_before);
+    assert_eq!(download_and_compare("again").1, figures);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

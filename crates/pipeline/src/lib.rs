@@ -12,8 +12,10 @@
 //! that add up.
 #![deny(missing_docs)]
 
+mod elb;
 mod key_layout;
 
+pub use elb::process_elb;
 pub use key_layout::{KeyLocation, is_log_file_name, location_from_key};
 
 use std::collections::BTreeMap;
@@ -119,6 +121,22 @@ pub enum Error {
         object: String,
         /// What the reader said.
         source: flowatlas_flowlog::Error,
+    },
+    /// A load-balancer log could not be opened or read.
+    #[error("{object}: {source}")]
+    ReadElb {
+        /// The object's path or `s3://` URL.
+        object: String,
+        /// What the reader said.
+        source: flowatlas_elblog::Error,
+    },
+    /// A file of a log layout flowatlas knows but does not read (an ALB access log, say).
+    #[error("{object}: {what}: not read")]
+    NotRead {
+        /// The object's path or `s3://` URL.
+        object: String,
+        /// What kind of log its key names.
+        what: &'static str,
     },
     /// The tables could not be written.
     #[error("{object}: {source}")]
@@ -338,20 +356,33 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// Processes one local file into the tables: a flow-log object, or an agent's `tcp_stats`
-/// object (see [`is_tcp_stats`]).
+/// Processes one local file into the tables: a flow-log object, an agent's `tcp_stats`
+/// object (see [`is_tcp_stats`]) or a load-balancer log (by AWS's key layout or by content,
+/// see [`process_elb`]).
 pub fn process_file(
     path: &Path,
     config: &Config,
     enricher: Option<&mut Enricher>,
 ) -> Result<ObjectReport, Error> {
     let source = Source::of_path(path);
-    let file = File::open(path).map_err(|error| Error::Read {
+    let read_error = |error: std::io::Error| Error::Read {
         object: source.name.clone(),
         source: error.into(),
-    })?;
+    };
+    let mut file = File::open(path).map_err(read_error)?;
     if is_tcp_stats(&source.key) {
         return process_tcp_stats(file, &source, config, enricher);
+    }
+    let head = elb::file_head(&mut file).map_err(read_error)?;
+    match elb::classify(&source.key, &head) {
+        elb::ElbObject::Read(kind) => return process_elb(file, kind, &source, config, enricher),
+        elb::ElbObject::NotRead(what) => {
+            return Err(Error::NotRead {
+                object: source.name,
+                what,
+            });
+        }
+        elb::ElbObject::Other => {}
     }
     let reader = Reader::from_file(file, &source.read_options(&config.read)).map_err(|error| {
         Error::Read {
@@ -360,6 +391,39 @@ pub fn process_file(
         }
     })?;
     process_reader(reader, &source, config, enricher)
+}
+
+/// Processes one streamed object (S3 text or gzip): a load-balancer log (by AWS's key layout or
+/// by content) or a flow log. Only the first few kilobytes are held to tell them apart.
+pub fn process_stream<R: std::io::Read + Send + 'static>(
+    mut input: R,
+    source: &Source,
+    config: &Config,
+    enricher: Option<&mut Enricher>,
+) -> Result<ObjectReport, Error> {
+    let head = elb::read_head(&mut input).map_err(|error| Error::Read {
+        object: source.name.clone(),
+        source: error.into(),
+    })?;
+    let object = elb::classify(&source.key, &head);
+    let input = std::io::Read::chain(std::io::Cursor::new(head), input);
+    match object {
+        elb::ElbObject::Read(kind) => process_elb(input, kind, source, config, enricher),
+        elb::ElbObject::NotRead(what) => Err(Error::NotRead {
+            object: source.name.clone(),
+            what,
+        }),
+        elb::ElbObject::Other => {
+            let reader =
+                Reader::new(input, &source.read_options(&config.read)).map_err(|error| {
+                    Error::Read {
+                        object: source.name.clone(),
+                        source: error,
+                    }
+                })?;
+            process_reader(reader, source, config, enricher)
+        }
+    }
 }
 
 /// True for the key or path of an agent's object: it lies under a `tcp_stats/` folder, the
@@ -399,7 +463,6 @@ pub fn process_tcp_stats<R: ChunkReader + 'static>(
         performance.add(row, enrichment.as_deref());
     })
     .map_err(write_error)?;
-    let (city_rows, prefix_rows) = performance.finish();
     let mut counts = Counts {
         read: read.n_rows,
         ok: read.n_rows - read.n_unreadable,
@@ -422,6 +485,21 @@ pub fn process_tcp_stats<R: ChunkReader + 'static>(
             flowatlas_flowlog::Reason::InvalidAddress.name()
         ));
     }
+    write_performance(performance, source, config, &mut report).map_err(write_error)?;
+    remove_stale_files(&config.out_dir, &source.id, &report.files)?;
+    write_manifest(&config.out_dir, source, &report)?;
+    Ok(report)
+}
+
+/// Writes a performance rollup's rows to `city_network_performance` and `prefix_performance`
+/// under the source's name, and adds the rows and files to `report`.
+fn write_performance(
+    performance: PerformanceRollup,
+    source: &Source,
+    config: &Config,
+    report: &mut ObjectReport,
+) -> Result<(), flowatlas_tables::WriteError> {
+    let (city_rows, prefix_rows) = performance.finish();
     let city_table = city_network_performance();
     let prefix_table = prefix_performance();
     for (table, written) in [
@@ -434,15 +512,13 @@ pub fn process_tcp_stats<R: ChunkReader + 'static>(
             write_partitioned(&prefix_table, &prefix_rows, &config.out_dir, &source.id),
         ),
     ] {
-        let written = written.map_err(write_error)?;
+        let written = written?;
         *report.rows.entry(table).or_default() += written.iter().map(|file| file.rows).sum::<u64>();
         report
             .files
             .extend(written.into_iter().map(|file| file.path));
     }
-    remove_stale_files(&config.out_dir, &source.id, &report.files)?;
-    write_manifest(&config.out_dir, source, &report)?;
-    Ok(report)
+    Ok(())
 }
 
 /// Processes one object, already opened, into the tables under `config.out_dir`.
@@ -692,14 +768,35 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
 
 /// A rejected record as one JSON object: the shape of `_rejects/*.jsonl` and `--rejects`.
 pub fn reject_json(object: &str, reject: &Reject) -> serde_json::Value {
+    reject_value(
+        object,
+        reject.line,
+        reject.field.map(|field| field.aws_name()),
+        reject.reason,
+        &reject.value,
+        &reject.detail,
+        &reject.text,
+    )
+}
+
+/// A rejected line of any log as one JSON object, the one shape of `_rejects/*.jsonl`.
+fn reject_value(
+    object: &str,
+    line: u64,
+    field: Option<&str>,
+    reason: flowatlas_flowlog::Reason,
+    value: &str,
+    detail: &str,
+    text: &str,
+) -> serde_json::Value {
     serde_json::json!({
         "object": object,
-        "line": reject.line,
-        "field": reject.field.map(|field| field.aws_name()),
-        "reason": reject.reason.name(),
-        "value": reject.value,
-        "detail": reject.detail,
-        "text": reject.text,
+        "line": line,
+        "field": field,
+        "reason": reason.name(),
+        "value": value,
+        "detail": detail,
+        "text": text,
     })
 }
 
@@ -723,6 +820,10 @@ impl RejectsFile {
     }
 
     fn write(&mut self, object: &str, reject: &Reject) -> Result<(), Error> {
+        self.write_value(reject_json(object, reject))
+    }
+
+    fn write_value(&mut self, reject: serde_json::Value) -> Result<(), Error> {
         let (_, out) = match &mut self.out {
             Some(out) => out,
             None => {
@@ -733,7 +834,7 @@ impl RejectsFile {
                 self.out.insert((temporary, BufWriter::new(file)))
             }
         };
-        writeln!(out, "{}", reject_json(object, reject)).map_err(io_error(&self.path))
+        writeln!(out, "{reject}").map_err(io_error(&self.path))
     }
 
     /// Puts the rejects in place; returns the file's path relative to the output, if any was

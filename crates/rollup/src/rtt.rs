@@ -21,7 +21,9 @@ const GAMMA: f64 = (1.0 + RTT_RELATIVE_ERROR) / (1.0 - RTT_RELATIVE_ERROR);
 /// A histogram of round-trip times (microseconds) with fixed, log-spaced bucket edges, the
 /// DDSketch mapping: bucket `i` holds the values in `(γ^(i-1), γ^i]`. Because the edges never
 /// depend on the data, histograms of many hosts and windows merge exactly by adding weights.
-/// Weights are bytes moved, so percentiles are by traffic, as Internet Monitor weighs them.
+/// Weights are bytes moved for the agent's RTTs, so percentiles are by traffic, as Internet
+/// Monitor weighs them; a load balancer's handshake weighs one connection (it says nothing of
+/// bytes). Only histograms of one [`RttSource`] are ever merged.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RttHistogram {
     weights: BTreeMap<i32, i64>,
@@ -169,7 +171,8 @@ pub struct TcpStatsRow {
     pub local_port: i32,
     /// Counts and bytes.
     pub measures: TcpMeasures,
-    /// Smoothed RTTs weighted by bytes moved.
+    /// RTTs: smoothed RTTs weighted by bytes moved (the agent), or handshake times weighted by
+    /// connection (load-balancer logs).
     pub rtt: RttHistogram,
 }
 

@@ -9,8 +9,8 @@ use std::time::Instant;
 use flowatlas_flowlog::Reader;
 use flowatlas_geo::Enricher;
 use flowatlas_pipeline::{
-    Config, ObjectReport, Source, is_tcp_stats, manifest_path, process_reader, process_tcp_stats,
-    stale_files,
+    Config, ObjectReport, Source, is_tcp_stats, manifest_path, process_reader, process_stream,
+    process_tcp_stats, stale_files,
 };
 
 use crate::{Body, Client, Error, ObjectInfo, S3Url, delete, get_text, open, upload_file};
@@ -137,11 +137,6 @@ fn process_body(
         return process_tcp_stats(ranged, source, &worker.config, worker.enricher.as_mut())
             .map_err(|error| ObjectError::Failed(error.to_string()));
     }
-    let read = &source.read_options(&worker.config.read);
-    let reader = match body {
-        Body::Stream(stream) => Reader::new(stream, read),
-        Body::Parquet(ranged) => Reader::parquet(ranged, read),
-    };
     let classify = |error: flowatlas_flowlog::Error| {
         let message = format!("{}: {error}", source.name);
         if matches!(
@@ -154,13 +149,31 @@ fn process_body(
             ObjectError::Failed(message)
         }
     };
-    let reader = reader.map_err(classify)?;
-    process_reader(reader, source, &worker.config, worker.enricher.as_mut()).map_err(|error| {
-        match error {
-            flowatlas_pipeline::Error::Read { source, .. } => classify(source),
-            other => ObjectError::Failed(other.to_string()),
+    let read = &source.read_options(&worker.config.read);
+    let reader = match body {
+        // A stream may be a flow log or a load-balancer log: the pipeline tells them apart.
+        Body::Stream(stream) => {
+            return process_stream(stream, source, &worker.config, worker.enricher.as_mut())
+                .map_err(|error| classify_pipeline(error, &classify));
         }
-    })
+        Body::Parquet(ranged) => Reader::parquet(ranged, read),
+    };
+    let reader = reader.map_err(classify)?;
+    process_reader(reader, source, &worker.config, worker.enricher.as_mut())
+        .map_err(|error| classify_pipeline(error, &classify))
+}
+
+/// A pipeline error as an outcome: content that is no log flowatlas reads is ignored, anything
+/// else failed.
+fn classify_pipeline(
+    error: flowatlas_pipeline::Error,
+    classify: &impl Fn(flowatlas_flowlog::Error) -> ObjectError,
+) -> ObjectError {
+    match error {
+        flowatlas_pipeline::Error::Read { source, .. } => classify(source),
+        flowatlas_pipeline::Error::NotRead { .. } => ObjectError::NotFlowLog(error.to_string()),
+        other => ObjectError::Failed(other.to_string()),
+    }
 }
 
 /// Uploads an object's files from `out_dir`, deletes what an earlier run of the same object

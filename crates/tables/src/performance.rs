@@ -1,6 +1,7 @@
-//! The performance tables: the agents' `tcp_stats` merged across hosts and ports, per window,
-//! service location and client city-network (`city_network_performance`) or client prefix
-//! (`prefix_performance`), with retransmission rates and RTT percentiles.
+//! The performance tables: the agents' `tcp_stats` merged across hosts and ports, and the TLS
+//! handshakes of load-balancer logs, per window, service location, RTT source and client
+//! city-network (`city_network_performance`) or client prefix (`prefix_performance`), with
+//! retransmission rates and RTT percentiles.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -93,17 +94,17 @@ fn derived_columns<R: TcpRow>() -> Vec<Column<R>> {
         percentile!(
             "rtt_p50_ms",
             0.5,
-            "Median smoothed RTT, weighted by bytes moved, milliseconds (within 1%); null without samples."
+            "Median RTT of the row's source, milliseconds (within 1%): smoothed RTT weighted by bytes moved (tcp_srtt), or TLS handshake time per connection (tls_handshake); null without samples."
         ),
         percentile!(
             "rtt_p90_ms",
             0.9,
-            "90th percentile of the smoothed RTT, weighted by bytes moved, milliseconds."
+            "90th percentile RTT of the row's source, milliseconds: by bytes (tcp_srtt) or by connection (tls_handshake)."
         ),
         percentile!(
             "rtt_p95_ms",
             0.95,
-            "95th percentile of the smoothed RTT, weighted by bytes moved, milliseconds."
+            "95th percentile RTT of the row's source, milliseconds: by bytes (tcp_srtt) or by connection (tls_handshake)."
         ),
     ]
 }
@@ -118,7 +119,7 @@ pub fn city_network_performance() -> Table<CityNetworkPerformanceRow> {
     columns.extend(tcp_measure_columns::<CityNetworkPerformanceRow>());
     Table::new(
         "city_network_performance",
-        "TCP round-trip times and retransmissions measured by flowatlas agent per 5-minute window, service location and client city-network.",
+        "Round-trip times per 5-minute window, service location, RTT source and client city-network: TCP smoothed RTT and retransmissions from flowatlas agent, or TLS handshake times from ALB connection logs and NLB access logs.",
         columns,
     )
 }
@@ -141,7 +142,7 @@ pub fn prefix_performance() -> Table<PrefixPerformanceRow> {
     columns.extend(tcp_measure_columns::<PrefixPerformanceRow>());
     Table::new(
         "prefix_performance",
-        "TCP round-trip times and retransmissions measured by flowatlas agent per 5-minute window, service location and client prefix.",
+        "Round-trip times per 5-minute window, service location, RTT source and client prefix: TCP smoothed RTT and retransmissions from flowatlas agent, or TLS handshake times from ALB connection logs and NLB access logs.",
         columns,
     )
 }
@@ -168,8 +169,9 @@ pub struct PerformanceEntry {
 
 /// Ranks client ASes, cities, countries or prefixes by RTT p90 or retransmission rate over
 /// the windows in `[from, to)`, from `prefix_performance` (which carries both the prefix and
-/// its city-network facts), one group per RTT source. Groups without the metric (no samples,
-/// nothing sent) are left out.
+/// its city-network facts): each RTT source ranked on its own, `n` groups of each, sources in
+/// the order of [`RttSource::ALL`]. Groups without the metric (no samples, nothing sent) are
+/// left out.
 /// Returns the ranking and the number of rows read.
 pub fn top_performance(
     data_dir: &Path,
@@ -216,9 +218,22 @@ pub fn top_performance(
         .into_values()
         .filter_map(|entry| Some((value(&entry.performance)?, entry)))
         .collect();
-    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.label.cmp(&b.1.label)));
-    Ok((
-        ranked.into_iter().take(n).map(|(_, entry)| entry).collect(),
-        n_rows,
-    ))
+    // Each source is ranked on its own, worst first: a handshake time is not comparable with a
+    // smoothed RTT, so one list of both would rank sources, not clients.
+    ranked.sort_by(|a, b| {
+        (a.1.rtt_source.cmp(&b.1.rtt_source))
+            .then_with(|| b.0.total_cmp(&a.0))
+            .then_with(|| a.1.label.cmp(&b.1.label))
+    });
+    let mut taken: HashMap<RttSource, usize> = HashMap::new();
+    let entries = ranked
+        .into_iter()
+        .filter(|(_, entry)| {
+            let n_taken = taken.entry(entry.rtt_source).or_default();
+            *n_taken += 1;
+            *n_taken <= n
+        })
+        .map(|(_, entry)| entry)
+        .collect();
+    Ok((entries, n_rows))
 }

@@ -57,27 +57,27 @@ pub(crate) fn tcp_measure_columns<R: TcpRow>() -> Vec<Column<R>> {
         measure!(
             "connections_new",
             connections_new,
-            "Connections first seen in the window."
+            "Connections first seen in the window; for rtt_source tls_handshake, TLS handshakes a load balancer logged in the window (one per connection, windowed by the log's time)."
         ),
         measure!(
             "connections_closed",
             connections_closed,
-            "Connections that closed in the window."
+            "Connections that closed in the window; 0 for tls_handshake (a load-balancer log does not say)."
         ),
         measure!(
             "connections_open",
             connections_open,
-            "Connections open at the window's last poll (adds up across hosts, not windows)."
+            "Connections open at the window's last poll (adds up across hosts, not windows); 0 for tls_handshake."
         ),
         measure!(
             "bytes_in",
             bytes_in,
-            "Bytes received from the clients (tcpi_bytes_received)."
+            "Bytes received from the clients (tcpi_bytes_received); tls_handshake: the NLB's received_bytes of the connections, 0 for ALB connection logs."
         ),
         measure!(
             "bytes_out",
             bytes_out,
-            "Bytes sent and acknowledged by the clients (tcpi_bytes_acked)."
+            "Bytes sent and acknowledged by the clients (tcpi_bytes_acked); tls_handshake: the NLB's sent_bytes, 0 for ALB connection logs."
         ),
         measure!(
             "segs_out",
@@ -97,12 +97,12 @@ pub(crate) fn tcp_measure_columns<R: TcpRow>() -> Vec<Column<R>> {
         measure!(
             "rtt_samples",
             rtt_samples,
-            "Smoothed-RTT samples: polls at which a connection had moved data."
+            "Smoothed-RTT samples: polls at which a connection had moved data; tls_handshake: handshakes timed."
         ),
         measure!(
             "rtt_min_us",
             rtt_min_us,
-            "Smallest windowed minimum RTT (tcpi_min_rtt) of the sampled connections, microseconds; 0 without samples."
+            "Smallest windowed minimum RTT (tcpi_min_rtt) of the sampled connections, microseconds; tls_handshake: the shortest handshake; 0 without samples."
         ),
         Column {
             nullable: false,
@@ -125,7 +125,7 @@ pub(crate) fn tcp_measure_columns<R: TcpRow>() -> Vec<Column<R>> {
             ..column(
                 "rtt_weights",
                 ColumnKind::Int64List,
-                "Bytes moved by the samples in each bucket of rtt_buckets; histograms merge by adding weights per bucket.",
+                "Weight of each bucket of rtt_buckets: bytes moved (tcp_srtt), connections (tls_handshake: a handshake happens once per connection and says nothing of bytes); histograms of one source merge by adding weights per bucket.",
                 |row: &R| Cell::Int64List(row.rtt().buckets().map(|(_, weight)| weight).collect()),
             )
         },

@@ -38,33 +38,41 @@ pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 /// DuckDB's check that two folders hold the same rollup rows: [`same_tables`] for
-/// `city_networks` and `client_prefixes`.
+/// `city_networks` and `client_prefixes`, totalling bytes.
 pub fn same_rollups(first: &std::path::Path, second: &std::path::Path) -> String {
-    same_tables(first, second, &["city_networks", "client_prefixes"])
+    same_tables(
+        first,
+        second,
+        &["city_networks", "client_prefixes"],
+        "bytes_in + bytes_out",
+    )
 }
 
-/// DuckDB's check that two folders hold the same rows of `tables`: for each, rows and byte
-/// totals equal and non-zero, and no row of either side missing from the other (`EXCEPT ALL`
-/// both ways). Panics with the figures when they differ; returns them (JSON) so runs can be
-/// compared with each other.
-pub fn same_tables(first: &std::path::Path, second: &std::path::Path, tables: &[&str]) -> String {
+/// [`same_rollups`] for any tables: rows and the sum of `total` (an SQL expression) equal and
+/// non-zero, and no row of either side missing from the other.
+pub fn same_tables(
+    first: &std::path::Path,
+    second: &std::path::Path,
+    tables: &[&str],
+    total: &str,
+) -> String {
     const CHECK: &str = r#"
 import duckdb, json, sys
-first, second = sys.argv[1], sys.argv[2]
+first, second, total = sys.argv[1], sys.argv[2], sys.argv[3]
 out = {}
-for table in sys.argv[3].split(","):
+for table in sys.argv[4:]:
     a = f"read_parquet('{first}/{table}/**/*.parquet', hive_partitioning = false)"
     b = f"read_parquet('{second}/{table}/**/*.parquet', hive_partitioning = false)"
     q = lambda sql: duckdb.sql(sql).fetchall()[0][0]
     out[table] = {
         "rows": [q(f"SELECT count(*) FROM {a}"), q(f"SELECT count(*) FROM {b}")],
-        "bytes": [int(q(f"SELECT sum(bytes_in + bytes_out) FROM {a}")), int(q(f"SELECT sum(bytes_in + bytes_out) FROM {b}"))],
+        "total": [int(q(f"SELECT sum({total}) FROM {a}")), int(q(f"SELECT sum({total}) FROM {b}"))],
         "only_in_first": q(f"SELECT count(*) FROM (SELECT * FROM {a} EXCEPT ALL SELECT * FROM {b})"),
         "only_in_second": q(f"SELECT count(*) FROM (SELECT * FROM {b} EXCEPT ALL SELECT * FROM {a})"),
     }
 figures = json.dumps(out)
 for sides in out.values():
-    same = sides["rows"][0] == sides["rows"][1] > 0 and sides["bytes"][0] == sides["bytes"][1]
+    same = sides["rows"][0] == sides["rows"][1] > 0 and sides["total"][0] == sides["total"][1]
     if not same or sides["only_in_first"] or sides["only_in_second"]:
         sys.exit(f"the tables differ: {figures}")
 print(figures)
@@ -73,7 +81,8 @@ print(figures)
         .args(["-c", CHECK])
         .arg(first)
         .arg(second)
-        .arg(tables.join(","))
+        .arg(total)
+        .args(tables)
         .output()
         .expect("python3 runs");
     assert!(

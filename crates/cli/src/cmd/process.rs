@@ -93,6 +93,12 @@ pub fn process_all(
                                 *totals += &report;
                             }
                         }
+                        // Logs of a known layout that carry nothing flowatlas reads (an ALB
+                        // access log beside the connection logs) are passed over, as the
+                        // Lambda and backfill pass them over.
+                        Err(error @ flowatlas_pipeline::Error::NotRead { .. }) => {
+                            let _ = writeln!(io::stderr().lock(), "{error}");
+                        }
                         Err(error) if error.is_output() => {
                             if let Ok(mut first) = output_error.lock() {
                                 first.get_or_insert_with(|| error.to_string());

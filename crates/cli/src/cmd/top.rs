@@ -12,8 +12,10 @@ use crate::cmd::shared::{check_data_and_range, parse_time, percent};
 
 /// Rank client ISPs, cities, countries or prefixes by traffic (bytes in + out), with their
 /// share of the total, flows and rejected share, from the tables `flowatlas process` wrote;
-/// or, with `--metric rtt-p90|retransmits`, by the latency or loss `flowatlas agent` measured
-/// (worst first, from `prefix_performance`). Only the partitions in the time range are read.
+/// or, with `--metric rtt-p90|retransmits`, by the latency or loss `flowatlas agent` or
+/// load-balancer logs measured (worst first, from `prefix_performance`; each RTT source ranked
+/// on its own, since a TLS handshake time is not a smoothed RTT). Only the partitions in the
+/// time range are read.
 #[derive(clap::Args)]
 pub struct Args {
     /// The folder `flowatlas process --out` wrote.
@@ -24,7 +26,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "asn")]
     by: By,
 
-    /// What to rank by: traffic (flow logs), or the agent's RTT p90 or retransmission rate.
+    /// What to rank by: traffic (flow logs), or RTT p90 (per RTT source) or retransmission rate.
     #[arg(long, value_enum, default_value = "traffic")]
     metric: Metric,
 
@@ -206,9 +208,15 @@ fn write_performance(
         let (measures, rtt) = (&entry.performance.measures, &entry.performance.rtt);
         let quantile_ms = |q| rtt.quantile(q).map(|us| us / 1000.0);
         let retransmit_percent = measures.retransmission_rate().map(|rate| 100.0 * rate);
+        // Ranks count within a source: each source is ranked on its own.
+        let rank = entries[..idx]
+            .iter()
+            .filter(|earlier| earlier.rtt_source == entry.rtt_source)
+            .count()
+            + 1;
         if json {
             let json = serde_json::json!({
-                "rank": idx + 1, "client": entry.label, "rtt_source": entry.rtt_source.name(),
+                "rank": rank, "client": entry.label, "rtt_source": entry.rtt_source.name(),
                 "rtt_p50_ms": quantile_ms(0.5), "rtt_p90_ms": quantile_ms(0.9), "rtt_p95_ms": quantile_ms(0.95),
                 "retransmit_percent": retransmit_percent, "bytes_in": measures.bytes_in,
                 "bytes_out": measures.bytes_out, "connections_new": measures.connections_new,
@@ -218,15 +226,15 @@ fn write_performance(
             let cell =
                 |value: Option<f64>| value.map_or("-".to_string(), |value| format!("{value:.1}"));
             let label: String = entry.label.chars().take(44).collect();
+            // A load balancer measures no retransmissions: a dash, not a percentage of nothing.
+            let retransmits = retransmit_percent.map_or("-".to_string(), |p| format!("{p:.1}%"));
             writeln!(
                 out,
-                "{:>4}  {label:<44} {:<13} {:>9} {:>9} {:>9} {:>7}% {:>10}",
-                idx + 1,
+                "{rank:>4}  {label:<44} {:<13} {:>9} {:>9} {:>9} {retransmits:>8} {:>10}",
                 entry.rtt_source.name(),
                 cell(quantile_ms(0.5)),
                 cell(quantile_ms(0.9)),
                 cell(quantile_ms(0.95)),
-                cell(retransmit_percent),
                 human_bytes(measures.bytes_out)
             )?;
         }
