@@ -104,6 +104,10 @@ pub fn report_week(n_city_networks: usize) -> Report {
             impacted_asns: vec![64_512],
             impacted_city_networks: vec![label],
             impacted_prefixes: vec!["198.18.0.0/24".to_string()],
+            rtt_source: None,
+            round_trip_time: None,
+            expected_round_trip_time: None,
+            retransmission: RatioEvidence::default(),
         })
         .collect();
     let mut builder = ReportBuilder::new(
@@ -177,6 +181,7 @@ pub fn report_week(n_city_networks: usize) -> Report {
                 reset: ratio,
                 rejected: ratio,
                 impact_signal: hit.then_some(Signal::Traffic),
+                performance: None,
             });
         }
         builder.add_city_networks(&city_rows);
