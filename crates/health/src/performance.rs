@@ -12,8 +12,8 @@
 //! *degraded* when its RTT bucket lies above
 //! `max(1.5 × expected p90, expected p90 + 20 ms, expected p90 + 3 × spread)`, in excess of the
 //! share of traffic that usually lies there (the median share above that line over the same
-//! history windows): the degraded share is that excess when it is above both 5% and 3 spreads
-//! of the usual share, else 0. Retransmissions (segments retransmitted per segment sent) are
+//! history windows): the degraded share is that excess when it is above 5%, 3 spreads of the
+//! usual share and 3 times the sampling noise of the window's RTT samples, else 0. Retransmissions (segments retransmitted per segment sent) are
 //! judged against their own history like availability's connection ratios (beyond 3 spreads,
 //! beyond binomial noise and at least 1 point above usual, with 100 segments sent); loss that
 //! bad degrades all of the city-network's traffic. **Performance score** = 100 − the degraded
@@ -123,14 +123,23 @@ struct Line {
 }
 
 impl Line {
-    /// Share of a histogram's weight above the line, beyond the usual share and noise (0–1).
-    fn degraded(&self, histogram: &RttHistogram) -> f64 {
-        let excess = share_above(histogram, self.above_us) - self.usual_share;
-        if excess > (SPREADS * self.share_spread).max(MIN_DEGRADED_SHARE) {
-            excess
-        } else {
-            0.0
-        }
+    /// Share of a histogram's weight above the line, beyond the usual share and noise (0–1):
+    /// the history's spread of that share and the sampling noise of `samples` RTT samples
+    /// (a few samples of a small network put a large share above the line by chance). Rows
+    /// that do not count their samples (0) are judged on the history's spread alone.
+    fn degraded(&self, performance: &Performance) -> f64 {
+        let samples = match performance.measures.rtt_samples {
+            0 => i64::MAX,
+            samples => samples,
+        };
+        let excess = share_above(&performance.rtt, self.above_us) - self.usual_share;
+        let tolerance = ratio_tolerance(
+            self.usual_share,
+            self.share_spread,
+            samples,
+            MIN_DEGRADED_SHARE,
+        );
+        if excess > tolerance { excess } else { 0.0 }
     }
 }
 
@@ -356,9 +365,7 @@ pub(crate) fn assess_performance(
             let cell = &grid.cells[&(city_network, window, source)];
             let line = grid.line(city_network, source, window);
             let (retransmission, lossy) = grid.loss(city_network, source, window);
-            let rtt_degraded = line
-                .as_ref()
-                .map(|line| line.degraded(&cell.performance.rtt));
+            let rtt_degraded = line.as_ref().map(|line| line.degraded(cell.performance));
             let judged = rtt_degraded.is_some() || retransmission.expected_percent.is_some();
             let (degraded, signal) = match (lossy, rtt_degraded.unwrap_or(0.0)) {
                 (true, _) => (1.0, Some(Signal::Retransmissions)),
@@ -477,7 +484,7 @@ fn degraded_prefixes(
                         0.0
                     }
                 }
-                _ => line?.degraded(&performance.rtt),
+                _ => line?.degraded(performance),
             };
             (share > 0.0).then(|| {
                 (
