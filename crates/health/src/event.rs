@@ -145,7 +145,7 @@ impl Signal {
 /// One impacted city-network of an event, with its evidence over the event's windows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ImpactedLocation {
-    /// The city-network.
+    /// The impacted city-network: its identity and attributes.
     pub city_network: Arc<CityNetwork>,
     /// Expected bytes over its impacted windows.
     pub expected_bytes: i64,
@@ -187,7 +187,7 @@ pub struct HealthEvent {
     /// Lowest score in one window: the overall score for `AVAILABILITY` and `PERFORMANCE`,
     /// the city-network's for local events (availability or performance by the impact type).
     pub lowest_availability_score: f64,
-    /// Impacted windows.
+    /// How many windows the event judged as impacted.
     pub impacted_windows: i64,
     /// Expected bytes of the impacted city-networks over the impacted windows.
     pub expected_bytes: i64,

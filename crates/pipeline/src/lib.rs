@@ -114,7 +114,7 @@ pub enum Error {
     /// The object could not be opened or read.
     #[error("{object}: {source}")]
     Read {
-        /// The object.
+        /// Key or path of the object, for the message.
         object: String,
         /// What the reader said.
         source: flowatlas_flowlog::Error,
@@ -122,7 +122,7 @@ pub enum Error {
     /// The tables could not be written.
     #[error("{object}: {source}")]
     Write {
-        /// The object.
+        /// Key or path of the object whose tables failed.
         object: String,
         /// What the writer said.
         source: flowatlas_tables::WriteError,

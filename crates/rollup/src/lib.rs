@@ -58,7 +58,7 @@ pub struct ServiceLocation {
     pub region: Option<Arc<str>>,
     /// Availability Zone ID.
     pub az_id: Option<Arc<str>>,
-    /// VPC.
+    /// VPC of the service's interface.
     pub vpc_id: Option<Arc<str>>,
 }
 
