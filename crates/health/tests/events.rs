@@ -131,20 +131,7 @@ fn the_performance_event_carries_round_trip_times_now_and_expected() {
 
 #[test]
 fn the_eventbridge_shape_is_stable() {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/events/health-event.json");
-    let got = serde_json::to_string_pretty(&eventbridge_event(&london_event())).unwrap() + "\n";
-    if std::env::var_os("UPDATE_EXPECT").is_some() {
-        std::fs::write(&path, &got).unwrap();
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert_eq!(
-        got,
-        expected,
-        "{} differs (UPDATE_EXPECT=1 rewrites)",
-        path.display()
-    );
-    let parsed: serde_json::Value = serde_json::from_str(&expected).unwrap();
+    let parsed = check_golden("health-event.json", &london_event());
     assert_eq!(parsed["source"], "flowatlas");
     assert_eq!(parsed["detail-type"], "Health Event");
     assert_eq!(parsed["detail"]["impactType"], "LOCAL_AVAILABILITY");
