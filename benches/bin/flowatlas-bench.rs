@@ -1,6 +1,7 @@
 //! The end-to-end benchmark's helper (`benches/compare.py` runs it): writes the corpus, and
 //! decompresses objects with the decoder flowatlas reads them with, the floor its run is
-//! measured against beside `gzip -dc`.
+//! measured against beside `gzip -dc`; and writes the week of tables `flowatlas report` is
+//! timed on.
 
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
@@ -9,7 +10,7 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use flate2::read::MultiGzDecoder;
-use flowatlas_benches::{CorpusSpec, read_all, write_corpus};
+use flowatlas_benches::{CorpusSpec, read_all, write_corpus, write_week};
 use flowatlas_flowlog::Format;
 
 #[derive(Parser)]
@@ -42,6 +43,16 @@ enum Command {
         /// The objects (others than v2 are left out).
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Writes a week (2026-06-01 to 06-08) of tables for `--city-networks` city-networks
+    /// (`city_networks`, `client_prefixes`, `city_network_health`, `health_events`), for timing
+    /// `flowatlas report --data DIR` on files; prints files and rows as JSON.
+    ReportWeek {
+        /// City-networks.
+        #[arg(long, default_value_t = 1_000)]
+        city_networks: usize,
+        /// The folder to write.
+        dir: PathBuf,
     },
     /// Decompresses gzip objects and discards the text, as `gzip -dc > /dev/null` does;
     /// prints the decompressed size.
@@ -129,6 +140,10 @@ fn run(cli: Cli) -> Result<String, Box<dyn std::error::Error>> {
                 "networks": corpus.n_networks,
             })
             .to_string()
+        }
+        Command::ReportWeek { city_networks, dir } => {
+            let written = write_week(&dir, city_networks)?;
+            serde_json::json!({"files": written.n_files, "rows": written.n_rows}).to_string()
         }
         Command::ParseText { files } => parse_text(&files)?.to_string(),
         Command::Gunzip { files } => gunzip(&files)?.to_string(),

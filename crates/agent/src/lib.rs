@@ -13,16 +13,20 @@
 //!   [`flowatlas_rollup::TcpStatsRow`]s. Only prefixes leave it, never a client address.
 //! - [`Output`] writes each window as one Parquet file into a spool and hands it to a
 //!   [`Destination`] ([`LocalFolder`], or S3 in the CLI), retrying until it lands.
+//! - [`instance_location`] asks the EC2 instance metadata service (IMDSv2) for the account,
+//!   Region and Availability Zone ID the rows carry, within a short budget.
 //! - [`Agent`] ties them together: [`Agent::poll`] at each interval, [`Agent::drain_destroyed`]
 //!   in between, [`Agent::shutdown`] to write the partial window.
 #![deny(missing_docs)]
 
 mod collect;
 mod diag;
+mod imds;
 mod output;
 
 pub use collect::{CollectConfig, Collector};
 pub use diag::{DiagError, SockDiag, SocketSample, TcpCounters};
+pub use imds::{BUDGET, DEFAULT_ENDPOINT, ImdsError, InstanceLocation, instance_location};
 pub use output::{Delivery, Destination, LocalFolder, Output};
 
 use flowatlas_rollup::{TcpStatsRow, utc_ymd};

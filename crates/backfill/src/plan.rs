@@ -1,5 +1,5 @@
-//! Which objects a date range needs: only the day folders of AWS's four key layouts are
-//! listed, never the whole bucket.
+//! Which objects a date range needs: only the day folders of AWS's four key layouts (and of
+//! the agent's `tcp_stats/dt=YYYY-MM-DD/` beside `AWSLogs/`) are listed, never the whole bucket.
 //!
 //! Under `<prefix>/AWSLogs/`: default `<account>/vpcflowlogs/<region>/YYYY/MM/DD/` (hourly adds
 //! `HH/`), Hive `aws-account-id=<account>/aws-service=vpcflowlogs/aws-region=<region>/
@@ -63,6 +63,14 @@ fn logs_root(prefix: &str) -> String {
     } else {
         format!("{prefix}/AWSLogs/")
     }
+}
+
+/// The `tcp_stats/` folder `flowatlas agent --out s3://bucket/<prefix>` writes under: beside
+/// `AWSLogs/` when the source names that folder.
+fn agent_root(prefix: &str) -> String {
+    let logs = logs_root(prefix);
+    let base = &logs[..logs.len() - "AWSLogs/".len()];
+    format!("{base}{}/", flowatlas_tables::TCP_STATS)
 }
 
 /// The last path segment of a folder (`a/b/c/` → `c`).
@@ -135,6 +143,13 @@ pub async fn plan(client: &Client, selection: &Selection) -> Result<Plan, Error>
             plan.day_folders.push(day_folder(region_folder, day));
         }
     }
+    // The agent's objects beside `AWSLogs/`: their rows carry account and Region, their keys
+    // only the day, so every day folder of the range is listed whatever the filters.
+    let agent_root = agent_root(&selection.source.prefix);
+    for day in selection.first_day..=selection.last_day {
+        let date = flowatlas_tables::utc_date(day * 86_400);
+        plan.day_folders.push(format!("{agent_root}dt={date}/"));
+    }
     let mut listings = JoinSet::new();
     let mut objects = BTreeMap::new();
     for day_folder in plan.day_folders.clone() {
@@ -193,6 +208,9 @@ mod tests {
         assert_eq!(logs_root(""), "AWSLogs/");
         assert_eq!(logs_root("logs"), "logs/AWSLogs/");
         assert_eq!(logs_root("logs/AWSLogs/"), "logs/AWSLogs/");
+        assert_eq!(agent_root(""), "tcp_stats/");
+        assert_eq!(agent_root("logs/AWSLogs"), "logs/tcp_stats/");
+        assert_eq!(agent_root("logs/"), "logs/tcp_stats/");
         let day = 1_780_272_000 / 86_400; // 2026-06-01
         assert_eq!(
             day_folder("AWSLogs/123456789012/vpcflowlogs/eu-west-1/", day),

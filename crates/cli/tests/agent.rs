@@ -254,6 +254,64 @@ fn an_s3_window_that_failed_to_upload_is_delivered_by_the_next_run() {
     std::fs::remove_dir_all(&spool).unwrap();
 }
 
+/// On EC2 the rows carry the instance's account, Region and AZ ID from the instance metadata
+/// service (IMDSv2). None can run here: a mock that speaks the token protocol
+/// (`flowatlas_testkit::MetadataServer`) stands in, on the server namespace's loopback, named
+/// by `AWS_EC2_METADATA_SERVICE_ENDPOINT` as for the AWS SDKs. A flag it contradicts is
+/// reported and the metadata wins.
+#[test]
+fn the_location_comes_from_instance_metadata() {
+    let out = scratch("agent-imds");
+    let link = Link::veth("cliim", CLIENT_IP);
+    link.server.run(|| drop(serve(&[8080])));
+    let metadata = link.server.run(|| {
+        flowatlas_testkit::MetadataServer::start(flowatlas_testkit::MetadataBehaviour::Answers)
+    });
+    let env = [(
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+        metadata.endpoint.as_str(),
+    )];
+    let out_flags = [
+        out.as_os_str(),
+        std::ffi::OsStr::new("--region"),
+        std::ffi::OsStr::new("eu-west-1"),
+    ];
+    let (code, stderr, _) = run_agent_with(&link, &env, &out_flags, "imds-host");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "--region eu-west-1 ignored: the instance metadata says {}",
+            flowatlas_testkit::METADATA_REGION
+        )),
+        "{stderr}"
+    );
+    assert!(
+        metadata
+            .requests()
+            .contains(&"PUT /latest/api/token -> 200".to_string()),
+        "{:?}",
+        metadata.requests()
+    );
+    let rows = read_tcp_stats(&out, None, None).unwrap();
+    assert!(!rows.is_empty(), "{stderr}");
+    for row in &rows {
+        let location = &row.location;
+        assert_eq!(
+            location.account_id.as_deref(),
+            Some(flowatlas_testkit::METADATA_ACCOUNT)
+        );
+        assert_eq!(
+            location.region.as_deref(),
+            Some(flowatlas_testkit::METADATA_REGION)
+        );
+        assert_eq!(
+            location.az_id.as_deref(),
+            Some(flowatlas_testkit::METADATA_AZ_ID)
+        );
+    }
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
 /// Waits for a child with piped stderr and returns its status and stderr; kills it after 30 s
 /// so a hung agent fails the test instead of blocking it.
 trait WaitOrKill {

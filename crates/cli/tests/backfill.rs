@@ -129,6 +129,16 @@ fn planned_keys(s3: &S3Server, args: &[&str]) -> BTreeSet<String> {
         .collect()
 }
 
+/// `--asn-db ASN --geo-db CITY`.
+fn enrich_flags(asn_db: &Path, city_db: &Path) -> [String; 4] {
+    [
+        "--asn-db".to_owned(),
+        asn_db.display().to_string(),
+        "--geo-db".to_owned(),
+        city_db.display().to_string(),
+    ]
+}
+
 fn manifests(dir: &Path) -> usize {
     std::fs::read_dir(dir.join("_manifests")).map_or(0, |entries| {
         entries
@@ -185,13 +195,7 @@ fn backfill_selects_resumes_and_reports() {
 
     // A clean run of two days.
     let geo = dir.join("demo/geo");
-    let enrich = [
-        "--asn-db",
-        geo.join("asn.mmdb").to_str().unwrap(),
-        "--geo-db",
-        geo.join("city.mmdb").to_str().unwrap(),
-    ]
-    .map(str::to_owned);
+    let enrich = enrich_flags(&geo.join("asn.mmdb"), &geo.join("city.mmdb"));
     let range = ["--from", "2026-06-01", "--to", "2026-06-02"];
     // A run to completion, with its JSON summary.
     let run_into = |out: &Path| {
@@ -350,5 +354,98 @@ fn failures_are_reported_and_everything_else_lands() {
     assert!(
         stderr.contains("NoSuchKey") && stderr.contains("SlowDown"),
         "{stderr}"
+    );
+}
+
+/// Agent objects beside `AWSLogs/` (`flowatlas agent --out s3://BUCKET/logs`): only the day
+/// folders of the range are listed, the objects become the performance tables — the same rows
+/// as `flowatlas process` gives for the same files — and a second run skips them by their
+/// manifests.
+#[test]
+fn agent_objects_are_backfilled_once() {
+    let dir = scratch("backfill-agent");
+    let s3 = S3Server::start(&[BUCKET]);
+    let location = flowatlas_rollup::ServiceLocation {
+        account_id: Some("111111111111".into()),
+        region: Some("eu-west-1".into()),
+        az_id: Some("euw1-az2".into()),
+        vpc_id: None,
+    };
+    // 2026-06-01T12:00Z and 23:55Z from two hosts, and one window of the day after.
+    let agents = dir.join("agents");
+    let mut in_range = BTreeSet::new();
+    for (host, window_start) in [
+        ("web-1", 1_780_315_200),
+        ("web-2", 1_780_315_200),
+        ("web-1", 1_780_357_800),
+        ("web-1", 1_780_358_400),
+    ] {
+        let name = format!("{host}-{window_start}-1780300000");
+        let rows = flowatlas_testkit::agent_rows(window_start, host, &location);
+        let path = flowatlas_testkit::write_agent_window(&agents, &name, rows);
+        let relative = path.strip_prefix(&agents).unwrap().to_string_lossy();
+        let key = format!("logs/{relative}");
+        s3.put(BUCKET, &key, std::fs::read(&path).unwrap());
+        if key.contains("dt=2026-06-01/") {
+            in_range.insert(key);
+        }
+    }
+    assert_eq!(in_range.len(), 3);
+    // A window still being uploaded by hand under a hidden name: never planned.
+    s3.put(
+        BUCKET,
+        "logs/tcp_stats/dt=2026-06-01/hour=12/.web-3.parquet.partial",
+        vec![0; 10],
+    );
+    let range = ["--from", "2026-06-01", "--to", "2026-06-01"];
+    assert_eq!(planned_keys(&s3, &range), in_range);
+
+    let geo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/geo");
+    let enrich = enrich_flags(
+        &geo.join("geolite2-asn-scattered.mmdb"),
+        &geo.join("geolite2-city-scattered.mmdb"),
+    );
+    let tables = dir.join("tables");
+    let run = || {
+        let output = backfill(&s3, &range)
+            .args(["--out", tables.to_str().unwrap(), "--json"])
+            .args(&enrich)
+            .output()
+            .unwrap();
+        json_of(&output)
+    };
+    let summary = run();
+    assert_eq!(summary["objects_processed"], 3, "{summary}");
+    assert_eq!(summary["objects_failed"], 0, "{summary}");
+    assert_eq!(manifests(&tables), 3);
+
+    // `process` over the same files (the day's folder) writes the same rows.
+    // Run twice: the second run replaces the first's files instead of adding rows.
+    let local = dir.join("local");
+    let process = || {
+        let output = Command::new(env!("CARGO_BIN_EXE_flowatlas"))
+            .arg("process")
+            .args(["--out", local.to_str().unwrap()])
+            .args(&enrich)
+            .arg(agents.join("tcp_stats/dt=2026-06-01"))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    process();
+    process();
+    assert_eq!(manifests(&local), 3);
+    let performance = ["city_network_performance", "prefix_performance"];
+    let first = flowatlas_testkit::same_tables(&tables, &local, &performance);
+
+    let summary = run();
+    assert_eq!(summary["objects_skipped"], 3, "{summary}");
+    assert_eq!(
+        first,
+        flowatlas_testkit::same_tables(&tables, &local, &performance)
     );
 }

@@ -14,7 +14,7 @@ use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{flowatlas_ok, python, scratch};
+use support::{flowatlas_ok, flowatlas_ok_with, python, scratch};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const WAIT: Duration = Duration::from_secs(60);
@@ -387,5 +387,119 @@ fn an_empty_range_is_a_no_data_page() {
     assert!(browser.errors().is_empty(), "{:?}", browser.errors());
     assert_eq!(browser.other_requests(&url), Vec::<String>::new());
     drop(browser);
+    std::fs::remove_dir_all(&base).unwrap();
+}
+
+/// Runs `flowatlas` against the S3 server and returns its stdout; fails unless it exits 0.
+fn flowatlas_on_s3(s3: &flowatlas_testkit::S3Server, args: &[&str]) -> Vec<u8> {
+    let env = [
+        ("AWS_ENDPOINT_URL", s3.endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    flowatlas_ok_with(args, &env)
+}
+
+/// `report` and `health` on `--data s3://…` (the Lambda's destination, in moto's S3 server)
+/// give what they give on the same tables in a folder: the same page, byte for byte (the
+/// report has no clock), for the whole data and for a range; the same events; and `health`
+/// puts the health tables of the hours it assessed back into the bucket.
+#[test]
+fn reports_and_health_of_tables_in_s3_match_the_local_ones() {
+    const BUCKET: &str = "flowatlas-report-tables";
+    let base = scratch("report-s3");
+    let dir = base.join("demo");
+    flowatlas_ok(&["demo", "--dir", dir.to_str().unwrap()]);
+    let tables = dir.join("tables");
+    let s3 = flowatlas_testkit::S3Server::start(&[BUCKET]);
+    for path in flowatlas_testkit::files_under(&tables) {
+        let relative = path.strip_prefix(&tables).unwrap().to_string_lossy();
+        s3.put(
+            BUCKET,
+            &format!("tables/{relative}"),
+            std::fs::read(&path).unwrap(),
+        );
+        if relative.starts_with("city_networks/") || relative.starts_with("client_prefixes/") {
+            s3.put(
+                BUCKET,
+                &format!("rollups/{relative}"),
+                std::fs::read(&path).unwrap(),
+            );
+        }
+    }
+
+    let ranges: [&[&str]; 2] = [
+        &[],
+        &["--from", "2026-06-01T13:00", "--to", "2026-06-01T16:00"],
+    ];
+    let s3_tables = format!("s3://{BUCKET}/tables/");
+    for range in ranges {
+        let local_page = base.join("local.html");
+        let s3_page = base.join("s3.html");
+        let local_args = [&["report", "--data", tables.to_str().unwrap()], range].concat();
+        flowatlas_ok(&[&local_args[..], &["--out", local_page.to_str().unwrap()]].concat());
+        let s3_args = [&["report", "--data", s3_tables.as_str()], range].concat();
+        flowatlas_on_s3(
+            &s3,
+            &[&s3_args[..], &["--out", s3_page.to_str().unwrap()]].concat(),
+        );
+        let (local, remote) = (
+            std::fs::read_to_string(&local_page).unwrap(),
+            std::fs::read_to_string(&s3_page).unwrap(),
+        );
+        assert!(local.contains("LOCAL_AVAILABILITY"), "{range:?}");
+        assert!(local == remote, "the pages differ for {range:?}");
+    }
+
+    // The page from S3 in the browser: circles, the outage, nothing fetched.
+    let mut browser = Browser::launch(&base.join("browser"));
+    let url = browser.open(&base.join("s3.html"));
+    let found = browser.evaluate(
+        r##"({
+            circles: document.querySelectorAll("svg.world circle.cn").length,
+            events: document.querySelectorAll("#events article.event").length
+        })"##,
+    );
+    assert!(found["circles"].as_u64().unwrap() > 10, "{found}");
+    assert!(found["events"].as_u64().unwrap() >= 1, "{found}");
+    assert!(browser.errors().is_empty(), "{:?}", browser.errors());
+    assert_eq!(browser.other_requests(&url), Vec::<String>::new());
+    drop(browser);
+
+    // Health over the rollups alone in S3, as over the folder; its tables land in the bucket.
+    let range = [
+        "--from",
+        "2026-06-01T14:00",
+        "--to",
+        "2026-06-01T16:00",
+        "--json",
+    ];
+    let local = flowatlas_ok(
+        &[
+            &["health", "--no-write", "--data", tables.to_str().unwrap()][..],
+            &range,
+        ]
+        .concat(),
+    );
+    let s3_rollups = format!("s3://{BUCKET}/rollups");
+    let remote = flowatlas_on_s3(
+        &s3,
+        &[&["health", "--data", s3_rollups.as_str()][..], &range].concat(),
+    );
+    let events = String::from_utf8(remote).unwrap();
+    assert!(events.contains("LOCAL_AVAILABILITY"), "{events}");
+    assert_eq!(String::from_utf8(local).unwrap(), events);
+    let keys = s3.keys(BUCKET);
+    for key in [
+        "rollups/city_network_health/dt=2026-06-01/hour=14/flowatlas-health.parquet",
+        "rollups/city_network_health/dt=2026-06-01/hour=15/flowatlas-health.parquet",
+        "rollups/health_events/dt=2026-06-01/hour=14/flowatlas-health.parquet",
+    ] {
+        assert!(
+            keys.iter().any(|found| found == key),
+            "{key} not in {keys:#?}"
+        );
+    }
     std::fs::remove_dir_all(&base).unwrap();
 }

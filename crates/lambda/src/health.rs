@@ -8,14 +8,12 @@
 //! `city_networks`, `client_prefixes` and the performance tables' partitions), so runs are independent and a missed
 //! schedule loses nothing; the price is the reading, which grows with the tables' size.
 
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
 
 use flowatlas_health::publish::{EVENT_DETAIL_TYPE, EVENT_SOURCE, emf_line, eventbridge_event};
 use flowatlas_health::{Assessment, HealthEvent};
 use flowatlas_rollup::WINDOW_SECONDS;
-use flowatlas_s3::{Client, S3Url};
 use serde_json::{Value, json};
 
 use crate::handler::State;
@@ -29,7 +27,6 @@ const INPUT_TABLES: [&str; 4] = [
     "city_network_performance",
     "prefix_performance",
 ];
-const OUTPUT_TABLES: [&str; 2] = ["city_network_health", "health_events"];
 
 /// Assesses the windows before `scheduled_at` less the delay; returns a summary.
 pub async fn run(state: &State, scheduled_at: i64, function: &str) -> Result<Value, String> {
@@ -45,7 +42,7 @@ pub async fn run(state: &State, scheduled_at: i64, function: &str) -> Result<Val
     let _ = std::fs::remove_dir_all(&scratch);
     let mut n_read = 0;
     for table in INPUT_TABLES {
-        n_read += download_range(
+        n_read += flowatlas_s3::download_partitions(
             &state.client,
             destination,
             table,
@@ -69,31 +66,16 @@ pub async fn run(state: &State, scheduled_at: i64, function: &str) -> Result<Val
     .map_err(|error| format!("health assessment panicked: {error}"))?;
     let (assessment, written) = assessed?;
 
-    let mut uploaded = BTreeSet::new();
-    for file in &written {
-        let key = destination.key(&file.path.to_string_lossy());
-        flowatlas_s3::upload_file(
-            &state.client,
-            &destination.bucket,
-            &key,
-            &scratch.join(&file.path),
-            state.settings.part_size,
-        )
-        .await
-        .map_err(|error| error.to_string())?;
-        uploaded.insert(key);
-    }
-    // An hour this run assessed without events must lose an earlier run's events file.
-    for hour in (from..to).step_by(HOUR as usize) {
-        for table in OUTPUT_TABLES {
-            let key = destination.key(&partition_file(table, hour));
-            if !uploaded.contains(&key) {
-                flowatlas_s3::delete(&state.client, &destination.bucket, &key)
-                    .await
-                    .map_err(|error| error.to_string())?;
-            }
-        }
-    }
+    flowatlas_s3::replace_health_hours(
+        &state.client,
+        destination,
+        &scratch,
+        &written,
+        (from, to),
+        state.settings.part_size,
+    )
+    .await
+    .map_err(|error| error.to_string())?;
 
     let changed: Vec<&HealthEvent> = assessment
         .events
@@ -144,8 +126,8 @@ const REPORT_MAX_AGE_SECONDS: u32 = 60;
 async fn write_report(state: &State, scratch: &Path, to: i64) -> Result<String, String> {
     let destination = &state.settings.destination;
     let from = to - REPORT_SECONDS;
-    for table in OUTPUT_TABLES {
-        download_range(&state.client, destination, table, from, to, scratch)
+    for table in flowatlas_s3::HEALTH_TABLES {
+        flowatlas_s3::download_partitions(&state.client, destination, table, from, to, scratch)
             .await
             .map_err(|error| error.to_string())?;
     }
@@ -168,55 +150,6 @@ async fn write_report(state: &State, scratch: &Path, to: i64) -> Result<String, 
     .await
     .map_err(|error| error.to_string())?;
     Ok(key)
-}
-
-/// The health tables' file of one hour partition.
-fn partition_file(table: &str, hour_start: i64) -> String {
-    let partition = flowatlas_tables::partition_of(hour_start);
-    format!(
-        "{table}/{partition}/{}.parquet",
-        flowatlas_tables::HEALTH_SOURCE_ID
-    )
-}
-
-/// Downloads a table's partitions of `[from, to)` under `scratch`, keeping the layout.
-async fn download_range(
-    client: &Client,
-    destination: &S3Url,
-    table: &str,
-    from: i64,
-    to: i64,
-    scratch: &Path,
-) -> Result<usize, flowatlas_s3::Error> {
-    let mut n = 0;
-    let first_day = from.div_euclid(86_400);
-    let last_day = (to - 1).div_euclid(86_400);
-    for day in first_day..=last_day {
-        let date = flowatlas_tables::utc_date(day * 86_400);
-        let prefix = destination.key(&format!("{table}/dt={date}/"));
-        for object in flowatlas_s3::list(client, &destination.bucket, &prefix).await? {
-            let relative = &object.key[destination.key("").len()..];
-            let in_range = (0..24).any(|hour| {
-                let start = day * 86_400 + hour * HOUR;
-                start + HOUR > from
-                    && start < to
-                    && relative.contains(&format!("/{}/", flowatlas_tables::partition_of(start)))
-            });
-            if !in_range || !relative.ends_with(".parquet") {
-                continue;
-            }
-            let path = scratch.join(relative);
-            if let Some(folder) = path.parent() {
-                std::fs::create_dir_all(folder).map_err(|source| flowatlas_s3::Error::File {
-                    path: folder.to_path_buf(),
-                    source,
-                })?;
-            }
-            flowatlas_s3::download(client, &destination.bucket, &object.key, &path).await?;
-            n += 1;
-        }
-    }
-    Ok(n)
 }
 
 /// Puts events on the bus, ten per request (EventBridge's limit); any entry refused is an error.

@@ -656,3 +656,146 @@ fn health_on_schedule() {
         .expect("an EMF line with the health scores");
     assert!(emf["ActiveHealthEvents"].as_u64().unwrap() >= 1, "{emf}");
 }
+
+/// The agent object `s3-put-tcp-stats.json` names (the agent's `<host>-<window>-<run>`).
+const AGENT_NAME: &str = "web-1-20260601T1200Z-1780315000";
+const AGENT_KEY: &str =
+    "agents/tcp_stats/dt=2026-06-01/hour=12/web-1-20260601T1200Z-1780315000.parquet";
+/// 2026-06-01T12:00Z.
+const AGENT_WINDOW: i64 = 1_780_315_200;
+
+/// An agent's `tcp_stats` object delivered to S3 goes through the function into
+/// `city_network_performance` and `prefix_performance`, the same rows as `process` writes for
+/// the same object (DuckDB, `EXCEPT ALL` both ways), with its manifest; delivered again, the
+/// same rows; replaced by a version for another hour, the first hour's files are gone.
+#[test]
+fn agent_objects_to_performance_tables() {
+    let dir = scratch("agent");
+    let s3 = S3Server::start(&[LOGS, TABLES]);
+    let location = ServiceLocation {
+        account_id: Some(Arc::from("123456789012")),
+        region: Some(Arc::from("us-east-1")),
+        az_id: Some(Arc::from("use1-az4")),
+        vpc_id: None,
+    };
+    let object = flowatlas_testkit::write_agent_window(
+        &dir.join("agent"),
+        AGENT_NAME,
+        flowatlas_testkit::agent_rows(AGENT_WINDOW, "web-1", &location),
+    );
+    s3.put(LOGS, AGENT_KEY, std::fs::read(&object).unwrap());
+    let asn_db = repo("testdata/geo/geolite2-asn-scattered.mmdb");
+    let city_db = repo("testdata/geo/geolite2-city-scattered.mmdb");
+    let function = Function::start(
+        &s3.endpoint,
+        &[
+            ("FLOWATLAS_SOURCES", format!("s3://{LOGS}/agents/")),
+            ("FLOWATLAS_DESTINATION", format!("s3://{TABLES}/tables/")),
+            ("FLOWATLAS_ASN_DBS", asn_db.display().to_string()),
+            ("FLOWATLAS_GEO_DBS", city_db.display().to_string()),
+        ],
+        dir.join("function.log"),
+    );
+    let invoke = || {
+        function
+            .invoke("s3-put-tcp-stats.json")
+            .unwrap_or_else(|error| panic!("{error}\nfunction log:\n{}", function.log()))
+    };
+    assert_eq!(invoke()["objects"], 1);
+
+    // The same object through `process`'s path, locally.
+    let local = dir.join("local");
+    let databases = Databases::open(&GeoConfig {
+        asn_dbs: vec![asn_db],
+        geo_dbs: vec![city_db],
+        prefixes: None,
+    })
+    .unwrap();
+    let config = Config {
+        read: flowatlas_flowlog::Options::default(),
+        rules: PeerRules::new(&[], None).unwrap(),
+        rollup: RollupConfig {
+            prefix_len_v4: 24,
+            prefix_len_v6: 48,
+            default_location: ServiceLocation::default(),
+        },
+        out_dir: local.clone(),
+        tables: Tables::default(),
+    };
+    let mut enricher = Enricher::new(Arc::new(databases));
+    let report = process_file(&object, &config, Some(&mut enricher)).unwrap();
+    assert_eq!(report.counts.read, 16);
+    assert_eq!(report.counts.rejected, 0);
+
+    let tables = ["city_network_performance", "prefix_performance"];
+    let keys = s3.keys(TABLES);
+    let source_id = flowatlas_pipeline::Source::of_s3_object(LOGS, AGENT_KEY, None, None).id;
+    for table in tables {
+        let key = format!("tables/{table}/dt=2026-06-01/hour=12/{source_id}.parquet");
+        assert!(keys.contains(&key), "{key} not in {keys:#?}");
+    }
+    let manifest_key = format!("tables/_manifests/{source_id}.json");
+    let manifest: Value = serde_json::from_slice(&s3.get(TABLES, &manifest_key)).unwrap();
+    assert_eq!(manifest["records"]["read"], 16, "{manifest}");
+    assert_eq!(manifest["files"].as_array().unwrap().len(), 2, "{manifest}");
+
+    let downloaded = dir.join("downloaded");
+    download_all(&s3, TABLES, &downloaded);
+    let first = flowatlas_testkit::same_tables(&downloaded.join("tables"), &local, &tables);
+    // Six city-networks: Albion Broadband in London (two IPv4 networks at their own
+    // coordinates and the IPv6 /48: one identity), Thames Mobile, Merlion in Singapore (no
+    // subdivision), Contoso placed only in Germany, Polder with no place, and the prefix no
+    // database knows (no ASN); five ASNs.
+    let script = r#"
+import duckdb, json, sys
+print(json.dumps(duckdb.sql(f"""
+SELECT count(DISTINCT city_network_id), count(DISTINCT client_asn), count(*) FILTER (WHERE client_asn IS NULL),
+       sum(bytes_out), max(rtt_p90_ms)
+FROM read_parquet('{sys.argv[1]}/city_network_performance/**/*.parquet')
+""").fetchall()[0]))
+"#;
+    let figures = Command::new("python3")
+        .args(["-c", script])
+        .arg(downloaded.join("tables"))
+        .output()
+        .unwrap();
+    assert!(figures.status.success(), "{}", text(&figures));
+    let figures: Value = serde_json::from_slice(&figures.stdout).unwrap();
+    assert_eq!(figures[0], 6, "{figures}");
+    assert_eq!(figures[1], 5, "{figures}");
+    assert_eq!(figures[2], 1, "{figures}");
+    let bytes_out: i64 = flowatlas_testkit::agent_rows(AGENT_WINDOW, "web-1", &location)
+        .iter()
+        .map(|row| row.measures.bytes_out)
+        .sum();
+    assert_eq!(figures[3], bytes_out, "{figures}");
+
+    // Delivered again: the same keys, the same rows.
+    assert_eq!(invoke()["objects"], 1);
+    assert_eq!(s3.keys(TABLES), keys);
+    let again = dir.join("again");
+    download_all(&s3, TABLES, &again);
+    let second = flowatlas_testkit::same_tables(&again.join("tables"), &local, &tables);
+    assert_eq!(first, second);
+
+    // The key replaced by a window of the next hour: the 12:00 files are deleted, not left to
+    // double the rows.
+    let later = flowatlas_testkit::write_agent_window(
+        &dir.join("agent-later"),
+        AGENT_NAME,
+        flowatlas_testkit::agent_rows(AGENT_WINDOW + 3_600, "web-1", &location),
+    );
+    s3.put(LOGS, AGENT_KEY, std::fs::read(later).unwrap());
+    assert_eq!(invoke()["objects"], 1);
+    let keys = s3.keys(TABLES);
+    for table in tables {
+        assert!(
+            !keys
+                .iter()
+                .any(|key| key.contains(&format!("{table}/dt=2026-06-01/hour=12/"))),
+            "{keys:#?}"
+        );
+        let key = format!("tables/{table}/dt=2026-06-01/hour=13/{source_id}.parquet");
+        assert!(keys.contains(&key), "{key} not in {keys:#?}");
+    }
+}

@@ -32,6 +32,7 @@ use flowatlas_tables::{
     FLOWS, FlowsWriter, Table, TemporaryFile, WrittenFile, city_network_performance, city_networks,
     client_prefixes, prefix_performance, write_partitioned,
 };
+use parquet::file::reader::ChunkReader;
 
 /// How objects are processed.
 #[derive(Clone)]
@@ -345,13 +346,13 @@ pub fn process_file(
     enricher: Option<&mut Enricher>,
 ) -> Result<ObjectReport, Error> {
     let source = Source::of_path(path);
-    if is_tcp_stats(&source.key) {
-        return process_tcp_stats(path, &source, config, enricher);
-    }
     let file = File::open(path).map_err(|error| Error::Read {
         object: source.name.clone(),
         source: error.into(),
     })?;
+    if is_tcp_stats(&source.key) {
+        return process_tcp_stats(file, &source, config, enricher);
+    }
     let reader = Reader::from_file(file, &source.read_options(&config.read)).map_err(|error| {
         Error::Read {
             object: source.name.clone(),
@@ -368,13 +369,15 @@ pub fn is_tcp_stats(key: &str) -> bool {
         .any(|part| part == flowatlas_tables::TCP_STATS)
 }
 
-/// An agent's `tcp_stats` object into `city_network_performance` and `prefix_performance`:
-/// each client prefix is enriched by its network address (the agent sends no address), and
-/// the object's rows are merged per window, service location and city-network or prefix.
-/// Percentile columns are therefore per object (one host's window); merging the histogram
-/// buckets of several rows gives fleet-wide percentiles exactly.
-pub fn process_tcp_stats(
-    path: &Path,
+/// An agent's `tcp_stats` object (a local file, or an S3 object read in ranges) into
+/// `city_network_performance` and `prefix_performance`: each client prefix is enriched by its
+/// network address (the agent sends no address), and the object's rows are merged per window,
+/// service location and city-network or prefix. Percentile columns are therefore per object
+/// (one host's window); merging the histogram buckets of several rows gives fleet-wide
+/// percentiles exactly. Like a flow-log object: files an earlier run of the same source wrote
+/// and this one did not are removed, and the manifest is written last.
+pub fn process_tcp_stats<R: ChunkReader + 'static>(
+    object: R,
     source: &Source,
     config: &Config,
     enricher: Option<&mut Enricher>,
@@ -383,20 +386,42 @@ pub fn process_tcp_stats(
         object: source.name.clone(),
         source: error,
     };
-    let rows = flowatlas_tables::read_tcp_stats_file(path).map_err(write_error)?;
     let mut performance = PerformanceRollup::new(RttSource::TcpSrtt);
     let mut enricher = enricher;
-    for row in &rows {
+    let mut ok_bytes: i64 = 0;
+    let read = flowatlas_tables::for_each_tcp_stats_row(object, Path::new(&source.name), |row| {
         let enrichment = enricher
             .as_deref_mut()
             .map(|enricher| enricher.enrich(row.client_prefix.network()));
+        ok_bytes = ok_bytes
+            .saturating_add(row.measures.bytes_in)
+            .saturating_add(row.measures.bytes_out);
         performance.add(row, enrichment.as_deref());
-    }
+    })
+    .map_err(write_error)?;
     let (city_rows, prefix_rows) = performance.finish();
+    let mut counts = Counts {
+        read: read.n_rows,
+        ok: read.n_rows - read.n_unreadable,
+        rejected: read.n_unreadable,
+        ..Counts::default()
+    };
+    counts.rejected_by_reason[flowatlas_flowlog::Reason::InvalidAddress as usize] =
+        read.n_unreadable;
     let mut report = ObjectReport {
         n_objects: 1,
+        counts,
+        ok_bytes,
         ..ObjectReport::default()
     };
+    if read.n_unreadable > 0 {
+        report.first_rejects.push(format!(
+            "{}: {} rows: field `client_prefix`: {}",
+            source.name,
+            read.n_unreadable,
+            flowatlas_flowlog::Reason::InvalidAddress.name()
+        ));
+    }
     let city_table = city_network_performance();
     let prefix_table = prefix_performance();
     for (table, written) in [
@@ -415,6 +440,8 @@ pub fn process_tcp_stats(
             .files
             .extend(written.into_iter().map(|file| file.path));
     }
+    remove_stale_files(&config.out_dir, &source.id, &report.files)?;
+    write_manifest(&config.out_dir, source, &report)?;
     Ok(report)
 }
 

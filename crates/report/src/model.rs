@@ -1,14 +1,20 @@
-//! What the page shows, summed from the tables' rows: traffic and availability per window,
+//! What the page shows, summed from the tables' batches: traffic and availability per window,
 //! one entry per city-network for the map, the events with their evidence, and the top
-//! networks. Rows are added in any order and any number of batches, so a week of data never
-//! has to be in memory at once.
+//! networks. Batches are added in any order and any number, so a week of data never has to be
+//! in memory at once; a city-network is its identity (service location and
+//! `city_network_id`), never its attributes.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMillisecondType};
+use arrow_array::{
+    Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    TimestampMillisecondArray,
+};
 use flowatlas_geo::Facts;
-use flowatlas_health::{CityNetworkHealth, Identity};
-use flowatlas_rollup::{CityNetworkKey, CityNetworkRow, PrefixRow, WINDOW_SECONDS};
+use flowatlas_rollup::{CityNetworkKey, WINDOW_SECONDS};
 use flowatlas_tables::HealthEventRecord;
 
 /// Entries kept in each top table.
@@ -19,22 +25,6 @@ const SPARK_POINTS: i64 = 48;
 const CHARTS_PER_EVENT: usize = 4;
 /// Time shown around an event in its charts, so the drop stands against normal traffic.
 const EVENT_MARGIN_SECONDS: i64 = 3_600;
-
-/// What makes two rows the same city-network: the service location (account and Region) and
-/// the clients' [`CityNetworkKey`] (ASN and place). Coordinates, metro code and names are
-/// attributes, taken from the row with the most bytes. The one place the report decides
-/// identity; it is the health engine's [`Identity`].
-pub fn city_network_key(
-    account_id: &Option<Arc<str>>,
-    region: &Option<Arc<str>>,
-    client: &Facts,
-) -> Identity {
-    (
-        account_id.clone(),
-        region.clone(),
-        CityNetworkKey::of(client),
-    )
-}
 
 /// Traffic and availability of one 5-minute window.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -76,8 +66,12 @@ pub struct CityNetworkView {
 pub struct ImpactChart {
     /// The city-network's label, as the event names it.
     pub label: String,
+    /// Its `city_network_id`, as the event records it: health rows are matched by it (two
+    /// city-networks may share a label; one city-network's label may change with its
+    /// busiest network).
+    pub city_network_id: String,
     /// Window start → (expected bytes, observed bytes), summed over the service locations
-    /// that share the label.
+    /// with that `city_network_id`.
     pub points: BTreeMap<i64, (Option<i64>, i64)>,
 }
 
@@ -222,6 +216,11 @@ impl Report {
     }
 }
 
+/// Hash maps keyed by window starts and short texts, looked up for every row read: std's
+/// SipHash showed in profiles; the keys come from the tables, not from an attacker who could
+/// pick colliding ones.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 #[derive(Default)]
 struct CityNetworkSums {
     label: String,
@@ -236,9 +235,9 @@ struct CityNetworkSums {
     lowest_score: Option<f64>,
     /// (event, chart) pairs this city-network's health rows feed, found on first sight.
     charts: Option<Vec<(usize, usize)>>,
-    /// The top groups it counts in, found on first sight: naming a group per row cost more
-    /// than all the sums.
-    groups: Option<Vec<(TopKind, String)>>,
+    /// The top groups it counts in (kind, index), found on first sight: naming a group per
+    /// row cost more than all the sums.
+    groups: Option<Vec<(TopKind, usize)>>,
 }
 
 #[derive(Default)]
@@ -249,14 +248,62 @@ struct GroupSums {
     rejected_flows: i64,
     expected_bytes: f64,
     impacted_bytes: f64,
-    /// Bytes per window start.
-    by_window: HashMap<i64, i64>,
+    /// Bytes per window start, but the latest window's.
+    by_window: FastMap<i64, i64>,
+    /// The window added to last and its bytes so far: a file's rows come window by window,
+    /// so most rows of a group add to the window before them and touch no map.
+    latest: Option<(i64, i64)>,
 }
 
 impl GroupSums {
     fn score(&self) -> Option<f64> {
         (self.expected_bytes > 0.0)
             .then(|| 100.0 * (1.0 - self.impacted_bytes / self.expected_bytes).clamp(0.0, 1.0))
+    }
+
+    fn add_traffic(&mut self, window_start: i64, bytes: i64, flows: i64, rejected_flows: i64) {
+        self.bytes += bytes;
+        self.flows += flows;
+        self.rejected_flows += rejected_flows;
+        match &mut self.latest {
+            Some((latest, sum)) if *latest == window_start => *sum += bytes,
+            latest => {
+                if let Some((window, sum)) = latest.replace((window_start, bytes)) {
+                    *self.by_window.entry(window).or_default() += sum;
+                }
+            }
+        }
+    }
+
+    /// Bytes per window start, all of them.
+    fn by_window(&mut self) -> &FastMap<i64, i64> {
+        if let Some((window, sum)) = self.latest.take() {
+            *self.by_window.entry(window).or_default() += sum;
+        }
+        &self.by_window
+    }
+}
+
+/// The groups of one kind: their sums, and their index by key.
+#[derive(Default)]
+struct Groups {
+    sums: Vec<GroupSums>,
+    index: FastMap<String, usize>,
+}
+
+impl Groups {
+    /// The group's index, created with `label` when new.
+    fn find_or_add(&mut self, key: &str, label: impl FnOnce() -> String) -> usize {
+        if let Some(&index) = self.index.get(key) {
+            return index;
+        }
+        let index = self.sums.len();
+        self.sums.push(GroupSums {
+            label: label(),
+            ..GroupSums::default()
+        });
+        self.index.insert(key.to_owned(), index);
+        index
     }
 }
 
@@ -270,16 +317,67 @@ struct WindowSums {
     judged: bool,
 }
 
-/// Sums rows into a [`Report`]. Events come first, so the health rows that chart them are
-/// picked out as they pass.
+/// The client columns [`ReportBuilder::add_city_networks`] and [`ReportBuilder::add_health`]
+/// read (`ClientColumns`), shared by both tables.
+pub const CLIENT_COLUMNS: &[&str] = &[
+    "window_start",
+    "account_id",
+    "region",
+    "city_network_id",
+    "client_asn",
+    "client_as_name",
+    "client_country_code",
+    "client_country",
+    "client_subdivision_code",
+    "client_subdivision",
+    "client_city",
+    "client_geoname_id",
+    "client_metro_code",
+    "client_latitude",
+    "client_longitude",
+];
+
+/// The other columns [`ReportBuilder::add_city_networks`] reads; no others are decoded.
+pub const TRAFFIC_COLUMNS: &[&str] = &["bytes_in", "bytes_out", "flows", "rejected_flows"];
+
+/// The columns [`ReportBuilder::add_prefixes`] reads.
+pub const PREFIX_COLUMNS: &[&str] = &[
+    "window_start",
+    "client_prefix",
+    "client_asn",
+    "client_as_name",
+    "bytes_in",
+    "bytes_out",
+    "flows",
+    "rejected_flows",
+];
+
+/// The other columns [`ReportBuilder::add_health`] reads.
+pub const HEALTH_COLUMNS: &[&str] = &[
+    "observed_bytes",
+    "expected_bytes",
+    "demand_scale",
+    "availability_score",
+    "percent_of_client_location_impacted",
+    "percent_of_total_traffic_impacted",
+];
+
+/// Sums the tables' batches into a [`Report`]. Events come first, so the health rows that
+/// chart them are picked out as they pass. Batches are read column by column (the arrays
+/// found once per batch), and a row becomes owned values only when it names something new:
+/// a city-network's attributes, a group.
 pub struct ReportBuilder {
     from: Option<i64>,
     to: Option<i64>,
-    windows: BTreeMap<i64, WindowSums>,
-    city_networks: HashMap<Identity, CityNetworkSums>,
-    groups: [HashMap<String, GroupSums>; 4],
+    windows: FastMap<i64, WindowSums>,
+    city_networks: Vec<CityNetworkSums>,
+    /// Index into `city_networks` by identity ([`identity_key`]).
+    city_network_index: FastMap<String, usize>,
+    groups: [Groups; 4],
     events: Vec<EventView>,
     assessed: bool,
+    /// Reused for each row's identity key.
+    key: String,
 }
 
 impl ReportBuilder {
@@ -289,12 +387,15 @@ impl ReportBuilder {
         let events = events
             .into_iter()
             .map(|record| EventView {
+                // Events written before the tables held ids have none: no charts for them.
                 charts: record
                     .impacted_city_networks
                     .iter()
+                    .zip(&record.impacted_city_network_ids)
                     .take(CHARTS_PER_EVENT)
-                    .map(|label| ImpactChart {
+                    .map(|(label, city_network_id)| ImpactChart {
                         label: label.clone(),
+                        city_network_id: city_network_id.clone(),
                         points: BTreeMap::new(),
                     })
                     .collect(),
@@ -304,131 +405,214 @@ impl ReportBuilder {
         ReportBuilder {
             from,
             to,
-            windows: BTreeMap::new(),
-            city_networks: HashMap::new(),
+            windows: FastMap::default(),
+            city_networks: Vec::new(),
+            city_network_index: FastMap::default(),
             groups: Default::default(),
             events,
             assessed: false,
+            key: String::new(),
         }
     }
 
-    /// Whether a window is in the range, as a test that does not hold on to `self`.
-    fn in_range(&self) -> impl Fn(i64) -> bool + use<> {
-        let (from, to) = (self.from, self.to);
-        move |window_start| {
-            from.is_none_or(|from| window_start >= from) && to.is_none_or(|to| window_start < to)
-        }
+    fn in_range(&self, window_start: i64) -> bool {
+        self.from.is_none_or(|from| window_start >= from)
+            && self.to.is_none_or(|to| window_start < to)
     }
 
-    /// Adds `city_networks` rows (rows outside the range are ignored).
-    pub fn add_city_networks(&mut self, rows: &[CityNetworkRow]) {
-        let in_range = self.in_range();
-        for row in rows.iter().filter(|row| in_range(row.window_start)) {
-            let measures = &row.measures;
-            let bytes = measures.bytes_in + measures.bytes_out;
-            let window = self.windows.entry(row.window_start).or_default();
-            window.bytes_in += measures.bytes_in;
-            window.bytes_out += measures.bytes_out;
-            let key = city_network_key(&row.location.account_id, &row.location.region, &row.client);
-            let sums = self.city_networks.entry(key).or_default();
+    /// The index of the city-network of row `row` (its identity: service location and
+    /// `city_network_id`), created when new.
+    fn city_network_at(&mut self, columns: &ClientColumns<'_>, row: usize) -> usize {
+        identity_key(&mut self.key, columns, row);
+        if let Some(&index) = self.city_network_index.get(self.key.as_str()) {
+            return index;
+        }
+        let index = self.city_networks.len();
+        self.city_networks.push(CityNetworkSums::default());
+        self.city_network_index.insert(self.key.clone(), index);
+        index
+    }
+
+    /// Finds the groups city-network `index` counts in from row `row`, on first sight.
+    fn find_groups(&mut self, index: usize, columns: &ClientColumns<'_>, row: usize) {
+        if self.city_networks[index].groups.is_some() {
+            return;
+        }
+        let client = columns.facts(row);
+        let found: Vec<(TopKind, usize)> = TopKind::ALL
+            .into_iter()
+            .filter_map(|kind| {
+                let (key, label) = kind.group_of(&client)?;
+                Some((kind, self.groups[kind as usize].find_or_add(&key, || label)))
+            })
+            .collect();
+        self.city_networks[index].groups = Some(found);
+    }
+
+    /// Adds a batch of `city_networks` ([`CLIENT_COLUMNS`] and [`TRAFFIC_COLUMNS`] at least;
+    /// rows outside the range are ignored).
+    pub fn add_city_networks(&mut self, batch: &RecordBatch) {
+        let (Some(starts), Some(columns)) =
+            (millis(batch, "window_start"), ClientColumns::of(batch))
+        else {
+            return;
+        };
+        let int = |name| int64s(batch, name);
+        let (bytes_in, bytes_out, flows, rejected) = (
+            int("bytes_in"),
+            int("bytes_out"),
+            int("flows"),
+            int("rejected_flows"),
+        );
+        for row in 0..batch.num_rows() {
+            let window_start = starts.value(row).div_euclid(1000);
+            if starts.is_null(row) || !self.in_range(window_start) {
+                continue;
+            }
+            let (row_in, row_out) = (value(bytes_in, row), value(bytes_out, row));
+            let (row_flows, row_rejected) = (value(flows, row), value(rejected, row));
+            let bytes = row_in + row_out;
+            let window = self.windows.entry(window_start).or_default();
+            window.bytes_in += row_in;
+            window.bytes_out += row_out;
+            let index = self.city_network_at(&columns, row);
+            let sums = &mut self.city_networks[index];
             if sums.label.is_empty() || bytes > sums.attribute_bytes {
-                sums.account_id.clone_from(&row.location.account_id);
-                sums.region.clone_from(&row.location.region);
-                sums.client = row.client.clone();
+                sums.account_id = columns
+                    .account_id
+                    .and_then(|array| text(array, row))
+                    .map(Arc::from);
+                sums.region = columns
+                    .region
+                    .and_then(|array| text(array, row))
+                    .map(Arc::from);
+                sums.client = columns.facts(row);
                 sums.attribute_bytes = bytes;
-                sums.label = label_of(&row.location.account_id, &row.location.region, &row.client);
+                sums.label = label_of(&sums.account_id, &sums.region, &sums.client);
             }
             sums.bytes += bytes;
-            sums.flows += measures.flows;
-            sums.rejected_flows += measures.rejected_flows;
-            let groups = &mut self.groups;
-            let keys = sums
-                .groups
-                .get_or_insert_with(|| group_keys(groups, &row.client));
-            for (kind, key) in keys.iter() {
-                let Some(group) = groups[*kind as usize].get_mut(key) else {
-                    continue;
-                };
-                group.bytes += bytes;
-                group.flows += measures.flows;
-                group.rejected_flows += measures.rejected_flows;
-                *group.by_window.entry(row.window_start).or_default() += bytes;
+            sums.flows += row_flows;
+            sums.rejected_flows += row_rejected;
+            self.find_groups(index, &columns, row);
+            for &(kind, group) in self.city_networks[index].groups.iter().flatten() {
+                self.groups[kind as usize].sums[group].add_traffic(
+                    window_start,
+                    bytes,
+                    row_flows,
+                    row_rejected,
+                );
             }
         }
     }
 
-    /// Adds `client_prefixes` rows.
-    pub fn add_prefixes(&mut self, rows: &[PrefixRow]) {
-        let in_range = self.in_range();
-        for row in rows.iter().filter(|row| in_range(row.window_start)) {
-            let measures = &row.measures;
-            let bytes = measures.bytes_in + measures.bytes_out;
-            let prefix = row.client_prefix.to_string();
-            let group = self.groups[TopKind::Prefix as usize]
-                .entry(prefix.clone())
-                .or_default();
-            if group.label.is_empty() {
-                group.label = match (row.client_asn, row.client_as_name.as_deref()) {
+    /// Adds a batch of `client_prefixes` ([`PREFIX_COLUMNS`] at least).
+    pub fn add_prefixes(&mut self, batch: &RecordBatch) {
+        let (Some(starts), Some(prefixes)) =
+            (millis(batch, "window_start"), texts(batch, "client_prefix"))
+        else {
+            return;
+        };
+        let (asns, as_names) = (int64s(batch, "client_asn"), texts(batch, "client_as_name"));
+        let int = |name| int64s(batch, name);
+        let (bytes_in, bytes_out, flows, rejected) = (
+            int("bytes_in"),
+            int("bytes_out"),
+            int("flows"),
+            int("rejected_flows"),
+        );
+        let groups = &mut self.groups[TopKind::Prefix as usize];
+        for row in 0..batch.num_rows() {
+            let window_start = starts.value(row).div_euclid(1000);
+            let in_range = self.from.is_none_or(|from| window_start >= from)
+                && self.to.is_none_or(|to| window_start < to);
+            let Some(prefix) = text(prefixes, row).filter(|_| in_range && !starts.is_null(row))
+            else {
+                continue;
+            };
+            let group = groups.find_or_add(prefix, || {
+                let asn = asns
+                    .filter(|array| array.is_valid(row))
+                    .map(|array| array.value(row));
+                match (asn, as_names.and_then(|array| text(array, row))) {
                     (Some(asn), Some(name)) => format!("{prefix} (AS{asn} {name})"),
                     (Some(asn), None) => format!("{prefix} (AS{asn})"),
-                    (None, _) => prefix,
-                };
-            }
-            group.bytes += bytes;
-            group.flows += measures.flows;
-            group.rejected_flows += measures.rejected_flows;
-            *group.by_window.entry(row.window_start).or_default() += bytes;
+                    (None, _) => prefix.to_owned(),
+                }
+            });
+            groups.sums[group].add_traffic(
+                window_start,
+                value(bytes_in, row) + value(bytes_out, row),
+                value(flows, row),
+                value(rejected, row),
+            );
         }
     }
 
-    /// Adds `city_network_health` rows.
-    pub fn add_health(&mut self, rows: &[CityNetworkHealth]) {
-        let in_range = self.in_range();
-        for row in rows.iter().filter(|row| in_range(row.window_start)) {
+    /// Adds a batch of `city_network_health` ([`CLIENT_COLUMNS`] and [`HEALTH_COLUMNS`] at
+    /// least).
+    pub fn add_health(&mut self, batch: &RecordBatch) {
+        let (Some(starts), Some(columns)) =
+            (millis(batch, "window_start"), ClientColumns::of(batch))
+        else {
+            return;
+        };
+        let observed = int64s(batch, "observed_bytes");
+        let expected = int64s(batch, "expected_bytes");
+        let double = |name| doubles(batch, name);
+        let (demand_scale, score, own_impact, total_impact) = (
+            double("demand_scale"),
+            double("availability_score"),
+            double("percent_of_client_location_impacted"),
+            double("percent_of_total_traffic_impacted"),
+        );
+        let maybe = |array: Option<&Float64Array>, row: usize| {
+            array
+                .filter(|array| array.is_valid(row))
+                .map(|array| array.value(row))
+        };
+        let range_end = self.to.unwrap_or(i64::MAX);
+        for row in 0..batch.num_rows() {
+            let window_start = starts.value(row).div_euclid(1000);
+            if starts.is_null(row) || !self.in_range(window_start) {
+                continue;
+            }
             self.assessed = true;
-            let city_network = &row.city_network;
-            let expected = row.expected_bytes.unwrap_or(row.observed_bytes) as f64;
-            let impacted = row
-                .percent_of_client_location_impacted
-                .map(|percent| percent / 100.0 * expected);
-            let window = self.windows.entry(row.window_start).or_default();
-            window.judged |= row.demand_scale.is_some();
-            window.impacted_percent += row.percent_of_total_traffic_impacted.unwrap_or(0.0);
-            let key = city_network_key(
-                &city_network.account_id,
-                &city_network.region,
-                &city_network.client,
-            );
-            let sums = self.city_networks.entry(key).or_default();
+            let observed_bytes = value(observed, row);
+            let expected_bytes = expected
+                .filter(|array| array.is_valid(row))
+                .map(|array| array.value(row));
+            let expected_or_observed = expected_bytes.unwrap_or(observed_bytes) as f64;
+            let impacted =
+                maybe(own_impact, row).map(|percent| percent / 100.0 * expected_or_observed);
+            let window = self.windows.entry(window_start).or_default();
+            window.judged |= maybe(demand_scale, row).is_some();
+            window.impacted_percent += maybe(total_impact, row).unwrap_or(0.0);
+            let index = self.city_network_at(&columns, row);
             if let Some(impacted) = impacted {
-                let groups = &mut self.groups;
-                let keys = sums
-                    .groups
-                    .get_or_insert_with(|| group_keys(groups, &city_network.client));
-                for (kind, key) in keys.iter() {
-                    if let Some(group) = groups[*kind as usize].get_mut(key) {
-                        group.expected_bytes += expected;
-                        group.impacted_bytes += impacted;
-                    }
+                self.find_groups(index, &columns, row);
+                for &(kind, group) in self.city_networks[index].groups.iter().flatten() {
+                    let group = &mut self.groups[kind as usize].sums[group];
+                    group.expected_bytes += expected_or_observed;
+                    group.impacted_bytes += impacted;
                 }
             }
-            if let Some(score) = row.availability_score {
+            let sums = &mut self.city_networks[index];
+            if let Some(score) = maybe(score, row) {
                 sums.lowest_score = Some(sums.lowest_score.map_or(score, |low| low.min(score)));
             }
-            let range_end = self.to.unwrap_or(i64::MAX);
             let charts = sums.charts.get_or_insert_with(|| {
-                let label = city_network.label();
-                charts_of(&self.events, &label)
+                let city_network_id = columns.city_network_id.and_then(|array| text(array, row));
+                charts_of(&self.events, city_network_id.unwrap_or_default())
             });
             for &(event, chart) in charts.iter() {
                 let (start, end) = self.events[event].span(range_end);
-                if (start..end).contains(&row.window_start) {
+                if (start..end).contains(&window_start) {
                     let point = self.events[event].charts[chart]
                         .points
-                        .entry(row.window_start)
+                        .entry(window_start)
                         .or_default();
-                    point.1 += row.observed_bytes;
-                    if let Some(expected) = row.expected_bytes {
+                    point.1 += observed_bytes;
+                    if let Some(expected) = expected_bytes {
                         point.0 = Some(point.0.unwrap_or(0) + expected);
                     }
                 }
@@ -438,16 +622,17 @@ impl ReportBuilder {
 
     /// The report.
     pub fn finish(self) -> Report {
-        let first = self.windows.keys().next().copied();
-        let last = self.windows.keys().next_back().copied();
+        let mut windows: Vec<(i64, WindowSums)> = self.windows.into_iter().collect();
+        windows.sort_by_key(|(start, _)| *start);
+        let first = windows.first().map(|(start, _)| *start);
+        let last = windows.last().map(|(start, _)| *start);
         let from = self.from.or(first).unwrap_or(0);
         let to = self
             .to
             .or(last.map(|last| last + WINDOW_SECONDS))
             .unwrap_or(from);
         // Health rows alone (no traffic) do not make a window with data.
-        let windows: Vec<WindowPoint> = self
-            .windows
+        let windows: Vec<WindowPoint> = windows
             .into_iter()
             .filter(|(_, sums)| sums.bytes_in + sums.bytes_out > 0)
             .map(|(start, sums)| WindowPoint {
@@ -462,7 +647,7 @@ impl ReportBuilder {
         let total_bytes = windows.iter().map(|w| w.bytes_in + w.bytes_out).sum();
         let mut city_networks: Vec<CityNetworkView> = self
             .city_networks
-            .into_values()
+            .into_iter()
             .filter(|sums| sums.bytes > 0)
             .map(|sums| CityNetworkView {
                 label: sums.label,
@@ -479,7 +664,7 @@ impl ReportBuilder {
         let tops = TopKind::ALL
             .into_iter()
             .zip(self.groups)
-            .map(|(kind, groups)| top_of(kind, groups, from, to))
+            .map(|(kind, groups)| top_of(kind, groups.sums, from, to))
             .collect();
         Report {
             from,
@@ -494,22 +679,129 @@ impl ReportBuilder {
     }
 }
 
-/// The groups a city-network's clients count in, created (with their labels) when new.
-fn group_keys(
-    groups: &mut [HashMap<String, GroupSums>; 4],
-    client: &Facts,
-) -> Vec<(TopKind, String)> {
-    TopKind::ALL
-        .into_iter()
-        .filter_map(|kind| {
-            let (key, label) = kind.group_of(client)?;
-            let group = groups[kind as usize].entry(key.clone()).or_default();
-            if group.label.is_empty() {
-                group.label = label;
-            }
-            Some((kind, key))
+/// The client columns of a `city_networks` or `city_network_health` batch, found once.
+struct ClientColumns<'b> {
+    account_id: Option<&'b StringArray>,
+    region: Option<&'b StringArray>,
+    city_network_id: Option<&'b StringArray>,
+    asn: Option<&'b Int64Array>,
+    as_name: Option<&'b StringArray>,
+    country_code: Option<&'b StringArray>,
+    country: Option<&'b StringArray>,
+    subdivision_code: Option<&'b StringArray>,
+    subdivision: Option<&'b StringArray>,
+    city: Option<&'b StringArray>,
+    geoname_id: Option<&'b Int64Array>,
+    metro_code: Option<&'b Int32Array>,
+    latitude: Option<&'b Float64Array>,
+    longitude: Option<&'b Float64Array>,
+}
+
+impl<'b> ClientColumns<'b> {
+    /// `None` without `city_network_id`: rows without an identity cannot be grouped.
+    fn of(batch: &'b RecordBatch) -> Option<ClientColumns<'b>> {
+        let city_network_id = texts(batch, "city_network_id")?;
+        Some(ClientColumns {
+            account_id: texts(batch, "account_id"),
+            region: texts(batch, "region"),
+            city_network_id: Some(city_network_id),
+            asn: int64s(batch, "client_asn"),
+            as_name: texts(batch, "client_as_name"),
+            country_code: texts(batch, "client_country_code"),
+            country: texts(batch, "client_country"),
+            subdivision_code: texts(batch, "client_subdivision_code"),
+            subdivision: texts(batch, "client_subdivision"),
+            city: texts(batch, "client_city"),
+            geoname_id: int64s(batch, "client_geoname_id"),
+            metro_code: batch
+                .column_by_name("client_metro_code")
+                .and_then(|column| column.as_primitive_opt::<Int32Type>()),
+            latitude: doubles(batch, "client_latitude"),
+            longitude: doubles(batch, "client_longitude"),
         })
-        .collect()
+    }
+
+    /// The clients' facts of one row (owned: made only when a row names something new).
+    fn facts(&self, row: usize) -> Facts {
+        let owned =
+            |array: Option<&StringArray>| array.and_then(|array| text(array, row)).map(Arc::from);
+        let int = |array: Option<&Int64Array>| {
+            array
+                .filter(|array| array.is_valid(row))
+                .map(|array| array.value(row))
+        };
+        let float = |array: Option<&Float64Array>| {
+            array
+                .filter(|array| array.is_valid(row))
+                .map(|array| array.value(row))
+        };
+        Facts {
+            asn: int(self.asn).and_then(|asn| u32::try_from(asn).ok()),
+            as_name: owned(self.as_name),
+            country_code: owned(self.country_code),
+            country: owned(self.country),
+            subdivision_code: owned(self.subdivision_code),
+            subdivision: owned(self.subdivision),
+            city: owned(self.city),
+            metro_code: self
+                .metro_code
+                .filter(|array| array.is_valid(row))
+                .map(|array| array.value(row)),
+            latitude: float(self.latitude),
+            longitude: float(self.longitude),
+            postal_code: None,
+            geoname_id: int(self.geoname_id).and_then(|id| u32::try_from(id).ok()),
+        }
+    }
+}
+
+/// Writes the identity of row `row` into `key`: account, Region and `city_network_id`
+/// (`CityNetworkKey`'s text), each part ended by a byte no text of them holds, a missing
+/// part marked apart from an empty one.
+fn identity_key(key: &mut String, columns: &ClientColumns<'_>, row: usize) {
+    key.clear();
+    for array in [columns.account_id, columns.region, columns.city_network_id] {
+        match array.and_then(|array| text(array, row)) {
+            Some(part) => {
+                key.push('=');
+                key.push_str(part);
+            }
+            None => key.push('-'),
+        }
+        key.push('\u{0}');
+    }
+}
+
+fn texts<'b>(batch: &'b RecordBatch, name: &str) -> Option<&'b StringArray> {
+    batch.column_by_name(name)?.as_string_opt::<i32>()
+}
+
+fn int64s<'b>(batch: &'b RecordBatch, name: &str) -> Option<&'b Int64Array> {
+    batch.column_by_name(name)?.as_primitive_opt::<Int64Type>()
+}
+
+fn doubles<'b>(batch: &'b RecordBatch, name: &str) -> Option<&'b Float64Array> {
+    batch
+        .column_by_name(name)?
+        .as_primitive_opt::<Float64Type>()
+}
+
+fn millis<'b>(batch: &'b RecordBatch, name: &str) -> Option<&'b TimestampMillisecondArray> {
+    batch
+        .column_by_name(name)?
+        .as_primitive_opt::<TimestampMillisecondType>()
+}
+
+/// A cell's text; `None` when null.
+fn text(array: &StringArray, row: usize) -> Option<&str> {
+    array.is_valid(row).then(|| array.value(row))
+}
+
+/// A cell's value; 0 when null or the column is missing (measures add up).
+fn value(array: Option<&Int64Array>, row: usize) -> i64 {
+    array
+        .filter(|array| array.is_valid(row))
+        .map_or(0, |array| array.value(row))
 }
 
 /// The label the health engine gives a city-network, so events' labels match.
@@ -522,12 +814,12 @@ fn label_of(account_id: &Option<Arc<str>>, region: &Option<Arc<str>>, client: &F
     .label()
 }
 
-/// The (event, chart) pairs that chart a city-network with this label.
-fn charts_of(events: &[EventView], label: &str) -> Vec<(usize, usize)> {
+/// The (event, chart) pairs that chart the city-network with this `city_network_id`.
+fn charts_of(events: &[EventView], city_network_id: &str) -> Vec<(usize, usize)> {
     let mut found = Vec::new();
     for (event_index, event) in events.iter().enumerate() {
         for (chart_index, chart) in event.charts.iter().enumerate() {
-            if chart.label == label {
+            if chart.city_network_id == city_network_id {
                 found.push((event_index, chart_index));
             }
         }
@@ -535,18 +827,17 @@ fn charts_of(events: &[EventView], label: &str) -> Vec<(usize, usize)> {
     found
 }
 
-fn top_of(kind: TopKind, groups: HashMap<String, GroupSums>, from: i64, to: i64) -> Top {
+fn top_of(kind: TopKind, mut groups: Vec<GroupSums>, from: i64, to: i64) -> Top {
     let n_entries = groups.len();
-    let mut groups: Vec<GroupSums> = groups.into_values().collect();
     groups.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.label.cmp(&b.label)));
     groups.truncate(TOP_N);
     let span = (to - from).max(1);
     let n_points = (span / WINDOW_SECONDS).clamp(1, SPARK_POINTS);
     let rows = groups
         .into_iter()
-        .map(|group| {
+        .map(|mut group| {
             let mut sparkline = vec![0; n_points as usize];
-            for (&window, &bytes) in &group.by_window {
+            for (&window, &bytes) in group.by_window() {
                 let point = ((window - from).clamp(0, span - 1) * n_points / span) as usize;
                 if let Some(slot) = sparkline.get_mut(point) {
                     *slot += bytes;

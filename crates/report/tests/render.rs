@@ -22,7 +22,7 @@ fn text_from_the_tables_is_escaped() {
         ..Facts::default()
     };
     let mut builder = ReportBuilder::new(None, None, Vec::new());
-    builder.add_city_networks(&[CityNetworkRow {
+    let rows = [CityNetworkRow {
         window_start: DAY,
         location: ServiceLocation::default(),
         client,
@@ -33,7 +33,8 @@ fn text_from_the_tables_is_escaped() {
             ..Measures::default()
         },
         client_ips: 3,
-    }]);
+    }];
+    builder.add_city_networks(&flowatlas_tables::city_networks().batch(&rows).unwrap());
     let report = builder.finish();
     assert_eq!((report.from, report.to), (DAY, DAY + 300));
     let page = render(&report);

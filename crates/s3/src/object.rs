@@ -1,5 +1,6 @@
 //! One S3 object through the pipeline: the Lambda and backfill share this path, so an object
-//! gives the same tables, under the same names, whichever of them processed it.
+//! (a flow log, or an agent's `tcp_stats` object) gives the same tables, under the same names,
+//! whichever of them processed it.
 
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
@@ -8,7 +9,8 @@ use std::time::Instant;
 use flowatlas_flowlog::Reader;
 use flowatlas_geo::Enricher;
 use flowatlas_pipeline::{
-    Config, ObjectReport, Source, manifest_path, process_reader, stale_files,
+    Config, ObjectReport, Source, is_tcp_stats, manifest_path, process_reader, process_tcp_stats,
+    stale_files,
 };
 
 use crate::{Body, Client, Error, ObjectInfo, S3Url, delete, get_text, open, upload_file};
@@ -125,6 +127,16 @@ fn process_body(
         }
     }
     std::fs::create_dir_all(out_dir).map_err(folder_error)?;
+    if is_tcp_stats(&source.key) {
+        let Body::Parquet(ranged) = body else {
+            return Err(ObjectError::Failed(format!(
+                "{}: an agent's tcp_stats object must be Parquet",
+                source.name
+            )));
+        };
+        return process_tcp_stats(ranged, source, &worker.config, worker.enricher.as_mut())
+            .map_err(|error| ObjectError::Failed(error.to_string()));
+    }
     let read = &source.read_options(&worker.config.read);
     let reader = match body {
         Body::Stream(stream) => Reader::new(stream, read),

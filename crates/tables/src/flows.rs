@@ -232,7 +232,7 @@ impl Builder {
             }
             ColumnKind::Int32 => Builder::Int32(Int32Builder::new()),
             ColumnKind::Double => Builder::Double(Float64Builder::new()),
-            ColumnKind::Text => Builder::Text(StringBuilder::new()),
+            ColumnKind::Text | ColumnKind::TextList => Builder::Text(StringBuilder::new()),
         }
     }
 

@@ -3,6 +3,7 @@
 
 use flowatlas_geo::Facts;
 use flowatlas_health::{CityNetworkHealth, HealthEvent, PerformanceHealth};
+use flowatlas_rollup::CityNetworkKey;
 
 use crate::{
     Cell, ClientRow, Column, ColumnKind, PartitionTime, Table, client_columns, column, text,
@@ -409,6 +410,22 @@ pub fn health_events() -> Table<HealthEvent> {
                     .map(|location| location.city_network.label())
                     .collect();
                 Cell::OwnedText(labels.join("; "))
+            },
+        )),
+        required(column(
+            "impacted_city_network_ids",
+            ColumnKind::TextList,
+            "The city_network_id of each impacted city-network, in the order of impacted_city_networks: join on it, never on the labels.",
+            |event: &HealthEvent| {
+                Cell::TextList(
+                    event
+                        .impacted_locations
+                        .iter()
+                        .map(|location| {
+                            CityNetworkKey::of(&location.city_network.client).to_string()
+                        })
+                        .collect(),
+                )
             },
         )),
         required(column(

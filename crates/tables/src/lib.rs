@@ -41,10 +41,11 @@ pub use performance::{
     read_city_network_performance, read_prefix_performance, top_performance,
 };
 pub use read::{
-    HEALTH_SOURCE_ID, HealthEventRecord, assess_folder, read_city_network_health,
-    read_city_networks, read_client_prefixes, read_health_events, write_health,
+    HEALTH_SOURCE_ID, HealthEventRecord, assess_folder, for_each_batch_of_columns,
+    read_city_network_health, read_city_networks, read_client_prefixes, read_health_events,
+    write_health,
 };
-pub use tcp::{TCP_STATS, TcpRow, read_tcp_stats, read_tcp_stats_file, tcp_stats};
+pub use tcp::{TCP_STATS, TcpRow, TcpStatsRead, for_each_tcp_stats_row, read_tcp_stats, tcp_stats};
 pub use temporary::TemporaryFile;
 pub use top::{TopBy, TopEntry, TopReport, top};
 
@@ -83,6 +84,8 @@ pub enum ColumnKind {
     Text,
     /// A list of `INT64` / `array<bigint>`.
     Int64List,
+    /// A list of UTF-8 `STRING`s / `array<string>`.
+    TextList,
 }
 
 impl ColumnKind {
@@ -96,6 +99,9 @@ impl ColumnKind {
             ColumnKind::Int64List => {
                 DataType::List(Arc::new(Field::new("item", DataType::Int64, true)))
             }
+            ColumnKind::TextList => {
+                DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
+            }
         }
     }
 
@@ -107,6 +113,7 @@ impl ColumnKind {
             ColumnKind::Double => "double",
             ColumnKind::Text => "string",
             ColumnKind::Int64List => "array<bigint>",
+            ColumnKind::TextList => "array<string>",
         }
     }
 }
@@ -129,6 +136,8 @@ pub enum Cell<'r> {
     OwnedText(String),
     /// A list of integers made for the cell.
     Int64List(Vec<i64>),
+    /// A list of texts made for the cell.
+    TextList(Vec<String>),
 }
 
 /// A column: its name, type, meaning, and how to read it from a row.
@@ -436,6 +445,16 @@ impl<R> Table<R> {
                         cells,
                         |builder, cell| match cell {
                             Cell::Int64List(values) => {
+                                builder.append_value(values.into_iter().map(Some))
+                            }
+                            _ => builder.append_null(),
+                        },
+                    ),
+                    ColumnKind::TextList => build(
+                        ListBuilder::with_capacity(StringBuilder::new(), n_rows),
+                        cells,
+                        |builder, cell| match cell {
+                            Cell::TextList(values) => {
                                 builder.append_value(values.into_iter().map(Some))
                             }
                             _ => builder.append_null(),

@@ -7,14 +7,16 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMillisecondType};
-use arrow_array::{Array, RecordBatch};
+use arrow_array::{Array, ArrayRef, RecordBatch};
 use flowatlas_geo::Facts;
 use flowatlas_health::{
     CityNetwork, CityNetworkHealth, Identity, ImpactType, Method, PerformanceHealth, RatioEvidence,
     RoundTripTime, Signal, Status,
 };
 use flowatlas_rollup::{CityNetworkRow, Measures, PrefixRow, RttSource, ServiceLocation};
+use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::reader::ChunkReader;
 
 use crate::WriteError;
 use crate::top::files_in_range;
@@ -182,6 +184,8 @@ pub struct HealthEventRecord {
     pub impacted_asns: Vec<u32>,
     /// Labels of the impacted city-networks, most impacted first.
     pub impacted_city_networks: Vec<String>,
+    /// Their `city_network_id`s, in the same order: what identifies them (labels may repeat).
+    pub impacted_city_network_ids: Vec<String>,
     /// Client prefixes whose traffic fell short (availability) or was degraded (performance).
     pub impacted_prefixes: Vec<String>,
     /// Performance events: the RTT source judged.
@@ -262,6 +266,7 @@ pub fn read_health_events(
                             .collect()
                     })
                     .unwrap_or_default(),
+                impacted_city_network_ids: columns.text_list("impacted_city_network_ids", row),
                 impacted_prefixes: columns
                     .list("impacted_prefixes", row)
                     .into_iter()
@@ -295,26 +300,63 @@ pub(crate) fn for_each_batch(
     mut each: impl FnMut(&RecordBatch),
 ) -> Result<(), WriteError> {
     for path in files_in_range(table_dir, from, to)? {
-        for_each_batch_of_file(&path, &mut each)?;
+        for_each_batch_of_file(&path, None, &mut each)?;
     }
     Ok(())
 }
 
-/// Hands each batch of one Parquet file over.
-pub(crate) fn for_each_batch_of_file(
-    path: &Path,
+/// Hands over each batch of the files of a table (`table_dir`) whose hour partitions overlap
+/// `[from, to)` (Unix seconds; open when `None`), with only `columns` decoded (a column the
+/// files lack is absent from the batches). Rows outside the range are the caller's to skip.
+/// One batch is in memory at a time.
+pub fn for_each_batch_of_columns(
+    table_dir: &Path,
+    from: Option<i64>,
+    to: Option<i64>,
+    columns: &[&str],
     mut each: impl FnMut(&RecordBatch),
 ) -> Result<(), WriteError> {
-    let parquet_error = |source| WriteError::Parquet {
-        path: path.to_path_buf(),
-        source,
-    };
+    for path in files_in_range(table_dir, from, to)? {
+        for_each_batch_of_file(&path, Some(columns), &mut each)?;
+    }
+    Ok(())
+}
+
+/// Hands each batch of one Parquet file over (only `columns` when given).
+pub(crate) fn for_each_batch_of_file(
+    path: &Path,
+    columns: Option<&[&str]>,
+    each: impl FnMut(&RecordBatch),
+) -> Result<(), WriteError> {
     let file = std::fs::File::open(path).map_err(|source| WriteError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let batches = ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|builder| builder.build())
+    for_each_batch_of(file, path, columns, each)
+}
+
+/// Hands each batch of one Parquet object (a file, or an S3 object read in ranges) over, one
+/// batch in memory at a time (only `columns` decoded when given); errors name the object
+/// `name`.
+pub(crate) fn for_each_batch_of<R: ChunkReader + 'static>(
+    object: R,
+    name: &Path,
+    columns: Option<&[&str]>,
+    mut each: impl FnMut(&RecordBatch),
+) -> Result<(), WriteError> {
+    let parquet_error = |source| WriteError::Parquet {
+        path: name.to_path_buf(),
+        source,
+    };
+    let batches = ParquetRecordBatchReaderBuilder::try_new(object)
+        .and_then(|builder| match columns {
+            Some(columns) => {
+                let mask =
+                    ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
+                builder.with_projection(mask).build()
+            }
+            None => builder.build(),
+        })
         .map_err(parquet_error)?;
     for batch in batches {
         each(&batch.map_err(|error| parquet_error(error.into()))?);
@@ -425,6 +467,28 @@ impl Columns<'_> {
             observed_percent: self.double(observed, row),
             expected_percent: self.double(expected, row),
         }
+    }
+
+    /// The values of a list cell; `None` when the column is missing (files written before it)
+    /// or the cell null.
+    pub(crate) fn list_values(&self, name: &str, row: usize) -> Option<ArrayRef> {
+        let list = self
+            .batch
+            .column_by_name(name)?
+            .as_list_opt::<i32>()
+            .filter(|list| list.is_valid(row))?;
+        Some(list.value(row))
+    }
+
+    /// The texts of a list cell; empty when missing or null.
+    fn text_list(&self, name: &str, row: usize) -> Vec<String> {
+        let Some(values) = self.list_values(name, row) else {
+            return Vec::new();
+        };
+        values
+            .as_string_opt::<i32>()
+            .map(|values| values.iter().flatten().map(str::to_string).collect())
+            .unwrap_or_default()
     }
 
     /// A comma-separated list column, empty when null.
@@ -761,6 +825,10 @@ mod tests {
         assert_eq!(record.signals, event.signals);
         assert_eq!(record.impacted_asns, event.asns());
         assert_eq!(record.impacted_city_networks, [city_network.label()]);
+        assert_eq!(
+            record.impacted_city_network_ids,
+            [flowatlas_rollup::CityNetworkKey::of(&city_network.client).to_string()]
+        );
         assert_eq!(
             record.impacted_prefixes,
             event.impacted_locations[0].prefixes

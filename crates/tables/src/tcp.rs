@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
-use arrow_array::Array;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use flowatlas_rollup::{RttHistogram, TcpMeasures, TcpStatsRow};
+use parquet::file::reader::ChunkReader;
 
-use crate::read::{Columns, Texts, for_each_batch, for_each_batch_of_file};
+use crate::read::{Columns, Texts, for_each_batch, for_each_batch_of};
 use crate::{Cell, Column, ColumnKind, LocatedRow, Table, WriteError, column, leading_columns};
 
 /// Name of the agent's table, also its folder.
@@ -187,14 +187,32 @@ pub fn read_tcp_stats(
     Ok(rows)
 }
 
-/// The rows of one `tcp_stats` file (an agent's object).
-pub fn read_tcp_stats_file(path: &Path) -> Result<Vec<TcpStatsRow>, WriteError> {
-    let mut rows = Vec::new();
+/// What reading one agent object found: rows in it, and rows whose client prefix did not parse
+/// (skipped; the agent never writes one).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpStatsRead {
+    /// Rows in the object.
+    pub n_rows: u64,
+    /// Rows skipped because their `client_prefix` is not a prefix.
+    pub n_unreadable: u64,
+}
+
+/// Hands each row of one agent object (a file, or an S3 object read in ranges) over, one batch
+/// in memory at a time; errors name the object `name`.
+pub fn for_each_tcp_stats_row<R: ChunkReader + 'static>(
+    object: R,
+    name: &Path,
+    mut each: impl FnMut(&TcpStatsRow),
+) -> Result<TcpStatsRead, WriteError> {
+    let mut read = TcpStatsRead::default();
     let mut texts = Texts::default();
-    for_each_batch_of_file(path, |batch| {
-        rows.extend(rows_of(&Columns { batch }, None, None, &mut texts));
+    for_each_batch_of(object, name, None, |batch| {
+        let rows = rows_of(&Columns { batch }, None, None, &mut texts);
+        read.n_rows += batch.num_rows() as u64;
+        read.n_unreadable += (batch.num_rows() - rows.len()) as u64;
+        rows.iter().for_each(&mut each);
     })?;
-    Ok(rows)
+    Ok(read)
 }
 
 fn rows_of(
@@ -257,23 +275,16 @@ pub(crate) fn histogram_of(columns: &Columns<'_>, row: usize) -> RttHistogram {
     )
 }
 
-/// The values of a list cell; empty when the column is missing or the cell null.
+/// The integers of a list cell; empty when the column is missing or the cell null.
 fn int64_list(columns: &Columns<'_>, name: &str, row: usize) -> Vec<i64> {
-    let Some(list) = columns
-        .batch
-        .column_by_name(name)
-        .and_then(|column| column.as_list_opt::<i32>())
-    else {
-        return Vec::new();
-    };
-    if list.is_null(row) {
-        return Vec::new();
-    }
-    let values = list.value(row);
-    match values.as_primitive_opt::<Int64Type>() {
-        Some(values) => values.iter().flatten().collect(),
-        None => Vec::new(),
-    }
+    columns
+        .list_values(name, row)
+        .and_then(|values| {
+            values
+                .as_primitive_opt::<Int64Type>()
+                .map(|values| values.iter().flatten().collect())
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

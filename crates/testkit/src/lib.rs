@@ -1,10 +1,19 @@
 //! Real parts on loopback for tests and benchmarks: moto's S3 server (PyPI `moto[server]`,
 //! installed by the test command) on a free port, an `aws-sdk-s3` client for it, and child
-//! processes that are killed when the test ends, however it ends; and, in [`netns`], network
-//! namespaces with veth pairs or a delay line for the agent's tests. Not part of the product.
+//! processes that are killed when the test ends, however it ends; in [`netns`], network
+//! namespaces with veth pairs or a delay line for the agent's tests; and [`agent_rows`] and
+//! [`write_agent_window`], one host's window of agent rows shaped as on a real service; and
+//! [`MetadataServer`], a mock of the EC2 instance metadata service (none can run here). Not part of the product.
 #![deny(missing_docs)]
 
+mod agent;
+mod metadata;
 pub mod netns;
+
+pub use agent::{AGENT_PREFIXES, agent_rows, write_agent_window};
+pub use metadata::{
+    METADATA_ACCOUNT, METADATA_AZ_ID, METADATA_REGION, MetadataBehaviour, MetadataServer,
+};
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -28,16 +37,22 @@ pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     files
 }
 
-/// DuckDB's check that two folders hold the same rollup rows: for `city_networks` and
-/// `client_prefixes`, rows and byte totals equal and non-zero, and no row of either side
-/// missing from the other (`EXCEPT ALL` both ways). Panics with the figures when they differ;
-/// returns them (JSON) so runs can be compared with each other.
+/// DuckDB's check that two folders hold the same rollup rows: [`same_tables`] for
+/// `city_networks` and `client_prefixes`.
 pub fn same_rollups(first: &std::path::Path, second: &std::path::Path) -> String {
+    same_tables(first, second, &["city_networks", "client_prefixes"])
+}
+
+/// DuckDB's check that two folders hold the same rows of `tables`: for each, rows and byte
+/// totals equal and non-zero, and no row of either side missing from the other (`EXCEPT ALL`
+/// both ways). Panics with the figures when they differ; returns them (JSON) so runs can be
+/// compared with each other.
+pub fn same_tables(first: &std::path::Path, second: &std::path::Path, tables: &[&str]) -> String {
     const CHECK: &str = r#"
 import duckdb, json, sys
 first, second = sys.argv[1], sys.argv[2]
 out = {}
-for table in ["city_networks", "client_prefixes"]:
+for table in sys.argv[3].split(","):
     a = f"read_parquet('{first}/{table}/**/*.parquet', hive_partitioning = false)"
     b = f"read_parquet('{second}/{table}/**/*.parquet', hive_partitioning = false)"
     q = lambda sql: duckdb.sql(sql).fetchall()[0][0]
@@ -58,6 +73,7 @@ print(figures)
         .args(["-c", CHECK])
         .arg(first)
         .arg(second)
+        .arg(tables.join(","))
         .output()
         .expect("python3 runs");
     assert!(

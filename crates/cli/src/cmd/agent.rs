@@ -40,15 +40,18 @@ pub struct Args {
     #[arg(long, value_name = "V4,V6", default_value = "24,48", value_parser = parse_prefix_lengths)]
     prefix_lengths: (u8, u8),
 
-    /// AWS account of this host (written in every row).
+    /// AWS account of this host (written in every row) where the EC2 instance metadata
+    /// service (IMDSv2, asked at start; `AWS_EC2_METADATA_SERVICE_ENDPOINT` overrides its
+    /// address, `AWS_EC2_METADATA_DISABLED=true` skips it) does not say.
     #[arg(long)]
     account_id: Option<String>,
 
-    /// AWS Region of this host.
+    /// AWS Region of this host, where the instance metadata does not say.
     #[arg(long)]
     region: Option<String>,
 
-    /// Availability Zone ID of this host (e.g. use1-az4).
+    /// Availability Zone ID of this host (e.g. use1-az4), where the instance metadata does not
+    /// say.
     #[arg(long)]
     az_id: Option<String>,
 
@@ -83,18 +86,13 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         !host.is_empty() && !host.contains('/'),
         "host name {host:?} cannot name a file"
     );
-    let text = |value: &Option<String>| value.as_deref().map(Arc::from);
+    let location = service_location(&args, &mut io::stderr().lock())?;
     let config = CollectConfig {
         ports: args.ports.clone(),
         rules: PeerRules::new(&args.local_cidrs, None)?,
         prefix_len_v4: args.prefix_lengths.0,
         prefix_len_v6: args.prefix_lengths.1,
-        location: ServiceLocation {
-            account_id: text(&args.account_id),
-            region: text(&args.region),
-            az_id: text(&args.az_id),
-            vpc_id: None,
-        },
+        location,
         host: Arc::from(host.as_str()),
     };
     let (destination, spool): (Box<dyn Destination + Send>, PathBuf) =
@@ -148,6 +146,54 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         report.n_rows_written, report.delivery.n_delivered, report.delivery.n_pending
     )?;
     Ok(Outcome::Clean)
+}
+
+/// The environment variable the AWS SDKs read for the metadata service's endpoint.
+const ENDPOINT_VARIABLE: &str = "AWS_EC2_METADATA_SERVICE_ENDPOINT";
+/// The AWS SDKs' switch that turns the metadata service off.
+const DISABLED_VARIABLE: &str = "AWS_EC2_METADATA_DISABLED";
+
+/// The service location rows carry: what the instance metadata service (IMDSv2) says, else
+/// the flags. A flag the metadata contradicts is reported; off EC2 the lookup gives up within
+/// `flowatlas_agent::BUDGET`.
+fn service_location(args: &Args, stderr: &mut impl Write) -> anyhow::Result<ServiceLocation> {
+    let disabled =
+        std::env::var(DISABLED_VARIABLE).is_ok_and(|value| value.eq_ignore_ascii_case("true"));
+    let metadata = if disabled {
+        flowatlas_agent::InstanceLocation::default()
+    } else {
+        let endpoint = std::env::var(ENDPOINT_VARIABLE)
+            .ok()
+            .filter(|endpoint| !endpoint.is_empty())
+            .unwrap_or_else(|| flowatlas_agent::DEFAULT_ENDPOINT.to_owned());
+        match flowatlas_agent::instance_location(&endpoint) {
+            Ok(found) => found,
+            Err(error) => {
+                writeln!(
+                    stderr,
+                    "flowatlas agent: no instance metadata ({error}); location from the flags"
+                )?;
+                flowatlas_agent::InstanceLocation::default()
+            }
+        }
+    };
+    let mut pick = |flag: &str, given: &Option<String>, found: Option<String>| {
+        if let (Some(given), Some(found)) = (given, &found)
+            && given != found
+        {
+            writeln!(
+                stderr,
+                "flowatlas agent: --{flag} {given} ignored: the instance metadata says {found}"
+            )?;
+        }
+        anyhow::Ok(found.or_else(|| given.clone()).map(Arc::from))
+    };
+    Ok(ServiceLocation {
+        account_id: pick("account-id", &args.account_id, metadata.account_id)?,
+        region: pick("region", &args.region, metadata.region)?,
+        az_id: pick("az-id", &args.az_id, metadata.az_id)?,
+        vpc_id: None,
+    })
 }
 
 fn unix_now() -> i64 {

@@ -7,14 +7,15 @@ use std::path::PathBuf;
 use anyhow::Context;
 use flowatlas_health::publish::{emf_line, eventbridge_event, iso_time};
 use flowatlas_health::{
-    Assessment, CityNetworkHealth, HealthConfig, HealthEvent, PerformanceHealth, RoundTripTime,
-    Status,
+    Assessment, CityNetworkHealth, HealthConfig, HealthEvent, Identity, PerformanceHealth,
+    RoundTripTime, Status,
 };
 use flowatlas_rollup::WINDOW_SECONDS;
 use flowatlas_tables::{assess_folder, write_health};
 
 use crate::Outcome;
-use crate::cmd::shared::{check_data_and_range, parse_time};
+use crate::cmd::data::{Data, Needed, copy_from_s3, parse_data};
+use crate::cmd::shared::{check_data_and_range, check_range, parse_time};
 
 /// Score the availability and performance of every client city-network window by window and
 /// raise health events, as CloudWatch Internet Monitor does, from the tables `flowatlas
@@ -28,9 +29,11 @@ use crate::cmd::shared::{check_data_and_range, parse_time};
 /// city-networks.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The folder `flowatlas process --out` wrote.
-    #[arg(long, value_name = "DIR", default_value = "flowatlas-data")]
-    data: PathBuf,
+    /// The folder `flowatlas process --out` wrote, or the `s3://bucket/prefix` the Lambda
+    /// writes (the range's partitions and four weeks of history before it are downloaded;
+    /// the health tables of the assessed hours are put back unless `--no-write`).
+    #[arg(long, value_name = "DIR|S3URL", default_value = "flowatlas-data", value_parser = parse_data)]
+    data: Data,
 
     /// First window to assess (UTC): `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM`; up to four weeks
     /// before it are read as history. Default: from the first window in the tables.
@@ -66,6 +69,9 @@ pub struct Args {
     no_write: bool,
 }
 
+/// Health files are a few MB at most: one PUT each below this.
+const HEALTH_PART_SIZE: u64 = 16 * 1024 * 1024;
+
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let config = match &args.config {
         Some(path) => {
@@ -75,20 +81,47 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         }
         None => HealthConfig::default(),
     };
-    check_data_and_range(&args.data, args.from, args.to)?;
     // Whole hours, so each hour partition written holds all of its windows.
     const HOUR: i64 = 3600;
     let from = args.from.map(|from| from - from.rem_euclid(HOUR));
     let to = args.to.map(|to| to + (HOUR - to.rem_euclid(HOUR)) % HOUR);
-    let assessment = assess_folder(&args.data, &config, from, to)?;
+    let (folder, copied) = match &args.data {
+        Data::Folder(folder) => {
+            check_data_and_range(folder, args.from, args.to)?;
+            (folder.clone(), None)
+        }
+        Data::S3(tables) => {
+            check_range(args.from, args.to)?;
+            let needed = ["city_networks", "client_prefixes"].map(|table| Needed {
+                table,
+                before: flowatlas_health::HISTORY_SECONDS,
+            });
+            let copied = copy_from_s3(tables, &needed, from, to)?;
+            (copied.dir.clone(), Some((tables, copied)))
+        }
+    };
+    let assessment = assess_folder(&folder, &config, from, to)?;
     if assessment.overall.is_empty() {
         anyhow::bail!(
             "{}: no city_networks rows in that time range; run flowatlas process --out {0} first",
-            args.data.display()
+            args.data
         );
     }
     if !args.no_write {
-        write_health(&args.data, &assessment)?;
+        let written = write_health(&folder, &assessment)?;
+        if let Some((tables, copied)) = &copied {
+            copied
+                .runtime
+                .block_on(flowatlas_s3::replace_health_hours(
+                    &copied.client,
+                    tables,
+                    &folder,
+                    &written,
+                    (copied.from, copied.to),
+                    HEALTH_PART_SIZE,
+                ))
+                .with_context(|| format!("{tables}: writing the health tables"))?;
+        }
     }
     let mut out = io::stdout().lock();
     if args.emf {
@@ -131,7 +164,7 @@ const PERFORMANCE: Judged = |row| {
 
 /// City-networks that had impact, most of all traffic impacted first.
 fn worst_city_networks(assessment: &Assessment, judged: Judged, limit: usize) -> Vec<Worst<'_>> {
-    let mut by_city_network: HashMap<String, Worst<'_>> = HashMap::new();
+    let mut by_city_network: HashMap<Identity, Worst<'_>> = HashMap::new();
     for row in &assessment.city_networks {
         let Some((score, impact)) = judged(row) else {
             continue;
@@ -140,7 +173,7 @@ fn worst_city_networks(assessment: &Assessment, judged: Judged, limit: usize) ->
             continue;
         }
         let worst = by_city_network
-            .entry(row.city_network.label())
+            .entry(row.city_network.identity())
             .or_insert(Worst {
                 row,
                 lowest_score: score,

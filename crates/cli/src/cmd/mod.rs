@@ -3,6 +3,7 @@
 pub mod agent;
 pub mod backfill;
 pub mod build_mmdb;
+pub mod data;
 pub mod demo;
 pub mod fields;
 pub mod health;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::Outcome;
+use crate::cmd::data::{Data, Needed, copy_from_s3, parse_data};
 use crate::cmd::shared::parse_time;
 
 /// Write one HTML page that shows the tables of a range the way Internet Monitor's console
@@ -16,9 +17,11 @@ use crate::cmd::shared::parse_time;
 /// Scores and events come from the health tables (`flowatlas health` writes them).
 #[derive(clap::Args)]
 pub struct Args {
-    /// The folder `flowatlas process --out` (and `flowatlas health`) wrote.
-    #[arg(long, value_name = "DIR", default_value = "flowatlas-data")]
-    data: PathBuf,
+    /// The folder `flowatlas process --out` (and `flowatlas health`) wrote, or the
+    /// `s3://bucket/prefix` the Lambda writes (only the partitions of the range are
+    /// downloaded; the range is the days the tables hold when `--from`/`--to` are not given).
+    #[arg(long, value_name = "DIR|S3URL", default_value = "flowatlas-data", value_parser = parse_data)]
+    data: Data,
 
     /// Start of the range (UTC): `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM`. Default: the first window
     /// in the tables.
@@ -36,7 +39,33 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let summary = write_page(&args.data, args.from, args.to, &args.out)?;
+    let summary = match &args.data {
+        Data::Folder(folder) => write_page(folder, args.from, args.to, &args.out)?,
+        Data::S3(tables) => {
+            // Events are filed by their start: one that began earlier may still cover the range.
+            let needed = [
+                Needed {
+                    table: "city_networks",
+                    before: 0,
+                },
+                Needed {
+                    table: "client_prefixes",
+                    before: 0,
+                },
+                Needed {
+                    table: "city_network_health",
+                    before: 0,
+                },
+                Needed {
+                    table: "health_events",
+                    before: flowatlas_health::HISTORY_SECONDS,
+                },
+            ];
+            let copied = copy_from_s3(tables, &needed, args.from, args.to)?;
+            // The user's range, not the copied one: an open range is the data's own span.
+            write_page(&copied.dir, args.from, args.to, &args.out)?
+        }
+    };
     writeln!(io::stdout().lock(), "{summary}")?;
     Ok(Outcome::Clean)
 }

@@ -293,6 +293,11 @@ pub fn check_data_and_range(data: &Path, from: Option<i64>, to: Option<i64>) -> 
             data.display()
         );
     }
+    check_range(from, to)
+}
+
+/// Refuses a range that ends before it starts.
+pub fn check_range(from: Option<i64>, to: Option<i64>) -> anyhow::Result<()> {
     if let (Some(from), Some(to)) = (from, to)
         && from >= to
     {

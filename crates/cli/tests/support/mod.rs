@@ -26,8 +26,14 @@ pub fn scratch(name: &str) -> PathBuf {
 
 /// Runs `flowatlas` and returns its stdout; fails the test unless it exits 0.
 pub fn flowatlas_ok(args: &[&str]) -> Vec<u8> {
+    flowatlas_ok_with(args, &[])
+}
+
+/// [`flowatlas_ok`] with environment variables set (an S3 endpoint, say).
+pub fn flowatlas_ok_with(args: &[&str], env: &[(&str, &str)]) -> Vec<u8> {
     let output = Command::new(env!("CARGO_BIN_EXE_flowatlas"))
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     assert_eq!(
