@@ -92,7 +92,15 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         }
         Data::S3(tables) => {
             check_range(args.from, args.to)?;
-            let needed = ["city_networks", "client_prefixes"].map(|table| Needed {
+            // The flow-log rollups (availability) and the performance tables (round-trip
+            // times and retransmissions, where measured).
+            let needed = [
+                "city_networks",
+                "client_prefixes",
+                "city_network_performance",
+                "prefix_performance",
+            ]
+            .map(|table| Needed {
                 table,
                 before: flowatlas_health::HISTORY_SECONDS,
             });
