@@ -136,6 +136,7 @@ fn outage_event(network: &Synthetic) -> HealthEvent {
             peak_percent_of_client_location_impacted: 90.0,
             peak_percent_of_total_traffic_impacted: 25.0,
             prefixes: vec![network.prefixes[0].to_string()],
+            performance: None,
         }],
     }
 }
@@ -219,6 +220,7 @@ fn for_each_window(networks: &[Synthetic], mut each: impl FnMut(i64, WeekWindow)
                 reset: ratio,
                 rejected: ratio,
                 impact_signal: hit.then_some(Signal::Traffic),
+                performance: None,
             });
         }
         each(window_start, rows);
@@ -285,6 +287,10 @@ fn as_record(event: &HealthEvent) -> HealthEventRecord {
             .iter()
             .flat_map(|location| location.prefixes.clone())
             .collect(),
+        rtt_source: None,
+        round_trip_time: None,
+        expected_round_trip_time: None,
+        retransmission: RatioEvidence::default(),
     }
 }
 

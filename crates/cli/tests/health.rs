@@ -327,3 +327,87 @@ print(duplicates, expected, rows, places, ids, coordinates, no_subdivision, coun
     assert_eq!(london_start(&after), Some(before), "{after:#?}");
     std::fs::remove_dir_all(&base).unwrap();
 }
+
+/// Performance from the performance tables: four days of the scenario's agent-shaped rows
+/// (`city_network_performance` and `prefix_performance`, written by the tables' own writer as
+/// `flowatlas process` writes them from the agent's `tcp_stats`; no agent runs here) with one
+/// ISP in one city going from about 40 to 400 ms for 30 minutes on the fourth day. `flowatlas
+/// health` must raise `LOCAL_PERFORMANCE` for that city-network within two windows, carrying
+/// the round-trip times now and expected and its prefixes, and DuckDB must read the
+/// performance columns of `city_network_health` back.
+#[test]
+fn a_slow_isp_raises_local_performance_from_the_performance_tables() {
+    use flowatlas_tables::{city_network_performance, prefix_performance, write_partitioned};
+
+    let tables = scratch("health-performance");
+    let path = |path: &Path| path.to_str().unwrap().to_string();
+    let scenario = flowatlas_demo::Scenario::new(1, 3);
+    let incident = &scenario.performance_incidents[0];
+    assert!(incident.name.contains("400 ms"), "{}", incident.name);
+    let n_windows = ((incident.end + 3600 - scenario.start) / 300) as usize;
+    let (mut city_rows, mut prefix_rows) = (Vec::new(), Vec::new());
+    for index in 0..n_windows {
+        let (city, prefixes) = scenario.performance_window(index);
+        city_rows.extend(city);
+        prefix_rows.extend(prefixes);
+    }
+    write_partitioned(&city_network_performance(), &city_rows, &tables, "agent").unwrap();
+    write_partitioned(&prefix_performance(), &prefix_rows, &tables, "agent").unwrap();
+
+    let iso = flowatlas_health::publish::iso_time;
+    let from = iso(incident.start - 3600);
+    let to = iso(incident.end + 3600);
+    let lines = json_lines(flowatlas_ok(&[
+        "health",
+        "--data",
+        &path(&tables),
+        "--from",
+        &from[..16],
+        "--to",
+        &to[..16],
+        "--json",
+    ]));
+    let event = lines
+        .iter()
+        .find(|line| line["type"] == "event" && line["detail"]["impactType"] == "LOCAL_PERFORMANCE")
+        .unwrap_or_else(|| panic!("no LOCAL_PERFORMANCE event in {lines:#?}"));
+    let detail = &event["detail"];
+    assert_eq!(detail["startedAt"], iso(incident.start));
+    assert_eq!(detail["detectedAt"], iso(incident.start + 600));
+    assert_eq!(detail["signals"], serde_json::json!(["round_trip_time"]));
+    let location = &detail["impactedLocations"][0];
+    assert_eq!(location["cityNetworkId"], incident.places[0].as_str());
+    let performance = &location["internetHealth"]["performance"];
+    assert_eq!(performance["rttSource"], "tcp_srtt");
+    let p90 = performance["roundTripTime"]["p90"].as_f64().unwrap();
+    let expected = performance["expectedRoundTripTime"]["p90"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        p90 > 300.0 && expected < 100.0,
+        "p90 {p90} ms, expected {expected} ms"
+    );
+    assert!(
+        !location["clientPrefixes"].as_array().unwrap().is_empty(),
+        "the event names its prefixes"
+    );
+    assert!(lines.iter().any(|line| line["type"] == "slow_city_network"));
+
+    let script = r#"
+import sys, duckdb
+root = sys.argv[1]
+rows, scored, worst, sources = duckdb.connect().execute(f"""SELECT count(*), count(performance_score),
+    max(rtt_p90_ms) FILTER (WHERE performance_signal = 'round_trip_time'), string_agg(DISTINCT rtt_source, ',')
+    FROM read_parquet('{root}/city_network_health/**/*.parquet', hive_partitioning = true)""").fetchone()
+print(rows, scored, worst, sources)
+"#;
+    let stdout = String::from_utf8(python(script, &[&path(&tables)])).unwrap();
+    let fields: Vec<&str> = stdout.split_whitespace().collect();
+    assert!(fields[0].parse::<i64>().unwrap() > 0, "{stdout}");
+    assert_eq!(
+        fields[0], fields[1],
+        "every row measured is scored: {stdout}"
+    );
+    assert!(fields[2].parse::<f64>().unwrap() > 300.0, "{stdout}");
+    assert_eq!(fields[3], "tcp_srtt", "{stdout}");
+}

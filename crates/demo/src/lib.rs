@@ -18,7 +18,10 @@
 
 mod scenario;
 
-pub use scenario::{FoundEvent, IncidentScore, InjectedIncident, Quality, Scenario, Scope, score};
+pub use scenario::{
+    FoundEvent, IncidentScore, InjectedIncident, Quality, Scenario, Scope, Slowdown, score,
+    score_performance,
+};
 
 use std::f64::consts::PI;
 use std::io::Write;

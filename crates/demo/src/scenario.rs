@@ -14,7 +14,9 @@ use std::sync::Arc;
 
 use flowatlas_geo::{Facts, IpNetwork};
 use flowatlas_rollup::{
-    CityNetworkKey, CityNetworkRow, Measures, PrefixRow, ServiceLocation, WINDOW_SECONDS,
+    CityNetworkKey, CityNetworkPerformanceRow, CityNetworkRow, Measures, Performance,
+    PrefixPerformanceRow, PrefixRow, RttHistogram, RttSource, ServiceLocation, TcpMeasures,
+    WINDOW_SECONDS,
 };
 
 use crate::{
@@ -85,8 +87,31 @@ pub struct InjectedIncident {
     pub remaining: f64,
     /// The `city_network_id` of every city-network it touches.
     pub places: Vec<String>,
-    /// Mean share of all traffic lost over its windows, percent, before noise.
+    /// Mean share of all traffic lost (availability) or degraded (performance) over its
+    /// windows, percent, before noise.
     pub percent_of_total_traffic_impacted: f64,
+    /// Performance incidents: what happens to round-trip times or loss (traffic is not lost).
+    pub slowdown: Option<Slowdown>,
+}
+
+/// What a performance incident does to the agent-shaped rows of the networks it hits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Slowdown {
+    /// Round-trip times become this many milliseconds (with their usual spread).
+    RttTo {
+        /// Milliseconds.
+        ms: f64,
+    },
+    /// Round-trip times grow by this many milliseconds.
+    RttPlus {
+        /// Milliseconds.
+        ms: f64,
+    },
+    /// This share of the segments sent is lost and retransmitted.
+    Loss {
+        /// 0–1.
+        rate: f64,
+    },
 }
 
 /// Weeks of rows with their ground truth.
@@ -103,6 +128,11 @@ pub struct Scenario {
     pub demand_dip: (i64, i64),
     /// The national holiday: country code, start and end (the country's local day, in UTC).
     pub holiday: (&'static str, i64, i64),
+    /// Round-trip-time and loss incidents in the agent-shaped rows ([`Scenario::performance_window`]).
+    pub performance_incidents: Vec<InjectedIncident>,
+    /// A slow drift of every round-trip time that must raise nothing: start, end and the
+    /// milliseconds added by the end (kept after it).
+    pub drift: (i64, i64, f64),
 }
 
 impl Scenario {
@@ -159,7 +189,49 @@ impl Scenario {
             // Local day in France, UTC+2 in June.
             holiday: ("FR", at(14, 0, 0) - 2 * 3600, at(15, 0, 0) - 2 * 3600),
             networks: Vec::new(),
+            performance_incidents: Vec::new(),
+            drift: (at(21, 0, 0), at(28, 0, 0), DRIFT_MS),
         };
+        // A US city-network of 1–10% of the traffic whose usual RTT is nearest 40 ms.
+        let forty = networks
+            .iter()
+            .filter(|network| {
+                network.city.country.0 == "US"
+                    && !network.v6
+                    && (0.01..0.1).contains(&network.weight)
+            })
+            .min_by(|a, b| {
+                (base_rtt_ms(a) - 40.0)
+                    .abs()
+                    .total_cmp(&(base_rtt_ms(b) - 40.0).abs())
+            })
+            .unwrap_or(&networks[0]);
+        let performance_incidents = vec![
+            (
+                "RTT of one ISP in one city 40 -> 400 ms, 30 minutes",
+                Scope::CityNetwork {
+                    asn: forty.asn,
+                    city: forty.city.name,
+                },
+                at(3, 15, 0),
+                at(3, 15, 30),
+                Slowdown::RttTo { ms: 400.0 },
+            ),
+            (
+                "RTT of a whole country +80 ms, an hour",
+                Scope::Country { country_code: "US" },
+                at(10, 13, 0),
+                at(10, 14, 0),
+                Slowdown::RttPlus { ms: 80.0 },
+            ),
+            (
+                "5% loss at one ISP, an hour",
+                Scope::Isp { asn: 64498 },
+                at(17, 19, 0),
+                at(17, 20, 0),
+                Slowdown::Loss { rate: 0.05 },
+            ),
+        ];
         let incidents = vec![
             (
                 "one ISP in one city",
@@ -225,6 +297,7 @@ impl Scenario {
                 remaining,
                 places: Vec::new(),
                 percent_of_total_traffic_impacted: 0.0,
+                slowdown: None,
             };
             incident.places = scenario
                 .networks
@@ -256,7 +329,165 @@ impl Scenario {
             incident.percent_of_total_traffic_impacted = 100.0 * mean_share;
             scenario.incidents.push(incident);
         }
+        for (name, scope, start, end, slowdown) in performance_incidents {
+            let mut incident = InjectedIncident {
+                name,
+                scope,
+                start,
+                end,
+                remaining: 1.0,
+                places: Vec::new(),
+                percent_of_total_traffic_impacted: 0.0,
+                slowdown: Some(slowdown),
+            };
+            let scope = incident.scope.clone();
+            let hit =
+                |network: &Network| hits(&scope, network, true) || hits(&scope, network, false);
+            let places = scenario
+                .networks
+                .iter()
+                .filter(|network| hit(network))
+                .map(city_network_id)
+                .collect();
+            incident.places = places;
+            let windows: Vec<i64> = (start..end).step_by(WINDOW_SECONDS as usize).collect();
+            let mean_share: f64 = windows
+                .iter()
+                .map(|&window| {
+                    let flows = |network: &Network| scenario.clean_flows(network, window);
+                    let hit_flows: f64 = scenario
+                        .networks
+                        .iter()
+                        .filter(|network| hit(network))
+                        .map(flows)
+                        .sum();
+                    hit_flows / scenario.networks.iter().map(flows).sum::<f64>()
+                })
+                .sum::<f64>()
+                / windows.len().max(1) as f64;
+            incident.percent_of_total_traffic_impacted = 100.0 * mean_share;
+            scenario.performance_incidents.push(incident);
+        }
         scenario
+    }
+
+    /// The agent-shaped rows of one window (by index): `prefix_performance` and
+    /// `city_network_performance` as `flowatlas process` makes them from `tcp_stats`, the same
+    /// for the same seed whatever the order asked. Each network's RTT is its distance from the
+    /// service's Region plus a last mile (mobile networks slower), with a daily rhythm (busy
+    /// evenings are slower), a per-window jitter, a spread per connection and a heavy tail; the
+    /// histograms are weighted by bytes; retransmissions are a fraction of a percent.
+    pub fn performance_window(
+        &self,
+        index: usize,
+    ) -> (Vec<CityNetworkPerformanceRow>, Vec<PrefixPerformanceRow>) {
+        let window_start = self.start + index as i64 * WINDOW_SECONDS;
+        let mut random =
+            Random(self.seed.rotate_left(17) ^ (index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
+        let location = ServiceLocation {
+            account_id: Some(Arc::from(ACCOUNT)),
+            region: Some(Arc::from(REGION)),
+            az_id: None,
+            vpc_id: None,
+        };
+        let (drift_start, drift_end, drift_ms) = self.drift;
+        let drift = drift_ms
+            * ((window_start - drift_start) as f64 / (drift_end - drift_start) as f64)
+                .clamp(0.0, 1.0);
+        let active: Vec<&InjectedIncident> = self
+            .performance_incidents
+            .iter()
+            .filter(|incident| (incident.start..incident.end).contains(&window_start))
+            .collect();
+        let mut city_rows = Vec::new();
+        let mut prefix_rows = Vec::new();
+        for network in &self.networks {
+            let clean = self.clean_flows(network, window_start);
+            // Busy evenings (the traffic rhythm's peak) are up to 15% slower.
+            let busy = 1.0 + 0.15 * (clean / (PEAK_FLOWS * network.weight)).clamp(0.0, 1.0);
+            let jitter = (0.05 * random.normal()).exp();
+            let base = base_rtt_ms(network) * busy * jitter + drift;
+            let mut merged = Performance::default();
+            let mut facts = None;
+            for (position, share) in [MAIN_PREFIX_SHARE, 1.0 - MAIN_PREFIX_SHARE]
+                .into_iter()
+                .enumerate()
+            {
+                let slowdowns: Vec<Slowdown> = active
+                    .iter()
+                    .filter(|incident| hits(&incident.scope, network, position == 0))
+                    .filter_map(|incident| incident.slowdown)
+                    .collect();
+                let flows = (clean * share * (0.1 * random.normal()).exp()).max(0.0);
+                let bytes = (flows * BYTES_PER_FLOW) as i64;
+                let n_samples = ((flows / 8.0) as usize).clamp(2, 16);
+                let mut rtt = RttHistogram::default();
+                for _ in 0..n_samples {
+                    let mut spread = (0.2 * random.normal()).exp();
+                    if random.unit() < 0.03 {
+                        spread *= 3.0;
+                    }
+                    let mut ms = base * spread;
+                    for slowdown in &slowdowns {
+                        match *slowdown {
+                            Slowdown::RttTo { ms: to } => ms = to * spread,
+                            Slowdown::RttPlus { ms: plus } => ms += plus,
+                            Slowdown::Loss { .. } => {}
+                        }
+                    }
+                    rtt.record((ms * 1000.0) as u32, bytes / n_samples as i64);
+                }
+                let loss: f64 = 0.004 * jitter
+                    + slowdowns
+                        .iter()
+                        .map(|slowdown| match slowdown {
+                            Slowdown::Loss { rate } => *rate,
+                            _ => 0.0,
+                        })
+                        .sum::<f64>();
+                let segs_out = bytes / 1400;
+                let retrans = segs_out as f64 * loss;
+                let retrans_segs = (retrans + retrans.sqrt() * random.normal())
+                    .round()
+                    .max(0.0) as i64;
+                let measures = TcpMeasures {
+                    connections_new: (flows * 0.9) as i64,
+                    connections_closed: (flows * 0.9) as i64,
+                    connections_open: (flows * 0.3) as i64,
+                    bytes_in: bytes / 5,
+                    bytes_out: bytes - bytes / 5,
+                    segs_out,
+                    retrans_segs,
+                    retrans_bytes: retrans_segs * 1400,
+                    rtt_samples: n_samples as i64,
+                    rtt_min_us: (base * 0.7 * 1000.0) as i64,
+                };
+                let part = (index + position) as u32 % SUBNETS_PER_NETWORK;
+                let client = facts_of(network, part);
+                let performance = Performance { measures, rtt };
+                merged.measures += performance.measures;
+                merged.rtt += &performance.rtt;
+                facts.get_or_insert_with(|| client.clone());
+                prefix_rows.push(PrefixPerformanceRow {
+                    window_start,
+                    location: location.clone(),
+                    rtt_source: RttSource::TcpSrtt,
+                    client_prefix: prefix_of(network, position),
+                    client,
+                    performance,
+                });
+            }
+            if let Some(client) = facts {
+                city_rows.push(CityNetworkPerformanceRow {
+                    window_start,
+                    location: location.clone(),
+                    rtt_source: RttSource::TcpSrtt,
+                    client,
+                    performance: merged,
+                });
+            }
+        }
+        (city_rows, prefix_rows)
     }
 
     /// City-networks in the world: (ASN, place) pairs, however many coordinates each has.
@@ -363,7 +594,7 @@ impl Scenario {
         self.incidents
             .iter()
             .filter(|incident| (incident.start..incident.end).contains(&time))
-            .filter(|incident| hits(incident, network, main_prefix))
+            .filter(|incident| hits(&incident.scope, network, main_prefix))
             .map(|incident| incident.remaining)
             .product()
     }
@@ -374,12 +605,12 @@ impl Scenario {
             return 0.0;
         }
         let lost = 1.0 - incident.remaining;
-        let main = if hits(incident, network, true) {
+        let main = if hits(&incident.scope, network, true) {
             lost
         } else {
             0.0
         };
-        let second = if hits(incident, network, false) {
+        let second = if hits(&incident.scope, network, false) {
             lost
         } else {
             0.0
@@ -388,8 +619,22 @@ impl Scenario {
     }
 }
 
-fn hits(incident: &InjectedIncident, network: &Network, main_prefix: bool) -> bool {
-    match &incident.scope {
+/// The drift of every RTT over the last week, milliseconds: it must raise nothing.
+const DRIFT_MS: f64 = 10.0;
+
+/// A network's usual RTT from the service's Region (us-east-1): 1 ms per 100 km of great
+/// circle, plus a last mile of 20 ms, half again on the mobile network.
+fn base_rtt_ms(network: &Network) -> f64 {
+    let (lat1, lon1) = (38.9_f64.to_radians(), (-77.4_f64).to_radians());
+    let (lat2, lon2) = (network.city.lat.to_radians(), network.city.lon.to_radians());
+    let cos_angle = lat1.sin() * lat2.sin() + lat1.cos() * lat2.cos() * (lon2 - lon1).cos();
+    let km = 6371.0 * cos_angle.clamp(-1.0, 1.0).acos();
+    let last_mile = if network.asn == 64498 { 30.0 } else { 20.0 };
+    last_mile + km / 100.0
+}
+
+fn hits(scope: &Scope, network: &Network, main_prefix: bool) -> bool {
+    match scope {
         Scope::CityNetwork { asn, city } => network.asn == *asn && network.city.name == *city,
         Scope::Isp { asn } => network.asn == *asn,
         Scope::Country { country_code } => network.city.country.0 == *country_code,
@@ -538,6 +783,22 @@ impl Quality {
 /// the incident (or the 15 minutes after it, while resolution waits for clean windows) and is
 /// overall or names one of its city-networks.
 pub fn score(scenario: &Scenario, events: &[FoundEvent], from: i64) -> Quality {
+    grade(scenario, &scenario.incidents, events, from)
+}
+
+/// Grades performance events against the scenario's performance incidents, as [`score`]
+/// grades availability events: an event during the drift or anywhere else matching no
+/// incident is false.
+pub fn score_performance(scenario: &Scenario, events: &[FoundEvent], from: i64) -> Quality {
+    grade(scenario, &scenario.performance_incidents, events, from)
+}
+
+fn grade(
+    scenario: &Scenario,
+    incidents: &[InjectedIncident],
+    events: &[FoundEvent],
+    from: i64,
+) -> Quality {
     let overlaps = |event: &FoundEvent, start: i64, end: i64| {
         event.started_at < end && event.ended_at.is_none_or(|ended| ended > start)
     };
@@ -549,8 +810,7 @@ pub fn score(scenario: &Scenario, events: &[FoundEvent], from: i64) -> Quality {
                     .iter()
                     .any(|place| incident.places.contains(place)))
     };
-    let incidents = scenario
-        .incidents
+    let graded = incidents
         .iter()
         .map(|incident| {
             let found: Vec<&FoundEvent> = events
@@ -584,12 +844,7 @@ pub fn score(scenario: &Scenario, events: &[FoundEvent], from: i64) -> Quality {
         .collect();
     let false_events = events
         .iter()
-        .filter(|event| {
-            !scenario
-                .incidents
-                .iter()
-                .any(|incident| matches(event, incident))
-        })
+        .filter(|event| !incidents.iter().any(|incident| matches(event, incident)))
         .count();
     let (dip_start, dip_end) = scenario.demand_dip;
     let (_, holiday_start, holiday_end) = scenario.holiday;
@@ -602,7 +857,7 @@ pub fn score(scenario: &Scenario, events: &[FoundEvent], from: i64) -> Quality {
         })
         .count();
     Quality {
-        incidents,
+        incidents: graded,
         false_events,
         weeks: (scenario.end - from) as f64 / (7 * DAY) as f64,
         local_events_in_dip_or_holiday,

@@ -1,5 +1,6 @@
 //! Prints the health engine's detection quality over the scenario (the numbers in README.md):
-//! `cargo run --release -p flowatlas-health --example quality [SEED]`.
+//! `cargo run --release -p flowatlas-health --example quality [SEED] [performance]` (with
+//! `performance`, over the agent-shaped round-trip times and retransmissions instead).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -14,8 +15,12 @@ fn main() -> std::io::Result<()> {
         .and_then(|seed| seed.parse().ok())
         .unwrap_or(1);
     let scenario = Scenario::new(seed, support::WEEKS);
-    let (assessment, quality) = support::run(&scenario);
     let mut out = std::io::stdout().lock();
+    let (assessment, quality) = if std::env::args().nth(2).as_deref() == Some("performance") {
+        support::run_performance(&scenario)
+    } else {
+        support::run(&scenario)
+    };
     writeln!(
         out,
         "| incident | injected impact | duration | detected after | estimated impact | error |"

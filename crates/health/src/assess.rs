@@ -1,15 +1,19 @@
 //! The engine: window by window, as if live, the expected value of every city-network, its
-//! impact per signal, the scores, and the events.
+//! impact per signal, the availability scores, and the events; then the performance pass
+//! (`performance.rs`) merged in.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use flowatlas_rollup::WINDOW_SECONDS;
 
-use crate::baseline::{HISTORY_SECONDS, Method, Plan, expected_at, median, plan, weighted_median};
+use crate::baseline::{
+    HISTORY_SECONDS, Method, Plan, Timeline, expected_at, median, weighted_median,
+};
 use crate::event::{ImpactType, LocationWindow, Signal, Tracker, WindowEvidence};
 use crate::observations::Counts;
-use crate::{CityNetwork, HealthConfig, HealthEvent, Observations};
+use crate::performance::{PerformanceAssessment, assess_performance};
+use crate::{CityNetwork, HealthConfig, HealthEvent, LocalConfig, Observations, PerformanceHealth};
 
 /// A traffic shortfall counts as impact only beyond this share of the expected traffic ...
 const MIN_SHORTFALL: f64 = 0.25;
@@ -56,7 +60,8 @@ pub struct CityNetworkHealth {
     pub demand_scale: Option<f64>,
     /// Share of its expected traffic not impacted, 0–100; `None` when nothing could be judged.
     pub availability_score: Option<f64>,
-    /// Always `None`: flow logs carry no round-trip times, so performance is not measured.
+    /// Share of its measured traffic not degraded, 0–100 (see [`PerformanceHealth`]); `None`
+    /// where no round-trip times were measured or there is no history of them to judge by.
     pub performance_score: Option<f64>,
     /// Share of its own expected traffic impacted, percent.
     pub percent_of_client_location_impacted: Option<f64>,
@@ -74,6 +79,8 @@ pub struct CityNetworkHealth {
     pub rejected: RatioEvidence,
     /// The signal that set the impact, when there is one.
     pub impact_signal: Option<Signal>,
+    /// Round-trip times and retransmissions, where the performance tables measured any.
+    pub performance: Option<PerformanceHealth>,
 }
 
 /// One window, all traffic: what CloudWatch alarms watch.
@@ -83,7 +90,8 @@ pub struct OverallHealth {
     pub window_start: i64,
     /// 100 − the share of all traffic impacted; `None` before any history exists.
     pub availability_score: Option<f64>,
-    /// Always `None`: not measured from flow logs.
+    /// 100 − the share of all measured traffic degraded; `None` where no round-trip times
+    /// were measured or none could be judged.
     pub performance_score: Option<f64>,
     /// Bytes seen in the window, both directions.
     pub observed_bytes: i64,
@@ -127,10 +135,8 @@ const RATIOS: [(Signal, RatioOf); 4] = [
 /// the newest data would take logs still on their way, or a stray record from the future, for
 /// an outage.
 struct Grid {
-    /// Window starts, ascending.
-    starts: Vec<i64>,
-    /// Window numbers (windows since the first start) of those starts.
-    numbers: Vec<usize>,
+    /// The windows held.
+    timeline: Timeline,
     counts: Vec<Counts>,
     prefix_bytes: Vec<i64>,
     /// City-network × window judged impacted: left out of later baselines.
@@ -145,14 +151,9 @@ struct Grid {
 impl Grid {
     /// The grid over the data windows `data`.
     fn new(observations: &Observations, data: &BTreeSet<i64>) -> Grid {
-        let starts: Vec<i64> = data.iter().copied().collect();
-        let first = starts.first().copied().unwrap_or(0);
-        let numbers: Vec<usize> = starts
-            .iter()
-            .map(|&start| ((start - first) / WINDOW_SECONDS) as usize)
-            .collect();
-        let n_windows = starts.len();
-        let index_of = |window: i64| starts.binary_search(&window).ok();
+        let timeline = Timeline::new(data.iter().copied().collect());
+        let n_windows = timeline.len();
+        let index_of = |window: i64| timeline.starts.binary_search(&window).ok();
         let n_city_networks = observations.city_networks.len();
         let mut counts = vec![Counts::default(); n_city_networks * n_windows];
         for (&(city_network, window), cell) in &observations.cells {
@@ -171,8 +172,7 @@ impl Grid {
             prefixes_of[owner].push(prefix);
         }
         Grid {
-            starts,
-            numbers,
+            timeline,
             counts,
             prefix_bytes,
             impacted: vec![false; n_city_networks * n_windows],
@@ -182,19 +182,7 @@ impl Grid {
     }
 
     fn n_windows(&self) -> usize {
-        self.starts.len()
-    }
-
-    /// The index of a window number, when the grid holds it.
-    fn index_of_number(&self, number: usize) -> Option<usize> {
-        self.numbers.binary_search(&number).ok()
-    }
-
-    /// The comparison for the window at `index`, over the windows that hold data.
-    fn plan(&self, index: usize) -> Option<Plan> {
-        plan(self.numbers[index], |number| {
-            self.index_of_number(number).is_some()
-        })
+        self.timeline.len()
     }
 
     fn at(&self, city_network: usize, window: usize) -> usize {
@@ -215,15 +203,12 @@ impl Grid {
         now: usize,
         value_at: impl Fn(usize) -> Option<f64>,
     ) -> Option<(f64, f64)> {
-        let points: Vec<(usize, f64)> = plan
-            .windows
-            .iter()
-            .filter_map(|&number| self.index_of_number(number))
-            .filter(|&window| !self.impacted[self.at(city_network, window)])
-            .take(plan.limit)
-            .filter_map(|window| value_at(window).map(|value| (self.numbers[window], value)))
-            .collect();
-        expected_at(plan.method, &points, self.numbers[now])
+        let points = self.timeline.points(
+            plan,
+            |window| !self.impacted[self.at(city_network, window)],
+            value_at,
+        );
+        expected_at(plan.method, &points, self.timeline.number(now))
     }
 
     /// A city-network's expectation at window `now` at usual demand, before the demand scale.
@@ -278,11 +263,11 @@ fn shortfall(observed: f64, expected: Expected) -> Option<f64> {
 }
 
 /// How far a ratio of `attempts` must rise above its expected value to count: beyond the
-/// history's spread, beyond the binomial noise of that many attempts, and beyond a floor.
-fn ratio_tolerance(expected: f64, spread: f64, attempts: i64) -> f64 {
+/// history's spread, beyond the binomial noise of that many attempts, and beyond `floor`.
+pub(crate) fn ratio_tolerance(expected: f64, spread: f64, attempts: i64, floor: f64) -> f64 {
     let attempts = attempts.max(1) as f64;
     let binomial = (expected.max(1.0 / attempts) / attempts).sqrt();
-    (SPREADS * spread.max(binomial)).max(MIN_RATIO_EXCESS)
+    (SPREADS * spread.max(binomial)).max(floor)
 }
 
 /// Demand now against history over all networks by weight: a global dip moves it, an outage of
@@ -342,7 +327,9 @@ fn judge(
         };
         judged = true;
         let excess = observed - expected;
-        if excess > ratio_tolerance(expected, spread, attempts) && excess > impact.0 {
+        if excess > ratio_tolerance(expected, spread, attempts, MIN_RATIO_EXCESS)
+            && excess > impact.0
+        {
             impact = (excess.min(1.0), Some(*signal));
         }
     }
@@ -381,24 +368,30 @@ fn prefix_shortfalls(
         .collect()
 }
 
-/// The event streams: the overall score's and one per city-network that was ever locally
-/// impacted.
-struct Events<'c> {
-    config: &'c HealthConfig,
+/// The event streams of one kind of health (availability or performance): the overall
+/// score's and one per city-network that was ever locally impacted.
+pub(crate) struct Events<'c> {
+    overall_threshold: f64,
+    local_type: ImpactType,
+    local_config: &'c LocalConfig,
     overall: Tracker,
     local: Vec<Option<Tracker>>,
     found: Vec<HealthEvent>,
 }
 
 impl<'c> Events<'c> {
-    fn new(config: &'c HealthConfig, n_city_networks: usize) -> Events<'c> {
+    pub(crate) fn new(
+        overall_type: ImpactType,
+        overall_threshold: f64,
+        local_type: ImpactType,
+        local_config: &'c LocalConfig,
+        n_city_networks: usize,
+    ) -> Events<'c> {
         Events {
-            config,
-            overall: Tracker::new(
-                ImpactType::Availability,
-                config.availability_score_threshold,
-                "all".to_string(),
-            ),
+            overall_threshold,
+            local_type,
+            local_config,
+            overall: Tracker::new(overall_type, overall_threshold, "all".to_string()),
             local: (0..n_city_networks).map(|_| None).collect(),
             found: Vec::new(),
         }
@@ -407,14 +400,14 @@ impl<'c> Events<'c> {
     /// Internet Monitor's local condition: the score at or below the local threshold, with
     /// enough of all traffic.
     fn is_local(&self, location: &LocationWindow) -> bool {
-        self.config.local.enabled
+        self.local_config.enabled
             && 100.0 - location.percent_of_client_location_impacted
-                <= self.config.local.health_score_threshold
+                <= self.local_config.health_score_threshold
             && location.percent_of_total_traffic_impacted
-                >= self.config.local.min_traffic_impact_percent
+                >= self.local_config.min_traffic_impact_percent
     }
 
-    fn step(
+    pub(crate) fn step(
         &mut self,
         window_start: i64,
         overall: Option<(f64, f64)>,
@@ -423,7 +416,7 @@ impl<'c> Events<'c> {
     ) {
         let all: Vec<&LocationWindow> = locations.iter().collect();
         let overall_evidence = overall
-            .filter(|&(score, _)| score <= self.config.availability_score_threshold)
+            .filter(|&(score, _)| score <= self.overall_threshold)
             .map(|(score, total_impact)| WindowEvidence {
                 window_start,
                 percent_of_total_traffic_impacted: total_impact,
@@ -444,8 +437,8 @@ impl<'c> Events<'c> {
             local_now[location.city_network] = Some(location);
             self.local[location.city_network].get_or_insert_with(|| {
                 Tracker::new(
-                    ImpactType::LocalAvailability,
-                    self.config.local.health_score_threshold,
+                    self.local_type,
+                    self.local_config.health_score_threshold,
                     place_of(&city_networks[location.city_network]),
                 )
             });
@@ -466,26 +459,20 @@ impl<'c> Events<'c> {
         }
     }
 
-    fn active(&self) -> i64 {
+    pub(crate) fn active(&self) -> i64 {
         let local = self.local.iter().flatten();
         i64::from(self.overall.is_active())
             + local.filter(|tracker| tracker.is_active()).count() as i64
     }
 
     /// Every event, the unresolved ones as active, by start.
-    fn finish(self, city_networks: &[Arc<CityNetwork>]) -> Vec<HealthEvent> {
+    pub(crate) fn finish(self, city_networks: &[Arc<CityNetwork>]) -> Vec<HealthEvent> {
         let mut events = self.found;
         events.extend(self.overall.finish(city_networks));
         for tracker in self.local.into_iter().flatten() {
             events.extend(tracker.finish(city_networks));
         }
-        events.sort_by(|a, b| {
-            (a.started_at, a.impact_type, &a.event_id).cmp(&(
-                b.started_at,
-                b.impact_type,
-                &b.event_id,
-            ))
-        });
+        sort_events(&mut events);
         events
     }
 }
@@ -499,18 +486,133 @@ pub fn assess(
     to: Option<i64>,
 ) -> Assessment {
     observations.settle_prefixes();
+    let mut assessment = assess_availability(observations, config, from, to);
+    merge_performance(
+        &mut assessment,
+        assess_performance(observations, config, from, to),
+        observations,
+    );
+    assessment
+}
+
+/// The windows judged of data from `first` to `last` (window starts) in `[from, to)`:
+/// aligned to windows, never past the data's ends. `None` when empty.
+pub(crate) fn judged_range(
+    first: i64,
+    last: i64,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Option<(i64, i64)> {
+    let align_up =
+        |time: i64| time + (WINDOW_SECONDS - time.rem_euclid(WINDOW_SECONDS)) % WINDOW_SECONDS;
+    let judge_from = from.map_or(first, align_up).max(first);
+    let judge_to = to
+        .map_or(last + WINDOW_SECONDS, align_up)
+        .min(last + WINDOW_SECONDS);
+    (judge_from < judge_to).then_some((judge_from, judge_to))
+}
+
+/// Puts the performance pass's rows, scores and events into an availability assessment: onto
+/// the row of the same window and city-network, or a row of its own where flow logs saw
+/// nothing (availability fields empty); windows only performance measured get an overall row
+/// without an availability score.
+fn merge_performance(
+    assessment: &mut Assessment,
+    performance: PerformanceAssessment,
+    observations: &Observations,
+) {
+    if performance.rows.is_empty() && performance.events.is_empty() {
+        return;
+    }
+    let mut row_of: HashMap<(i64, *const CityNetwork), usize> = assessment
+        .city_networks
+        .iter()
+        .enumerate()
+        .map(|(index, row)| ((row.window_start, Arc::as_ptr(&row.city_network)), index))
+        .collect();
+    for (window_start, city_network, health) in performance.rows {
+        let shared = &observations.city_networks[city_network];
+        let index = *row_of
+            .entry((window_start, Arc::as_ptr(shared)))
+            .or_insert_with(|| {
+                assessment.city_networks.push(CityNetworkHealth {
+                    window_start,
+                    city_network: shared.clone(),
+                    observed_bytes: 0,
+                    expected_bytes: None,
+                    baseline: None,
+                    history_days: 0,
+                    demand_scale: None,
+                    availability_score: None,
+                    performance_score: None,
+                    percent_of_client_location_impacted: None,
+                    percent_of_total_traffic_impacted: None,
+                    percent_of_total_traffic: 0.0,
+                    unanswered_out: RatioEvidence::default(),
+                    unanswered_in: RatioEvidence::default(),
+                    reset: RatioEvidence::default(),
+                    rejected: RatioEvidence::default(),
+                    impact_signal: None,
+                    performance: None,
+                });
+                assessment.city_networks.len() - 1
+            });
+        let row = &mut assessment.city_networks[index];
+        row.performance_score = health.score();
+        row.performance = Some(health);
+    }
+    // Stable: availability's order within a window stays.
+    assessment.city_networks.sort_by_key(|row| row.window_start);
+    let overall_of: HashMap<i64, usize> = assessment
+        .overall
+        .iter()
+        .enumerate()
+        .map(|(index, overall)| (overall.window_start, index))
+        .collect();
+    for (window_start, score, active) in performance.overall {
+        match overall_of.get(&window_start) {
+            Some(&index) => {
+                let overall = &mut assessment.overall[index];
+                overall.performance_score = score;
+                overall.active_events += active;
+            }
+            None => assessment.overall.push(OverallHealth {
+                window_start,
+                availability_score: None,
+                performance_score: score,
+                observed_bytes: 0,
+                expected_bytes: 0,
+                active_events: active,
+            }),
+        }
+    }
+    assessment
+        .overall
+        .sort_by_key(|overall| overall.window_start);
+    assessment.events.extend(performance.events);
+    sort_events(&mut assessment.events);
+}
+
+/// Events by start, then impact type and id.
+fn sort_events(events: &mut [HealthEvent]) {
+    events.sort_by(|a, b| {
+        (a.started_at, a.impact_type, &a.event_id).cmp(&(b.started_at, b.impact_type, &b.event_id))
+    });
+}
+
+/// The availability half: flow-log rows only.
+fn assess_availability(
+    observations: &Observations,
+    config: &HealthConfig,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Assessment {
     let Some((first_data, last_data)) = observations.window_range() else {
         return Assessment::default();
     };
-    let align_up =
-        |time: i64| time + (WINDOW_SECONDS - time.rem_euclid(WINDOW_SECONDS)) % WINDOW_SECONDS;
-    let judge_from = from.map_or(first_data, align_up).max(first_data);
-    let judge_to = to
-        .map_or(last_data + WINDOW_SECONDS, align_up)
-        .min(last_data + WINDOW_SECONDS);
-    if judge_from >= judge_to {
+    let Some((judge_from, judge_to)) = judged_range(first_data, last_data, from, to) else {
         return Assessment::default();
-    }
+    };
     // History reaches back a bounded span from the first judged window, whatever the data holds.
     let history_from = judge_from.saturating_sub(HISTORY_SECONDS);
     let data: BTreeSet<i64> = observations
@@ -524,13 +626,19 @@ pub fn assess(
     let city_networks = &observations.city_networks;
     let n_city_networks = city_networks.len();
     let mut assessment = Assessment::default();
-    let mut events = Events::new(config, n_city_networks);
+    let mut events = Events::new(
+        ImpactType::Availability,
+        config.availability_score_threshold,
+        ImpactType::LocalAvailability,
+        &config.local,
+        n_city_networks,
+    );
 
     for window_start in judged {
-        let Ok(window) = grid.starts.binary_search(&window_start) else {
+        let Ok(window) = grid.timeline.starts.binary_search(&window_start) else {
             continue;
         };
-        let plan = grid.plan(window);
+        let plan = grid.timeline.plan(window);
         let raw: Vec<Option<Expected>> = (0..n_city_networks)
             .map(|city_network| grid.expectation(city_network, plan.as_ref()?, window))
             .collect();
@@ -544,7 +652,7 @@ pub fn assess(
             let mut past: Vec<f64> = plan
                 .iter()
                 .flat_map(|plan| &plan.windows)
-                .filter_map(|&number| grid.index_of_number(number))
+                .filter_map(|&number| grid.timeline.index_of_number(number))
                 .map(|index| grid.demand[index])
                 .collect();
             scale / median(&mut past).unwrap_or(1.0)
@@ -584,6 +692,7 @@ pub fn assess(
                     percent_of_total_traffic_impacted: 0.0,
                     signals: signal.into_iter().collect(),
                     prefixes,
+                    performance: None,
                 });
             }
             rows.push(CityNetworkHealth {
@@ -606,6 +715,7 @@ pub fn assess(
                 reset,
                 rejected,
                 impact_signal: signal,
+                performance: None,
             });
         }
 

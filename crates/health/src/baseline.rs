@@ -132,6 +132,67 @@ pub(crate) fn plan(t: usize, present: impl Fn(usize) -> bool) -> Option<Plan> {
     })
 }
 
+/// The windows that hold data, sparse: their starts and their window numbers (windows since
+/// the first start), so gaps cost nothing and [`plan`] counts history by the windows present.
+/// Availability and performance each keep one over the windows their own tables hold.
+pub(crate) struct Timeline {
+    /// Window starts, ascending.
+    pub starts: Vec<i64>,
+    /// Window numbers of those starts.
+    numbers: Vec<usize>,
+}
+
+impl Timeline {
+    /// The timeline of some window starts, ascending.
+    pub fn new(starts: Vec<i64>) -> Timeline {
+        let first = starts.first().copied().unwrap_or(0);
+        let numbers = starts
+            .iter()
+            .map(|&start| ((start - first) / WINDOW_SECONDS) as usize)
+            .collect();
+        Timeline { starts, numbers }
+    }
+
+    /// Windows held.
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// The window number of the window at `index`.
+    pub fn number(&self, index: usize) -> usize {
+        self.numbers[index]
+    }
+
+    /// The index of a window number, when the timeline holds it.
+    pub fn index_of_number(&self, number: usize) -> Option<usize> {
+        self.numbers.binary_search(&number).ok()
+    }
+
+    /// The comparison for the window at `index`, over the windows that hold data.
+    pub fn plan(&self, index: usize) -> Option<Plan> {
+        plan(self.numbers[index], |number| {
+            self.index_of_number(number).is_some()
+        })
+    }
+
+    /// `(window number, value)` points of the plan's candidates that `value_at` (given a window
+    /// index) has a value for, at most `plan.limit` of those that `usable` accepts, in order.
+    pub fn points(
+        &self,
+        plan: &Plan,
+        usable: impl Fn(usize) -> bool,
+        value_at: impl Fn(usize) -> Option<f64>,
+    ) -> Vec<(usize, f64)> {
+        plan.windows
+            .iter()
+            .filter_map(|&number| self.index_of_number(number))
+            .filter(|&window| usable(window))
+            .take(plan.limit)
+            .filter_map(|window| value_at(window).map(|value| (self.numbers[window], value)))
+            .collect()
+    }
+}
+
 /// The median of some values (reordered in place); `None` when there are none.
 pub(crate) fn median(values: &mut [f64]) -> Option<f64> {
     if values.is_empty() {

@@ -2,20 +2,26 @@
 
 /// Internet Monitor's default overall availability threshold.
 pub const DEFAULT_AVAILABILITY_THRESHOLD: f64 = 95.0;
-/// Internet Monitor's default local (city-network) threshold.
+/// Internet Monitor's default overall performance threshold.
+pub const DEFAULT_PERFORMANCE_THRESHOLD: f64 = 95.0;
+/// Internet Monitor's default local (city-network) threshold, for availability and performance.
 pub const DEFAULT_LOCAL_THRESHOLD: f64 = 60.0;
 /// Internet Monitor's default minimum share of all traffic, in percent, for a local event
 /// (the API documentation's value; CloudFormation's documentation says 0.01).
 pub const DEFAULT_MIN_TRAFFIC_IMPACT_PERCENT: f64 = 0.1;
 
-/// When to raise health events. Performance thresholds are absent on purpose: flow logs carry
-/// no round-trip times, so there is no performance score to compare.
+/// When to raise health events.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HealthConfig {
     /// An overall `AVAILABILITY` event is raised when the overall score is at or below this.
     pub availability_score_threshold: f64,
     /// `LOCAL_AVAILABILITY` events.
     pub local: LocalConfig,
+    /// An overall `PERFORMANCE` event is raised when the overall performance score is at or
+    /// below this.
+    pub performance_score_threshold: f64,
+    /// `LOCAL_PERFORMANCE` events.
+    pub performance_local: LocalConfig,
 }
 
 /// When to raise local (city-network) events.
@@ -31,13 +37,16 @@ pub struct LocalConfig {
 
 impl Default for HealthConfig {
     fn default() -> HealthConfig {
+        let local = LocalConfig {
+            enabled: true,
+            health_score_threshold: DEFAULT_LOCAL_THRESHOLD,
+            min_traffic_impact_percent: DEFAULT_MIN_TRAFFIC_IMPACT_PERCENT,
+        };
         HealthConfig {
             availability_score_threshold: DEFAULT_AVAILABILITY_THRESHOLD,
-            local: LocalConfig {
-                enabled: true,
-                health_score_threshold: DEFAULT_LOCAL_THRESHOLD,
-                min_traffic_impact_percent: DEFAULT_MIN_TRAFFIC_IMPACT_PERCENT,
-            },
+            local: local.clone(),
+            performance_score_threshold: DEFAULT_PERFORMANCE_THRESHOLD,
+            performance_local: local,
         }
     }
 }
@@ -69,7 +78,7 @@ pub enum ConfigError {
     },
 }
 
-const TOP_KEYS: &str = "availabilityScoreThreshold, availabilityLocalHealthEventsConfig";
+const TOP_KEYS: &str = "availabilityScoreThreshold, availabilityLocalHealthEventsConfig, performanceScoreThreshold, performanceLocalHealthEventsConfig";
 const LOCAL_KEYS: &str = "status, healthScoreThreshold, minTrafficImpact";
 
 impl HealthConfig {
@@ -95,36 +104,21 @@ impl HealthConfig {
                         score(value, "availabilityScoreThreshold")?;
                 }
                 "availabilityLocalHealthEventsConfig" => {
-                    for (key, value) in object(value, "availabilityLocalHealthEventsConfig")? {
-                        match key.as_str() {
-                            "status" => {
-                                config.local.enabled = match value.as_str() {
-                                    Some("ENABLED") => true,
-                                    Some("DISABLED") => false,
-                                    _ => {
-                                        return Err(ConfigError::Invalid {
-                                            key: "status",
-                                            problem: "expected \"ENABLED\" or \"DISABLED\"",
-                                        });
-                                    }
-                                }
-                            }
-                            "healthScoreThreshold" => {
-                                config.local.health_score_threshold =
-                                    score(value, "healthScoreThreshold")?;
-                            }
-                            "minTrafficImpact" => {
-                                config.local.min_traffic_impact_percent =
-                                    score(value, "minTrafficImpact")?;
-                            }
-                            _ => {
-                                return Err(ConfigError::UnknownKey {
-                                    key: key.clone(),
-                                    known: LOCAL_KEYS,
-                                });
-                            }
-                        }
-                    }
+                    read_local(
+                        value,
+                        "availabilityLocalHealthEventsConfig",
+                        &mut config.local,
+                    )?;
+                }
+                "performanceScoreThreshold" => {
+                    config.performance_score_threshold = score(value, "performanceScoreThreshold")?;
+                }
+                "performanceLocalHealthEventsConfig" => {
+                    read_local(
+                        value,
+                        "performanceLocalHealthEventsConfig",
+                        &mut config.performance_local,
+                    )?;
                 }
                 _ => {
                     return Err(ConfigError::UnknownKey {
@@ -136,6 +130,43 @@ impl HealthConfig {
         }
         Ok(config)
     }
+}
+
+/// A `LocalHealthEventsConfig` object over `local`: the keys it names replace their values.
+fn read_local(
+    value: &serde_json::Value,
+    key: &'static str,
+    local: &mut LocalConfig,
+) -> Result<(), ConfigError> {
+    for (key, value) in object(value, key)? {
+        match key.as_str() {
+            "status" => {
+                local.enabled = match value.as_str() {
+                    Some("ENABLED") => true,
+                    Some("DISABLED") => false,
+                    _ => {
+                        return Err(ConfigError::Invalid {
+                            key: "status",
+                            problem: "expected \"ENABLED\" or \"DISABLED\"",
+                        });
+                    }
+                }
+            }
+            "healthScoreThreshold" => {
+                local.health_score_threshold = score(value, "healthScoreThreshold")?;
+            }
+            "minTrafficImpact" => {
+                local.min_traffic_impact_percent = score(value, "minTrafficImpact")?;
+            }
+            _ => {
+                return Err(ConfigError::UnknownKey {
+                    key: key.clone(),
+                    known: LOCAL_KEYS,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// JSON read like `serde_json::Value`, except that an object naming a key twice is an error:
@@ -248,6 +279,8 @@ mod tests {
         assert_eq!(defaults.local.health_score_threshold, 60.0);
         assert_eq!(defaults.local.min_traffic_impact_percent, 0.1);
         assert!(defaults.local.enabled);
+        assert_eq!(defaults.performance_score_threshold, 95.0);
+        assert_eq!(defaults.performance_local, defaults.local);
     }
 
     #[test]
@@ -286,11 +319,24 @@ mod tests {
                 min_traffic_impact_percent: 0.5
             }
         );
+        // The performance keys, beside availability's and independent of them.
+        let config = HealthConfig::from_json(
+            r#"{"performanceScoreThreshold": 90, "performanceLocalHealthEventsConfig":
+               {"healthScoreThreshold": 40, "minTrafficImpact": 1}}"#,
+        )
+        .unwrap();
+        assert_eq!(config.performance_score_threshold, 90.0);
+        assert_eq!(config.availability_score_threshold, 95.0);
+        assert_eq!(config.performance_local.health_score_threshold, 40.0);
+        assert_eq!(config.performance_local.min_traffic_impact_percent, 1.0);
+        assert!(config.performance_local.enabled);
+        assert_eq!(config.local, HealthConfig::default().local);
         for bad in [
             r#"{"availabilityScoreTreshold": 90}"#,
             r#"{"availabilityLocalHealthEventsConfig": {"status": "ON"}}"#,
             r#"{"availabilityScoreThreshold": 101}"#,
-            r#"{"performanceScoreThreshold": 95}"#,
+            r#"{"performanceScoreTreshold": 95}"#,
+            r#"{"performanceLocalHealthEventsConfig": {"minTrafficImpact": -1}}"#,
             "[]",
         ] {
             assert!(HealthConfig::from_json(bad).is_err(), "{bad}");

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use flowatlas_rollup::WINDOW_SECONDS;
 
-use crate::CityNetwork;
+use crate::{CityNetwork, PerformanceHealth};
 
 /// Impacted windows in a row that raise an event.
 pub const OPEN_AFTER: u32 = 2;
@@ -21,11 +21,21 @@ pub enum ImpactType {
     Availability,
     /// A city-network's score reached the local threshold, with enough of all traffic.
     LocalAvailability,
+    /// The overall performance score reached its threshold.
+    Performance,
+    /// A city-network's performance score reached the local threshold, with enough of all
+    /// traffic.
+    LocalPerformance,
 }
 
 impl ImpactType {
     /// Every value, in declaration order.
-    pub const ALL: [ImpactType; 2] = [ImpactType::Availability, ImpactType::LocalAvailability];
+    pub const ALL: [ImpactType; 4] = [
+        ImpactType::Availability,
+        ImpactType::LocalAvailability,
+        ImpactType::Performance,
+        ImpactType::LocalPerformance,
+    ];
 
     /// The value whose [`name`](ImpactType::name) this is, as read back from the tables.
     pub fn from_name(name: &str) -> Option<ImpactType> {
@@ -34,11 +44,23 @@ impl ImpactType {
             .find(|value| value.name() == name)
     }
 
-    /// `AVAILABILITY` or `LOCAL_AVAILABILITY`.
+    /// `AVAILABILITY`, `LOCAL_AVAILABILITY`, `PERFORMANCE` or `LOCAL_PERFORMANCE`.
     pub fn name(self) -> &'static str {
         match self {
             ImpactType::Availability => "AVAILABILITY",
             ImpactType::LocalAvailability => "LOCAL_AVAILABILITY",
+            ImpactType::Performance => "PERFORMANCE",
+            ImpactType::LocalPerformance => "LOCAL_PERFORMANCE",
+        }
+    }
+
+    /// The kebab-case form in event ids.
+    fn id_kind(self) -> &'static str {
+        match self {
+            ImpactType::Availability => "availability",
+            ImpactType::LocalAvailability => "local-availability",
+            ImpactType::Performance => "performance",
+            ImpactType::LocalPerformance => "local-performance",
         }
     }
 }
@@ -83,16 +105,22 @@ pub enum Signal {
     Reset,
     /// More rejected flows than usual.
     Rejected,
+    /// Round-trip times beyond their usual (performance).
+    RoundTripTime,
+    /// More retransmitted segments than usual: loss (performance).
+    Retransmissions,
 }
 
 impl Signal {
     /// Every value, in declaration order.
-    pub const ALL: [Signal; 5] = [
+    pub const ALL: [Signal; 7] = [
         Signal::Traffic,
         Signal::UnansweredOut,
         Signal::UnansweredIn,
         Signal::Reset,
         Signal::Rejected,
+        Signal::RoundTripTime,
+        Signal::Retransmissions,
     ];
 
     /// The value whose [`name`](Signal::name) this is, as read back from the tables.
@@ -108,6 +136,8 @@ impl Signal {
             Signal::UnansweredIn => "unanswered_in",
             Signal::Reset => "reset",
             Signal::Rejected => "rejected",
+            Signal::RoundTripTime => "round_trip_time",
+            Signal::Retransmissions => "retransmissions",
         }
     }
 }
@@ -125,8 +155,12 @@ pub struct ImpactedLocation {
     pub peak_percent_of_client_location_impacted: f64,
     /// Highest share of all traffic it had impacted, percent.
     pub peak_percent_of_total_traffic_impacted: f64,
-    /// Its client prefixes whose traffic fell short, most missing bytes first.
+    /// Its client prefixes whose traffic fell short (availability) or was degraded
+    /// (performance), most impacted bytes first.
     pub prefixes: Vec<String>,
+    /// Performance events: its round-trip times and retransmissions, now and expected, in
+    /// its most degraded window; `None` for availability events.
+    pub performance: Option<PerformanceHealth>,
 }
 
 /// A health event.
@@ -150,8 +184,8 @@ pub struct HealthEvent {
     pub percent_of_total_traffic_impacted: f64,
     /// Highest share of all traffic impacted in one window, percent.
     pub peak_percent_of_total_traffic_impacted: f64,
-    /// Lowest score in one window (the overall score for `AVAILABILITY`, the city-network's
-    /// for `LOCAL_AVAILABILITY`).
+    /// Lowest score in one window: the overall score for `AVAILABILITY` and `PERFORMANCE`,
+    /// the city-network's for local events (availability or performance by the impact type).
     pub lowest_availability_score: f64,
     /// How many windows the event judged as impacted.
     pub impacted_windows: i64,
@@ -192,6 +226,7 @@ pub(crate) struct LocationWindow {
     pub percent_of_total_traffic_impacted: f64,
     pub signals: Vec<Signal>,
     pub prefixes: Vec<(String, f64)>,
+    pub performance: Option<PerformanceHealth>,
 }
 
 /// What one impacted window adds to an event.
@@ -212,6 +247,7 @@ struct LocationTotals {
     peak_local: f64,
     peak_total: f64,
     prefixes: BTreeMap<String, f64>,
+    performance: Option<PerformanceHealth>,
 }
 
 /// An event from its first impacted window on, raised or not yet.
@@ -257,6 +293,10 @@ impl Candidate {
             totals.observed_bytes += location.observed_bytes;
             totals.impacted_bytes +=
                 location.percent_of_client_location_impacted / 100.0 * location.expected_bytes;
+            // The evidence of its most impacted window.
+            if location.percent_of_client_location_impacted >= totals.peak_local {
+                totals.performance = location.performance.or(totals.performance);
+            }
             totals.peak_local = totals
                 .peak_local
                 .max(location.percent_of_client_location_impacted);
@@ -369,6 +409,7 @@ impl Tracker {
                         peak_percent_of_client_location_impacted: totals.peak_local,
                         peak_percent_of_total_traffic_impacted: totals.peak_total,
                         prefixes: prefixes.into_iter().map(|(prefix, _)| prefix).collect(),
+                        performance: totals.performance,
                     },
                 )
             })
@@ -378,10 +419,7 @@ impl Tracker {
             .into_iter()
             .map(|(_, location)| location)
             .collect();
-        let kind = match self.impact_type {
-            ImpactType::Availability => "availability",
-            ImpactType::LocalAvailability => "local-availability",
-        };
+        let kind = self.impact_type.id_kind();
         HealthEvent {
             event_id: format!("{}/{kind}-{}", id_stamp(candidate.started_at), self.place),
             impact_type: self.impact_type,
@@ -432,6 +470,7 @@ mod tests {
             percent_of_total_traffic_impacted: 1.0,
             signals: vec![Signal::Traffic],
             prefixes: Vec::new(),
+            performance: None,
         };
         let locations = [&location];
         let city_networks = [Arc::new(CityNetwork {

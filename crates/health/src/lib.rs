@@ -31,15 +31,17 @@ mod baseline;
 mod config;
 mod event;
 mod observations;
+mod performance;
 pub mod publish;
 
 pub use assess::{Assessment, CityNetworkHealth, OverallHealth, RatioEvidence, assess};
 pub use baseline::{HISTORY_SECONDS, Method};
 pub use config::{
     ConfigError, DEFAULT_AVAILABILITY_THRESHOLD, DEFAULT_LOCAL_THRESHOLD,
-    DEFAULT_MIN_TRAFFIC_IMPACT_PERCENT, HealthConfig, LocalConfig,
+    DEFAULT_MIN_TRAFFIC_IMPACT_PERCENT, DEFAULT_PERFORMANCE_THRESHOLD, HealthConfig, LocalConfig,
 };
 pub use event::{
     CLOSE_AFTER, HealthEvent, ImpactType, ImpactedLocation, OPEN_AFTER, Signal, Status,
 };
 pub use observations::{CityNetwork, Identity, Observations};
+pub use performance::{PerformanceHealth, RoundTripTime};

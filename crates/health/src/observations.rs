@@ -1,12 +1,16 @@
 //! What the engine reads: rollup rows summed per window and per city-network (Availability
 //! Zones and VPCs of one Region add up, as Internet Monitor reports per Region), and per client
-//! prefix, for naming the prefixes of an incident.
+//! prefix, for naming the prefixes of an incident; and the performance tables' rows (RTT
+//! histograms and retransmissions) the same way, kept apart per RTT source.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use flowatlas_geo::Facts;
-use flowatlas_rollup::{CityNetworkKey, CityNetworkRow, Measures, PrefixRow, WINDOW_SECONDS};
+use flowatlas_rollup::{
+    CityNetworkKey, CityNetworkPerformanceRow, CityNetworkRow, Measures, Performance,
+    PrefixPerformanceRow, PrefixRow, RttSource, ServiceLocation, WINDOW_SECONDS,
+};
 
 /// A client city-network as seen from one service location (account and Region).
 #[derive(Clone, Debug, PartialEq)]
@@ -124,6 +128,13 @@ pub struct Observations {
     owners: HashMap<OwnerKey, usize>,
     /// Prefix rows that arrived before their city-network.
     pending_prefixes: Vec<PrefixRow>,
+    /// (city-network, window start, source) → merged performance.
+    pub(crate) performance: HashMap<(usize, i64, RttSource), Performance>,
+    /// Prefix text and its city-network, of the performance rows.
+    pub(crate) performance_prefixes: Vec<(String, usize)>,
+    performance_prefix_index: HashMap<(String, usize), usize>,
+    /// (prefix, window start, source) → merged performance.
+    pub(crate) prefix_performance: HashMap<(usize, i64, RttSource), Performance>,
 }
 
 impl Observations {
@@ -151,6 +162,46 @@ impl Observations {
             if !self.place_prefix(row) {
                 self.pending_prefixes.push(row.clone());
             }
+        }
+    }
+
+    /// Adds `city_network_performance` rows: rows of the same window, city-network and RTT
+    /// source merge (histograms by adding weights); sources never do. A city-network known only
+    /// from these rows takes its attributes from the first; `city_networks` rows always lend
+    /// theirs, so adding performance never changes what availability reports.
+    pub fn add_city_network_performance(&mut self, rows: &[CityNetworkPerformanceRow]) {
+        for row in rows {
+            let index = self.city_network_index_of(&row.location, &row.client, 0);
+            let window = row.window_start - row.window_start.rem_euclid(WINDOW_SECONDS);
+            let cell = self
+                .performance
+                .entry((index, window, row.rtt_source))
+                .or_default();
+            cell.measures += row.performance.measures;
+            cell.rtt += &row.performance.rtt;
+        }
+    }
+
+    /// Adds `prefix_performance` rows, each under the city-network its facts name.
+    pub fn add_prefix_performance(&mut self, rows: &[PrefixPerformanceRow]) {
+        for row in rows {
+            let owner = self.city_network_index_of(&row.location, &row.client, 0);
+            let text = row.client_prefix.to_string();
+            let next = self.performance_prefixes.len();
+            let index = *self
+                .performance_prefix_index
+                .entry((text.clone(), owner))
+                .or_insert(next);
+            if index == next {
+                self.performance_prefixes.push((text, owner));
+            }
+            let window = row.window_start - row.window_start.rem_euclid(WINDOW_SECONDS);
+            let cell = self
+                .prefix_performance
+                .entry((index, window, row.rtt_source))
+                .or_default();
+            cell.measures += row.performance.measures;
+            cell.rtt += &row.performance.rtt;
         }
     }
 
@@ -194,17 +245,26 @@ impl Observations {
     /// The index of a row's city-network; a heavier row than any before lends it its
     /// attributes.
     fn city_network_id(&mut self, row: &CityNetworkRow) -> usize {
+        self.city_network_index_of(&row.location, &row.client, row.measures.bytes())
+    }
+
+    /// The index of the city-network of a row with these location, facts and bytes.
+    fn city_network_index_of(
+        &mut self,
+        location: &ServiceLocation,
+        client: &Facts,
+        bytes: i64,
+    ) -> usize {
         let identity: Identity = (
-            row.location.account_id.clone(),
-            row.location.region.clone(),
-            CityNetworkKey::of(&row.client),
+            location.account_id.clone(),
+            location.region.clone(),
+            CityNetworkKey::of(client),
         );
-        let bytes = row.measures.bytes();
         let city_network = || {
             Arc::new(CityNetwork {
-                account_id: row.location.account_id.clone(),
-                region: row.location.region.clone(),
-                client: row.client.clone(),
+                account_id: location.account_id.clone(),
+                region: location.region.clone(),
+                client: client.clone(),
             })
         };
         if let Some(&index) = self.city_network_index.get(&identity) {

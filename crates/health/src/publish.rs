@@ -6,7 +6,7 @@
 use flowatlas_rollup::CityNetworkKey;
 use serde_json::{Value, json};
 
-use crate::{HealthEvent, OverallHealth, Status};
+use crate::{HealthEvent, ImpactedLocation, OverallHealth, RoundTripTime, Status};
 
 /// The EventBridge `source` of flowatlas events.
 pub const EVENT_SOURCE: &str = "flowatlas";
@@ -76,15 +76,7 @@ fn detail(event: &HealthEvent) -> Value {
                 "serviceLocation": location.city_network.region.as_deref(),
                 "status": event.status.name(),
                 "clientPrefixes": location.prefixes,
-                "internetHealth": {
-                    "availability": {
-                        "experienceScore": 100.0 - location.peak_percent_of_client_location_impacted,
-                        "percentOfTotalTrafficImpacted": location.peak_percent_of_total_traffic_impacted,
-                        "percentOfClientLocationImpacted": location.peak_percent_of_client_location_impacted,
-                    },
-                    // Not measured: flow logs carry no round-trip times.
-                    "performance": null,
-                },
+                "internetHealth": internet_health(location),
                 "expectedBytes": location.expected_bytes,
                 "observedBytes": location.observed_bytes,
             })
@@ -109,15 +101,47 @@ fn detail(event: &HealthEvent) -> Value {
     })
 }
 
-/// One EMF line for a window: `AvailabilityScore` (left out before any history exists, never
-/// a made-up 100) and `ActiveHealthEvents`, with the dimension `Monitor`. There is no
-/// `PerformanceScore`: it is not measured.
+/// Internet Monitor's `InternetHealth` of an impacted location: `availability` for
+/// availability events, `performance` (with the round-trip times now and expected, and the
+/// retransmissions, which Internet Monitor lacks) for performance events; the other is null.
+fn internet_health(location: &ImpactedLocation) -> Value {
+    let impact = json!({
+        "experienceScore": 100.0 - location.peak_percent_of_client_location_impacted,
+        "percentOfTotalTrafficImpacted": location.peak_percent_of_total_traffic_impacted,
+        "percentOfClientLocationImpacted": location.peak_percent_of_client_location_impacted,
+    });
+    let Some(performance) = &location.performance else {
+        return json!({"availability": impact, "performance": null});
+    };
+    let rtt =
+        |rtt: &RoundTripTime| json!({"p50": rtt.p50_ms, "p90": rtt.p90_ms, "p95": rtt.p95_ms});
+    let mut performance_json = impact;
+    performance_json["roundTripTime"] = rtt(&performance.round_trip_time);
+    performance_json["expectedRoundTripTime"] = performance
+        .expected_round_trip_time
+        .as_ref()
+        .map_or(Value::Null, rtt);
+    performance_json["degradedAboveMs"] = json!(performance.degraded_above_ms);
+    performance_json["rttSource"] = json!(performance.rtt_source.name());
+    performance_json["retransmissionPercent"] = json!(performance.retransmission.observed_percent);
+    performance_json["expectedRetransmissionPercent"] =
+        json!(performance.retransmission.expected_percent);
+    json!({"availability": null, "performance": performance_json})
+}
+
+/// One EMF line for a window: `AvailabilityScore` and `PerformanceScore` (each left out when
+/// not scored — before any history exists, or no round-trip times measured — never a made-up
+/// 100) and `ActiveHealthEvents`, with the dimension `Monitor`.
 pub fn emf_line(overall: &OverallHealth, monitor: &str) -> Value {
     let mut metrics = vec![json!({"Name": "ActiveHealthEvents", "Unit": "Count"})];
     let mut line = json!({
         "Monitor": monitor,
         "ActiveHealthEvents": overall.active_events,
     });
+    if let Some(score) = overall.performance_score {
+        metrics.insert(0, json!({"Name": "PerformanceScore", "Unit": "Percent"}));
+        line["PerformanceScore"] = json!(score);
+    }
     if let Some(score) = overall.availability_score {
         metrics.insert(0, json!({"Name": "AvailabilityScore", "Unit": "Percent"}));
         line["AvailabilityScore"] = json!(score);
@@ -168,5 +192,14 @@ mod tests {
             .map(|metric| metric["Name"].as_str().unwrap())
             .collect();
         assert_eq!(names, ["AvailabilityScore", "ActiveHealthEvents"]);
+
+        overall.performance_score = Some(91.0);
+        let line = emf_line(&overall, "demo");
+        assert_eq!(line["PerformanceScore"], 91.0);
+        let n_metrics = line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .len();
+        assert_eq!(n_metrics, 3);
     }
 }

@@ -7,7 +7,11 @@ use std::sync::Arc;
 
 use flowatlas_geo::Facts;
 use flowatlas_health::publish::eventbridge_event;
-use flowatlas_health::{CityNetwork, HealthEvent, ImpactType, ImpactedLocation, Signal, Status};
+use flowatlas_health::{
+    CityNetwork, HealthEvent, ImpactType, ImpactedLocation, PerformanceHealth, RatioEvidence,
+    RoundTripTime, Signal, Status,
+};
+use flowatlas_rollup::RttSource;
 
 fn london_event() -> HealthEvent {
     let city_network = Arc::new(CityNetwork {
@@ -50,15 +54,54 @@ fn london_event() -> HealthEvent {
             peak_percent_of_client_location_impacted: 98.25,
             peak_percent_of_total_traffic_impacted: 40.5,
             prefixes: vec!["198.18.27.0/24".into()],
+            performance: None,
         }],
     }
 }
 
-#[test]
-fn the_eventbridge_shape_is_stable() {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/events/health-event.json");
-    let got = serde_json::to_string_pretty(&eventbridge_event(&london_event())).unwrap() + "\n";
+/// The same city-network's round-trip times 40 → 400 ms, as a `LOCAL_PERFORMANCE` event.
+fn london_performance_event() -> HealthEvent {
+    let mut event = london_event();
+    event.event_id = event
+        .event_id
+        .replace("local-availability", "local-performance");
+    event.impact_type = ImpactType::LocalPerformance;
+    event.signals = vec![Signal::RoundTripTime];
+    event.lowest_availability_score = 0.0;
+    let location = &mut event.impacted_locations[0];
+    location.expected_bytes = location.observed_bytes;
+    location.peak_percent_of_client_location_impacted = 100.0;
+    location.performance = Some(PerformanceHealth {
+        rtt_source: RttSource::TcpSrtt,
+        measured_weight: location.observed_bytes,
+        round_trip_time: RoundTripTime {
+            p50_ms: 401.2,
+            p90_ms: 455.0,
+            p95_ms: 470.3,
+        },
+        expected_round_trip_time: Some(RoundTripTime {
+            p50_ms: 40.1,
+            p90_ms: 52.5,
+            p95_ms: 60.0,
+        }),
+        degraded_above_ms: Some(78.75),
+        retransmission: RatioEvidence {
+            observed_percent: Some(0.4),
+            expected_percent: Some(0.3),
+        },
+        percent_of_client_location_degraded: Some(100.0),
+        percent_of_total_traffic_degraded: Some(40.5),
+        signal: Some(Signal::RoundTripTime),
+    });
+    event
+}
+
+/// Compares an event's EventBridge JSON with its file under `testdata/events/`.
+fn check_golden(name: &str, event: &HealthEvent) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/events")
+        .join(name);
+    let got = serde_json::to_string_pretty(&eventbridge_event(event)).unwrap() + "\n";
     if std::env::var_os("UPDATE_EXPECT").is_some() {
         std::fs::write(&path, &got).unwrap();
     }
@@ -69,7 +112,26 @@ fn the_eventbridge_shape_is_stable() {
         "{} differs (UPDATE_EXPECT=1 rewrites)",
         path.display()
     );
-    let parsed: serde_json::Value = serde_json::from_str(&expected).unwrap();
+    serde_json::from_str(&expected).unwrap()
+}
+
+#[test]
+fn the_performance_event_carries_round_trip_times_now_and_expected() {
+    let parsed = check_golden("health-event-performance.json", &london_performance_event());
+    assert_eq!(parsed["detail"]["impactType"], "LOCAL_PERFORMANCE");
+    let health = &parsed["detail"]["impactedLocations"][0]["internetHealth"];
+    assert!(health["availability"].is_null());
+    let performance = &health["performance"];
+    assert_eq!(performance["experienceScore"], 0.0);
+    assert_eq!(performance["roundTripTime"]["p90"], 455.0);
+    assert_eq!(performance["expectedRoundTripTime"]["p90"], 52.5);
+    assert_eq!(performance["rttSource"], "tcp_srtt");
+    assert_eq!(performance["retransmissionPercent"], 0.4);
+}
+
+#[test]
+fn the_eventbridge_shape_is_stable() {
+    let parsed = check_golden("health-event.json", &london_event());
     assert_eq!(parsed["source"], "flowatlas");
     assert_eq!(parsed["detail-type"], "Health Event");
     assert_eq!(parsed["detail"]["impactType"], "LOCAL_AVAILABILITY");

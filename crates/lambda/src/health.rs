@@ -5,7 +5,7 @@
 //! HTML report is written to `report/index.html`.
 //!
 //! Each run reads the history it needs from the destination (up to `history_days` of
-//! `city_networks` and `client_prefixes` partitions), so runs are independent and a missed
+//! `city_networks`, `client_prefixes` and the performance tables' partitions), so runs are independent and a missed
 //! schedule loses nothing; the price is the reading, which grows with the tables' size.
 
 use std::io::Write;
@@ -19,7 +19,14 @@ use serde_json::{Value, json};
 use crate::handler::State;
 
 const HOUR: i64 = 3600;
-const INPUT_TABLES: [&str; 2] = ["city_networks", "client_prefixes"];
+/// What the engine reads: the flow-log rollups (availability) and the performance tables
+/// (round-trip times and retransmissions, where an agent or load-balancer logs measured them).
+const INPUT_TABLES: [&str; 4] = [
+    "city_networks",
+    "client_prefixes",
+    "city_network_performance",
+    "prefix_performance",
+];
 
 /// Assesses the windows before `scheduled_at` less the delay; returns a summary.
 pub async fn run(state: &State, scheduled_at: i64, function: &str) -> Result<Value, String> {

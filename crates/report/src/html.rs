@@ -86,8 +86,8 @@ fn event_spans(report: &Report) -> Vec<(i64, i64, String)> {
 
 fn event_place(event: &EventView) -> String {
     match event.record.impact_type {
-        ImpactType::Availability => "overall".to_string(),
-        ImpactType::LocalAvailability => event
+        ImpactType::Availability | ImpactType::Performance => "overall".to_string(),
+        ImpactType::LocalAvailability | ImpactType::LocalPerformance => event
             .record
             .impacted_city_networks
             .first()

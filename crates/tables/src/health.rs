@@ -2,7 +2,7 @@
 //! `health_events` (one row per event), defined as column lists like the rollup tables.
 
 use flowatlas_geo::Facts;
-use flowatlas_health::{CityNetworkHealth, HealthEvent};
+use flowatlas_health::{CityNetworkHealth, HealthEvent, PerformanceHealth};
 use flowatlas_rollup::CityNetworkKey;
 
 use crate::{
@@ -117,7 +117,7 @@ pub fn city_network_health() -> Table<CityNetworkHealth> {
         column(
             "performance_score",
             ColumnKind::Double,
-            "Always null: flow logs carry no round-trip times, so performance is not measured.",
+            "Share of the measured traffic not degraded (RTT or retransmissions against history), 0-100; null where no RTTs were measured or none could be judged.",
             |row: &CityNetworkHealth| Cell::Double(row.performance_score),
         ),
         column(
@@ -169,11 +169,135 @@ pub fn city_network_health() -> Table<CityNetworkHealth> {
         "The signal that set the impact: traffic, unanswered_out, unanswered_in, reset, rejected.",
         |row: &CityNetworkHealth| Cell::Text(row.impact_signal.map(|signal| signal.name())),
     ));
+    columns.extend(performance_columns());
     Table::new(
         "city_network_health",
-        "Availability per 5-minute window and client city-network: observed against expected traffic, connection signals, scores and impact.",
+        "Availability and performance per 5-minute window and client city-network: observed against expected traffic, connection signals, round-trip times and retransmissions, scores and impact.",
         columns,
     )
+}
+
+/// A double column read off a row's performance (null where none was measured).
+macro_rules! performance_double {
+    ($name:literal, $doc:literal, $value:expr) => {
+        column(
+            $name,
+            ColumnKind::Double,
+            $doc,
+            |row: &CityNetworkHealth| {
+                let value: fn(&PerformanceHealth) -> Option<f64> = $value;
+                Cell::Double(row.performance.as_ref().and_then(value))
+            },
+        )
+    };
+}
+
+/// The performance columns of `city_network_health`, after availability's; null where the
+/// performance tables measured nothing.
+fn performance_columns() -> Vec<Column<CityNetworkHealth>> {
+    vec![
+        column(
+            "rtt_source",
+            ColumnKind::Text,
+            "The RTT source judged: tcp_srtt where flowatlas agent measured, else tls_handshake (a load balancer's handshake time, a proxy); never both.",
+            |row: &CityNetworkHealth| {
+                Cell::Text(row.performance.map(|health| health.rtt_source.name()))
+            },
+        ),
+        column(
+            "rtt_weight",
+            ColumnKind::Int64,
+            "Weight of the RTT histogram judged: bytes moved by the connections measured.",
+            |row: &CityNetworkHealth| {
+                Cell::Int64(row.performance.map(|health| health.measured_weight))
+            },
+        ),
+        performance_double!(
+            "rtt_p50_ms",
+            "Median RTT, weighted by bytes, milliseconds.",
+            |health| Some(health.round_trip_time.p50_ms)
+        ),
+        performance_double!(
+            "rtt_p90_ms",
+            "90th percentile RTT, milliseconds.",
+            |health| Some(health.round_trip_time.p90_ms)
+        ),
+        performance_double!(
+            "rtt_p95_ms",
+            "95th percentile RTT, milliseconds.",
+            |health| Some(health.round_trip_time.p95_ms)
+        ),
+        performance_double!(
+            "expected_rtt_p50_ms",
+            "Median RTT expected from the same time of week (else day) of the same source, milliseconds; null without history.",
+            |health| health.expected_round_trip_time.map(|rtt| rtt.p50_ms)
+        ),
+        performance_double!(
+            "expected_rtt_p90_ms",
+            "90th percentile RTT expected, milliseconds.",
+            |health| health.expected_round_trip_time.map(|rtt| rtt.p90_ms)
+        ),
+        performance_double!(
+            "expected_rtt_p95_ms",
+            "95th percentile RTT expected, milliseconds.",
+            |health| health.expected_round_trip_time.map(|rtt| rtt.p95_ms)
+        ),
+        performance_double!(
+            "degraded_above_ms",
+            "Traffic with RTTs above this is degraded: max(1.5 x expected p90, expected p90 + 20 ms, expected p90 + 3 spreads).",
+            |health| health.degraded_above_ms
+        ),
+        performance_double!(
+            "retransmission_percent",
+            "Segments retransmitted per segment sent, percent; null with under 100 segments.",
+            |health| health.retransmission.observed_percent
+        ),
+        performance_double!(
+            "retransmission_expected_percent",
+            "Retransmissions expected from history, percent.",
+            |health| health.retransmission.expected_percent
+        ),
+        performance_double!(
+            "percent_of_client_location_degraded",
+            "Share of its measured traffic degraded (performance_score = 100 - this), percent.",
+            |health| health.percent_of_client_location_degraded
+        ),
+        performance_double!(
+            "percent_of_total_traffic_degraded",
+            "Its degraded traffic as a share of all measured traffic, percent.",
+            |health| health.percent_of_total_traffic_degraded
+        ),
+        column(
+            "performance_signal",
+            ColumnKind::Text,
+            "What degraded it: round_trip_time or retransmissions.",
+            |row: &CityNetworkHealth| {
+                Cell::Text(
+                    row.performance
+                        .and_then(|health| health.signal)
+                        .map(|signal| signal.name()),
+                )
+            },
+        ),
+    ]
+}
+
+/// A double column read off an event's most impacted location's performance.
+macro_rules! event_performance_double {
+    ($name:literal, $doc:literal, $value:expr) => {
+        column($name, ColumnKind::Double, $doc, |event: &HealthEvent| {
+            let value: fn(&PerformanceHealth) -> Option<f64> = $value;
+            Cell::Double(event_performance(event).and_then(value))
+        })
+    };
+}
+
+/// The performance evidence of an event: its most impacted location's.
+fn event_performance(event: &HealthEvent) -> Option<&PerformanceHealth> {
+    event
+        .impacted_locations
+        .first()
+        .and_then(|location| location.performance.as_ref())
 }
 
 /// The `health_events` table.
@@ -188,7 +312,7 @@ pub fn health_events() -> Table<HealthEvent> {
         required(column(
             "impact_type",
             ColumnKind::Text,
-            "AVAILABILITY (overall) or LOCAL_AVAILABILITY (one city-network).",
+            "AVAILABILITY or PERFORMANCE (overall), LOCAL_AVAILABILITY or LOCAL_PERFORMANCE (one city-network).",
             |event: &HealthEvent| Cell::Text(Some(event.impact_type.name())),
         )),
         required(column(
@@ -307,7 +431,7 @@ pub fn health_events() -> Table<HealthEvent> {
         required(column(
             "impacted_prefixes",
             ColumnKind::Text,
-            "Client prefixes whose traffic fell short, comma-separated.",
+            "Client prefixes whose traffic fell short (availability) or was degraded (performance), comma-separated.",
             |event: &HealthEvent| {
                 let prefixes: Vec<&str> = event
                     .impacted_locations
@@ -317,6 +441,54 @@ pub fn health_events() -> Table<HealthEvent> {
                 Cell::OwnedText(prefixes.join(","))
             },
         )),
+        column(
+            "rtt_source",
+            ColumnKind::Text,
+            "Performance events: the RTT source judged (tcp_srtt or tls_handshake).",
+            |event: &HealthEvent| {
+                Cell::Text(event_performance(event).map(|health| health.rtt_source.name()))
+            },
+        ),
+        event_performance_double!(
+            "rtt_p50_ms",
+            "Performance events: median RTT of the most impacted city-network in its worst window, milliseconds.",
+            |health| Some(health.round_trip_time.p50_ms)
+        ),
+        event_performance_double!(
+            "rtt_p90_ms",
+            "Performance events: its 90th percentile RTT, milliseconds.",
+            |health| Some(health.round_trip_time.p90_ms)
+        ),
+        event_performance_double!(
+            "rtt_p95_ms",
+            "Performance events: its 95th percentile RTT, milliseconds.",
+            |health| Some(health.round_trip_time.p95_ms)
+        ),
+        event_performance_double!(
+            "expected_rtt_p50_ms",
+            "Performance events: the median RTT expected, milliseconds.",
+            |health| health.expected_round_trip_time.map(|rtt| rtt.p50_ms)
+        ),
+        event_performance_double!(
+            "expected_rtt_p90_ms",
+            "Performance events: the 90th percentile RTT expected, milliseconds.",
+            |health| health.expected_round_trip_time.map(|rtt| rtt.p90_ms)
+        ),
+        event_performance_double!(
+            "expected_rtt_p95_ms",
+            "Performance events: the 95th percentile RTT expected, milliseconds.",
+            |health| health.expected_round_trip_time.map(|rtt| rtt.p95_ms)
+        ),
+        event_performance_double!(
+            "retransmission_percent",
+            "Performance events: segments retransmitted per segment sent, percent.",
+            |health| health.retransmission.observed_percent
+        ),
+        event_performance_double!(
+            "retransmission_expected_percent",
+            "Performance events: retransmissions expected, percent.",
+            |health| health.retransmission.expected_percent
+        ),
     ];
     Table::new(
         "health_events",

@@ -12,7 +12,7 @@ use flowatlas_rollup::{
     ServiceLocation, TcpMeasures,
 };
 
-use crate::read::{Columns, for_each_batch};
+use crate::read::{Columns, Texts, for_each_batch};
 use crate::tcp::{TcpRow, histogram_of, tcp_measure_columns, tcp_measures_of};
 use crate::top::{TopBy, identity_of, key_columns, key_parts, label_of};
 use crate::{
@@ -147,6 +147,92 @@ pub fn prefix_performance() -> Table<PrefixPerformanceRow> {
     )
 }
 
+/// A row's RTT source. Files written before the column existed hold the agent's RTTs; a name
+/// this version does not know is `None`: it cannot be merged or compared with anything known.
+fn rtt_source_of(columns: &Columns<'_>, row: usize) -> Option<RttSource> {
+    columns
+        .text("rtt_source", row)
+        .map_or(Some(RttSource::TcpSrtt), RttSource::from_name)
+}
+
+/// The `city_network_performance` rows of the windows in `[from, to)` (Unix seconds; open
+/// when `None`), for the health engine. Rows of an RTT source this version does not know are
+/// skipped.
+pub fn read_city_network_performance(
+    data_dir: &Path,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Result<Vec<CityNetworkPerformanceRow>, WriteError> {
+    let mut rows = Vec::new();
+    let mut texts = Texts::default();
+    for_each_batch(
+        &data_dir.join(city_network_performance().name),
+        from,
+        to,
+        |batch| {
+            let columns = Columns { batch };
+            for row in columns.rows_in(from, to) {
+                let Some(rtt_source) = rtt_source_of(&columns, row) else {
+                    continue;
+                };
+                rows.push(CityNetworkPerformanceRow {
+                    window_start: columns.seconds(row),
+                    location: columns.location(row, &mut texts),
+                    rtt_source,
+                    client: columns.client(row, &mut texts),
+                    performance: performance_of(&columns, row),
+                });
+            }
+        },
+    )?;
+    Ok(rows)
+}
+
+/// The `prefix_performance` rows of the windows in `[from, to)`, for naming the prefixes of a
+/// performance event. Rows whose prefix does not parse, or of an unknown source, are skipped.
+pub fn read_prefix_performance(
+    data_dir: &Path,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Result<Vec<PrefixPerformanceRow>, WriteError> {
+    let mut rows = Vec::new();
+    let mut texts = Texts::default();
+    for_each_batch(
+        &data_dir.join(prefix_performance().name),
+        from,
+        to,
+        |batch| {
+            let columns = Columns { batch };
+            for row in columns.rows_in(from, to) {
+                let (Some(rtt_source), Some(client_prefix)) = (
+                    rtt_source_of(&columns, row),
+                    columns
+                        .text("client_prefix", row)
+                        .and_then(|prefix| prefix.parse().ok()),
+                ) else {
+                    continue;
+                };
+                rows.push(PrefixPerformanceRow {
+                    window_start: columns.seconds(row),
+                    location: columns.location(row, &mut texts),
+                    rtt_source,
+                    client_prefix,
+                    client: columns.client(row, &mut texts),
+                    performance: performance_of(&columns, row),
+                });
+            }
+        },
+    )?;
+    Ok(rows)
+}
+
+fn performance_of(columns: &Columns<'_>, row: usize) -> Performance {
+    Performance {
+        measures: tcp_measures_of(columns, row),
+        rtt: histogram_of(columns, row),
+    }
+}
+
 /// What to rank clients by, worst first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PerformanceMetric {
@@ -188,12 +274,7 @@ pub fn top_performance(
     for_each_batch(&data_dir.join(table.name), from, to, |batch| {
         let columns = Columns { batch };
         for row in columns.rows_in(from, to) {
-            // Files written before the column existed hold the agent's RTTs; a name this
-            // version does not know cannot be merged with anything it knows.
-            let Some(rtt_source) = columns
-                .text("rtt_source", row)
-                .map_or(Some(RttSource::TcpSrtt), RttSource::from_name)
-            else {
+            let Some(rtt_source) = rtt_source_of(&columns, row) else {
                 continue;
             };
             n_rows += 1;
@@ -206,8 +287,9 @@ pub fn top_performance(
                     performance: Performance::default(),
                 })
                 .performance;
-            group.measures += tcp_measures_of(&columns, row);
-            group.rtt += &histogram_of(&columns, row);
+            let performance = performance_of(&columns, row);
+            group.measures += performance.measures;
+            group.rtt += &performance.rtt;
         }
     })?;
     let value = |performance: &Performance| match metric {

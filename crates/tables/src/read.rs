@@ -10,9 +10,10 @@ use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMillisecond
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use flowatlas_geo::Facts;
 use flowatlas_health::{
-    CityNetwork, CityNetworkHealth, Identity, ImpactType, Method, RatioEvidence, Signal, Status,
+    CityNetwork, CityNetworkHealth, Identity, ImpactType, Method, PerformanceHealth, RatioEvidence,
+    RoundTripTime, Signal, Status,
 };
-use flowatlas_rollup::{CityNetworkRow, Measures, PrefixRow, ServiceLocation};
+use flowatlas_rollup::{CityNetworkRow, Measures, PrefixRow, RttSource, ServiceLocation};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::reader::ChunkReader;
@@ -140,6 +141,7 @@ pub fn read_city_network_health(
                 impact_signal: columns
                     .text("impact_signal", row)
                     .and_then(Signal::from_name),
+                performance: columns.performance_health(row),
             });
         }
     })?;
@@ -184,8 +186,16 @@ pub struct HealthEventRecord {
     pub impacted_city_networks: Vec<String>,
     /// Their `city_network_id`s, in the same order: what identifies them (labels may repeat).
     pub impacted_city_network_ids: Vec<String>,
-    /// Client prefixes whose traffic fell short.
+    /// Client prefixes whose traffic fell short (availability) or was degraded (performance).
     pub impacted_prefixes: Vec<String>,
+    /// Performance events: the RTT source judged.
+    pub rtt_source: Option<RttSource>,
+    /// Performance events: the most impacted city-network's RTT in its worst window.
+    pub round_trip_time: Option<RoundTripTime>,
+    /// ... and what was expected.
+    pub expected_round_trip_time: Option<RoundTripTime>,
+    /// ... and its retransmissions, percent, now and expected.
+    pub retransmission: RatioEvidence,
 }
 
 impl HealthEventRecord {
@@ -262,6 +272,16 @@ pub fn read_health_events(
                     .into_iter()
                     .map(str::to_string)
                     .collect(),
+                rtt_source: columns
+                    .text("rtt_source", row)
+                    .and_then(RttSource::from_name),
+                round_trip_time: columns.round_trip_time("", row),
+                expected_round_trip_time: columns.round_trip_time("expected_", row),
+                retransmission: columns.ratio(
+                    "retransmission_percent",
+                    "retransmission_expected_percent",
+                    row,
+                ),
             };
             if event.overlaps(from, to) {
                 events.push(event);
@@ -422,7 +442,7 @@ impl Columns<'_> {
     }
 
     /// The client columns shared by `city_networks` and `city_network_health`.
-    fn client(&self, row: usize, texts: &mut Texts) -> Facts {
+    pub(crate) fn client(&self, row: usize, texts: &mut Texts) -> Facts {
         let mut text = |name| texts.get(self.text(name, row));
         Facts {
             asn: self.int64("client_asn", row).map(|asn| asn as u32),
@@ -478,6 +498,40 @@ impl Columns<'_> {
             .unwrap_or_default()
     }
 
+    /// `<prefix>rtt_p50_ms`, `_p90_ms`, `_p95_ms`, when all three are there.
+    fn round_trip_time(&self, prefix: &str, row: usize) -> Option<RoundTripTime> {
+        let at = |q: &str| self.double(&format!("{prefix}rtt_{q}_ms"), row);
+        Some(RoundTripTime {
+            p50_ms: at("p50")?,
+            p90_ms: at("p90")?,
+            p95_ms: at("p95")?,
+        })
+    }
+
+    /// The performance columns of a `city_network_health` row; `None` where nothing was
+    /// measured (no RTT source).
+    fn performance_health(&self, row: usize) -> Option<PerformanceHealth> {
+        Some(PerformanceHealth {
+            rtt_source: RttSource::from_name(self.text("rtt_source", row)?)?,
+            measured_weight: self.int64("rtt_weight", row).unwrap_or(0),
+            round_trip_time: self.round_trip_time("", row)?,
+            expected_round_trip_time: self.round_trip_time("expected_", row),
+            degraded_above_ms: self.double("degraded_above_ms", row),
+            retransmission: self.ratio(
+                "retransmission_percent",
+                "retransmission_expected_percent",
+                row,
+            ),
+            percent_of_client_location_degraded: self
+                .double("percent_of_client_location_degraded", row),
+            percent_of_total_traffic_degraded: self
+                .double("percent_of_total_traffic_degraded", row),
+            signal: self
+                .text("performance_signal", row)
+                .and_then(Signal::from_name),
+        })
+    }
+
     pub(crate) fn location(&self, row: usize, texts: &mut Texts) -> ServiceLocation {
         ServiceLocation {
             account_id: texts.get(self.text("account_id", row)),
@@ -509,8 +563,8 @@ impl Columns<'_> {
     }
 }
 
-/// Reads the rollup tables under `data_dir` for `[from, to)` with the history before it
-/// (`flowatlas_health::HISTORY_SECONDS`) and assesses the range.
+/// Reads the rollup and performance tables under `data_dir` for `[from, to)` with the history
+/// before it (`flowatlas_health::HISTORY_SECONDS`) and assesses the range.
 pub fn assess_folder(
     data_dir: &Path,
     config: &flowatlas_health::HealthConfig,
@@ -521,6 +575,17 @@ pub fn assess_folder(
     let mut observations = flowatlas_health::Observations::new();
     observations.add_city_networks(&read_city_networks(data_dir, history_from, to)?);
     observations.add_prefixes(&read_client_prefixes(data_dir, history_from, to)?);
+    // After the flow-log rows, so a city-network's attributes are theirs.
+    observations.add_city_network_performance(&crate::read_city_network_performance(
+        data_dir,
+        history_from,
+        to,
+    )?);
+    observations.add_prefix_performance(&crate::read_prefix_performance(
+        data_dir,
+        history_from,
+        to,
+    )?);
     Ok(flowatlas_health::assess(
         &mut observations,
         config,
@@ -660,8 +725,41 @@ mod tests {
                 reset: ratio(3.0),
                 rejected: ratio(4.0),
                 impact_signal: Some(Signal::Traffic),
+                performance: None,
             })
             .collect();
+        // One window measured round-trip times too, another measured them without history.
+        let measured = PerformanceHealth {
+            rtt_source: RttSource::TlsHandshake,
+            measured_weight: 52_000,
+            round_trip_time: RoundTripTime {
+                p50_ms: 41.5,
+                p90_ms: 380.25,
+                p95_ms: 402.0,
+            },
+            expected_round_trip_time: Some(RoundTripTime {
+                p50_ms: 40.0,
+                p90_ms: 52.5,
+                p95_ms: 61.0,
+            }),
+            degraded_above_ms: Some(78.75),
+            retransmission: ratio(4.5),
+            percent_of_client_location_degraded: Some(55.0),
+            percent_of_total_traffic_degraded: Some(9.5),
+            signal: Some(Signal::RoundTripTime),
+        };
+        let mut health = health;
+        health[1].performance_score = Some(45.0);
+        health[1].performance = Some(measured);
+        health[2].performance = Some(PerformanceHealth {
+            expected_round_trip_time: None,
+            degraded_above_ms: None,
+            retransmission: RatioEvidence::default(),
+            percent_of_client_location_degraded: None,
+            percent_of_total_traffic_degraded: None,
+            signal: None,
+            ..measured
+        });
         let started_at = city_rows[0].window_start;
         let event = flowatlas_health::HealthEvent {
             event_id: "2026-06-01T00-00-00Z/local-availability-x".to_string(),
@@ -685,19 +783,37 @@ mod tests {
                 peak_percent_of_client_location_impacted: 64.5,
                 peak_percent_of_total_traffic_impacted: 12.0,
                 prefixes: vec!["198.18.6.0/24".to_string(), "2001:db8:6::/48".to_string()],
+                performance: None,
             }],
         };
+        let mut performance_event = event.clone();
+        performance_event.event_id = "2026-06-01T00-00-00Z/local-performance-x".to_string();
+        performance_event.impact_type = ImpactType::LocalPerformance;
+        performance_event.impacted_locations[0].performance = Some(measured);
         let assessment = flowatlas_health::Assessment {
             city_networks: health.clone(),
             overall: Vec::new(),
-            events: vec![event.clone()],
+            events: vec![event.clone(), performance_event],
         };
         write_health(&dir, &assessment).unwrap();
 
         assert_eq!(read_city_network_health(&dir, None, None).unwrap(), health);
         let events = read_health_events(&dir, None, None).unwrap();
-        assert_eq!(events.len(), 1);
-        let record = &events[0];
+        assert_eq!(events.len(), 2);
+        let (record, performance_record) = (&events[0], &events[1]);
+        assert_eq!(record.round_trip_time, None);
+        assert_eq!(record.rtt_source, None);
+        assert_eq!(performance_record.impact_type, ImpactType::LocalPerformance);
+        assert_eq!(performance_record.rtt_source, Some(RttSource::TlsHandshake));
+        assert_eq!(
+            performance_record.round_trip_time,
+            Some(measured.round_trip_time)
+        );
+        assert_eq!(
+            performance_record.expected_round_trip_time,
+            measured.expected_round_trip_time
+        );
+        assert_eq!(performance_record.retransmission, measured.retransmission);
         assert_eq!(
             (record.event_id.as_str(), record.impact_type, record.status),
             (event.event_id.as_str(), event.impact_type, event.status)
@@ -719,7 +835,7 @@ mod tests {
         );
         // An event is found by any range it overlaps, also one starting before the range.
         let overlapping = read_health_events(&dir, Some(started_at + 600), Some(started_at + 601));
-        assert_eq!(overlapping.unwrap().len(), 1);
+        assert_eq!(overlapping.unwrap().len(), 2);
         let after = read_health_events(&dir, Some(started_at + 900), None).unwrap();
         assert!(after.is_empty());
         std::fs::remove_dir_all(&dir).unwrap();

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use flowatlas_health::publish::{emf_line, eventbridge_event, iso_time};
 use flowatlas_health::{
-    Assessment, CityNetworkHealth, HealthConfig, HealthEvent, Identity, Status,
+    Assessment, CityNetworkHealth, HealthConfig, HealthEvent, Identity, PerformanceHealth,
+    RoundTripTime, Status,
 };
 use flowatlas_rollup::WINDOW_SECONDS;
 use flowatlas_tables::{assess_folder, write_health};
@@ -16,12 +17,14 @@ use crate::Outcome;
 use crate::cmd::data::{Data, Needed, copy_from_s3, parse_data};
 use crate::cmd::shared::{check_data_and_range, check_range, parse_time};
 
-/// Score the availability of every client city-network window by window and raise health
-/// events, as CloudWatch Internet Monitor does, from the tables `flowatlas process` wrote:
-/// traffic against what the same network carried at the same time of week (else of day, else
-/// in the last hour), scaled by the service's demand, plus unanswered connection attempts,
-/// resets and rejections against their own history. Performance is not scored: flow logs carry
-/// no round-trip times. Writes `city_network_health/` and `health_events/` beside the input
+/// Score the availability and performance of every client city-network window by window and
+/// raise health events, as CloudWatch Internet Monitor does, from the tables `flowatlas
+/// process` wrote: traffic against what the same network carried at the same time of week
+/// (else of day, else in the last hour), scaled by the service's demand, plus unanswered
+/// connection attempts, resets and rejections against their own history; and, where the
+/// performance tables hold round-trip times (flowatlas agent's, else a load balancer's TLS
+/// handshakes), the share of traffic far above its usual RTT or losing segments beyond its
+/// usual retransmissions. Writes `city_network_health/` and `health_events/` beside the input
 /// tables (whole hours of the range) and prints every event of the range and the worst
 /// city-networks.
 #[derive(clap::Args)]
@@ -42,7 +45,8 @@ pub struct Args {
     to: Option<i64>,
 
     /// Internet Monitor's `HealthEventsConfig` as JSON (`availabilityScoreThreshold`,
-    /// `availabilityLocalHealthEventsConfig` with `status`, `healthScoreThreshold`,
+    /// `performanceScoreThreshold`, `availabilityLocalHealthEventsConfig` and
+    /// `performanceLocalHealthEventsConfig` with `status`, `healthScoreThreshold`,
     /// `minTrafficImpact`); its defaults (95, ENABLED, 60, 0.1) when absent.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -88,7 +92,15 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         }
         Data::S3(tables) => {
             check_range(args.from, args.to)?;
-            let needed = ["city_networks", "client_prefixes"].map(|table| Needed {
+            // The flow-log rollups (availability) and the performance tables (round-trip
+            // times and retransmissions, where measured).
+            let needed = [
+                "city_networks",
+                "client_prefixes",
+                "city_network_performance",
+                "prefix_performance",
+            ]
+            .map(|table| Needed {
                 table,
                 before: flowatlas_health::HISTORY_SECONDS,
             });
@@ -139,14 +151,30 @@ struct Worst<'a> {
     lowest_score: f64,
 }
 
+/// A row's score and share of all traffic impacted, for one kind of health.
+type Judged = fn(&CityNetworkHealth) -> Option<(f64, f64)>;
+
+/// Availability: the score and the share of all expected traffic impacted.
+const AVAILABILITY: Judged = |row| {
+    Some((
+        row.availability_score?,
+        row.percent_of_total_traffic_impacted?,
+    ))
+};
+
+/// Performance: the score and the share of all measured traffic degraded.
+const PERFORMANCE: Judged = |row| {
+    Some((
+        row.performance_score?,
+        row.performance?.percent_of_total_traffic_degraded?,
+    ))
+};
+
 /// City-networks that had impact, most of all traffic impacted first.
-fn worst_city_networks(assessment: &Assessment, limit: usize) -> Vec<Worst<'_>> {
+fn worst_city_networks(assessment: &Assessment, judged: Judged, limit: usize) -> Vec<Worst<'_>> {
     let mut by_city_network: HashMap<Identity, Worst<'_>> = HashMap::new();
     for row in &assessment.city_networks {
-        let (Some(score), Some(impact)) = (
-            row.availability_score,
-            row.percent_of_total_traffic_impacted,
-        ) else {
+        let Some((score, impact)) = judged(row) else {
             continue;
         };
         if impact <= 0.0 {
@@ -159,12 +187,12 @@ fn worst_city_networks(assessment: &Assessment, limit: usize) -> Vec<Worst<'_>> 
                 lowest_score: score,
             });
         worst.lowest_score = worst.lowest_score.min(score);
-        if impact > worst.row.percent_of_total_traffic_impacted.unwrap_or(0.0) {
+        if impact > judged(worst.row).map_or(0.0, |(_, impact)| impact) {
             worst.row = row;
         }
     }
     let mut worst: Vec<Worst<'_>> = by_city_network.into_values().collect();
-    let impact = |worst: &Worst<'_>| worst.row.percent_of_total_traffic_impacted.unwrap_or(0.0);
+    let impact = |worst: &Worst<'_>| judged(worst.row).map_or(0.0, |(_, impact)| impact);
     worst.sort_by(|a, b| impact(b).total_cmp(&impact(a)));
     worst.truncate(limit);
     worst
@@ -176,7 +204,7 @@ fn write_json(out: &mut impl Write, assessment: &Assessment, limit: usize) -> io
         line["type"] = "event".into();
         writeln!(out, "{line}")?;
     }
-    for worst in worst_city_networks(assessment, limit) {
+    for worst in worst_city_networks(assessment, AVAILABILITY, limit) {
         let row = worst.row;
         let line = serde_json::json!({
             "type": "city_network",
@@ -191,6 +219,29 @@ fn write_json(out: &mut impl Write, assessment: &Assessment, limit: usize) -> io
             "baseline": row.baseline.map(|method| method.name()),
             "history_days": row.history_days,
             "signal": row.impact_signal.map(|signal| signal.name()),
+        });
+        writeln!(out, "{line}")?;
+    }
+    for worst in worst_city_networks(assessment, PERFORMANCE, limit) {
+        let row = worst.row;
+        let Some(health) = row.performance else {
+            continue;
+        };
+        let rtt = |rtt: &RoundTripTime| serde_json::json!({"p50": rtt.p50_ms, "p90": rtt.p90_ms, "p95": rtt.p95_ms});
+        let line = serde_json::json!({
+            "type": "slow_city_network",
+            "city_network": row.city_network.label(),
+            "asn": row.city_network.client.asn,
+            "lowest_performance_score": worst.lowest_score,
+            "worst_window": iso_time(row.window_start),
+            "percent_of_total_traffic_degraded": health.percent_of_total_traffic_degraded,
+            "percent_of_client_location_degraded": health.percent_of_client_location_degraded,
+            "rtt_source": health.rtt_source.name(),
+            "round_trip_time_ms": rtt(&health.round_trip_time),
+            "expected_round_trip_time_ms": health.expected_round_trip_time.as_ref().map(rtt),
+            "retransmission_percent": health.retransmission.observed_percent,
+            "retransmission_expected_percent": health.retransmission.expected_percent,
+            "signal": health.signal.map(|signal| signal.name()),
         });
         writeln!(out, "{line}")?;
     }
@@ -224,10 +275,32 @@ pub fn write_human(out: &mut impl Write, assessment: &Assessment, limit: usize) 
         )?,
         None => writeln!(out, "Overall availability: not scored (no history yet)")?,
     }
-    writeln!(
-        out,
-        "Performance: not measured (flow logs carry no round-trip times)"
-    )?;
+    let measured = assessment
+        .city_networks
+        .iter()
+        .find_map(|row| row.performance.map(|health| health.rtt_source));
+    let scored: Vec<(i64, f64)> = assessment
+        .overall
+        .iter()
+        .filter_map(|overall| Some((overall.window_start, overall.performance_score?)))
+        .collect();
+    match (measured, scored.iter().min_by(|a, b| a.1.total_cmp(&b.1))) {
+        (_, Some(&(window, lowest))) => writeln!(
+            out,
+            "Overall performance: {:.1} at the end, lowest {lowest:.1} at {}",
+            scored.last().map_or(lowest, |&(_, score)| score),
+            iso_time(window)
+        )?,
+        (Some(source), None) => writeln!(
+            out,
+            "Overall performance: not scored (round-trip times from {} have no day of history yet)",
+            source.name()
+        )?,
+        (None, None) => writeln!(
+            out,
+            "Overall performance: not measured (no round-trip times in the tables: flow logs carry none; run flowatlas agent or process load-balancer logs)"
+        )?,
+    }
     // Every event of the range, in the order they started: a run over weeks of history
     // shows the events of those weeks.
     let active = assessment
@@ -249,7 +322,7 @@ pub fn write_human(out: &mut impl Write, assessment: &Assessment, limit: usize) 
         "{:>6} {:>8}  {:<44} {:<22} expected from",
         "score", "of all", "city-network", "worst window"
     )?;
-    for worst in worst_city_networks(assessment, limit) {
+    for worst in worst_city_networks(assessment, AVAILABILITY, limit) {
         let row = worst.row;
         let label: String = row.city_network.label().chars().take(44).collect();
         let baseline = match row.baseline {
@@ -264,7 +337,47 @@ pub fn write_human(out: &mut impl Write, assessment: &Assessment, limit: usize) 
             iso_time(row.window_start),
         )?;
     }
+    let slow = worst_city_networks(assessment, PERFORMANCE, limit);
+    if !slow.is_empty() {
+        writeln!(out, "\nSlowest city-networks")?;
+        writeln!(
+            out,
+            "{:>6} {:>8}  {:<44} {:<22} RTT p90 now / expected, retransmissions",
+            "score", "of all", "city-network", "worst window"
+        )?;
+    }
+    for worst in slow {
+        let row = worst.row;
+        let Some(health) = row.performance else {
+            continue;
+        };
+        let label: String = row.city_network.label().chars().take(44).collect();
+        writeln!(
+            out,
+            "{:>6.1} {:>7.2}%  {label:<44} {:<22} {}",
+            worst.lowest_score,
+            health.percent_of_total_traffic_degraded.unwrap_or(0.0),
+            iso_time(row.window_start),
+            performance_evidence(&health),
+        )?;
+    }
     Ok(())
+}
+
+/// `p90 412 ms / 52 ms expected (tcp_srtt), retransmissions 0.4% / 0.3%`.
+fn performance_evidence(health: &PerformanceHealth) -> String {
+    let expected = health
+        .expected_round_trip_time
+        .map_or("-".to_string(), |rtt| format!("{:.0} ms", rtt.p90_ms));
+    let percent =
+        |value: Option<f64>| value.map_or("-".to_string(), |value| format!("{value:.1}%"));
+    format!(
+        "p90 {:.0} ms / {expected} expected ({}), retransmissions {} / {}",
+        health.round_trip_time.p90_ms,
+        health.rtt_source.name(),
+        percent(health.retransmission.observed_percent),
+        percent(health.retransmission.expected_percent),
+    )
 }
 
 fn write_event(out: &mut impl Write, event: &HealthEvent) -> io::Result<()> {
@@ -301,9 +414,20 @@ fn write_event(out: &mut impl Write, event: &HealthEvent) -> io::Result<()> {
         event.peak_percent_of_total_traffic_impacted,
         event.lowest_availability_score,
     )?;
+    let evidence = match event
+        .impacted_locations
+        .first()
+        .and_then(|location| location.performance.as_ref())
+    {
+        Some(health) => performance_evidence(health),
+        None => format!(
+            "expected {} bytes, observed {}",
+            event.expected_bytes, event.observed_bytes
+        ),
+    };
     writeln!(
         out,
-        "      {}{}{}; expected {} bytes, observed {}",
+        "      {}{}{}; {evidence}",
         places.join("; "),
         if more > 0 {
             format!(" and {more} more")
@@ -315,7 +439,5 @@ fn write_event(out: &mut impl Write, event: &HealthEvent) -> io::Result<()> {
         } else {
             format!("; prefixes {}", prefixes.join(", "))
         },
-        event.expected_bytes,
-        event.observed_bytes
     )
 }
