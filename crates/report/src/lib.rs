@@ -24,11 +24,13 @@ mod world;
 pub use html::render;
 pub use model::{
     CLIENT_COLUMNS, CityNetworkView, EventView, HEALTH_COLUMNS, ImpactChart, PREFIX_COLUMNS,
-    Report, ReportBuilder, TOP_N, TRAFFIC_COLUMNS, Top, TopKind, TopRow, WindowPoint,
+    PrefixRanking, Report, ReportBuilder, TOP_N, TRAFFIC_COLUMNS, Top, TopKind, TopRow,
+    WindowPoint,
 };
 
 use std::path::Path;
 
+use arrow_array::RecordBatch;
 use flowatlas_tables::{WriteError, for_each_batch_of_columns, read_health_events};
 
 /// The report of the tables under `data_dir` for `[from, to)` (Unix seconds; the data's own
@@ -40,25 +42,54 @@ pub fn read_folder(
     to: Option<i64>,
 ) -> Result<Report, WriteError> {
     let mut builder = ReportBuilder::new(from, to, read_health_events(data_dir, from, to)?);
-    let table = |name: &str| data_dir.join(name);
     let city_columns = [CLIENT_COLUMNS, TRAFFIC_COLUMNS].concat();
-    for_each_batch_of_columns(&table("city_networks"), from, to, &city_columns, |batch| {
-        builder.add_city_networks(batch)
-    })?;
-    for_each_batch_of_columns(
-        &table("client_prefixes"),
-        from,
-        to,
-        PREFIX_COLUMNS,
-        |batch| builder.add_prefixes(batch),
-    )?;
     let health_columns = [CLIENT_COLUMNS, HEALTH_COLUMNS].concat();
-    for_each_batch_of_columns(
-        &table("city_network_health"),
-        from,
-        to,
-        &health_columns,
-        |batch| builder.add_health(batch),
-    )?;
+    let reads: [(Part, &str, &[&str]); 2] = [
+        (Part::CityNetworks, "city_networks", &city_columns),
+        (Part::Health, "city_network_health", &health_columns),
+    ];
+    let mut prefixes = builder.prefix_ranking();
+    // Prefixes are ranked from their own table, apart from everything else: one thread sums
+    // them. Decoding Parquet is independent of the sums: another decodes the city-network
+    // and health batches while this one adds them, in the order one thread would (the page
+    // is the same).
+    let (sender, batches) = std::sync::mpsc::sync_channel::<(Part, RecordBatch)>(8);
+    std::thread::scope(|scope| {
+        let prefix_sums = scope.spawn(|| {
+            let table = data_dir.join("client_prefixes");
+            for_each_batch_of_columns(&table, from, to, PREFIX_COLUMNS, |batch| {
+                prefixes.add(batch)
+            })
+        });
+        let decoder = scope.spawn(move || {
+            for (part, table, columns) in reads {
+                for_each_batch_of_columns(&data_dir.join(table), from, to, columns, |batch| {
+                    // A send fails only when the receiving side has already given up.
+                    let _ = sender.send((part, batch.clone()));
+                })?;
+            }
+            Ok(())
+        });
+        for (part, batch) in batches {
+            match part {
+                Part::CityNetworks => builder.add_city_networks(&batch),
+                Part::Health => builder.add_health(&batch),
+            }
+        }
+        let join = |thread: std::thread::ScopedJoinHandle<'_, Result<(), WriteError>>| {
+            thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        };
+        join(decoder).and(join(prefix_sums))
+    })?;
+    builder.set_prefixes(prefixes);
     Ok(builder.finish())
+}
+
+/// Which table a decoded batch belongs to.
+#[derive(Clone, Copy)]
+enum Part {
+    CityNetworks,
+    Health,
 }

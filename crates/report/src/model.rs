@@ -362,6 +362,59 @@ pub const HEALTH_COLUMNS: &[&str] = &[
     "percent_of_total_traffic_impacted",
 ];
 
+/// The prefixes' sums of a report: `client_prefixes` is ranked on its own, so it can be summed
+/// on another thread (see [`ReportBuilder::prefix_ranking`]).
+pub struct PrefixRanking {
+    from: Option<i64>,
+    to: Option<i64>,
+    groups: Groups,
+}
+
+impl PrefixRanking {
+    /// Adds a batch of `client_prefixes` ([`PREFIX_COLUMNS`] at least).
+    pub fn add(&mut self, batch: &RecordBatch) {
+        let (Some(starts), Some(prefixes)) =
+            (millis(batch, "window_start"), texts(batch, "client_prefix"))
+        else {
+            return;
+        };
+        let (asns, as_names) = (int64s(batch, "client_asn"), texts(batch, "client_as_name"));
+        let int = |name| int64s(batch, name);
+        let (bytes_in, bytes_out, flows, rejected) = (
+            int("bytes_in"),
+            int("bytes_out"),
+            int("flows"),
+            int("rejected_flows"),
+        );
+        let groups = &mut self.groups;
+        for row in 0..batch.num_rows() {
+            let window_start = starts.value(row).div_euclid(1000);
+            let in_range = self.from.is_none_or(|from| window_start >= from)
+                && self.to.is_none_or(|to| window_start < to);
+            let Some(prefix) = text(prefixes, row).filter(|_| in_range && !starts.is_null(row))
+            else {
+                continue;
+            };
+            let group = groups.find_or_add(prefix, || {
+                let asn = asns
+                    .filter(|array| array.is_valid(row))
+                    .map(|array| array.value(row));
+                match (asn, as_names.and_then(|array| text(array, row))) {
+                    (Some(asn), Some(name)) => format!("{prefix} (AS{asn} {name})"),
+                    (Some(asn), None) => format!("{prefix} (AS{asn})"),
+                    (None, _) => prefix.to_owned(),
+                }
+            });
+            groups.sums[group].add_traffic(
+                window_start,
+                value(bytes_in, row) + value(bytes_out, row),
+                value(flows, row),
+                value(rejected, row),
+            );
+        }
+    }
+}
+
 /// Sums the tables' batches into a [`Report`]. Events come first, so the health rows that
 /// chart them are picked out as they pass. Batches are read column by column (the arrays
 /// found once per batch), and a row becomes owned values only when it names something new:
@@ -507,45 +560,29 @@ impl ReportBuilder {
 
     /// Adds a batch of `client_prefixes` ([`PREFIX_COLUMNS`] at least).
     pub fn add_prefixes(&mut self, batch: &RecordBatch) {
-        let (Some(starts), Some(prefixes)) =
-            (millis(batch, "window_start"), texts(batch, "client_prefix"))
-        else {
-            return;
+        let mut ranking = PrefixRanking {
+            from: self.from,
+            to: self.to,
+            groups: std::mem::take(&mut self.groups[TopKind::Prefix as usize]),
         };
-        let (asns, as_names) = (int64s(batch, "client_asn"), texts(batch, "client_as_name"));
-        let int = |name| int64s(batch, name);
-        let (bytes_in, bytes_out, flows, rejected) = (
-            int("bytes_in"),
-            int("bytes_out"),
-            int("flows"),
-            int("rejected_flows"),
-        );
-        let groups = &mut self.groups[TopKind::Prefix as usize];
-        for row in 0..batch.num_rows() {
-            let window_start = starts.value(row).div_euclid(1000);
-            let in_range = self.from.is_none_or(|from| window_start >= from)
-                && self.to.is_none_or(|to| window_start < to);
-            let Some(prefix) = text(prefixes, row).filter(|_| in_range && !starts.is_null(row))
-            else {
-                continue;
-            };
-            let group = groups.find_or_add(prefix, || {
-                let asn = asns
-                    .filter(|array| array.is_valid(row))
-                    .map(|array| array.value(row));
-                match (asn, as_names.and_then(|array| text(array, row))) {
-                    (Some(asn), Some(name)) => format!("{prefix} (AS{asn} {name})"),
-                    (Some(asn), None) => format!("{prefix} (AS{asn})"),
-                    (None, _) => prefix.to_owned(),
-                }
-            });
-            groups.sums[group].add_traffic(
-                window_start,
-                value(bytes_in, row) + value(bytes_out, row),
-                value(flows, row),
-                value(rejected, row),
-            );
+        ranking.add(batch);
+        self.set_prefixes(ranking);
+    }
+
+    /// An empty ranking of prefixes for this report's range, to fill apart (prefixes are
+    /// ranked from their own table and touch nothing else) and hand back with
+    /// [`ReportBuilder::set_prefixes`].
+    pub fn prefix_ranking(&self) -> PrefixRanking {
+        PrefixRanking {
+            from: self.from,
+            to: self.to,
+            groups: Groups::default(),
         }
+    }
+
+    /// Takes the prefixes' ranking filled apart, in place of this builder's.
+    pub fn set_prefixes(&mut self, ranking: PrefixRanking) {
+        self.groups[TopKind::Prefix as usize] = ranking.groups;
     }
 
     /// Adds a batch of `city_network_health` ([`CLIENT_COLUMNS`] and [`HEALTH_COLUMNS`] at
