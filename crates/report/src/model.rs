@@ -379,13 +379,7 @@ impl PrefixRanking {
             return;
         };
         let (asns, as_names) = (int64s(batch, "client_asn"), texts(batch, "client_as_name"));
-        let int = |name| int64s(batch, name);
-        let (bytes_in, bytes_out, flows, rejected) = (
-            int("bytes_in"),
-            int("bytes_out"),
-            int("flows"),
-            int("rejected_flows"),
-        );
+        let [bytes_in, bytes_out, flows, rejected] = traffic_arrays(batch);
         let groups = &mut self.groups;
         for row in 0..batch.num_rows() {
             let window_start = starts.value(row).div_euclid(1000);
@@ -510,13 +504,7 @@ impl ReportBuilder {
         else {
             return;
         };
-        let int = |name| int64s(batch, name);
-        let (bytes_in, bytes_out, flows, rejected) = (
-            int("bytes_in"),
-            int("bytes_out"),
-            int("flows"),
-            int("rejected_flows"),
-        );
+        let [bytes_in, bytes_out, flows, rejected] = traffic_arrays(batch);
         for row in 0..batch.num_rows() {
             let window_start = starts.value(row).div_euclid(1000);
             if starts.is_null(row) || !self.in_range(window_start) {
@@ -807,6 +795,12 @@ fn identity_key(key: &mut String, columns: &ClientColumns<'_>, row: usize) {
         }
         key.push('\u{0}');
     }
+}
+
+/// The traffic columns of a `city_networks` or `client_prefixes` batch: bytes in, bytes out,
+/// flows, rejected flows.
+fn traffic_arrays(batch: &RecordBatch) -> [Option<&Int64Array>; 4] {
+    ["bytes_in", "bytes_out", "flows", "rejected_flows"].map(|name| int64s(batch, name))
 }
 
 fn texts<'b>(batch: &'b RecordBatch, name: &str) -> Option<&'b StringArray> {
