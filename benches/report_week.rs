@@ -244,13 +244,15 @@ pub fn report_week(n_city_networks: usize) -> Report {
     );
     let (city_table, prefix_table, health_table) =
         (city_networks(), client_prefixes(), city_network_health());
+    let mut prefixes = builder.prefix_ranking();
     for_each_window(&networks, |_, rows| {
         // As the tables give them back: batches of the tables' own schemas.
         let batch = |result: Result<RecordBatch, _>| result.expect("rows fit their table");
         builder.add_city_networks(&batch(city_table.batch(&rows.city_rows)));
-        builder.add_prefixes(&batch(prefix_table.batch(&rows.prefix_rows)));
+        prefixes.add(&batch(prefix_table.batch(&rows.prefix_rows)));
         builder.add_health(&batch(health_table.batch(&rows.health_rows)));
     });
+    builder.set_prefixes(prefixes);
     builder.finish()
 }
 

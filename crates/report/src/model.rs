@@ -340,7 +340,7 @@ pub const CLIENT_COLUMNS: &[&str] = &[
 /// The other columns [`ReportBuilder::add_city_networks`] reads; no others are decoded.
 pub const TRAFFIC_COLUMNS: &[&str] = &["bytes_in", "bytes_out", "flows", "rejected_flows"];
 
-/// The columns [`ReportBuilder::add_prefixes`] reads.
+/// The columns [`PrefixRanking::add`] reads.
 pub const PREFIX_COLUMNS: &[&str] = &[
     "window_start",
     "client_prefix",
@@ -544,17 +544,6 @@ impl ReportBuilder {
                 );
             }
         }
-    }
-
-    /// Adds a batch of `client_prefixes` ([`PREFIX_COLUMNS`] at least).
-    pub fn add_prefixes(&mut self, batch: &RecordBatch) {
-        let mut ranking = PrefixRanking {
-            from: self.from,
-            to: self.to,
-            groups: std::mem::take(&mut self.groups[TopKind::Prefix as usize]),
-        };
-        ranking.add(batch);
-        self.set_prefixes(ranking);
     }
 
     /// An empty ranking of prefixes for this report's range, to fill apart (prefixes are
