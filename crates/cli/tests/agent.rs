@@ -477,6 +477,51 @@ fn a_delay_stepped_up_on_one_path_raises_local_performance_for_its_city_network(
         "p90 {p90} ms, expected {expected} ms"
     );
 
+    // The metrics of the slow windows: the agents' connections (two clients per host, all
+    // closed before the window's last poll), no bytes (no flow logs here, so none made up),
+    // and the RTT p90 of every city-network, Linköping's the delayed path's.
+    let emf = flowatlas_ok(&[
+        "health",
+        "--data",
+        &path(&tables),
+        "--from",
+        &from[..16],
+        "--to",
+        &to[..16],
+        "--emf",
+        "--no-write",
+    ]);
+    let emf: Vec<serde_json::Value> = emf
+        .split(|&byte| byte == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| serde_json::from_slice(line).unwrap())
+        .collect();
+    for window_start in [first_window + 300, first_window + 600] {
+        let lines: Vec<&serde_json::Value> = emf
+            .iter()
+            .filter(|line| line["_aws"]["Timestamp"] == window_start * 1000)
+            .collect();
+        assert_eq!(lines.len(), 4, "{lines:#?}");
+        let overall = lines[0];
+        assert_eq!(overall["ConnectionsNew"], 6, "{overall}");
+        assert_eq!(overall["ConnectionsOpen"], 0, "{overall}");
+        assert_eq!(overall["RttSource"], "tcp_srtt", "{overall}");
+        assert!(overall.get("BytesIn").is_none(), "{overall}");
+        assert!(
+            overall["PerformanceScore"].as_f64().unwrap() < 95.0,
+            "{overall}"
+        );
+        for line in &lines[1..] {
+            let p90 = line["RttP90"].as_f64().unwrap();
+            let label = line["CityNetwork"].as_str().unwrap();
+            if label.contains("Linköping") {
+                assert!(p90 >= 190.0, "{line}");
+            } else {
+                assert!(p90 < 100.0, "{line}");
+            }
+        }
+    }
+
     // Every city-network was judged in every window; only Linköping's traffic was degraded.
     let script = r#"
 import duckdb, json, sys

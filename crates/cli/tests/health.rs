@@ -150,6 +150,30 @@ print(rows, methods, days, performance, *events)
         during["AvailabilityScore"].as_f64().unwrap() < 95.0,
         "{during}"
     );
+    // Bytes in and out are the rollups' to the byte (DuckDB sums the same table); no agent
+    // ran, so no connection counts or round-trip times, not even zeros.
+    let sum_of = |name: &str| -> i64 { emf.iter().map(|line| line[name].as_i64().unwrap()).sum() };
+    let script = r#"
+import sys, duckdb
+print(*duckdb.connect().execute(f"""SELECT sum(bytes_in), sum(bytes_out)
+    FROM read_parquet('{sys.argv[1]}/city_networks/**/*.parquet', hive_partitioning = true)""").fetchone())
+"#;
+    let stdout = String::from_utf8(python(script, &[&path(&tables)])).unwrap();
+    assert_eq!(
+        stdout.trim(),
+        format!("{} {}", sum_of("BytesIn"), sum_of("BytesOut"))
+    );
+    for absent in [
+        "ConnectionsOpen",
+        "ConnectionsNew",
+        "RttP90",
+        "PerformanceScore",
+    ] {
+        assert!(
+            emf.iter().all(|line| line.get(absent).is_none()),
+            "{absent}"
+        );
+    }
 
     // Local events off: the same incident raises only the overall event.
     let config = base.join("config.json");

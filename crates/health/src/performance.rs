@@ -25,7 +25,7 @@ use std::collections::{HashMap, HashSet};
 
 use flowatlas_rollup::{Performance, RttHistogram, RttSource};
 
-use crate::assess::{Events, judged_range, ratio_tolerance};
+use crate::assess::{Connections, Events, judged_range, ratio_tolerance};
 use crate::baseline::{HISTORY_SECONDS, Method, Timeline, expected_at};
 use crate::event::{ImpactType, LocationWindow, Signal};
 use crate::{HealthConfig, HealthEvent, Observations, RatioEvidence};
@@ -103,10 +103,23 @@ impl PerformanceHealth {
 pub(crate) struct PerformanceAssessment {
     /// (window start, city-network, health), by window.
     pub rows: Vec<(i64, usize, PerformanceHealth)>,
-    /// (window start, overall score, active performance events after it), by window.
-    pub overall: Vec<(i64, Option<f64>, i64)>,
+    /// What each window measured and scored overall, by window.
+    pub overall: Vec<WindowPerformance>,
     /// Events, by start.
     pub events: Vec<HealthEvent>,
+}
+
+/// One window's performance, all traffic.
+pub(crate) struct WindowPerformance {
+    pub window_start: i64,
+    /// The overall performance score; `None` when nothing could be judged.
+    pub score: Option<f64>,
+    /// Active performance events after the window.
+    pub active_events: i64,
+    /// Percentiles of all traffic of the source the agents measured, else the load balancers'.
+    pub round_trip_time: Option<(RttSource, RoundTripTime)>,
+    /// The agents' connection counts; `None` where no agent measured.
+    pub connections: Option<Connections>,
 }
 
 /// Percentiles and retransmissions of one measured cell, read once.
@@ -280,6 +293,36 @@ impl<'o> Grid<'o> {
         })
     }
 
+    /// A window's percentiles over every city-network of one source (the agents' where they
+    /// measured, else the load balancers'), and the agents' connection counts.
+    fn window_totals(
+        &self,
+        window: usize,
+    ) -> (Option<(RttSource, RoundTripTime)>, Option<Connections>) {
+        let cells_of = |source: RttSource| {
+            self.measured[window]
+                .iter()
+                .filter_map(move |&city_network| self.cells.get(&(city_network, window, source)))
+        };
+        let round_trip_time = RttSource::ALL.into_iter().find_map(|source| {
+            let mut merged = RttHistogram::default();
+            for cell in cells_of(source) {
+                merged += &cell.performance.rtt;
+            }
+            Some((source, RoundTripTime::of(&merged)?))
+        });
+        let connections = cells_of(RttSource::TcpSrtt)
+            .map(|cell| Connections {
+                open: cell.performance.measures.connections_open,
+                new: cell.performance.measures.connections_new,
+            })
+            .reduce(|total, cell| Connections {
+                open: total.open + cell.open,
+                new: total.new + cell.new,
+            });
+        (round_trip_time, connections)
+    }
+
     /// Retransmissions now and usual, and whether they are beyond noise.
     fn loss(&self, city_network: usize, source: RttSource, now: usize) -> (RatioEvidence, bool) {
         let measures = &self.cells[&(city_network, now, source)]
@@ -435,9 +478,14 @@ pub(crate) fn assess_performance(
             &impacted,
             city_networks,
         );
-        found
-            .overall
-            .push((window_start, overall_score, events.active()));
+        let (round_trip_time, connections) = grid.window_totals(window);
+        found.overall.push(WindowPerformance {
+            window_start,
+            score: overall_score,
+            active_events: events.active(),
+            round_trip_time,
+            connections,
+        });
         found.rows.extend(
             rows.into_iter()
                 .map(|(city_network, health, _)| (window_start, city_network, health)),
