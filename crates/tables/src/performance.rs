@@ -164,6 +164,19 @@ pub fn read_city_network_performance(
     to: Option<i64>,
 ) -> Result<Vec<CityNetworkPerformanceRow>, WriteError> {
     let mut rows = Vec::new();
+    for_each_city_network_performance(data_dir, from, to, |row| rows.push(row))?;
+    Ok(rows)
+}
+
+/// Each `city_network_performance` row of `[from, to)` handed to `add` as it is decoded, so a
+/// week of rows is never in memory at once (the report merges their histograms). Rows of an
+/// unknown RTT source are skipped.
+pub fn for_each_city_network_performance(
+    data_dir: &Path,
+    from: Option<i64>,
+    to: Option<i64>,
+    mut add: impl FnMut(CityNetworkPerformanceRow),
+) -> Result<(), WriteError> {
     let mut texts = Texts::default();
     for_each_batch(
         &data_dir.join(city_network_performance().name),
@@ -175,7 +188,7 @@ pub fn read_city_network_performance(
                 let Some(rtt_source) = rtt_source_of(&columns, row) else {
                     continue;
                 };
-                rows.push(CityNetworkPerformanceRow {
+                add(CityNetworkPerformanceRow {
                     window_start: columns.seconds(row),
                     location: columns.location(row, &mut texts),
                     rtt_source,
@@ -184,8 +197,7 @@ pub fn read_city_network_performance(
                 });
             }
         },
-    )?;
-    Ok(rows)
+    )
 }
 
 /// The `prefix_performance` rows of the windows in `[from, to)`, for naming the prefixes of a
