@@ -16,7 +16,9 @@ use flowatlas_flowlog::{Field, Kind, Record, Value};
 use flowatlas_geo::{Enrichment, Peer};
 use parquet::arrow::ArrowWriter;
 
-use crate::{ColumnKind, TemporaryFile, WriteError, WrittenFile, partition_of, writer_properties};
+use crate::{
+    ColumnKind, TemporaryFile, WriteError, WrittenFile, partition_of, streamed_writer_properties,
+};
 
 /// Name of the table and its folder.
 pub const FLOWS: &str = "flows";
@@ -199,6 +201,27 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         .collect();
     Arc::new(Schema::new(fields))
 });
+
+/// The writer settings, with dictionaries off for the columns whose values are mostly distinct.
+static FLOWS_PROPERTIES: LazyLock<parquet::file::properties::WriterProperties> =
+    LazyLock::new(|| {
+        let mostly_distinct: Vec<&str> = COLUMNS
+            .iter()
+            .filter(|column| match column.source {
+                Source::Record(field) => {
+                    matches!(field.kind(), Kind::Ip | Kind::Timestamp)
+                        || matches!(
+                            field,
+                            Field::Bytes | Field::Packets | Field::Srcport | Field::Dstport
+                        )
+                }
+                Source::PeerIp => true,
+                _ => false,
+            })
+            .map(|column| column.name)
+            .collect();
+        streamed_writer_properties(&mostly_distinct)
+    });
 
 /// The `flows` table's Arrow schema.
 pub fn flows_schema() -> SchemaRef {
@@ -533,7 +556,7 @@ fn open(dir: &Path, source_id: &str, hour: i64) -> Result<Partition, WriteError>
         path: path.clone(),
         source,
     })?;
-    let writer = ArrowWriter::try_new(file, flows_schema(), Some(writer_properties(None)))
+    let writer = ArrowWriter::try_new(file, flows_schema(), Some(FLOWS_PROPERTIES.clone()))
         .map_err(|source| WriteError::Parquet {
             path: path.clone(),
             source,
