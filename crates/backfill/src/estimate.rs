@@ -11,7 +11,7 @@ const LAMBDA_USD_PER_REQUEST: f64 = 0.000_000_2;
 /// Time and cost of a plan.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Estimate {
-    /// Objects.
+    /// How many objects the plan would read.
     pub objects: u64,
     /// Bytes as stored.
     pub bytes: u64,

@@ -30,9 +30,9 @@ pub struct Selection {
 /// An object to process.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Planned {
-    /// Its bucket.
+    /// Bucket to read the object from.
     pub bucket: String,
-    /// Its key.
+    /// Object key, as listed.
     pub key: String,
     /// Size, ETag and time, from the listing.
     pub info: ObjectInfo,

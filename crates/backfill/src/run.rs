@@ -64,7 +64,7 @@ pub enum Event {
     Ignored {
         /// The object.
         key: String,
-        /// Why.
+        /// Reason it was left alone, e.g. not a flow log.
         why: String,
     },
     /// A try failed; another follows after a pause.

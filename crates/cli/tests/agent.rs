@@ -170,7 +170,8 @@ print(json.dumps(results))
     for query in ["slowest_isps.sql", "retransmissions_by_isp.sql"] {
         assert_eq!(results[query].as_array().unwrap().len(), 1, "{results}");
     }
-    assert!(results["slowest_isps.sql"][0][2].is_number(), "{results}");
+    assert_eq!(results["slowest_isps.sql"][0][0], "tcp_srtt", "{results}");
+    assert!(results["slowest_isps.sql"][0][3].is_number(), "{results}");
 
     // The delayed clients' prefix is the slowest.
     let ranking = flowatlas_ok(&[

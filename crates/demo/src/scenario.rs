@@ -50,7 +50,7 @@ pub enum Scope {
     CityNetwork {
         /// The ISP.
         asn: u32,
-        /// The city.
+        /// Name of one of the world's cities.
         city: &'static str,
     },
     /// One ISP in every city it serves.

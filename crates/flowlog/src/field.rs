@@ -32,11 +32,11 @@ const INT32: Kind = Kind::Int {
 };
 const INT64: Kind = Kind::Int { max: i64::MAX };
 
-/// Values of `log-status`.
+/// Every value AWS documents for `log-status`.
 pub const LOG_STATUS_VALUES: &[&str] = &["OK", "NODATA", "SKIPDATA"];
-/// Values of `action`.
+/// Every value AWS documents for `action`.
 pub const ACTION_VALUES: &[&str] = &["ACCEPT", "REJECT"];
-/// Values of `flow-direction`.
+/// Every value AWS documents for `flow-direction`.
 pub const FLOW_DIRECTION_VALUES: &[&str] = &["ingress", "egress"];
 
 macro_rules! catalogue {

@@ -79,7 +79,7 @@ pub enum Error {
     /// A Parquet column whose type cannot hold its field.
     #[error("Parquet column `{column}` has type {data_type}, which cannot hold field `{field}`")]
     ColumnType {
-        /// The column.
+        /// Column name as the Parquet file has it.
         column: String,
         /// Its Arrow type.
         data_type: String,

@@ -35,7 +35,7 @@ pub enum GeoError {
     WrongKind {
         /// The file.
         path: PathBuf,
-        /// Its `database_type`.
+        /// What the file's metadata says it holds, e.g. `GeoLite2-Country`.
         database_type: String,
         /// `ASN` or `location`.
         wanted: &'static str,

@@ -36,7 +36,7 @@ pub struct Facts {
     pub latitude: Option<f64>,
     /// Longitude of the location.
     pub longitude: Option<f64>,
-    /// Postal code.
+    /// Postal code as the database spells it (only some countries have them).
     pub postal_code: Option<Arc<str>>,
     /// GeoNames id of the most specific place known (city, else first subdivision, else
     /// country), where the database has one (MaxMind and DB-IP do). Stable across database

@@ -42,7 +42,7 @@ pub struct RatioEvidence {
 pub struct CityNetworkHealth {
     /// Start of the window, Unix seconds.
     pub window_start: i64,
-    /// The city-network.
+    /// Whose health this is: its identity and attributes.
     pub city_network: Arc<CityNetwork>,
     /// Bytes in + out observed.
     pub observed_bytes: i64,
@@ -85,7 +85,7 @@ pub struct OverallHealth {
     pub availability_score: Option<f64>,
     /// Always `None`: not measured from flow logs.
     pub performance_score: Option<f64>,
-    /// Bytes observed.
+    /// Bytes seen in the window, both directions.
     pub observed_bytes: i64,
     /// Bytes expected (observed where a city-network has no expectation).
     pub expected_bytes: i64,

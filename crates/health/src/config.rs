@@ -54,7 +54,7 @@ pub enum ConfigError {
     /// A key that is not part of the configuration.
     #[error("unknown key `{key}` (known: {known})")]
     UnknownKey {
-        /// The key.
+        /// The key as the configuration spelled it.
         key: String,
         /// The keys allowed where it was found.
         known: &'static str,
@@ -62,7 +62,7 @@ pub enum ConfigError {
     /// A value of the wrong type or out of range.
     #[error("`{key}`: {problem}")]
     Invalid {
-        /// The key.
+        /// The configuration key whose value is wrong.
         key: &'static str,
         /// What is wrong.
         problem: &'static str,

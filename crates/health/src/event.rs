@@ -115,7 +115,7 @@ impl Signal {
 /// One impacted city-network of an event, with its evidence over the event's windows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ImpactedLocation {
-    /// The city-network.
+    /// The impacted city-network: its identity and attributes.
     pub city_network: Arc<CityNetwork>,
     /// Expected bytes over its impacted windows.
     pub expected_bytes: i64,
@@ -153,7 +153,7 @@ pub struct HealthEvent {
     /// Lowest score in one window (the overall score for `AVAILABILITY`, the city-network's
     /// for `LOCAL_AVAILABILITY`).
     pub lowest_availability_score: f64,
-    /// Impacted windows.
+    /// How many windows the event judged as impacted.
     pub impacted_windows: i64,
     /// Expected bytes of the impacted city-networks over the impacted windows.
     pub expected_bytes: i64,

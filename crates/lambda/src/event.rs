@@ -12,7 +12,7 @@ use serde_json::Value;
 /// An object an event says was created.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectRef {
-    /// The bucket.
+    /// Bucket the object was created in.
     pub bucket: String,
     /// The key, decoded: keys in S3 notifications are URL-encoded.
     pub key: String,

@@ -16,7 +16,7 @@ use crate::metrics::Metrics;
 
 /// What lives from one cold start to the next invocations.
 pub struct State {
-    /// The settings.
+    /// Configuration read from the environment at cold start.
     pub settings: Settings,
     /// The S3 client.
     pub client: Client,

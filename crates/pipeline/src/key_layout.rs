@@ -7,9 +7,9 @@
 /// The account and Region a key names, when it follows one of AWS's layouts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KeyLocation {
-    /// The account ID.
+    /// The 12-digit AWS account that delivered the logs.
     pub account_id: Option<String>,
-    /// The Region.
+    /// AWS Region code, e.g. `eu-west-1`.
     pub region: Option<String>,
 }
 

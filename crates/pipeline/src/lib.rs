@@ -29,7 +29,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use flowatlas_flowlog::{Counts, Entry, LogStatus, Options, Reader, Reject};
 use flowatlas_geo::{Enricher, PeerFinder, PeerKind, PeerRules};
-use flowatlas_rollup::{CityNetworkRow, PerformanceRollup, PrefixRow, Rollup, RollupConfig};
+use flowatlas_rollup::{
+    CityNetworkRow, PerformanceRollup, PrefixRow, Rollup, RollupConfig, RttSource,
+};
 use flowatlas_tables::{
     FLOWS, FlowsWriter, Table, TemporaryFile, WrittenFile, city_network_performance, city_networks,
     client_prefixes, prefix_performance, write_partitioned,
@@ -116,7 +118,7 @@ pub enum Error {
     /// The object could not be opened or read.
     #[error("{object}: {source}")]
     Read {
-        /// The object.
+        /// Key or path of the object, for the message.
         object: String,
         /// What the reader said.
         source: flowatlas_flowlog::Error,
@@ -124,7 +126,7 @@ pub enum Error {
     /// The tables could not be written.
     #[error("{object}: {source}")]
     Write {
-        /// The object.
+        /// Key or path of the object whose tables failed.
         object: String,
         /// What the writer said.
         source: flowatlas_tables::WriteError,
@@ -386,7 +388,7 @@ pub fn process_tcp_stats(
         source: error,
     };
     let rows = flowatlas_tables::read_tcp_stats_file(path).map_err(write_error)?;
-    let mut performance = PerformanceRollup::default();
+    let mut performance = PerformanceRollup::new(RttSource::TcpSrtt);
     let mut enricher = enricher;
     for row in &rows {
         let enrichment = enricher

@@ -108,7 +108,7 @@ pub enum TopKind {
     Isp,
     /// City, subdivision and country.
     City,
-    /// Country.
+    /// Country alone, over every city and network in it.
     Country,
     /// Client prefix.
     Prefix,

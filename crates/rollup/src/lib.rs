@@ -16,7 +16,7 @@ mod rtt;
 
 pub use rtt::{
     CityNetworkPerformanceRow, Performance, PerformanceRollup, PrefixPerformanceRow,
-    RTT_RELATIVE_ERROR, RttHistogram, TcpMeasures, TcpStatsRow,
+    RTT_RELATIVE_ERROR, RttHistogram, RttSource, TcpMeasures, TcpStatsRow,
 };
 
 use std::collections::HashMap;
@@ -58,7 +58,7 @@ pub struct ServiceLocation {
     pub region: Option<Arc<str>>,
     /// Availability Zone ID.
     pub az_id: Option<Arc<str>>,
-    /// VPC.
+    /// VPC of the service's interface.
     pub vpc_id: Option<Arc<str>>,
 }
 

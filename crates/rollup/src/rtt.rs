@@ -173,6 +173,38 @@ pub struct TcpStatsRow {
     pub rtt: RttHistogram,
 }
 
+/// Where a round-trip time came from. Sources measure different things, so a percentile never
+/// mixes them: the performance tables key every row by its source.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RttSource {
+    /// The kernel's smoothed RTT of the service's own TCP connections (`flowatlas agent`).
+    #[default]
+    TcpSrtt,
+    /// A load balancer's TLS handshake time: about one RTT plus both ends' processing, a proxy
+    /// for the RTT, never the RTT itself.
+    TlsHandshake,
+}
+
+impl RttSource {
+    /// Every source, in the order of their names.
+    pub const ALL: [RttSource; 2] = [RttSource::TcpSrtt, RttSource::TlsHandshake];
+
+    /// The name written in the `rtt_source` column.
+    pub fn name(self) -> &'static str {
+        match self {
+            RttSource::TcpSrtt => "tcp_srtt",
+            RttSource::TlsHandshake => "tls_handshake",
+        }
+    }
+
+    /// The source a `rtt_source` column names; `None` for a name no version wrote.
+    pub fn from_name(name: &str) -> Option<RttSource> {
+        RttSource::ALL
+            .into_iter()
+            .find(|source| source.name() == name)
+    }
+}
+
 /// The merged measures of rows that share a key.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Performance {
@@ -196,6 +228,8 @@ pub struct CityNetworkPerformanceRow {
     pub window_start: i64,
     /// Where the connections were served.
     pub location: ServiceLocation,
+    /// What measured the round-trip times.
+    pub rtt_source: RttSource,
     /// The clients' city-network, as the `city_networks` table names it.
     pub client: Facts,
     /// Merged measures.
@@ -209,6 +243,8 @@ pub struct PrefixPerformanceRow {
     pub window_start: i64,
     /// Where the connections were served.
     pub location: ServiceLocation,
+    /// What measured the round-trip times.
+    pub rtt_source: RttSource,
     /// The clients' prefix.
     pub client_prefix: IpNetwork,
     /// The prefix's AS, place and city-network facts (from its network address).
@@ -221,14 +257,23 @@ pub struct PrefixPerformanceRow {
 /// location and client city-network (and per client prefix). Each prefix is enriched once, by
 /// its network address: the agent never sends a client address. City-networks are grouped by
 /// the same [`CityNetworkKey`] as the flow-log rollup; a row's facts are those of the first
-/// prefix that named it.
-#[derive(Default)]
+/// prefix that named it. One rollup holds one [`RttSource`]: an object carries one kind.
 pub struct PerformanceRollup {
+    rtt_source: RttSource,
     city_networks: HashMap<(i64, ServiceLocation, CityNetworkKey), (Facts, Performance)>,
     prefixes: HashMap<(i64, ServiceLocation, IpNetwork), (Facts, Performance)>,
 }
 
 impl PerformanceRollup {
+    /// An empty rollup of round-trip times measured by `rtt_source`.
+    pub fn new(rtt_source: RttSource) -> PerformanceRollup {
+        PerformanceRollup {
+            rtt_source,
+            city_networks: HashMap::new(),
+            prefixes: HashMap::new(),
+        }
+    }
+
     /// Adds a row with its prefix's enrichment.
     pub fn add(&mut self, row: &TcpStatsRow, enrichment: Option<&Enrichment>) {
         let client = city_network_facts(enrichment);
@@ -247,6 +292,7 @@ impl PerformanceRollup {
 
     /// The rows, ordered by window, location, then city-network or prefix.
     pub fn finish(self) -> (Vec<CityNetworkPerformanceRow>, Vec<PrefixPerformanceRow>) {
+        let rtt_source = self.rtt_source;
         let mut city_rows: Vec<CityNetworkPerformanceRow> = self
             .city_networks
             .into_iter()
@@ -254,6 +300,7 @@ impl PerformanceRollup {
                 |((window_start, location, _), (client, performance))| CityNetworkPerformanceRow {
                     window_start,
                     location,
+                    rtt_source,
                     client,
                     performance,
                 },
@@ -275,6 +322,7 @@ impl PerformanceRollup {
                     PrefixPerformanceRow {
                         window_start,
                         location,
+                        rtt_source,
                         client_prefix,
                         client,
                         performance,

@@ -48,7 +48,7 @@ pub enum Error {
     Request {
         /// The S3 operation.
         operation: &'static str,
-        /// The bucket.
+        /// Bucket the request went to.
         bucket: String,
         /// The key (or prefix).
         key: String,
@@ -68,7 +68,7 @@ pub enum Error {
 /// A bucket and a key prefix: `s3://bucket/prefix`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct S3Url {
-    /// The bucket.
+    /// Bucket name, without `s3://`.
     pub bucket: String,
     /// The key prefix: empty, or ending in `/` when the URL named a folder.
     pub prefix: String,
@@ -559,7 +559,7 @@ pub async fn delete(client: &Client, bucket: &str, key: &str) -> Result<(), Erro
 /// One listed object.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listed {
-    /// The key.
+    /// Object key, as listed.
     pub key: String,
     /// What S3 says about it.
     pub info: ObjectInfo,

@@ -81,7 +81,7 @@ pub enum ColumnKind {
     Int64,
     /// `INT32` / `int`.
     Int32,
-    /// `DOUBLE` / `double`.
+    /// `DOUBLE` / `double`: scores, rates and percentiles.
     Double,
     /// UTF-8 `STRING` / `string`.
     Text,
@@ -127,7 +127,7 @@ pub enum Cell<'r> {
     Int32(Option<i32>),
     /// A float.
     Double(Option<f64>),
-    /// Text.
+    /// Borrowed UTF-8 text; `None` writes null.
     Text(Option<&'r str>),
     /// Text made for the cell.
     OwnedText(String),
@@ -193,7 +193,7 @@ pub trait LocatedRow {
 
 /// Located rows that carry the flow logs' additive measures.
 pub trait RollupRow: LocatedRow {
-    /// Measures.
+    /// The additive counts the row's columns are read from.
     fn measures(&self) -> &Measures;
     /// Distinct client addresses.
     fn client_ips(&self) -> i64;
@@ -648,7 +648,7 @@ pub enum WriteError {
     /// Building the batch failed.
     #[error("table {table}: {source}")]
     Arrow {
-        /// The table.
+        /// Which table's batch, for the message.
         table: &'static str,
         /// What Arrow said.
         source: ArrowError,

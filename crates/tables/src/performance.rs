@@ -7,8 +7,8 @@ use std::path::Path;
 
 use flowatlas_geo::Facts;
 use flowatlas_rollup::{
-    CityNetworkPerformanceRow, Performance, PrefixPerformanceRow, RttHistogram, ServiceLocation,
-    TcpMeasures,
+    CityNetworkPerformanceRow, Performance, PrefixPerformanceRow, RttHistogram, RttSource,
+    ServiceLocation, TcpMeasures,
 };
 
 use crate::read::{Columns, for_each_batch};
@@ -30,6 +30,12 @@ macro_rules! performance_row {
             }
         }
 
+        impl SourcedRow for $row {
+            fn rtt_source(&self) -> RttSource {
+                self.rtt_source
+            }
+        }
+
         impl ClientRow for $row {
             fn client(&self) -> &Facts {
                 &self.client
@@ -45,6 +51,24 @@ macro_rules! performance_row {
             }
         }
     };
+}
+
+/// Rows keyed by what measured their round-trip times.
+trait SourcedRow {
+    fn rtt_source(&self) -> RttSource;
+}
+
+/// The `rtt_source` column, right after the location: every percentile is of one source.
+fn source_column<R: SourcedRow>() -> Column<R> {
+    Column {
+        nullable: false,
+        ..column(
+            "rtt_source",
+            ColumnKind::Text,
+            "What measured the RTTs: tcp_srtt (the kernel's smoothed RTT, flowatlas agent) or tls_handshake (a load balancer's TLS handshake time, about one RTT plus processing: a proxy). Never merge percentiles across sources.",
+            |row: &R| Cell::Text(Some(row.rtt_source().name())),
+        )
+    }
 }
 
 performance_row!(CityNetworkPerformanceRow);
@@ -88,6 +112,7 @@ fn derived_columns<R: TcpRow>() -> Vec<Column<R>> {
 /// city-network (the same client columns as `city_networks`).
 pub fn city_network_performance() -> Table<CityNetworkPerformanceRow> {
     let mut columns = leading_columns::<CityNetworkPerformanceRow>();
+    columns.push(source_column());
     columns.extend(client_columns::<CityNetworkPerformanceRow>());
     columns.extend(derived_columns::<CityNetworkPerformanceRow>());
     columns.extend(tcp_measure_columns::<CityNetworkPerformanceRow>());
@@ -101,6 +126,7 @@ pub fn city_network_performance() -> Table<CityNetworkPerformanceRow> {
 /// The `prefix_performance` table: one row per window × service location × client prefix.
 pub fn prefix_performance() -> Table<PrefixPerformanceRow> {
     let mut columns = leading_columns::<PrefixPerformanceRow>();
+    columns.push(source_column());
     columns.push(Column {
         nullable: false,
         ..column(
@@ -134,13 +160,16 @@ pub enum PerformanceMetric {
 pub struct PerformanceEntry {
     /// What it is, labelled as `flowatlas top` labels it.
     pub label: String,
+    /// What measured its round-trip times: a group is ranked once per source.
+    pub rtt_source: RttSource,
     /// Every row of the group, merged (histograms by adding weights).
     pub performance: Performance,
 }
 
 /// Ranks client ASes, cities, countries or prefixes by RTT p90 or retransmission rate over
 /// the windows in `[from, to)`, from `prefix_performance` (which carries both the prefix and
-/// its city-network facts). Groups without the metric (no samples, nothing sent) are left out.
+/// its city-network facts), one group per RTT source. Groups without the metric (no samples,
+/// nothing sent) are left out.
 /// Returns the ranking and the number of rows read.
 pub fn top_performance(
     data_dir: &Path,
@@ -151,18 +180,27 @@ pub fn top_performance(
     n: usize,
 ) -> Result<(Vec<PerformanceEntry>, usize), WriteError> {
     let key_columns = key_columns(by);
-    let mut groups: HashMap<String, PerformanceEntry> = HashMap::new();
+    let mut groups: HashMap<(RttSource, String), PerformanceEntry> = HashMap::new();
     let mut n_rows = 0;
     let table = prefix_performance();
     for_each_batch(&data_dir.join(table.name), from, to, |batch| {
         let columns = Columns { batch };
         for row in columns.rows_in(from, to) {
+            // Files written before the column existed hold the agent's RTTs; a name this
+            // version does not know cannot be merged with anything it knows.
+            let Some(rtt_source) = columns
+                .text("rtt_source", row)
+                .map_or(Some(RttSource::TcpSrtt), RttSource::from_name)
+            else {
+                continue;
+            };
             n_rows += 1;
             let parts = key_parts(batch, key_columns, row);
             let group = &mut groups
-                .entry(identity_of(by, &parts))
+                .entry((rtt_source, identity_of(by, &parts)))
                 .or_insert_with(|| PerformanceEntry {
                     label: label_of(by, &parts),
+                    rtt_source,
                     performance: Performance::default(),
                 })
                 .performance;

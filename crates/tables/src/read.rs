@@ -168,7 +168,7 @@ pub struct HealthEventRecord {
     pub peak_percent_of_total_traffic_impacted: f64,
     /// Lowest score in one window.
     pub lowest_availability_score: f64,
-    /// Impacted windows.
+    /// How many windows the event judged as impacted.
     pub impacted_windows: i64,
     /// Bytes the impacted city-networks were expected to carry.
     pub expected_bytes: i64,

@@ -198,8 +198,8 @@ fn write_performance(
     if !json {
         writeln!(
             out,
-            "{:>4}  {:<44} {:>9} {:>9} {:>9} {:>8} {:>10}",
-            "#", "client", "p50 ms", "p90 ms", "p95 ms", "retrans", "out"
+            "{:>4}  {:<44} {:<13} {:>9} {:>9} {:>9} {:>8} {:>10}",
+            "#", "client", "rtt source", "p50 ms", "p90 ms", "p95 ms", "retrans", "out"
         )?;
     }
     for (idx, entry) in entries.iter().enumerate() {
@@ -208,7 +208,7 @@ fn write_performance(
         let retransmit_percent = measures.retransmission_rate().map(|rate| 100.0 * rate);
         if json {
             let json = serde_json::json!({
-                "rank": idx + 1, "client": entry.label,
+                "rank": idx + 1, "client": entry.label, "rtt_source": entry.rtt_source.name(),
                 "rtt_p50_ms": quantile_ms(0.5), "rtt_p90_ms": quantile_ms(0.9), "rtt_p95_ms": quantile_ms(0.95),
                 "retransmit_percent": retransmit_percent, "bytes_in": measures.bytes_in,
                 "bytes_out": measures.bytes_out, "connections_new": measures.connections_new,
@@ -220,8 +220,9 @@ fn write_performance(
             let label: String = entry.label.chars().take(44).collect();
             writeln!(
                 out,
-                "{:>4}  {label:<44} {:>9} {:>9} {:>9} {:>7}% {:>10}",
+                "{:>4}  {label:<44} {:<13} {:>9} {:>9} {:>9} {:>7}% {:>10}",
                 idx + 1,
+                entry.rtt_source.name(),
                 cell(quantile_ms(0.5)),
                 cell(quantile_ms(0.9)),
                 cell(quantile_ms(0.95)),
