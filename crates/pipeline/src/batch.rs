@@ -150,15 +150,7 @@ impl<'c> Batch<'c> {
         let mut object = read_object(reader, &source, config, enricher)?;
         if object.rollup_files.parts > 0 {
             // Larger than the budget: its parts are written, and so is the rest, as its own.
-            let (city_rows, prefix_rows) = object.take_rows();
-            object
-                .rollup_files
-                .write(&city_rows, &prefix_rows)
-                .map_err(object.write_error())?;
-            drop((city_rows, prefix_rows));
-            let report = object.finish()?;
-            commit_object(&config.out_dir, &source, &report)?;
-            committed.push(report);
+            committed.push(object.commit_alone(&config.out_dir, &source)?);
             return Ok(committed);
         }
         let (city_rows, prefix_rows) = object.take_rows();

@@ -430,16 +430,7 @@ pub fn process_reader(
     config: &Config,
     enricher: Option<&mut Enricher>,
 ) -> Result<ObjectReport, Error> {
-    let mut object = read_object(reader, source, config, enricher)?;
-    let (city_rows, prefix_rows) = object.take_rows();
-    object
-        .rollup_files
-        .write(&city_rows, &prefix_rows)
-        .map_err(object.write_error())?;
-    drop((city_rows, prefix_rows));
-    let report = object.finish()?;
-    commit::commit_object(&config.out_dir, source, &report)?;
-    Ok(report)
+    read_object(reader, source, config, enricher)?.commit_alone(&config.out_dir, source)
 }
 
 /// An object read to its end: its report so far, the rollup rows not yet written, and its
@@ -468,6 +459,19 @@ impl ReadObject<'_> {
             std::mem::take(&mut self.city_rows),
             std::mem::take(&mut self.prefix_rows),
         )
+    }
+
+    /// Writes the rows still held as the object's own last part, puts its files in place and
+    /// commits it (manifest last).
+    fn commit_alone(mut self, out_dir: &Path, source: &Source) -> Result<ObjectReport, Error> {
+        let (city_rows, prefix_rows) = self.take_rows();
+        self.rollup_files
+            .write(&city_rows, &prefix_rows)
+            .map_err(self.write_error())?;
+        drop((city_rows, prefix_rows));
+        let report = self.finish()?;
+        commit::commit_object(out_dir, source, &report)?;
+        Ok(report)
     }
 
     /// Puts the object's own files in place and lists them in its report.
