@@ -13,15 +13,12 @@
 //! the demo can never be mistaken for real networks.
 //!
 //! [`Scenario`] is the same world over weeks, as rollup rows with injected incidents and their
-//! ground truth, and [`score`] grades health events against it.
+//! ground truth.
 #![deny(missing_docs)]
 
 mod scenario;
 
-pub use scenario::{
-    FoundEvent, IncidentScore, InjectedIncident, Quality, Scenario, Scope, Slowdown, score,
-    score_performance,
-};
+pub use scenario::{InjectedIncident, Scenario, Scope, Slowdown};
 
 use std::f64::consts::PI;
 use std::io::Write;
