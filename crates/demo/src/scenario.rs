@@ -19,9 +19,9 @@ use flowatlas_rollup::{
     WINDOW_SECONDS,
 };
 
-use crate::{
-    ACCOUNT, DAY_START, Network, REGION, Random, SUBNETS_PER_NETWORK, subnet_place, world,
-};
+use crate::random::Random;
+use crate::world::{Network, SUBNETS_PER_NETWORK, subnet_place, world};
+use crate::{ACCOUNT, DAY_START, REGION};
 
 /// The service's Availability Zones: each client prefix is served from one.
 const AZ_IDS: [&str; 2] = ["use1-az1", "use1-az2"];
