@@ -6,7 +6,7 @@
 mod corpus;
 mod report_week;
 
-pub use corpus::{Corpus, CorpusError, CorpusSpec, write_corpus};
+pub use corpus::{BUSY_OBJECTS, Corpus, CorpusError, CorpusSpec, SMALL_OBJECTS, write_corpus};
 pub use report_week::{WEEK_START, WEEK_WINDOWS, WeekFiles, report_week, write_week};
 
 use flowatlas_flowlog::{Entry, Field, Kind, Options, Reader};

@@ -24,6 +24,7 @@
 //! Types are Athena-safe: signed integers only, timestamps in milliseconds UTC, snake_case names.
 #![deny(missing_docs)]
 
+mod batch_sources;
 mod catalog;
 mod flows;
 mod health;
@@ -33,6 +34,9 @@ mod tcp;
 mod temporary;
 mod top;
 
+pub use batch_sources::{
+    FileSource, SOURCES_KEY, batch_file_stem, is_batch_file, remove_source_rows,
+};
 pub use catalog::{CatalogTable, PARTITION_KEYS};
 pub use flows::{FLOWS, FlowsWriter, flows_catalog, flows_schema};
 pub use health::{city_network_health, health_events};
@@ -65,7 +69,7 @@ use flowatlas_rollup::{CityNetworkKey, CityNetworkRow, Measures, PrefixRow, Serv
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesBuilder};
 
 /// Version of the tables' schemas, written into every file's metadata.
 pub const SCHEMA_VERSION: &str = "2";
@@ -706,6 +710,36 @@ pub const ZSTD_MIN_ROWS: usize = 32 * 1024;
 /// [`ZSTD_MIN_ROWS`] rows; `None`: not known in advance, as when streaming), statistics on
 /// pages, sized row groups.
 pub fn writer_properties(rows: Option<usize>) -> WriterProperties {
+    writer_properties_builder(rows)
+        .set_key_value_metadata(Some(vec![schema_version_metadata()]))
+        .build()
+}
+
+fn schema_version_metadata() -> KeyValue {
+    KeyValue::new(
+        "flowatlas.schema_version".to_string(),
+        SCHEMA_VERSION.to_string(),
+    )
+}
+
+/// The streamed `flows` table's settings: [`writer_properties`] with zstd at level 1 (the table
+/// is written at the speed records are read; level 3 took a tenth of that time) and without
+/// dictionaries for the columns named, whose values are mostly distinct (addresses, times,
+/// counts): building a dictionary only to drop it cost more than it saved.
+pub(crate) fn streamed_writer_properties(mostly_distinct: &[&str]) -> WriterProperties {
+    let mut builder = writer_properties_builder(None)
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
+        .set_key_value_metadata(Some(vec![schema_version_metadata()]));
+    for column in mostly_distinct {
+        builder = builder.set_column_dictionary_enabled(
+            parquet::schema::types::ColumnPath::from(*column),
+            false,
+        );
+    }
+    builder.build()
+}
+
+fn writer_properties_builder(rows: Option<usize>) -> WriterPropertiesBuilder {
     let compression = match rows {
         Some(rows) if rows < ZSTD_MIN_ROWS => Compression::SNAPPY,
         _ => Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()),
@@ -715,11 +749,57 @@ pub fn writer_properties(rows: Option<usize>) -> WriterProperties {
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(128 * 1024))
         .set_created_by(format!("flowatlas {}", env!("CARGO_PKG_VERSION")))
-        .set_key_value_metadata(Some(vec![KeyValue::new(
-            "flowatlas.schema_version".to_string(),
-            SCHEMA_VERSION.to_string(),
-        )]))
-        .build()
+}
+
+/// Writes rows as one Parquet file under a temporary name beside `path` (its folder created),
+/// not yet in place: the caller persists it. `sources`, for a file holding several objects'
+/// rows, names them in row order ([`SOURCES_KEY`]).
+pub fn write_rows_file<R>(
+    table: &Table<R>,
+    rows: &[R],
+    path: &Path,
+    sources: Option<&[FileSource]>,
+) -> Result<TemporaryFile, WriteError> {
+    let folder = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(folder).map_err(|source| WriteError::Io {
+        path: folder.to_path_buf(),
+        source,
+    })?;
+    let batch = table.batch(rows).map_err(|source| WriteError::Arrow {
+        table: table.name,
+        source,
+    })?;
+    write_batch_file(table.schema(), &batch, path, sources)
+}
+
+fn write_batch_file(
+    schema: SchemaRef,
+    batch: &RecordBatch,
+    path: &Path,
+    sources: Option<&[FileSource]>,
+) -> Result<TemporaryFile, WriteError> {
+    let (temporary, file) = TemporaryFile::create(path).map_err(|source| WriteError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let parquet_error = |source| WriteError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut metadata = vec![schema_version_metadata()];
+    if let Some(sources) = sources {
+        metadata.push(KeyValue::new(
+            SOURCES_KEY.to_string(),
+            batch_sources::to_json(sources),
+        ));
+    }
+    let properties = writer_properties_builder(Some(batch.num_rows()))
+        .set_key_value_metadata(Some(metadata))
+        .build();
+    let mut writer = ArrowWriter::try_new(file, schema, Some(properties)).map_err(parquet_error)?;
+    writer.write(batch).map_err(parquet_error)?;
+    writer.close().map_err(parquet_error)?;
+    Ok(temporary)
 }
 
 /// `dt=YYYY-MM-DD/hour=HH` of a Unix time.
@@ -775,28 +855,7 @@ pub fn write_partitioned<R: PartitionTime + Clone>(
             .join(partition_of(hour * 3_600))
             .join(format!("{name}.parquet"));
         let path = dir.join(&relative);
-        let folder = path.parent().unwrap_or(dir);
-        std::fs::create_dir_all(folder).map_err(|source| WriteError::Io {
-            path: folder.to_path_buf(),
-            source,
-        })?;
-        let batch = table.batch(rows).map_err(|source| WriteError::Arrow {
-            table: table.name,
-            source,
-        })?;
-        let (temporary, file) = TemporaryFile::create(&path).map_err(|source| WriteError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let parquet_error = |source| WriteError::Parquet {
-            path: path.clone(),
-            source,
-        };
-        let properties = writer_properties(Some(rows.len()));
-        let mut writer =
-            ArrowWriter::try_new(file, table.schema(), Some(properties)).map_err(parquet_error)?;
-        writer.write(&batch).map_err(parquet_error)?;
-        writer.close().map_err(parquet_error)?;
+        let temporary = write_rows_file(table, rows, &path, None)?;
         temporary.persist().map_err(|source| WriteError::Io {
             path: path.clone(),
             source,
