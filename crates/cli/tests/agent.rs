@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use flowatlas_tables::read_tcp_stats;
 use flowatlas_testkit::netns::{CLIENT_IP, CLIENT_PREFIX, Link, client, serve};
-use support::{flowatlas_ok, python, scratch};
+use support::{flowatlas_ok, health_lines, python, scratch};
 
 /// A second client address, in TEST-NET-1: the clients behind the delay line.
 const SLOW_CLIENT_IP: &str = "192.0.2.10";
@@ -433,22 +433,8 @@ fn a_delay_stepped_up_on_one_path_raises_local_performance_for_its_city_network(
         &path(&fleet),
     ]);
     let iso = flowatlas_health::publish::iso_time;
-    let (from, to) = (iso(first_window), iso(first_window + 900));
-    let stdout = flowatlas_ok(&[
-        "health",
-        "--data",
-        &path(&tables),
-        "--from",
-        &from[..16],
-        "--to",
-        &to[..16],
-        "--json",
-    ]);
-    let lines: Vec<serde_json::Value> = stdout
-        .split(|&byte| byte == b'\n')
-        .filter(|line| !line.is_empty())
-        .map(|line| serde_json::from_slice(line).unwrap())
-        .collect();
+    let health = |output: &[&str]| health_lines(&tables, first_window, first_window + 900, output);
+    let lines = health(&["--json"]);
     let local: Vec<&serde_json::Value> = lines
         .iter()
         .filter(|line| {
@@ -480,22 +466,7 @@ fn a_delay_stepped_up_on_one_path_raises_local_performance_for_its_city_network(
     // The metrics of the slow windows: the agents' connections (two clients per host, all
     // closed before the window's last poll), no bytes (no flow logs here, so none made up),
     // and the RTT p90 of every city-network, Linköping's the delayed path's.
-    let emf = flowatlas_ok(&[
-        "health",
-        "--data",
-        &path(&tables),
-        "--from",
-        &from[..16],
-        "--to",
-        &to[..16],
-        "--emf",
-        "--no-write",
-    ]);
-    let emf: Vec<serde_json::Value> = emf
-        .split(|&byte| byte == b'\n')
-        .filter(|line| !line.is_empty())
-        .map(|line| serde_json::from_slice(line).unwrap())
-        .collect();
+    let emf = health(&["--emf", "--no-write"]);
     for window_start in [first_window + 300, first_window + 600] {
         let lines: Vec<&serde_json::Value> = emf
             .iter()

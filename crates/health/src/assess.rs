@@ -86,6 +86,33 @@ pub struct CityNetworkHealth {
     pub performance: Option<PerformanceHealth>,
 }
 
+impl CityNetworkHealth {
+    /// A row with nothing observed or judged yet: what the performance pass starts from for a
+    /// city-network with round-trip times but no flow-log traffic in the window.
+    pub(crate) fn unjudged(window_start: i64, city_network: Arc<CityNetwork>) -> CityNetworkHealth {
+        CityNetworkHealth {
+            window_start,
+            city_network,
+            observed_bytes: 0,
+            expected_bytes: None,
+            baseline: None,
+            history_days: 0,
+            demand_scale: None,
+            availability_score: None,
+            performance_score: None,
+            percent_of_client_location_impacted: None,
+            percent_of_total_traffic_impacted: None,
+            percent_of_total_traffic: 0.0,
+            unanswered_out: RatioEvidence::default(),
+            unanswered_in: RatioEvidence::default(),
+            reset: RatioEvidence::default(),
+            rejected: RatioEvidence::default(),
+            impact_signal: None,
+            performance: None,
+        }
+    }
+}
+
 /// One window, all traffic: what CloudWatch alarms watch.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OverallHealth {
@@ -558,26 +585,9 @@ fn merge_performance(
         let index = *row_of
             .entry((window_start, Arc::as_ptr(shared)))
             .or_insert_with(|| {
-                assessment.city_networks.push(CityNetworkHealth {
-                    window_start,
-                    city_network: shared.clone(),
-                    observed_bytes: 0,
-                    expected_bytes: None,
-                    baseline: None,
-                    history_days: 0,
-                    demand_scale: None,
-                    availability_score: None,
-                    performance_score: None,
-                    percent_of_client_location_impacted: None,
-                    percent_of_total_traffic_impacted: None,
-                    percent_of_total_traffic: 0.0,
-                    unanswered_out: RatioEvidence::default(),
-                    unanswered_in: RatioEvidence::default(),
-                    reset: RatioEvidence::default(),
-                    rejected: RatioEvidence::default(),
-                    impact_signal: None,
-                    performance: None,
-                });
+                assessment
+                    .city_networks
+                    .push(CityNetworkHealth::unjudged(window_start, shared.clone()));
                 assessment.city_networks.len() - 1
             });
         let row = &mut assessment.city_networks[index];

@@ -388,32 +388,7 @@ mod tests {
 
         let window_start = 1_780_326_000;
         let row = |asn: u32, observed_bytes: i64, p90_ms: Option<f64>| CityNetworkHealth {
-            window_start,
-            city_network: Arc::new(crate::CityNetwork {
-                account_id: None,
-                region: None,
-                client: flowatlas_geo::Facts {
-                    asn: Some(asn),
-                    city: Some("Springfield".into()),
-                    country_code: Some("US".into()),
-                    ..flowatlas_geo::Facts::default()
-                },
-            }),
             observed_bytes,
-            expected_bytes: None,
-            baseline: None,
-            history_days: 0,
-            demand_scale: None,
-            availability_score: None,
-            performance_score: None,
-            percent_of_client_location_impacted: None,
-            percent_of_total_traffic_impacted: None,
-            percent_of_total_traffic: 0.0,
-            unanswered_out: Default::default(),
-            unanswered_in: Default::default(),
-            reset: Default::default(),
-            rejected: Default::default(),
-            impact_signal: None,
             performance: p90_ms.map(|p90_ms| PerformanceHealth {
                 rtt_source: RttSource::TlsHandshake,
                 measured_weight: 10,
@@ -429,6 +404,19 @@ mod tests {
                 percent_of_total_traffic_degraded: None,
                 signal: None,
             }),
+            ..CityNetworkHealth::unjudged(
+                window_start,
+                Arc::new(crate::CityNetwork {
+                    account_id: None,
+                    region: None,
+                    client: flowatlas_geo::Facts {
+                        asn: Some(asn),
+                        city: Some("Springfield".into()),
+                        country_code: Some("US".into()),
+                        ..flowatlas_geo::Facts::default()
+                    },
+                }),
+            )
         };
         let assessment = Assessment {
             city_networks: vec![

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use flowatlas_health::ImpactType;
 
 use crate::format::{bytes, clock, date_time, escape, percent};
-use crate::model::{CityNetworkView, EventView, Report, RttView, Top};
+use crate::model::{CityNetworkView, EventView, Report, RttView, Top, WindowPoint};
 use crate::svg::{Chart, Series, line_chart, sparkline};
 use crate::world;
 
@@ -101,31 +101,12 @@ fn overview(out: &mut String, report: &Report) {
     out.push_str(r#"<section id="overview"><h2>Overview</h2>"#);
     out.push_str("<h3>Availability</h3>");
     if report.assessed {
-        let lowest = report
-            .windows
-            .iter()
-            .filter_map(|window| window.availability)
-            .fold(100.0_f64, f64::min);
-        line_chart(
+        score_chart(
             out,
-            &Chart {
-                title: "Overall availability score over time, events shaded",
-                from: report.from,
-                to: report.to,
-                y_min: (lowest - 5.0).clamp(0.0, 90.0),
-                y_max: 100.0,
-                y_format: |value| format!("{value:.0}"),
-                series: vec![Series {
-                    name: "availability score",
-                    class: "availability",
-                    points: report
-                        .windows
-                        .iter()
-                        .map(|window| (window.start, window.availability))
-                        .collect(),
-                }],
-                spans: event_spans(report),
-            },
+            report,
+            "Overall availability score over time, events shaded",
+            ("availability score", "availability"),
+            |window| window.availability,
         );
     } else {
         out.push_str(
@@ -138,31 +119,12 @@ fn overview(out: &mut String, report: &Report) {
         .any(|window| window.performance.is_some())
     {
         out.push_str("<h3>Performance</h3>");
-        let lowest = report
-            .windows
-            .iter()
-            .filter_map(|window| window.performance)
-            .fold(100.0_f64, f64::min);
-        line_chart(
+        score_chart(
             out,
-            &Chart {
-                title: "Overall performance score over time (share of measured traffic not degraded), events shaded",
-                from: report.from,
-                to: report.to,
-                y_min: (lowest - 5.0).clamp(0.0, 90.0),
-                y_max: 100.0,
-                y_format: |value| format!("{value:.0}"),
-                series: vec![Series {
-                    name: "performance score",
-                    class: "performance",
-                    points: report
-                        .windows
-                        .iter()
-                        .map(|window| (window.start, window.performance))
-                        .collect(),
-                }],
-                spans: event_spans(report),
-            },
+            report,
+            "Overall performance score over time (share of measured traffic not degraded), events shaded",
+            ("performance score", "performance"),
+            |window| window.performance,
         );
     }
     out.push_str("<h3>Traffic</h3>");
@@ -223,6 +185,43 @@ fn overview(out: &mut String, report: &Report) {
         out.push_str("</ul>");
     }
     out.push_str("</section>");
+}
+
+/// A score (0–100) per window over the range, events shaded; the axis starts a little below
+/// the lowest score.
+fn score_chart(
+    out: &mut String,
+    report: &Report,
+    title: &str,
+    (name, class): (&'static str, &'static str),
+    score_of: fn(&WindowPoint) -> Option<f64>,
+) {
+    let lowest = report
+        .windows
+        .iter()
+        .filter_map(score_of)
+        .fold(100.0_f64, f64::min);
+    line_chart(
+        out,
+        &Chart {
+            title,
+            from: report.from,
+            to: report.to,
+            y_min: (lowest - 5.0).clamp(0.0, 90.0),
+            y_max: 100.0,
+            y_format: |value| format!("{value:.0}"),
+            series: vec![Series {
+                name,
+                class,
+                points: report
+                    .windows
+                    .iter()
+                    .map(|window| (window.start, score_of(window)))
+                    .collect(),
+            }],
+            spans: event_spans(report),
+        },
+    );
 }
 
 /// An id for an event's section.
