@@ -326,10 +326,14 @@ const WEEK: i64 = 7 * 86_400;
 ///
 /// Time is compressed, and the test says how: each agent run lasts seconds, not five minutes,
 /// so its rows (read back from the agent's own files) are relabelled to consecutive windows
-/// (`T`, `T + 5 min`, `T + 10 min`, `T` ten minutes before the current window). The health
-/// engine needs weeks of history: it is the first, undelayed window's measured rows copied to
-/// the same times of week one, two and three weeks before. Every RTT, byte and connection in
-/// the tables is the agent's measurement of real TCP; only the window labels are moved.
+/// (`T`, `T + 5 min`, `T + 10 min`, `T` fifteen minutes before the current window, so all are
+/// past). The health engine needs weeks of history: it is synthesised, and only from the
+/// first, undelayed run's measured rows, copied to the same times of week one, two and three
+/// weeks before each judged window, so the expected RTTs come from real measurements. Every
+/// RTT, byte and connection in the tables is the agent's measurement of real TCP; only the
+/// window labels are moved. Restarting the agent per window stands for a window boundary (a
+/// 2-minute test cannot wait for two real 5-minute windows); the service, the clients' paths
+/// and the delay line stay up throughout.
 #[test]
 fn a_delay_stepped_up_on_one_path_raises_local_performance_for_its_city_network() {
     use flowatlas_tables::{tcp_stats, write_partitioned};
