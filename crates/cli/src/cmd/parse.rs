@@ -163,12 +163,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                         }
                         let peer = finder.find(&record);
                         context.kinds[peer.kind as usize] += 1;
-                        let enrichment = match (peer.kind, peer.ip) {
-                            (PeerKind::Internet | PeerKind::Aws, Some(ip)) => {
-                                Some(context.enricher.enrich(ip))
-                            }
-                            _ => None,
-                        };
+                        let enrichment = context.enricher.enrich_peer(&peer);
                         write_peer(&mut line, &peer, enrichment.as_deref());
                         line.extend_from_slice(b"}\n");
                     }
