@@ -804,13 +804,7 @@ fn write_batch_file(
 /// `dt=YYYY-MM-DD/hour=HH` of a Unix time.
 pub fn partition_of(seconds: i64) -> String {
     let hour = seconds.rem_euclid(86_400) / 3_600;
-    format!("dt={}/hour={hour:02}", utc_date(seconds))
-}
-
-/// `YYYY-MM-DD` of a Unix time, UTC.
-pub fn utc_date(seconds: i64) -> String {
-    let (year, month, day) = flowatlas_rollup::utc_ymd(seconds);
-    format!("{year:04}-{month:02}-{day:02}")
+    format!("dt={}/hour={hour:02}", flowatlas_time::utc_date(seconds))
 }
 
 /// Writes rows as `<dir>/<table>/<partition>/<name>.parquet` (`name`: the source id, or one of

@@ -338,7 +338,7 @@ fn peer_summary(context: &PeerContext) -> String {
             "\n  {} ({}, built {}): {:.1}% hit rate over {} networks looked up",
             db.path().display(),
             db.database_type(),
-            flowatlas_tables::utc_date(i64::try_from(db.build_epoch()).unwrap_or(i64::MAX)),
+            flowatlas_time::utc_date(i64::try_from(db.build_epoch()).unwrap_or(i64::MAX)),
             percent(n_found, n_looked_up),
             n_looked_up
         ));
