@@ -26,6 +26,7 @@
 
 mod batch_sources;
 mod catalog;
+mod cloudformation;
 mod flows;
 mod health;
 mod performance;
@@ -38,6 +39,7 @@ pub use batch_sources::{
     FileSource, SOURCES_KEY, batch_file_stem, is_batch_file, remove_source_rows,
 };
 pub use catalog::{CatalogTable, PARTITION_KEYS};
+pub use cloudformation::{glue_resources, named_query_resource};
 pub use flows::{FLOWS, FlowsWriter, flows_catalog, flows_schema};
 pub use health::{city_network_health, health_events};
 pub use performance::{
