@@ -29,22 +29,16 @@ pub fn read_city_networks(
     from: Option<i64>,
     to: Option<i64>,
 ) -> Result<Vec<CityNetworkRow>, WriteError> {
-    let mut rows = Vec::new();
-    let mut texts = Texts::default();
-    for_each_batch(data_dir, &city_networks().definition(), from, to, |batch| {
-        let columns = Columns { batch };
-        for row in columns.rows_in(from, to) {
-            let client = columns.client(row, &mut texts);
-            rows.push(CityNetworkRow {
-                window_start: columns.seconds(row),
-                location: columns.location(row, &mut texts),
-                client,
-                measures: columns.measures(row),
-                client_ips: columns.int64("client_ips", row).unwrap_or(0),
-            });
-        }
-    })?;
-    Ok(rows)
+    let table = city_networks().definition();
+    read_rows(data_dir, &table, from, to, |columns, row, texts| {
+        Some(CityNetworkRow {
+            window_start: columns.seconds(row),
+            location: columns.location(row, texts),
+            client: columns.client(row, texts),
+            measures: columns.measures(row),
+            client_ips: columns.int64("client_ips", row).unwrap_or(0),
+        })
+    })
 }
 
 /// The `client_prefixes` rows of the windows in `[from, to)` (Unix seconds; open when `None`).
@@ -54,40 +48,24 @@ pub fn read_client_prefixes(
     from: Option<i64>,
     to: Option<i64>,
 ) -> Result<Vec<PrefixRow>, WriteError> {
-    let mut rows = Vec::new();
-    let mut texts = Texts::default();
-    for_each_batch(
-        data_dir,
-        &client_prefixes().definition(),
-        from,
-        to,
-        |batch| {
-            let columns = Columns { batch };
-            for row in columns.rows_in(from, to) {
-                let Some(client_prefix) = columns
-                    .text("client_prefix", row)
-                    .and_then(|prefix| prefix.parse().ok())
-                else {
-                    continue;
-                };
-                rows.push(PrefixRow {
-                    window_start: columns.seconds(row),
-                    location: columns.location(row, &mut texts),
-                    client_prefix,
-                    city_network_id: texts
-                        .get(columns.text("city_network_id", row))
-                        .unwrap_or_else(|| Arc::from("")),
-                    client_asn: columns.int64("client_asn", row).map(|asn| asn as u32),
-                    client_as_name: texts.get(columns.text("client_as_name", row)),
-                    client_country_code: texts.get(columns.text("client_country_code", row)),
-                    client_city: texts.get(columns.text("client_city", row)),
-                    measures: columns.measures(row),
-                    client_ips: columns.int64("client_ips", row).unwrap_or(0),
-                });
-            }
-        },
-    )?;
-    Ok(rows)
+    let table = client_prefixes().definition();
+    read_rows(data_dir, &table, from, to, |columns, row, texts| {
+        let client_prefix = columns.text("client_prefix", row)?.parse().ok()?;
+        Some(PrefixRow {
+            window_start: columns.seconds(row),
+            location: columns.location(row, texts),
+            client_prefix,
+            city_network_id: texts
+                .get(columns.text("city_network_id", row))
+                .unwrap_or_else(|| Arc::from("")),
+            client_asn: columns.int64("client_asn", row).map(|asn| asn as u32),
+            client_as_name: texts.get(columns.text("client_as_name", row)),
+            client_country_code: texts.get(columns.text("client_country_code", row)),
+            client_city: texts.get(columns.text("client_city", row)),
+            measures: columns.measures(row),
+            client_ips: columns.int64("client_ips", row).unwrap_or(0),
+        })
+    })
 }
 
 /// The `city_network_health` rows of the windows in `[from, to)` (Unix seconds; open when
@@ -304,6 +282,30 @@ pub fn read_health_events(
     })?;
     events.sort_by(|a, b| (a.started_at, &a.event_id).cmp(&(b.started_at, &b.event_id)));
     Ok(events)
+}
+
+/// The rows of a table's files whose windows lie in `[from, to)` (Unix seconds; open when
+/// `None`), each decoded by `row_of` from its batch's columns; `None` skips a row (one the
+/// writers never write, such as an unparsable prefix). Texts are shared as the rollup shares
+/// them.
+pub(crate) fn read_rows<T>(
+    data_dir: &Path,
+    table: &TableDefinition,
+    from: Option<i64>,
+    to: Option<i64>,
+    mut row_of: impl FnMut(&Columns<'_>, usize, &mut Texts) -> Option<T>,
+) -> Result<Vec<T>, WriteError> {
+    let mut rows = Vec::new();
+    let mut texts = Texts::default();
+    for_each_batch(data_dir, table, from, to, |batch| {
+        let columns = Columns { batch };
+        rows.extend(
+            columns
+                .rows_in(from, to)
+                .filter_map(|row| row_of(&columns, row, &mut texts)),
+        );
+    })?;
+    Ok(rows)
 }
 
 /// Opens every file of a table under `data_dir` in the range, checked against the table's
