@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMillisecondType};
 use arrow_array::{Array, ArrayRef, RecordBatch};
-use flowatlas_geo::Facts;
+use flowatlas_geo::{FactField, FactInput, FactKind, Facts};
 use flowatlas_health::{
     CityNetwork, CityNetworkHealth, Identity, ImpactType, Method, PerformanceHealth, RatioEvidence,
     RoundTripTime, Signal, Status,
@@ -466,23 +466,20 @@ impl Columns<'_> {
 
     /// The client columns shared by `city_networks` and `city_network_health`.
     pub(crate) fn client(&self, row: usize, texts: &mut Texts) -> Facts {
-        let mut text = |name| texts.get(self.text(name, row));
-        Facts {
-            asn: self.int64("client_asn", row).map(|asn| asn as u32),
-            as_name: text("client_as_name"),
-            country_code: text("client_country_code"),
-            country: text("client_country"),
-            subdivision_code: text("client_subdivision_code"),
-            subdivision: text("client_subdivision"),
-            city: text("client_city"),
-            metro_code: self.int32("client_metro_code", row),
-            latitude: self.double("client_latitude", row),
-            longitude: self.double("client_longitude", row),
-            postal_code: None,
-            geoname_id: self
-                .int64("client_geoname_id", row)
-                .and_then(|id| u32::try_from(id).ok()),
+        let mut facts = Facts::default();
+        for &field in FactField::ALL {
+            let Some(column) = field.client_column() else {
+                continue;
+            };
+            let value = match field.kind() {
+                FactKind::Int64 => FactInput::Int(self.int64(column, row)),
+                FactKind::Int32 => FactInput::Int(self.int32(column, row).map(i64::from)),
+                FactKind::Double => FactInput::Double(self.double(column, row)),
+                FactKind::Text => FactInput::Text(texts.get(self.text(column, row))),
+            };
+            field.set(&mut facts, value);
         }
+        facts
     }
 
     fn ratio(&self, observed: &str, expected: &str, row: usize) -> RatioEvidence {
