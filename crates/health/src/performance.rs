@@ -176,6 +176,9 @@ struct Grid<'o> {
     cells: HashMap<(usize, usize, RttSource), Cell<'o>>,
     /// City-networks measured in each window.
     measured: Vec<Vec<usize>>,
+    /// The agents' connection counts of each window, every `tcp_srtt` row's (those without an
+    /// RTT sample too: an idle connection is still open).
+    connections: Vec<Option<Connections>>,
     /// City-network × window judged degraded: left out of later baselines.
     degraded: HashSet<(usize, usize)>,
 }
@@ -193,10 +196,16 @@ impl<'o> Grid<'o> {
         let timeline = Timeline::new(starts);
         let mut cells = HashMap::new();
         let mut measured = vec![Vec::new(); timeline.len()];
+        let mut connections: Vec<Option<Connections>> = vec![None; timeline.len()];
         for (&(city_network, window, source), performance) in &observations.performance {
             let Ok(index) = timeline.starts.binary_search(&window) else {
                 continue;
             };
+            if source == RttSource::TcpSrtt {
+                let total = connections[index].get_or_insert_with(Connections::default);
+                total.open += performance.measures.connections_open;
+                total.new += performance.measures.connections_new;
+            }
             let Some(round_trip_time) = RoundTripTime::of(&performance.rtt) else {
                 continue;
             };
@@ -217,6 +226,7 @@ impl<'o> Grid<'o> {
             timeline,
             cells,
             measured,
+            connections,
             degraded: HashSet::new(),
         }
     }
@@ -299,28 +309,16 @@ impl<'o> Grid<'o> {
         &self,
         window: usize,
     ) -> (Option<(RttSource, RoundTripTime)>, Option<Connections>) {
-        let cells_of = |source: RttSource| {
-            self.measured[window]
-                .iter()
-                .filter_map(move |&city_network| self.cells.get(&(city_network, window, source)))
-        };
         let round_trip_time = RttSource::ALL.into_iter().find_map(|source| {
             let mut merged = RttHistogram::default();
-            for cell in cells_of(source) {
-                merged += &cell.performance.rtt;
+            for city_network in &self.measured[window] {
+                if let Some(cell) = self.cells.get(&(*city_network, window, source)) {
+                    merged += &cell.performance.rtt;
+                }
             }
             Some((source, RoundTripTime::of(&merged)?))
         });
-        let connections = cells_of(RttSource::TcpSrtt)
-            .map(|cell| Connections {
-                open: cell.performance.measures.connections_open,
-                new: cell.performance.measures.connections_new,
-            })
-            .reduce(|total, cell| Connections {
-                open: total.open + cell.open,
-                new: total.new + cell.new,
-            });
-        (round_trip_time, connections)
+        (round_trip_time, self.connections[window])
     }
 
     /// Retransmissions now and usual, and whether they are beyond noise.
