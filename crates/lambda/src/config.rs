@@ -55,7 +55,9 @@ pub struct Settings {
 pub struct HealthSettings {
     /// Thresholds, in Internet Monitor's `HealthEventsConfig` shape.
     pub config: flowatlas_health::HealthConfig,
-    /// Days of history read before the assessed windows (at most 28: four weeks).
+    /// `FLOWATLAS_HEALTH_HISTORY_DAYS` (1–28), still read so templates that set it deploy.
+    /// FIXME: unused since the health job derives the history it reads from the engine's
+    /// constants; remove with the template's `HealthHistoryDays` parameter.
     pub history_days: i64,
     /// Windows younger than this are not assessed yet: their flow logs are still arriving.
     pub delay: Duration,
