@@ -17,12 +17,14 @@
 //!
 //! **The state is a cache of the tables, never the truth.** A state that is missing,
 //! unreadable, of another version or configuration, older than [`STALE_AFTER_SECONDS`], or not
-//! before the run's windows (a run `--at` an earlier time, a clock that jumped) is rebuilt: the
-//! run starts after the newest window `city_network_health` holds within
-//! [`REBUILD_LOOKBACK_SECONDS`], or earlier at the start of the earliest event `health_events`
-//! records as active there, re-judging from it so its trackers are replayed; with no judged
-//! window in that span (an empty destination) it judges the last [`FIRST_RUN_SECONDS`] with the
-//! history before counted as unjudged, as [`assess_range`] does.
+//! before the run's windows (a run `--at` an earlier time, a clock that jumped) is rebuilt by
+//! replaying: the run re-judges from the newest window `city_network_health` holds within
+//! [`REBUILD_LOOKBACK_SECONDS`] (a candidate event may have started in it), moved back to the
+//! start of any event `health_events` records there whose tracker was not at rest just before
+//! (active, or resolved fewer than `CLOSE_AFTER` windows before), until none is; judgements are
+//! deterministic, so the replay rewrites the same rows and rebuilds the trackers exactly. With no
+//! judged window in that span (an empty destination) it judges the last [`FIRST_RUN_SECONDS`]
+//! with the history before counted as unjudged, as [`assess_range`] does.
 //!
 //! **Order of writes**: the health tables first (each file published atomically), the state
 //! last, so a run killed mid-way leaves the previous state, and the next run judges the same
@@ -38,8 +40,8 @@ use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use flowatlas_health::{
-    Assessment, Before, Carry, CityNetworkHealth, Earlier, HISTORY_SECONDS, HealthConfig,
-    HealthEvent, Observations, Status, assess, assess_after,
+    Assessment, Before, CLOSE_AFTER, Carry, CityNetworkHealth, Earlier, HISTORY_SECONDS,
+    HealthConfig, HealthEvent, Observations, assess, assess_after,
 };
 use flowatlas_rollup::WINDOW_SECONDS;
 use flowatlas_tables::{
@@ -269,15 +271,27 @@ async fn rebuild_from(
         .map(|row| row.window_start)
         .max()
         .unwrap_or(newest_hour - WINDOW_SECONDS);
-    let after_judged = newest_judged + WINDOW_SECONDS;
     let event_hours = destination.hours_with_files(HEALTH_EVENTS, lookback, to).await?;
     run.files_downloaded += destination.fetch(view, HEALTH_EVENTS, &event_hours).await?;
-    let earliest_active = read_health_events(&view.dir, Some(lookback), Some(after_judged))?
-        .iter()
-        .filter(|event| event.status == Status::Active && event.started_at >= lookback)
-        .map(|event| event.started_at)
-        .min();
-    Ok(earliest_active.map_or(after_judged, |start| start.min(after_judged)))
+    let events = read_health_events(&view.dir, Some(lookback), Some(to))?;
+    // Replay from a window before which every tracker was at rest: the newest judged window
+    // (a candidate raised by the next window may have started in it), moved back to the start
+    // of any recorded event whose tracker was not at rest just before it, until none is.
+    let mut replay_from = newest_judged;
+    loop {
+        let unrested = |event: &&flowatlas_tables::HealthEventRecord| {
+            let rests_at = event
+                .ended_at
+                .map(|end| end + i64::from(CLOSE_AFTER) * WINDOW_SECONDS);
+            event.started_at < replay_from
+                && event.started_at >= lookback
+                && rests_at.is_none_or(|rests_at| rests_at >= replay_from)
+        };
+        match events.iter().filter(unrested).map(|event| event.started_at).min() {
+            Some(start) => replay_from = start,
+            None => return Ok(replay_from),
+        }
+    }
 }
 
 /// The windows of `[from, to)` in hours that hold data, at most [`MAX_WINDOWS_PER_RUN`], and
