@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use flowatlas_demo::Random;
 use flowatlas_geo::Facts;
-use flowatlas_rollup::{CityNetworkKey, CityNetworkRow, Measures, PrefixRow, ServiceLocation, WINDOW_SECONDS};
+use flowatlas_rollup::{
+    CityNetworkKey, CityNetworkRow, Measures, PrefixRow, ServiceLocation, WINDOW_SECONDS,
+};
 use flowatlas_tables::{WriteError, city_networks, client_prefixes, write_partitioned};
 
 /// Rows and files written.

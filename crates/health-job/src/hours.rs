@@ -60,9 +60,15 @@ mod tests {
 
     #[test]
     fn ranges_widen_to_whole_hours() {
-        assert_eq!(whole_hours(MONDAY + 60, MONDAY + 60), (MONDAY, MONDAY + HOUR));
+        assert_eq!(
+            whole_hours(MONDAY + 60, MONDAY + 60),
+            (MONDAY, MONDAY + HOUR)
+        );
         assert_eq!(whole_hours(MONDAY, MONDAY + HOUR), (MONDAY, MONDAY + HOUR));
-        assert_eq!(whole_hours(MONDAY - 1, MONDAY + 1), (MONDAY - HOUR, MONDAY + HOUR));
+        assert_eq!(
+            whole_hours(MONDAY - 1, MONDAY + 1),
+            (MONDAY - HOUR, MONDAY + HOUR)
+        );
         assert_eq!(window_of(MONDAY + 299), MONDAY);
         assert_eq!(window_of(-1), -300);
     }

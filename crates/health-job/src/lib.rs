@@ -223,8 +223,13 @@ pub async fn assess_scheduled(
         earlier: &earlier,
         carry: &carry,
     };
-    let (assessment, resumed) =
-        assess_after(&mut observations, config, Some(from), Some(judged_to), before);
+    let (assessment, resumed) = assess_after(
+        &mut observations,
+        config,
+        Some(from),
+        Some(judged_to),
+        before,
+    );
     run.assessment = assessment;
     run.files_written = write_judged(destination, &view, &run.assessment, from, judged_to).await?;
     // Every window before `judged_to` is decided when the run stopped at its bound; otherwise
@@ -265,13 +270,17 @@ async fn rebuild_from(
         return Ok(window_of(to - FIRST_RUN_SECONDS));
     };
     let newest = BTreeSet::from([newest_hour]);
-    run.files_downloaded += destination.fetch(view, CITY_NETWORK_HEALTH, &newest).await?;
+    run.files_downloaded += destination
+        .fetch(view, CITY_NETWORK_HEALTH, &newest)
+        .await?;
     let newest_judged = read_city_network_health(&view.dir, Some(newest_hour), Some(to))?
         .iter()
         .map(|row| row.window_start)
         .max()
         .unwrap_or(newest_hour - WINDOW_SECONDS);
-    let event_hours = destination.hours_with_files(HEALTH_EVENTS, lookback, to).await?;
+    let event_hours = destination
+        .hours_with_files(HEALTH_EVENTS, lookback, to)
+        .await?;
     run.files_downloaded += destination.fetch(view, HEALTH_EVENTS, &event_hours).await?;
     let events = read_health_events(&view.dir, Some(lookback), Some(to))?;
     // Replay from a window before which every tracker was at rest: the newest judged window
@@ -287,7 +296,12 @@ async fn rebuild_from(
                 && event.started_at >= lookback
                 && rests_at.is_none_or(|rests_at| rests_at >= replay_from)
         };
-        match events.iter().filter(unrested).map(|event| event.started_at).min() {
+        match events
+            .iter()
+            .filter(unrested)
+            .map(|event| event.started_at)
+            .min()
+        {
             Some(start) => replay_from = start,
             None => return Ok(replay_from),
         }
@@ -331,8 +345,11 @@ fn read_observations(dir: &Path, hours: &BTreeSet<i64>) -> Result<Observations, 
     }
     // After the flow-log rows, so a city-network's attributes are theirs.
     for &(from, to) in &spans {
-        observations
-            .add_city_network_performance(&read_city_network_performance(dir, Some(from), Some(to))?);
+        observations.add_city_network_performance(&read_city_network_performance(
+            dir,
+            Some(from),
+            Some(to),
+        )?);
         observations.add_prefix_performance(&read_prefix_performance(dir, Some(from), Some(to))?);
     }
     Ok(observations)
@@ -343,9 +360,11 @@ fn read_observations(dir: &Path, hours: &BTreeSet<i64>) -> Result<Observations, 
 /// `event-<start>-<hash of the id>`.
 fn event_file_name(event_id: &str, started_at: i64) -> String {
     // FNV-1a: stable across builds and platforms, unlike std's hasher.
-    let hash = event_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
+    let hash = event_id
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
     format!("event-{started_at}-{hash:016x}")
 }
 
@@ -373,14 +392,20 @@ async fn write_judged(
         rows = read_city_network_health(&view.dir, Some(hour_of(from)), Some(from))?;
     }
     rows.extend(assessment.city_networks.iter().cloned());
-    let mut written: Vec<PathBuf> = write_partitioned(&city_network_health(), &rows, &view.dir, HEALTH_SOURCE_ID)?
-        .into_iter()
-        .map(|file| file.path)
-        .collect();
+    let mut written: Vec<PathBuf> =
+        write_partitioned(&city_network_health(), &rows, &view.dir, HEALTH_SOURCE_ID)?
+            .into_iter()
+            .map(|file| file.path)
+            .collect();
     let mut event_files = HashSet::new();
     for event in &assessment.events {
         let name = event_file_name(&event.event_id, event.started_at);
-        for file in write_partitioned(&health_events(), std::slice::from_ref(event), &view.dir, &name)? {
+        for file in write_partitioned(
+            &health_events(),
+            std::slice::from_ref(event),
+            &view.dir,
+            &name,
+        )? {
             written.push(file.path);
         }
         event_files.insert(format!("{name}.parquet"));

@@ -67,10 +67,8 @@ impl Destination {
                 let nanos = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |since| since.subsec_nanos());
-                let dir = std::env::temp_dir().join(format!(
-                    "flowatlas-health-{}-{nanos}",
-                    std::process::id()
-                ));
+                let dir = std::env::temp_dir()
+                    .join(format!("flowatlas-health-{}-{nanos}", std::process::id()));
                 std::fs::create_dir_all(&dir).map_err(file_error(&dir))?;
                 Ok(View { dir, scratch: true })
             }
@@ -122,7 +120,9 @@ impl Destination {
                             partition.file_name().to_string_lossy()
                         );
                         let holds_file = std::fs::read_dir(partition.path()).is_ok_and(|files| {
-                            files.flatten().any(|file| is_table_file(&file.file_name().to_string_lossy()))
+                            files
+                                .flatten()
+                                .any(|file| is_table_file(&file.file_name().to_string_lossy()))
                         });
                         if let Some(hour) = hour_of_partition(&relative)
                             && in_range(hour)
@@ -134,9 +134,12 @@ impl Destination {
                 }
             }
             Destination::S3 { client, tables, .. } => {
-                let folders =
-                    flowatlas_s3::list_folders(client, &tables.bucket, &tables.key(&format!("{table}/")))
-                        .await?;
+                let folders = flowatlas_s3::list_folders(
+                    client,
+                    &tables.bucket,
+                    &tables.key(&format!("{table}/")),
+                )
+                .await?;
                 for folder in folders {
                     let Some(day) = folder
                         .trim_end_matches('/')
@@ -173,7 +176,11 @@ impl Destination {
     }
 
     /// The names of `table`'s files in the partition of `hour`.
-    pub(crate) async fn files_in_hour(&self, table: &str, hour: i64) -> Result<Vec<String>, JobError> {
+    pub(crate) async fn files_in_hour(
+        &self,
+        table: &str,
+        hour: i64,
+    ) -> Result<Vec<String>, JobError> {
         let relative = format!("{table}/{}/", partition_of(hour));
         let names = match self {
             Destination::Folder(dir) => match std::fs::read_dir(dir.join(&relative)) {
@@ -191,7 +198,10 @@ impl Destination {
                     .collect()
             }
         };
-        Ok(names.into_iter().filter(|name| is_table_file(name)).collect())
+        Ok(names
+            .into_iter()
+            .filter(|name| is_table_file(name))
+            .collect())
     }
 
     /// Puts what a run wrote into the view (`written`, relative paths) into the destination,
@@ -221,8 +231,14 @@ impl Destination {
         };
         for relative in written {
             let key = tables.key(&relative.to_string_lossy());
-            flowatlas_s3::upload_file(client, &tables.bucket, &key, &view.dir.join(relative), *part_size)
-                .await?;
+            flowatlas_s3::upload_file(
+                client,
+                &tables.bucket,
+                &key,
+                &view.dir.join(relative),
+                *part_size,
+            )
+            .await?;
         }
         for relative in removed {
             let key = tables.key(&relative.to_string_lossy());
@@ -255,7 +271,8 @@ impl Destination {
             Destination::Folder(dir) => {
                 std::fs::create_dir_all(dir).map_err(file_error(dir))?;
                 let path = dir.join(STATE_NAME);
-                let (temporary, mut file) = TemporaryFile::create(&path).map_err(file_error(&path))?;
+                let (temporary, mut file) =
+                    TemporaryFile::create(&path).map_err(file_error(&path))?;
                 std::io::Write::write_all(&mut file, text.as_bytes()).map_err(file_error(&path))?;
                 file.sync_all().map_err(file_error(&path))?;
                 temporary.persist().map_err(file_error(&path))
@@ -283,7 +300,11 @@ impl Destination {
                         midnight_of(day.file_name().to_string_lossy().strip_prefix("dt=")?)
                     })
                     .collect();
-                Ok(days.iter().min().zip(days.iter().max()).map(|(&a, &b)| (a, b)))
+                Ok(days
+                    .iter()
+                    .min()
+                    .zip(days.iter().max())
+                    .map(|(&a, &b)| (a, b)))
             }
             Destination::S3 { client, tables, .. } => {
                 Ok(flowatlas_s3::table_days(client, tables, table).await?)
@@ -335,6 +356,9 @@ mod tests {
             Some(1_780_272_000 + 13 * HOUR)
         );
         assert_eq!(hour_of_partition("dt=2026-06-01/hour=24"), None);
-        assert_eq!(hour_of_partition(&partition_of(1_780_272_000 + 7_300)), Some(1_780_272_000 + 7_200));
+        assert_eq!(
+            hour_of_partition(&partition_of(1_780_272_000 + 7_300)),
+            Some(1_780_272_000 + 7_200)
+        );
     }
 }

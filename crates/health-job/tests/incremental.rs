@@ -121,7 +121,8 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 #[test]
 fn scheduled_runs_give_the_events_of_one_run_over_all_of_history() {
     let scenario = Scenario::new(3, 3);
-    let at = |day: i64, hour: i64, minute: i64| scenario.start + day * DAY + hour * HOUR + minute * 60;
+    let at =
+        |day: i64, hour: i64, minute: i64| scenario.start + day * DAY + hour * HOUR + minute * 60;
     let split = at(16, 17, 0);
     let end = at(17, 21, 0);
     let config = HealthConfig::default();
@@ -171,7 +172,9 @@ fn scheduled_runs_give_the_events_of_one_run_over_all_of_history() {
     assert_eq!(most_windows, MAX_WINDOWS_PER_RUN, "the catch-up is bounded");
     assert!(rebuilt.contains(&Rebuild::Missing), "{rebuilt:?}");
     assert!(
-        rebuilt.iter().any(|why| matches!(why, Rebuild::Unreadable(_))),
+        rebuilt
+            .iter()
+            .any(|why| matches!(why, Rebuild::Unreadable(_))),
         "{rebuilt:?}"
     );
     assert!(rebuilt.contains(&Rebuild::Ahead), "{rebuilt:?}");

@@ -12,8 +12,8 @@ use crate::baseline::{
 };
 use crate::event::{ImpactType, LocationWindow, Signal, Tracker, WindowEvidence};
 use crate::observations::Counts;
-use crate::resume::{Carry, CityNetworkState, Earlier, Resumed, TrackerState};
 use crate::performance::{PerformanceAssessment, assess_performance};
+use crate::resume::{Carry, CityNetworkState, Earlier, Resumed, TrackerState};
 use crate::{CityNetwork, HealthConfig, HealthEvent, LocalConfig, Observations, PerformanceHealth};
 
 /// A traffic shortfall counts as impact only beyond this share of the expected traffic ...
@@ -490,9 +490,15 @@ impl<'c> Events<'c> {
     /// The trackers not at rest, for the next run.
     pub(crate) fn carry(&self, city_networks: &[Arc<CityNetwork>]) -> Vec<TrackerState> {
         let overall = self.overall.state(None, city_networks);
-        let local = self.local.iter().enumerate().filter_map(|(index, tracker)| {
-            tracker.as_ref()?.state(Some(&city_networks[index]), city_networks)
-        });
+        let local = self
+            .local
+            .iter()
+            .enumerate()
+            .filter_map(|(index, tracker)| {
+                tracker
+                    .as_ref()?
+                    .state(Some(&city_networks[index]), city_networks)
+            });
         overall.into_iter().chain(local).collect()
     }
 
@@ -560,20 +566,29 @@ pub fn assess_after(
         .iter()
         .chain(&before.carry.performance)
     {
-        let locations = saved.candidate.locations.iter().map(|(city_network, _)| city_network);
+        let locations = saved
+            .candidate
+            .locations
+            .iter()
+            .map(|(city_network, _)| city_network);
         for city_network in saved.city_network.iter().chain(locations) {
             observations.add_city_network(&city_network.city_network());
         }
     }
-    let (mut assessment, availability) = assess_availability(observations, config, from, to, before);
-    let (performance, performance_carry) = assess_performance(observations, config, from, to, before);
+    let (mut assessment, availability) =
+        assess_availability(observations, config, from, to, before);
+    let (performance, performance_carry) =
+        assess_performance(observations, config, from, to, before);
     merge_performance(&mut assessment, performance, observations);
     let resumed = Resumed {
         carry: Carry {
             availability,
             performance: performance_carry,
         },
-        last_judged: assessment.overall.last().map(|overall| overall.window_start),
+        last_judged: assessment
+            .overall
+            .last()
+            .map(|overall| overall.window_start),
     };
     (assessment, resumed)
 }
@@ -715,11 +730,9 @@ fn assess_availability(
             grid.demand[window] = demand;
         }
     }
-    for (city_network, window) in observations.earlier_cells(
-        &before.earlier.impacted,
-        &grid.timeline.starts,
-        judge_from,
-    ) {
+    for (city_network, window) in
+        observations.earlier_cells(&before.earlier.impacted, &grid.timeline.starts, judge_from)
+    {
         let index = grid.at(city_network, window);
         grid.impacted[index] = true;
     }

@@ -26,9 +26,9 @@ use std::collections::{HashMap, HashSet};
 use flowatlas_rollup::{Performance, RttHistogram, RttSource};
 
 use crate::assess::{Before, Events, judged_range, ratio_tolerance};
-use crate::resume::TrackerState;
 use crate::baseline::{HISTORY_SECONDS, Method, Timeline, expected_at};
 use crate::event::{ImpactType, LocationWindow, Signal};
+use crate::resume::TrackerState;
 use crate::{HealthConfig, HealthEvent, Observations, RatioEvidence};
 
 /// Degraded traffic starts above this many times the expected p90 ...

@@ -746,8 +746,13 @@ mod tests {
             overall: Vec::new(),
             events: vec![event.clone(), performance_event],
         };
-        write_partitioned(&crate::city_network_health(), &assessment.city_networks, &dir, "x")
-            .unwrap();
+        write_partitioned(
+            &crate::city_network_health(),
+            &assessment.city_networks,
+            &dir,
+            "x",
+        )
+        .unwrap();
         write_partitioned(&crate::health_events(), &assessment.events, &dir, "x").unwrap();
 
         assert_eq!(read_city_network_health(&dir, None, None).unwrap(), health);
