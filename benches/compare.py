@@ -43,8 +43,17 @@ TARGETS = [
     ("flowatlas vs DuckDB, 1 thread", "flowatlas-1", "duckdb-1", 2.0),
     ("flowatlas vs DuckDB, all cores", "flowatlas-all", "duckdb-all", 2.0),
     ("flowatlas vs the Python pipeline, 1 thread", "flowatlas-1", "python", 50.0),
+    # Issue 17: as fast as decompression on one core, twice as fast on two, for busy
+    # interfaces' objects and for small VPCs' objects alike.
+    ("flowatlas, 1 thread, vs `gzip -dc` (issue 17)", "flowatlas-1", "gzip -dc", 1.0),
+    ("flowatlas, all cores, vs `gzip -dc` (issue 17)", "flowatlas-all", "gzip -dc", 2.0),
+    ("small objects, 1 thread, vs `gzip -dc`", "small-1", "gzip-small", 1.0),
+    ("small objects, all cores, vs `gzip -dc`", "small-all", "gzip-small", 2.0),
 ]
+# Issue 17: `--flows` per core.
+FLOWS_TARGET_PER_S = 1_000_000
 RSS_TARGET_MIB = 256
+SMALL_CORPUS_RECORDS = 304 * 650
 PARSE_TARGET_PER_S = 4_000_000
 
 
@@ -59,6 +68,7 @@ class Contender:
     seconds: list = field(default_factory=list)
     peak_rss_kib: list = field(default_factory=list)
     outputs: list = field(default_factory=list)
+    corpus: dict | None = None
 
 
 def run_child(command, keep_stdout=True):
@@ -102,9 +112,10 @@ def build():
     return release / "flowatlas", release / "flowatlas-bench"
 
 
-def corpus(helper, records, seed, one_object):
+def corpus(helper, records, seed, one_object=False, small=False):
     """The corpus for these parameters, written once and reused."""
-    name = f"{records}-records-seed-{seed}" + ("-one-object" if one_object else "")
+    name = (f"{records}-records-seed-{seed}" + ("-one-object" if one_object else "")
+            + ("-small-objects" if small else ""))
     folder = cargo_target_dir() / "bench-corpus" / name
     summary_path = folder / "corpus.json"
     if not summary_path.exists():
@@ -112,6 +123,8 @@ def corpus(helper, records, seed, one_object):
         command = [helper, "corpus", "--records", str(records), "--seed", str(seed), folder]
         if one_object:
             command.insert(2, "--one-object")
+        if small:
+            command.insert(2, "--small-objects")
         _, _, output = run_child(command)
         summary_path.write_text(output)
     return json.loads(summary_path.read_text())
@@ -127,7 +140,7 @@ def check_versions():
     return found
 
 
-def contenders(flowatlas, helper, before, data, big, scratch, cores):
+def contenders(flowatlas, helper, before, data, big, small, scratch, cores):
     objects = data["objects"]
     databases = ["--asn-db", data["asn_db"], "--geo-db", data["city_db"]]
     duckdb_sql = (CONTENDERS / "duckdb_rollup.sql").read_text()
@@ -143,7 +156,7 @@ def contenders(flowatlas, helper, before, data, big, scratch, cores):
         command = [binary, "process", "--json", "--out", out, "--threads", str(threads),
                    *databases, *(["--flows"] if flows else []), *corpus["objects"]]
         label = "1" if threads == 1 else f"all ({cores})"
-        return Contender(key, name, label, "yes", command, out)
+        return Contender(key, name, label, "yes", command, out, corpus=corpus)
 
     def duckdb_run(key, threads):
         out = scratch / key
@@ -182,12 +195,22 @@ def contenders(flowatlas, helper, before, data, big, scratch, cores):
                       1, False, big),
         flowatlas_run("one-object-flows", "flowatlas process --flows, one object", flowatlas,
                       1, True, big),
+        Contender("gzip-small", "`gzip -dc`, small objects", "1", "-",
+                  ["gzip", "-dc", *small["objects"]], corpus=small),
+        flowatlas_run("small-1", "flowatlas process, small objects", flowatlas, 1, False,
+                      small),
+        flowatlas_run("small-all", "flowatlas process, small objects", flowatlas, cores,
+                      False, small),
     ]
     if before:
         runs.append(flowatlas_run("before-1", f"flowatlas process before ({before.name})",
                                   before, 1, False))
         runs.append(flowatlas_run("before-all", f"flowatlas process before ({before.name})",
                                   before, cores, False))
+        runs.append(flowatlas_run("before-small-1", f"before ({before.name}), small objects",
+                                  before, 1, False, small))
+        runs.append(flowatlas_run("before-small-all", f"before ({before.name}), small objects",
+                                  before, cores, False, small))
     return runs
 
 
@@ -198,7 +221,7 @@ def measure(runs, rounds):
             if contender.out_dir:
                 shutil.rmtree(contender.out_dir, ignore_errors=True)
                 contender.out_dir.mkdir(parents=True)
-            keep_stdout = contender.key != "gzip -dc"
+            keep_stdout = not contender.key.startswith("gzip")
             seconds, rss, output = run_child(contender.command, keep_stdout)
             contender.seconds.append(seconds)
             contender.peak_rss_kib.append(rss)
@@ -207,7 +230,7 @@ def measure(runs, rounds):
                   f"{rss / 1024:7.1f} MiB", file=sys.stderr)
 
 
-def check_agreement(by_key, data):
+def check_agreement(by_key, data, small):
     """flowatlas, the Python pipeline and DuckDB must have summed the same traffic."""
     ok_bytes = {}
     for key in ("flowatlas-1", "python", "duckdb-1"):
@@ -217,6 +240,9 @@ def check_agreement(by_key, data):
     records = json.loads(by_key["flowatlas-1"].outputs[-1])["records"]["read"]
     if records != data["records"]:
         sys.exit(f"flowatlas read {records} records of {data['records']}")
+    small_records = json.loads(by_key["small-1"].outputs[-1])["records"]["read"]
+    if small_records != small["records"]:
+        sys.exit(f"flowatlas read {small_records} records of {small['records']}")
     return ok_bytes["flowatlas-1"]
 
 
@@ -269,7 +295,7 @@ def memory_size_mb(peak_rss_kib):
     return max(128, int(-(-mib * 1.1 // 64)) * 64)
 
 
-def report(runs, data, big, ok_bytes, parse, versions, rounds, results):
+def report(runs, data, big, small, ok_bytes, parse, versions, rounds, results):
     by_key = {contender.key: contender for contender in runs}
     median = {key: statistics.median(c.seconds) for key, c in by_key.items()}
     peak = {key: max(c.peak_rss_kib) for key, c in by_key.items()}
@@ -297,6 +323,10 @@ def report(runs, data, big, ok_bytes, parse, versions, rounds, results):
         "a pair of records per accepted connection, rejected scans, UDP",
         f"- the one-object runs read the same number of records as a single object of "
         f"{big['gzip_bytes'] / 1e6:.1f} MB gzip ({big['text_bytes'] / 1e6:.1f} MB text)",
+        f"- small objects (a small VPC's five minutes): {small['records']:,} records in "
+        f"{len(small['objects'])} objects, {small['gzip_bytes'] / len(small['objects']) / 1e3:.1f} KB "
+        f"gzip and {small['records'] / len(small['objects']):.0f} records each on average; "
+        "the same world and databases",
         f"- every run summed the same {ok_bytes:,} OK bytes (flowatlas, DuckDB and the Python "
         "pipeline checked against each other)",
         "",
@@ -308,10 +338,11 @@ def report(runs, data, big, ok_bytes, parse, versions, rounds, results):
     for contender in runs:
         key = contender.key
         seconds = median[key]
+        read = contender.corpus or data
         lines.append(
             f"| {contender.name} | {contender.threads} | {contender.enriches} | {seconds:.2f} | "
-            f"{records / seconds / 1e6:.2f} M | {gzip_bytes / seconds / 1e6:.1f} | "
-            f"{text_bytes / seconds / 1e6:.1f} | {peak[key] / 1024:.1f} |"
+            f"{read['records'] / seconds / 1e6:.2f} M | {read['gzip_bytes'] / seconds / 1e6:.1f} | "
+            f"{read['text_bytes'] / seconds / 1e6:.1f} | {peak[key] / 1024:.1f} |"
         )
     lines += [
         "",
@@ -327,6 +358,11 @@ def report(runs, data, big, ok_bytes, parse, versions, rounds, results):
     for label, ours, theirs, wanted in TARGETS:
         ratio = median[theirs] / median[ours]
         lines.append(f"| {label} | {ratio:.2f}× | ≥ {wanted}× | {'yes' if ratio >= wanted else 'no'} |")
+    flows_rate = records / median["flowatlas-flows-1"]
+    lines.append(
+        f"| `--flows`, 1 thread (issue 17) | {flows_rate / 1e6:.2f} M records/s | "
+        f"≥ {FLOWS_TARGET_PER_S / 1e6:.0f} M | {'yes' if flows_rate >= FLOWS_TARGET_PER_S else 'no'} |"
+    )
     single_object_peak = max(peak["one-object"], peak["one-object-flows"]) / 1024
     lines.append(
         f"| Peak RSS, one {big['gzip_bytes'] / 1e6:.0f} MB object (with and without `--flows`) | "
@@ -344,13 +380,18 @@ def report(runs, data, big, ok_bytes, parse, versions, rounds, results):
             "",
             "## Before and after (same run)",
             "",
-            "| Threads | Before (s) | After (s) | Speed-up |",
-            "|---|---:|---:|---:|",
+            "| Objects | Threads | Before (s) | After (s) | Speed-up |",
+            "|---|---|---:|---:|---:|",
         ]
-        for before, after in (("before-1", "flowatlas-1"), ("before-all", "flowatlas-all")):
+        for before, after, corpus_name in (
+            ("before-1", "flowatlas-1", "busy"),
+            ("before-all", "flowatlas-all", "busy"),
+            ("before-small-1", "small-1", "small"),
+            ("before-small-all", "small-all", "small"),
+        ):
             lines.append(
-                f"| {by_key[after].threads} | {median[before]:.2f} | {median[after]:.2f} | "
-                f"{median[before] / median[after]:.2f}× |"
+                f"| {corpus_name} | {by_key[after].threads} | {median[before]:.2f} | "
+                f"{median[after]:.2f} | {median[before] / median[after]:.2f}× |"
             )
         lines += ["", "What the profile showed and what changed: [README.md](README.md#profile)."]
     lines += [
@@ -407,14 +448,16 @@ def main():
     flowatlas, helper = build()
     data = corpus(helper, args.records, args.seed, one_object=False)
     big = corpus(helper, args.records, args.seed, one_object=True)
+    # Issue 17's small-object corpus: about 304 objects of about 650 records.
+    small = corpus(helper, SMALL_CORPUS_RECORDS, args.seed, small=True)
     cores = os.cpu_count() or 1
     scratch = cargo_target_dir() / "bench-scratch"
-    runs = contenders(flowatlas, helper, args.before, data, big, scratch, cores)
+    runs = contenders(flowatlas, helper, args.before, data, big, small, scratch, cores)
     measure(runs, args.rounds)
     by_key = {contender.key: contender for contender in runs}
-    ok_bytes = check_agreement(by_key, data)
+    ok_bytes = check_agreement(by_key, data, small)
     parse = parse_speed(helper, data, args.rounds)
-    report(runs, data, big, ok_bytes, parse, versions, args.rounds, args.results)
+    report(runs, data, big, small, ok_bytes, parse, versions, args.rounds, args.results)
     shutil.rmtree(scratch, ignore_errors=True)
     print(f"wrote {args.results}", file=sys.stderr)
 

@@ -26,6 +26,8 @@ pub struct CorpusSpec {
     pub seed: u64,
     /// Everything in one object, to show memory does not grow with an object's size.
     pub one_object: bool,
+    /// Records per object, log-uniform between these ([`BUSY_OBJECTS`] or [`SMALL_OBJECTS`]).
+    pub object_records: (f64, f64),
 }
 
 /// What was written.
@@ -75,9 +77,13 @@ const N_CITIES: usize = 240;
 const N_COUNTRIES: usize = 40;
 /// Interfaces whose flow logs deliver objects in turn; every fourth logs all v5 fields.
 const N_INTERFACES: usize = 8;
-/// Records per object are log-uniform between these: a quiet interface's five minutes to a
-/// busy one's (AWS delivers at most every 5 minutes per interface and caps objects by size).
-const OBJECT_RECORDS: (f64, f64) = (2_000.0, 120_000.0);
+/// Records per object of busy interfaces, log-uniform between these: a quiet interface's five
+/// minutes to a busy one's (AWS delivers at most every 5 minutes per interface and caps objects
+/// by size).
+pub const BUSY_OBJECTS: (f64, f64) = (2_000.0, 120_000.0);
+/// Records per object of small VPCs: about 650 records, 17 KB of gzip, every five minutes
+/// (issue 17's corpus of 304 such objects).
+pub const SMALL_OBJECTS: (f64, f64) = (550.0, 750.0);
 
 /// The /24 networks, as their first three octets, and a Zipf(1.1) cumulative weight per
 /// network for drawing peers by rank.
@@ -296,7 +302,7 @@ fn append_connection(
 
 /// `YYYYMMDDTHHmmZ` of a Unix time.
 fn key_stamp(time: i64) -> String {
-    let (year, month, day) = flowatlas_rollup::utc_ymd(time);
+    let (year, month, day) = flowatlas_time::utc_ymd(time);
     let seconds = time.rem_euclid(86_400);
     format!(
         "{year:04}{month:02}{day:02}T{:02}{:02}Z",
@@ -340,7 +346,7 @@ pub fn write_corpus(dir: &Path, spec: &CorpusSpec) -> Result<Corpus, CorpusError
         let index = corpus.objects.len();
         let interface = &interfaces[index % N_INTERFACES];
         let window = FIRST_WINDOW + (index / N_INTERFACES) as i64 * 300;
-        let (low, high) = OBJECT_RECORDS;
+        let (low, high) = spec.object_records;
         let wanted = if spec.one_object {
             spec.n_records
         } else {
@@ -360,7 +366,7 @@ pub fn write_corpus(dir: &Path, spec: &CorpusSpec) -> Result<Corpus, CorpusError
         while n_records < wanted {
             n_records += append_connection(&mut text, interface, &world, window, &mut random);
         }
-        let (year, month, day) = flowatlas_rollup::utc_ymd(window);
+        let (year, month, day) = flowatlas_time::utc_ymd(window);
         let folder = dir.join(format!(
             "logs/AWSLogs/{ACCOUNT}/vpcflowlogs/{REGION}/{year:04}/{month:02}/{day:02}"
         ));
@@ -397,6 +403,7 @@ mod tests {
             n_records: 20_000,
             seed: 3,
             one_object: false,
+            object_records: BUSY_OBJECTS,
         };
         write_corpus(dir, &spec).unwrap()
     }

@@ -8,7 +8,7 @@ mod corpus;
 mod health_history;
 mod report_week;
 
-pub use corpus::{Corpus, CorpusError, CorpusSpec, write_corpus};
+pub use corpus::{BUSY_OBJECTS, Corpus, CorpusError, CorpusSpec, SMALL_OBJECTS, write_corpus};
 pub use health_history::{HistoryFiles, write_history};
 pub use report_week::{WEEK_START, WEEK_WINDOWS, WeekFiles, report_week, write_week};
 

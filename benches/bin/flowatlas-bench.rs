@@ -11,7 +11,9 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use flate2::read::MultiGzDecoder;
-use flowatlas_benches::{CorpusSpec, read_all, write_corpus, write_history, write_week};
+use flowatlas_benches::{
+    BUSY_OBJECTS, CorpusSpec, SMALL_OBJECTS, read_all, write_corpus, write_history, write_week,
+};
 use flowatlas_flowlog::Format;
 
 #[derive(Parser)]
@@ -35,6 +37,9 @@ enum Command {
         /// Everything in one object.
         #[arg(long)]
         one_object: bool,
+        /// Objects of about 650 records each, as small VPCs deliver every five minutes.
+        #[arg(long, conflicts_with = "one_object")]
+        small_objects: bool,
         /// The folder to write.
         dir: PathBuf,
     },
@@ -143,12 +148,18 @@ fn run(cli: Cli) -> Result<String, Box<dyn std::error::Error>> {
             records,
             seed,
             one_object,
+            small_objects,
             dir,
         } => {
             let spec = CorpusSpec {
                 n_records: records,
                 seed,
                 one_object,
+                object_records: if small_objects {
+                    SMALL_OBJECTS
+                } else {
+                    BUSY_OBJECTS
+                },
             };
             let corpus = write_corpus(&dir, &spec)?;
             serde_json::json!({

@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use flowatlas_s3::{Client, S3Url};
-use flowatlas_tables::{TemporaryFile, partition_of, utc_date};
+use flowatlas_tables::{TemporaryFile, partition_of};
+use flowatlas_time::parse_date;
 
 use crate::JobError;
 use crate::hours::{HOUR, spans};
@@ -146,7 +147,7 @@ impl Destination {
                         .rsplit('/')
                         .next()
                         .and_then(|name| name.strip_prefix("dt="))
-                        .and_then(midnight_of)
+                        .and_then(parse_date)
                     else {
                         continue;
                     };
@@ -297,7 +298,7 @@ impl Destination {
                 let days: Vec<i64> = days
                     .flatten()
                     .filter_map(|day| {
-                        midnight_of(day.file_name().to_string_lossy().strip_prefix("dt=")?)
+                        parse_date(day.file_name().to_string_lossy().strip_prefix("dt=")?)
                     })
                     .collect();
                 Ok(days
@@ -321,23 +322,9 @@ fn is_table_file(name: &str) -> bool {
 /// The hour (Unix seconds) of `dt=YYYY-MM-DD/hour=HH`.
 fn hour_of_partition(relative: &str) -> Option<i64> {
     let (day, hour) = relative.split_once('/')?;
-    let midnight = midnight_of(day.strip_prefix("dt=")?)?;
+    let midnight = parse_date(day.strip_prefix("dt=")?)?;
     let hour: i64 = hour.strip_prefix("hour=")?.parse().ok()?;
     (0..24).contains(&hour).then_some(midnight + hour * HOUR)
-}
-
-/// Midnight of `YYYY-MM-DD`, exactly as the tables write it.
-fn midnight_of(date: &str) -> Option<i64> {
-    let mut parts = date.splitn(3, '-').map(|part| part.parse::<i64>().ok());
-    let (year, month, day) = (parts.next()??, parts.next()??, parts.next()??);
-    // Days from the civil date (proleptic Gregorian), then checked by writing it back.
-    let year_of_march = if month <= 2 { year - 1 } else { year };
-    let era = year_of_march.div_euclid(400);
-    let year_of_era = year_of_march - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    let midnight = (era * 146_097 + day_of_era - 719_468) * DAY;
-    (utc_date(midnight) == date).then_some(midnight)
 }
 
 #[cfg(test)]
@@ -346,11 +333,6 @@ mod tests {
 
     #[test]
     fn partitions_name_their_hours() {
-        assert_eq!(midnight_of("2026-06-01"), Some(1_780_272_000));
-        assert_eq!(midnight_of("1969-12-31"), Some(-86_400));
-        for not_a_day in ["2025-02-29", "2026-00-10", "2026-6-1", "", "2026-06-01/"] {
-            assert_eq!(midnight_of(not_a_day), None, "{not_a_day}");
-        }
         assert_eq!(
             hour_of_partition("dt=2026-06-01/hour=13"),
             Some(1_780_272_000 + 13 * HOUR)

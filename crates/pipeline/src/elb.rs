@@ -18,8 +18,7 @@ use flowatlas_rollup::{
 };
 
 use crate::{
-    Config, Error, FIRST_REJECTS_KEPT, ObjectReport, RejectsFile, Source, remove_stale_files,
-    write_manifest,
+    Config, Error, FIRST_REJECTS_KEPT, ObjectReport, RejectsFile, Source, commit::commit_object,
 };
 
 /// Bytes of an object's beginning looked at to tell a load-balancer log by its content.
@@ -168,7 +167,6 @@ pub fn process_elb<R: Read + Send + 'static>(
     if let Some(rejects_file) = rejects.finish()? {
         report.files.push(rejects_file);
     }
-    remove_stale_files(&config.out_dir, &source.id, &report.files)?;
-    write_manifest(&config.out_dir, source, &report)?;
+    commit_object(&config.out_dir, source, &report)?;
     Ok(report)
 }

@@ -12,9 +12,12 @@
 //! that add up.
 #![deny(missing_docs)]
 
+mod batch;
+mod commit;
 mod elb;
 mod key_layout;
 
+pub use batch::Batch;
 pub use elb::process_elb;
 pub use key_layout::{KeyLocation, is_log_file_name, location_from_key};
 
@@ -364,6 +367,28 @@ pub fn process_file(
     config: &Config,
     enricher: Option<&mut Enricher>,
 ) -> Result<ObjectReport, Error> {
+    let mut enricher = enricher;
+    match open_file(path, config, enricher.as_deref_mut())? {
+        LocalFile::Done(report) => Ok(report),
+        LocalFile::FlowLog(reader, source) => process_reader(*reader, &source, config, enricher),
+    }
+}
+
+/// A local file opened by [`open_file`].
+enum LocalFile {
+    /// Not a flow log: processed and committed alone.
+    Done(ObjectReport),
+    /// A flow log, opened, for the caller to process alone or in a [`Batch`].
+    FlowLog(Box<Reader>, Source),
+}
+
+/// Opens a local file and tells what it holds; agent and load-balancer objects are processed
+/// (always in files of their own), flow logs are handed back opened.
+fn open_file(
+    path: &Path,
+    config: &Config,
+    enricher: Option<&mut Enricher>,
+) -> Result<LocalFile, Error> {
     let source = Source::of_path(path);
     let read_error = |error: std::io::Error| Error::Read {
         object: source.name.clone(),
@@ -371,11 +396,13 @@ pub fn process_file(
     };
     let mut file = File::open(path).map_err(read_error)?;
     if is_tcp_stats(&source.key) {
-        return process_tcp_stats(file, &source, config, enricher);
+        return process_tcp_stats(file, &source, config, enricher).map(LocalFile::Done);
     }
     let head = elb::file_head(&mut file).map_err(read_error)?;
     match elb::classify(&source.key, &head) {
-        elb::ElbObject::Read(kind) => return process_elb(file, kind, &source, config, enricher),
+        elb::ElbObject::Read(kind) => {
+            return process_elb(file, kind, &source, config, enricher).map(LocalFile::Done);
+        }
         elb::ElbObject::NotRead(what) => {
             return Err(Error::NotRead {
                 object: source.name,
@@ -390,7 +417,7 @@ pub fn process_file(
             source: error,
         }
     })?;
-    process_reader(reader, &source, config, enricher)
+    Ok(LocalFile::FlowLog(Box::new(reader), source))
 }
 
 /// Processes one streamed object (S3 text or gzip): a load-balancer log (by AWS's key layout or
@@ -486,8 +513,7 @@ pub fn process_tcp_stats<R: ChunkReader + 'static>(
         ));
     }
     write_performance(performance, source, config, &mut report).map_err(write_error)?;
-    remove_stale_files(&config.out_dir, &source.id, &report.files)?;
-    write_manifest(&config.out_dir, source, &report)?;
+    commit::commit_object(&config.out_dir, source, &report)?;
     Ok(report)
 }
 
@@ -521,13 +547,94 @@ fn write_performance(
     Ok(())
 }
 
-/// Processes one object, already opened, into the tables under `config.out_dir`.
+/// Processes one object, already opened, into the tables under `config.out_dir`, in files of
+/// its own; the manifest is written last ([`commit`]).
 pub fn process_reader(
-    mut reader: Reader,
+    reader: Reader,
     source: &Source,
     config: &Config,
     enricher: Option<&mut Enricher>,
 ) -> Result<ObjectReport, Error> {
+    read_object(reader, source, config, enricher)?.commit_alone(&config.out_dir, source)
+}
+
+/// An object read to its end: its report so far, the rollup rows not yet written, and its
+/// own files being written (rollup parts written when the budget was reached, `flows`,
+/// rejects).
+struct ReadObject<'c> {
+    object: &'c str,
+    report: ObjectReport,
+    rollup_files: RollupFiles<'c>,
+    city_rows: Vec<CityNetworkRow>,
+    prefix_rows: Vec<PrefixRow>,
+    flows: Option<FlowsWriter>,
+    rejects: RejectsFile,
+}
+
+impl ReadObject<'_> {
+    fn write_error(&self) -> impl Fn(flowatlas_tables::WriteError) -> Error + '_ {
+        |source| Error::Write {
+            object: self.object.to_owned(),
+            source,
+        }
+    }
+
+    fn take_rows(&mut self) -> (Vec<CityNetworkRow>, Vec<PrefixRow>) {
+        (
+            std::mem::take(&mut self.city_rows),
+            std::mem::take(&mut self.prefix_rows),
+        )
+    }
+
+    /// Writes the rows still held as the object's own last part, puts its files in place and
+    /// commits it (manifest last).
+    fn commit_alone(mut self, out_dir: &Path, source: &Source) -> Result<ObjectReport, Error> {
+        let (city_rows, prefix_rows) = self.take_rows();
+        self.rollup_files
+            .write(&city_rows, &prefix_rows)
+            .map_err(self.write_error())?;
+        drop((city_rows, prefix_rows));
+        let report = self.finish()?;
+        commit::commit_object(out_dir, source, &report)?;
+        Ok(report)
+    }
+
+    /// Puts the object's own files in place and lists them in its report.
+    fn finish(self) -> Result<ObjectReport, Error> {
+        let write_error = |source| Error::Write {
+            object: self.object.to_owned(),
+            source,
+        };
+        let mut report = self.report;
+        let mut written: Vec<(&'static str, Vec<WrittenFile>)> = Vec::new();
+        if let Some(flows) = self.flows {
+            report.flows_without_time = flows.without_time();
+            written.push((FLOWS, flows.finish().map_err(write_error)?));
+        }
+        written.extend(self.rollup_files.finish());
+        for (table, files) in &written {
+            let rows: u64 = files.iter().map(|file| file.rows).sum();
+            report.rows.insert(table, rows);
+            report
+                .files
+                .extend(files.iter().map(|file| file.path.clone()));
+        }
+        if let Some(rejects_file) = self.rejects.finish()? {
+            report.files.push(rejects_file);
+        }
+        Ok(report)
+    }
+}
+
+/// Reads one object through every stage: rejects and `flows` are streamed to their files, and
+/// rollup rows are written as parts whenever the rollup's budget is reached; the rows held at
+/// the end are returned unwritten.
+fn read_object<'c>(
+    mut reader: Reader,
+    source: &'c Source,
+    config: &'c Config,
+    enricher: Option<&mut Enricher>,
+) -> Result<ReadObject<'c>, Error> {
     let object = source.name.as_str();
     let source_id = source.id.as_str();
     let read_error = |source| Error::Read {
@@ -578,10 +685,9 @@ pub fn process_reader(
             .ok_bytes
             .saturating_add(record.int(flowatlas_flowlog::Field::Bytes).unwrap_or(0));
         let peer = finder.find(&record);
-        let enrichment = match (peer.kind, peer.ip, enricher.as_deref_mut()) {
-            (PeerKind::Internet, Some(ip), Some(enricher)) => Some(enricher.enrich(ip)),
-            _ => None,
-        };
+        let enrichment = enricher
+            .as_deref_mut()
+            .and_then(|enricher| enricher.enrich_peer(&peer));
         if let Some(flows) = flows.as_mut() {
             flows
                 .append(&record, &peer, enrichment.as_deref())
@@ -612,29 +718,15 @@ pub fn process_reader(
             [(&"unwindowed", &summary.unwindowed_bytes)],
         );
     }
-    rollup_files
-        .write(&city_rows, &prefix_rows)
-        .map_err(write_error)?;
-    drop((city_rows, prefix_rows));
-    let mut written: Vec<(&'static str, Vec<WrittenFile>)> = Vec::new();
-    if let Some(flows) = flows {
-        report.flows_without_time = flows.without_time();
-        written.push((FLOWS, flows.finish().map_err(write_error)?));
-    }
-    written.extend(rollup_files.finish());
-    for (table, files) in &written {
-        let rows: u64 = files.iter().map(|file| file.rows).sum();
-        report.rows.insert(table, rows);
-        report
-            .files
-            .extend(files.iter().map(|file| file.path.clone()));
-    }
-    if let Some(rejects_file) = rejects.finish()? {
-        report.files.push(rejects_file);
-    }
-    remove_stale_files(&config.out_dir, source_id, &report.files)?;
-    write_manifest(&config.out_dir, source, &report)?;
-    Ok(report)
+    Ok(ReadObject {
+        object,
+        report,
+        rollup_files,
+        city_rows,
+        prefix_rows,
+        flows,
+        rejects,
+    })
 }
 
 /// The rollup's tables of one object, written part by part: the rows held when the rollup's
@@ -711,25 +803,6 @@ fn is_named_for(stem: &str, source_id: &str) -> bool {
             .strip_prefix(source_id)
             .and_then(|rest| rest.strip_prefix(".part"))
             .is_some_and(|part| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit()))
-}
-
-/// Deletes files an earlier run of the same source wrote in partitions this run no longer
-/// writes (the manifest lists them), so a re-run can never leave duplicate rows behind.
-fn remove_stale_files(out_dir: &Path, source_id: &str, written: &[PathBuf]) -> Result<(), Error> {
-    let manifest_path = out_dir.join("_manifests").join(format!("{source_id}.json"));
-    let Ok(text) = std::fs::read_to_string(&manifest_path) else {
-        return Ok(());
-    };
-    for stale in stale_files(&text, source_id, written) {
-        let path = out_dir.join(stale);
-        match std::fs::remove_file(&path) {
-            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                return Err(io_error(&path)(error));
-            }
-            _ => {}
-        }
-    }
-    Ok(())
 }
 
 /// The files an earlier manifest of `source_id` lists that this run did not write: the ones to
@@ -856,34 +929,6 @@ impl RejectsFile {
             },
         }
     }
-}
-
-fn write_manifest(out_dir: &Path, source: &Source, report: &ObjectReport) -> Result<(), Error> {
-    let path = out_dir.join(manifest_path(&source.id));
-    let folder = out_dir.join("_manifests");
-    std::fs::create_dir_all(&folder).map_err(io_error(&folder))?;
-    let counts = &report.counts;
-    let manifest = serde_json::json!({
-        "source": source.name,
-        "source_id": source.id,
-        "source_etag": source.etag,
-        "source_size": source.size,
-        "schema_version": flowatlas_tables::SCHEMA_VERSION,
-        "records": {"read": counts.read, "ok": counts.ok, "skipped": counts.skipped, "rejected": counts.rejected},
-        "bytes_decoded": counts.bytes,
-        "ok_bytes": report.ok_bytes,
-        "other_bytes": report.other_bytes,
-        "peers": report.peers,
-        "rows": report.rows,
-        "flows_without_time": report.flows_without_time,
-        "files": report.files.iter().map(|file| file.to_string_lossy().into_owned()).collect::<Vec<_>>(),
-    });
-    // Written beside its name and renamed: a manifest is either complete or absent.
-    let (temporary, mut file) = TemporaryFile::create(&path).map_err(io_error(&path))?;
-    file.write_all(format!("{manifest:#}\n").as_bytes())
-        .map_err(io_error(&path))?;
-    drop(file);
-    temporary.persist().map_err(io_error(&path))
 }
 
 #[cfg(test)]

@@ -5,9 +5,10 @@
 
 use std::path::Path;
 
-use flowatlas_tables::{partition_of, utc_date};
+use flowatlas_tables::partition_of;
+use flowatlas_time::{parse_date, utc_date};
 
-use crate::{Client, DateTime, DateTimeFormat, Error, S3Url, download, list, list_folders};
+use crate::{Client, Error, S3Url, download, list, list_folders};
 
 const DAY: i64 = 86_400;
 const HOUR: i64 = 3_600;
@@ -76,7 +77,7 @@ pub async fn table_days(
         .iter()
         .filter_map(|folder| {
             let date = folder.trim_end_matches('/').rsplit('/').next()?;
-            day_of(date.strip_prefix("dt=")?)
+            parse_date(date.strip_prefix("dt=")?)
         })
         .collect();
     Ok(days
@@ -84,15 +85,6 @@ pub async fn table_days(
         .min()
         .zip(days.iter().max())
         .map(|(&first, &last)| (first, last)))
-}
-
-/// Midnight (Unix seconds) of `YYYY-MM-DD`; `None` for anything else.
-fn day_of(date: &str) -> Option<i64> {
-    let midnight = DateTime::from_str(&format!("{date}T00:00:00Z"), DateTimeFormat::DateTime)
-        .ok()?
-        .secs();
-    // Only the date as written: the parser would take other forms of it.
-    (utc_date(midnight) == date).then_some(midnight)
 }
 
 /// The tables the health engine writes.
@@ -104,11 +96,11 @@ mod tests {
 
     #[test]
     fn dates_are_days() {
-        assert_eq!(day_of("1970-01-01"), Some(0));
-        assert_eq!(day_of("2026-06-01"), Some(1_780_272_000));
-        assert_eq!(day_of("2024-02-29"), Some(1_709_164_800));
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("2026-06-01"), Some(1_780_272_000));
+        assert_eq!(parse_date("2024-02-29"), Some(1_709_164_800));
         for bad in ["2026-02-31", "2026-13-01", "2026-06", "x", "2026-06-01x"] {
-            assert_eq!(day_of(bad), None, "{bad}");
+            assert_eq!(parse_date(bad), None, "{bad}");
         }
     }
 }

@@ -3,7 +3,9 @@
 //! catalogue, so a field AWS adds appears here by being added there.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::fs::File;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
@@ -11,10 +13,12 @@ use arrow_array::builder::{Float64Builder, Int32Builder, Int64Builder, StringBui
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{Field as ArrowField, Schema, SchemaRef};
 use flowatlas_flowlog::{Field, Kind, Record, Value};
-use flowatlas_geo::{Enrichment, Peer};
+use flowatlas_geo::{Enrichment, FactField, FactKind, FactValue, Peer};
 use parquet::arrow::ArrowWriter;
 
-use crate::{ColumnKind, TemporaryFile, WriteError, WrittenFile, partition_of, writer_properties};
+use crate::{
+    ColumnKind, TemporaryFile, WriteError, WrittenFile, partition_of, streamed_writer_properties,
+};
 
 /// Name of the table and its folder.
 pub const FLOWS: &str = "flows";
@@ -33,18 +37,8 @@ enum Source {
     PeerIp,
     AwsService,
     Prefix,
-    Asn,
-    AsName,
-    CountryCode,
-    Country,
-    SubdivisionCode,
-    Subdivision,
-    City,
-    GeonameId,
-    MetroCode,
-    Latitude,
-    Longitude,
-    PostalCode,
+    /// A fact of the peer's enrichment.
+    Fact(FactField),
 }
 
 struct FlowColumn {
@@ -72,7 +66,7 @@ static COLUMNS: LazyLock<Vec<FlowColumn>> = LazyLock::new(|| {
             source: Source::Record(field),
         })
         .collect();
-    let extra: [(&'static str, ColumnKind, &'static str, Source); 18] = [
+    let extra: [(&'static str, ColumnKind, &'static str, Source); 6] = [
         (
             "direction",
             ColumnKind::Text,
@@ -109,73 +103,6 @@ static COLUMNS: LazyLock<Vec<FlowColumn>> = LazyLock::new(|| {
             "The most specific network that answered for the peer.",
             Source::Prefix,
         ),
-        (
-            "peer_asn",
-            ColumnKind::Int64,
-            "The peer's AS number.",
-            Source::Asn,
-        ),
-        (
-            "peer_as_name",
-            ColumnKind::Text,
-            "The peer's AS name.",
-            Source::AsName,
-        ),
-        (
-            "peer_country_code",
-            ColumnKind::Text,
-            "ISO country code of the peer's location.",
-            Source::CountryCode,
-        ),
-        (
-            "peer_country",
-            ColumnKind::Text,
-            "Country name.",
-            Source::Country,
-        ),
-        (
-            "peer_subdivision_code",
-            ColumnKind::Text,
-            "First subdivision's code.",
-            Source::SubdivisionCode,
-        ),
-        (
-            "peer_subdivision",
-            ColumnKind::Text,
-            "First subdivision's name.",
-            Source::Subdivision,
-        ),
-        ("peer_city", ColumnKind::Text, "City.", Source::City),
-        (
-            "peer_geoname_id",
-            ColumnKind::Int64,
-            "GeoNames id of the place (city, else subdivision, else country).",
-            Source::GeonameId,
-        ),
-        (
-            "peer_metro_code",
-            ColumnKind::Int32,
-            "US metro code.",
-            Source::MetroCode,
-        ),
-        (
-            "peer_latitude",
-            ColumnKind::Double,
-            "Latitude.",
-            Source::Latitude,
-        ),
-        (
-            "peer_longitude",
-            ColumnKind::Double,
-            "Longitude.",
-            Source::Longitude,
-        ),
-        (
-            "peer_postal_code",
-            ColumnKind::Text,
-            "Postal code.",
-            Source::PostalCode,
-        ),
     ];
     columns.extend(
         extra
@@ -187,6 +114,12 @@ static COLUMNS: LazyLock<Vec<FlowColumn>> = LazyLock::new(|| {
                 source,
             }),
     );
+    columns.extend(FactField::ALL.iter().map(|&field| FlowColumn {
+        name: field.peer_column(),
+        kind: crate::column_kind_of(field.kind()),
+        doc: field.doc(),
+        source: Source::Fact(field),
+    }));
     columns
 });
 
@@ -197,6 +130,27 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         .collect();
     Arc::new(Schema::new(fields))
 });
+
+/// The writer settings, with dictionaries off for the columns whose values are mostly distinct.
+static FLOWS_PROPERTIES: LazyLock<parquet::file::properties::WriterProperties> =
+    LazyLock::new(|| {
+        let mostly_distinct: Vec<&str> = COLUMNS
+            .iter()
+            .filter(|column| match column.source {
+                Source::Record(field) => {
+                    matches!(field.kind(), Kind::Ip | Kind::Timestamp)
+                        || matches!(
+                            field,
+                            Field::Bytes | Field::Packets | Field::Srcport | Field::Dstport
+                        )
+                }
+                Source::PeerIp => true,
+                _ => false,
+            })
+            .map(|column| column.name)
+            .collect();
+        streamed_writer_properties(&mostly_distinct)
+    });
 
 /// The `flows` table's Arrow schema.
 pub fn flows_schema() -> SchemaRef {
@@ -222,9 +176,18 @@ enum Builder {
     Text(StringBuilder),
 }
 
-impl Builder {
-    fn new(kind: ColumnKind) -> Builder {
-        match kind {
+/// One column's values being gathered. Nulls are counted and appended in runs when the next
+/// value (or the end) comes: most of a record's 72 columns are absent (fields its format does
+/// not log, a peer without enrichment), and appending nulls one by one took a tenth of the
+/// time of a run with `--flows`.
+struct Cells {
+    builder: Builder,
+    pending_nulls: usize,
+}
+
+impl Cells {
+    fn new(kind: ColumnKind) -> Cells {
+        let builder = match kind {
             // The field catalogue has no list fields; were one added, the batch would fail its
             // schema check (an error, not a wrong file).
             ColumnKind::Int64 | ColumnKind::Timestamp | ColumnKind::Int64List => {
@@ -233,11 +196,88 @@ impl Builder {
             ColumnKind::Int32 => Builder::Int32(Int32Builder::new()),
             ColumnKind::Double => Builder::Double(Float64Builder::new()),
             ColumnKind::Text | ColumnKind::TextList => Builder::Text(StringBuilder::new()),
+        };
+        Cells {
+            builder,
+            pending_nulls: 0,
+        }
+    }
+
+    fn null(&mut self) {
+        self.pending_nulls += 1;
+    }
+
+    /// The builder, with the nulls counted so far appended.
+    fn builder(&mut self) -> &mut Builder {
+        let nulls = std::mem::take(&mut self.pending_nulls);
+        if nulls > 0 {
+            match &mut self.builder {
+                Builder::Int64(builder) => builder.append_nulls(nulls),
+                Builder::Int32(builder) => builder.append_nulls(nulls),
+                Builder::Double(builder) => builder.append_nulls(nulls),
+                Builder::Text(builder) => builder.append_nulls(nulls),
+            }
+        }
+        &mut self.builder
+    }
+
+    fn int64(&mut self, value: Option<i64>) {
+        match (value, self.builder()) {
+            (Some(value), Builder::Int64(builder)) => builder.append_value(value),
+            _ => self.null(),
+        }
+    }
+
+    fn int32(&mut self, value: Option<i32>) {
+        match (value, self.builder()) {
+            (Some(value), Builder::Int32(builder)) => builder.append_value(value),
+            _ => self.null(),
+        }
+    }
+
+    fn double(&mut self, value: Option<f64>) {
+        match (value, self.builder()) {
+            (Some(value), Builder::Double(builder)) => builder.append_value(value),
+            _ => self.null(),
+        }
+    }
+
+    fn text(&mut self, value: Option<&str>) {
+        match (value, self.builder()) {
+            (Some(value), Builder::Text(builder)) => builder.append_value(value),
+            _ => self.null(),
+        }
+    }
+
+    fn ip(&mut self, ip: Option<IpAddr>) {
+        match (ip, self.builder()) {
+            (Some(IpAddr::V4(ip)), Builder::Text(builder)) => {
+                let mut text = [0u8; 15];
+                builder.append_value(dotted_quad(ip, &mut text));
+            }
+            (Some(ip), Builder::Text(builder)) => {
+                // The builder gathers what is written into it as the next value.
+                let _ = write!(builder, "{ip}");
+                builder.append_value("");
+            }
+            _ => self.null(),
+        }
+    }
+
+    fn value(&mut self, value: Value<'_>) {
+        match value {
+            Value::Int(int) => match &self.builder {
+                Builder::Int32(_) => self.int32(i32::try_from(int).ok()),
+                _ => self.int64(Some(int)),
+            },
+            Value::Text(text) => self.text(Some(text)),
+            Value::Ip(ip) => self.ip(Some(ip)),
+            _ => self.null(),
         }
     }
 
     fn finish(&mut self) -> ArrayRef {
-        match self {
+        match self.builder() {
             Builder::Int64(builder) => Arc::new(builder.finish()),
             Builder::Int32(builder) => Arc::new(builder.finish()),
             Builder::Double(builder) => Arc::new(builder.finish()),
@@ -246,12 +286,35 @@ impl Builder {
     }
 }
 
+/// An IPv4 address as dotted-quad text in `buffer`, without the formatting machinery, whose
+/// cost showed in profiles of `--flows` (two or three addresses a record).
+fn dotted_quad(ip: Ipv4Addr, buffer: &mut [u8; 15]) -> &str {
+    let mut length = 0;
+    for (index, octet) in ip.octets().into_iter().enumerate() {
+        if index > 0 {
+            buffer[length] = b'.';
+            length += 1;
+        }
+        if octet >= 100 {
+            buffer[length] = b'0' + octet / 100;
+            length += 1;
+        }
+        if octet >= 10 {
+            buffer[length] = b'0' + octet / 10 % 10;
+            length += 1;
+        }
+        buffer[length] = b'0' + octet % 10;
+        length += 1;
+    }
+    std::str::from_utf8(&buffer[..length]).unwrap_or_default()
+}
+
 struct Partition {
     relative: PathBuf,
     path: PathBuf,
     temporary: TemporaryFile,
     writer: ArrowWriter<File>,
-    builders: Vec<Builder>,
+    cells: Vec<Cells>,
     buffered: usize,
     rows: u64,
 }
@@ -261,7 +324,7 @@ impl Partition {
         if self.buffered == 0 {
             return Ok(());
         }
-        let arrays: Vec<ArrayRef> = self.builders.iter_mut().map(Builder::finish).collect();
+        let arrays: Vec<ArrayRef> = self.cells.iter_mut().map(Cells::finish).collect();
         let batch =
             RecordBatch::try_new(flows_schema(), arrays).map_err(|source| WriteError::Arrow {
                 table: FLOWS,
@@ -282,7 +345,8 @@ impl Partition {
 pub struct FlowsWriter {
     dir: PathBuf,
     source_id: String,
-    partitions: BTreeMap<String, Partition>,
+    /// By hour (Unix hours): naming the partition per record took a formatted string each.
+    partitions: BTreeMap<i64, Partition>,
     without_time: u64,
 }
 
@@ -313,68 +377,41 @@ impl FlowsWriter {
             self.without_time += 1;
             return Ok(());
         };
-        let partition_name = partition_of(time);
-        if !self.partitions.contains_key(&partition_name) {
-            let partition = self.open(&partition_name)?;
-            self.partitions.insert(partition_name.clone(), partition);
-        }
-        let Some(partition) = self.partitions.get_mut(&partition_name) else {
-            return Ok(());
+        let hour = time.div_euclid(3_600);
+        let partition = match self.partitions.entry(hour) {
+            std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                entry.insert(open(&self.dir, &self.source_id, hour)?)
+            }
         };
         let facts = enrichment.map(|enrichment| &enrichment.facts);
-        for (column, builder) in COLUMNS.iter().zip(&mut partition.builders) {
-            let text = |value: Option<&Arc<str>>| value.map(|text| text.to_string());
-            match (column.source, builder) {
-                (Source::Record(field), builder) => append_value(builder, record.get(field)),
-                (Source::Asn, Builder::Int64(builder)) => {
-                    builder.append_option(facts.and_then(|facts| facts.asn).map(i64::from))
-                }
-                (Source::GeonameId, Builder::Int64(builder)) => {
-                    builder.append_option(facts.and_then(|facts| facts.geoname_id).map(i64::from))
-                }
-                (Source::MetroCode, Builder::Int32(builder)) => {
-                    builder.append_option(facts.and_then(|facts| facts.metro_code))
-                }
-                (Source::Latitude, Builder::Double(builder)) => {
-                    builder.append_option(facts.and_then(|facts| facts.latitude))
-                }
-                (Source::Longitude, Builder::Double(builder)) => {
-                    builder.append_option(facts.and_then(|facts| facts.longitude))
-                }
-                (source, Builder::Text(builder)) => {
-                    let value = match source {
-                        Source::Direction => {
-                            peer.direction.map(|direction| direction.name().to_string())
+        for (column, cells) in COLUMNS.iter().zip(&mut partition.cells) {
+            match column.source {
+                Source::Record(field) => cells.value(record.get(field)),
+                Source::Direction => cells.text(peer.direction.map(|direction| direction.name())),
+                Source::PeerSide => cells.text(peer.side.map(|side| side.name())),
+                Source::PeerKind => cells.text(Some(peer.kind.name())),
+                Source::PeerIp => cells.ip(peer.ip),
+                Source::AwsService => cells.text(peer.aws_service.as_deref()),
+                Source::Prefix => match enrichment.and_then(|enrichment| enrichment.network) {
+                    Some(network) => match cells.builder() {
+                        Builder::Text(builder) => {
+                            let _ = write!(builder, "{network}");
+                            builder.append_value("");
                         }
-                        Source::PeerSide => peer.side.map(|side| side.name().to_string()),
-                        Source::PeerKind => Some(peer.kind.name().to_string()),
-                        Source::PeerIp => peer.ip.map(|ip| ip.to_string()),
-                        Source::AwsService => peer.aws_service.as_deref().map(str::to_string),
-                        Source::Prefix => enrichment
-                            .and_then(|enrichment| enrichment.network)
-                            .map(|network| network.to_string()),
-                        Source::AsName => text(facts.and_then(|facts| facts.as_name.as_ref())),
-                        Source::CountryCode => {
-                            text(facts.and_then(|facts| facts.country_code.as_ref()))
-                        }
-                        Source::Country => text(facts.and_then(|facts| facts.country.as_ref())),
-                        Source::SubdivisionCode => {
-                            text(facts.and_then(|facts| facts.subdivision_code.as_ref()))
-                        }
-                        Source::Subdivision => {
-                            text(facts.and_then(|facts| facts.subdivision.as_ref()))
-                        }
-                        Source::City => text(facts.and_then(|facts| facts.city.as_ref())),
-                        Source::PostalCode => {
-                            text(facts.and_then(|facts| facts.postal_code.as_ref()))
-                        }
-                        _ => None,
-                    };
-                    builder.append_option(value);
-                }
-                (_, Builder::Int64(builder)) => builder.append_null(),
-                (_, Builder::Int32(builder)) => builder.append_null(),
-                (_, Builder::Double(builder)) => builder.append_null(),
+                        _ => cells.null(),
+                    },
+                    None => cells.null(),
+                },
+                Source::Fact(field) => match facts.map(|facts| field.value(facts)) {
+                    Some(FactValue::Int(int)) if field.kind() == FactKind::Int32 => {
+                        cells.int32(int.and_then(|int| i32::try_from(int).ok()))
+                    }
+                    Some(FactValue::Int(int)) => cells.int64(int),
+                    Some(FactValue::Double(double)) => cells.double(double),
+                    Some(FactValue::Text(text)) => cells.text(text.map(|text| &**text)),
+                    None => cells.null(),
+                },
             }
         }
         partition.buffered += 1;
@@ -383,39 +420,6 @@ impl FlowsWriter {
             partition.flush()?;
         }
         Ok(())
-    }
-
-    fn open(&self, partition_name: &str) -> Result<Partition, WriteError> {
-        let relative = Path::new(FLOWS)
-            .join(partition_name)
-            .join(format!("{}.parquet", self.source_id));
-        let path = self.dir.join(&relative);
-        let folder = path.parent().unwrap_or(&self.dir).to_path_buf();
-        std::fs::create_dir_all(&folder).map_err(|source| WriteError::Io {
-            path: folder,
-            source,
-        })?;
-        let (temporary, file) = TemporaryFile::create(&path).map_err(|source| WriteError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let writer = ArrowWriter::try_new(file, flows_schema(), Some(writer_properties(None)))
-            .map_err(|source| WriteError::Parquet {
-                path: path.clone(),
-                source,
-            })?;
-        Ok(Partition {
-            relative,
-            path,
-            temporary,
-            writer,
-            builders: COLUMNS
-                .iter()
-                .map(|column| Builder::new(column.kind))
-                .collect(),
-            buffered: 0,
-            rows: 0,
-        })
     }
 
     /// Writes what is buffered, closes every file and puts it in place.
@@ -444,17 +448,56 @@ impl FlowsWriter {
     }
 }
 
-fn append_value(builder: &mut Builder, value: Value<'_>) {
-    match (builder, value) {
-        (Builder::Int64(builder), Value::Int(int)) => builder.append_value(int),
-        (Builder::Int32(builder), Value::Int(int)) => {
-            builder.append_option(i32::try_from(int).ok())
+/// An enrichment text as `&str`.
+/// Opens the file of one hour's records, under a temporary name until `finish`.
+fn open(dir: &Path, source_id: &str, hour: i64) -> Result<Partition, WriteError> {
+    let relative = Path::new(FLOWS)
+        .join(partition_of(hour * 3_600))
+        .join(format!("{source_id}.parquet"));
+    let path = dir.join(&relative);
+    let folder = path.parent().unwrap_or(dir).to_path_buf();
+    std::fs::create_dir_all(&folder).map_err(|source| WriteError::Io {
+        path: folder,
+        source,
+    })?;
+    let (temporary, file) = TemporaryFile::create(&path).map_err(|source| WriteError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let writer = ArrowWriter::try_new(file, flows_schema(), Some(FLOWS_PROPERTIES.clone()))
+        .map_err(|source| WriteError::Parquet {
+            path: path.clone(),
+            source,
+        })?;
+    Ok(Partition {
+        relative,
+        path,
+        temporary,
+        writer,
+        cells: COLUMNS
+            .iter()
+            .map(|column| Cells::new(column.kind))
+            .collect(),
+        buffered: 0,
+        rows: 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotted_quads_read_as_the_standard_library_writes_them() {
+        for ip in [
+            Ipv4Addr::new(0, 0, 0, 0),
+            Ipv4Addr::new(255, 255, 255, 255),
+            Ipv4Addr::new(10, 0, 100, 9),
+            Ipv4Addr::new(89, 160, 20, 128),
+            Ipv4Addr::new(1, 105, 99, 200),
+        ] {
+            let mut buffer = [0u8; 15];
+            assert_eq!(dotted_quad(ip, &mut buffer), ip.to_string());
         }
-        (Builder::Text(builder), Value::Text(text)) => builder.append_value(text),
-        (Builder::Text(builder), Value::Ip(ip)) => builder.append_value(ip.to_string()),
-        (Builder::Int64(builder), _) => builder.append_null(),
-        (Builder::Int32(builder), _) => builder.append_null(),
-        (Builder::Double(builder), _) => builder.append_null(),
-        (Builder::Text(builder), _) => builder.append_null(),
     }
 }

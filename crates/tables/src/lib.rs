@@ -24,7 +24,9 @@
 //! Types are Athena-safe: signed integers only, timestamps in milliseconds UTC, snake_case names.
 #![deny(missing_docs)]
 
+mod batch_sources;
 mod catalog;
+mod cloudformation;
 mod flows;
 mod health;
 mod performance;
@@ -33,7 +35,11 @@ mod tcp;
 mod temporary;
 mod top;
 
+pub use batch_sources::{
+    FileSource, SOURCES_KEY, batch_file_stem, is_batch_file, remove_source_rows,
+};
 pub use catalog::{CatalogTable, PARTITION_KEYS};
+pub use cloudformation::{glue_resources, named_query_resource};
 pub use flows::{FLOWS, FlowsWriter, flows_catalog, flows_schema};
 pub use health::{city_network_health, health_events};
 pub use performance::{
@@ -58,12 +64,12 @@ use arrow_array::builder::{
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
-use flowatlas_geo::Facts;
+use flowatlas_geo::{FactField, FactKind, FactValue, Facts};
 use flowatlas_rollup::{CityNetworkKey, CityNetworkRow, Measures, PrefixRow, ServiceLocation};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesBuilder};
 
 /// Version of the tables' schemas, written into every file's metadata.
 pub const SCHEMA_VERSION: &str = "2";
@@ -149,7 +155,46 @@ pub struct Column<R> {
     pub nullable: bool,
     /// What it holds.
     pub doc: &'static str,
-    value: for<'r> fn(&'r R) -> Cell<'r>,
+    value: Accessor<R>,
+}
+
+/// How a column reads its value from a row.
+enum Accessor<R> {
+    /// A function of the row.
+    Row(for<'r> fn(&'r R) -> Cell<'r>),
+    /// A fact of the row's client, as the fact catalogue reads it.
+    ClientFact(for<'r> fn(&'r R) -> &'r Facts, FactField),
+}
+
+impl<R> Accessor<R> {
+    fn cell<'r>(&self, row: &'r R) -> Cell<'r> {
+        match *self {
+            Accessor::Row(value) => value(row),
+            Accessor::ClientFact(client, field) => fact_cell(field, field.value(client(row))),
+        }
+    }
+}
+
+/// A fact's value as the cell of its column type ([`column_kind_of`]).
+fn fact_cell(field: FactField, value: FactValue<'_>) -> Cell<'_> {
+    match (field.kind(), value) {
+        (FactKind::Int32, FactValue::Int(int)) => {
+            Cell::Int32(int.and_then(|int| i32::try_from(int).ok()))
+        }
+        (_, FactValue::Int(int)) => Cell::Int64(int),
+        (_, FactValue::Double(double)) => Cell::Double(double),
+        (_, FactValue::Text(text)) => Cell::Text(text.map(|text| &**text)),
+    }
+}
+
+/// The column type of a fact.
+pub(crate) fn column_kind_of(kind: FactKind) -> ColumnKind {
+    match kind {
+        FactKind::Int64 => ColumnKind::Int64,
+        FactKind::Int32 => ColumnKind::Int32,
+        FactKind::Double => ColumnKind::Double,
+        FactKind::Text => ColumnKind::Text,
+    }
 }
 
 /// A table: its name, what a row is, and its columns in order.
@@ -161,6 +206,71 @@ pub struct Table<R> {
     /// Columns in order.
     pub columns: Vec<Column<R>>,
     schema: SchemaRef,
+}
+
+/// A table's name and columns without its row type, for reading its files back: every
+/// reader opens a file through it, so a file is read as its table defines it or not at all.
+pub struct TableDefinition {
+    /// The table's name, also its folder.
+    pub name: &'static str,
+    columns: Vec<(&'static str, ColumnKind, bool)>,
+}
+
+impl TableDefinition {
+    /// Checks a file's Arrow schema against the definition, for the columns `wanted` (all when
+    /// `None`): each must be there with its type, except a nullable column, which files written
+    /// before it existed lack (read as null). Columns the definition does not know are left
+    /// alone (a newer writer's).
+    pub fn check(
+        &self,
+        found: &Schema,
+        path: &Path,
+        wanted: Option<&[&str]>,
+    ) -> Result<(), WriteError> {
+        let problem = |column: &'static str, problem: String| WriteError::Column {
+            path: path.to_path_buf(),
+            column,
+            problem,
+        };
+        for &(name, kind, nullable) in &self.columns {
+            if wanted.is_some_and(|wanted| !wanted.contains(&name)) {
+                continue;
+            }
+            let expected = kind.arrow_type();
+            match found.field_with_name(name) {
+                Ok(field) if same_type(field.data_type(), &expected) => {}
+                Ok(field) => {
+                    return Err(problem(
+                        name,
+                        format!(
+                            "has type {}, but table {} defines it as {expected}",
+                            field.data_type(),
+                            self.name
+                        ),
+                    ));
+                }
+                Err(_) if nullable => {}
+                Err(_) => {
+                    return Err(problem(
+                        name,
+                        format!("missing, and table {} requires it", self.name),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Types the readers read alike: equal, or timestamps of the same unit in any spelling of UTC.
+fn same_type(found: &DataType, expected: &DataType) -> bool {
+    match (found, expected) {
+        (DataType::Timestamp(found, _), DataType::Timestamp(expected, _)) => found == expected,
+        (DataType::List(found), DataType::List(expected)) => {
+            same_type(found.data_type(), expected.data_type())
+        }
+        _ => found == expected,
+    }
 }
 
 /// Rows written in `dt`/`hour` partitions: the time whose partition holds the row.
@@ -250,7 +360,7 @@ fn column<R>(
         kind,
         nullable: true,
         doc,
-        value,
+        value: Accessor::Row(value),
     }
 }
 
@@ -386,6 +496,18 @@ impl<R> Table<R> {
         self.schema.clone()
     }
 
+    /// What reading this table's files checks them against.
+    pub fn definition(&self) -> TableDefinition {
+        TableDefinition {
+            name: self.name,
+            columns: self
+                .columns
+                .iter()
+                .map(|column| (column.name, column.kind, column.nullable))
+                .collect(),
+        }
+    }
+
     /// Rows as one Arrow batch.
     pub fn batch(&self, rows: &[R]) -> Result<RecordBatch, ArrowError> {
         let n_rows = rows.len();
@@ -393,7 +515,7 @@ impl<R> Table<R> {
             .columns
             .iter()
             .map(|column| -> ArrayRef {
-                let cells = rows.iter().map(|row| (column.value)(row));
+                let cells = rows.iter().map(|row| column.value.cell(row));
                 match column.kind {
                     ColumnKind::Timestamp => {
                         let builder =
@@ -510,83 +632,25 @@ pub fn catalog_tables() -> Vec<CatalogTable> {
 /// are attributes, and rows of one city-network from different objects may carry different
 /// coordinates.
 fn client_columns<R: ClientRow>() -> Vec<Column<R>> {
-    vec![
-        Column {
-            nullable: false,
-            ..column(
-                "city_network_id",
-                ColumnKind::Text,
-                "The client city-network: ASN and place (GeoNames id, else country|subdivision|city), e.g. `AS64499|geoname:2643743`. Group by it.",
-                |row: &R| Cell::OwnedText(CityNetworkKey::of(row.client()).to_string()),
-            )
-        },
-        column(
-            "client_asn",
-            ColumnKind::Int64,
-            "Client AS number; null when unknown.",
-            |row: &R| Cell::Int64(row.client().asn.map(i64::from)),
-        ),
-        column(
-            "client_as_name",
+    let identity = Column {
+        nullable: false,
+        ..column(
+            "city_network_id",
             ColumnKind::Text,
-            "Client AS (ISP) name.",
-            |row: &R| text(&row.client().as_name),
-        ),
-        column(
-            "client_country_code",
-            ColumnKind::Text,
-            "ISO 3166-1 code of the country the clients are in.",
-            |row: &R| text(&row.client().country_code),
-        ),
-        column(
-            "client_country",
-            ColumnKind::Text,
-            "Country name (English).",
-            |row: &R| text(&row.client().country),
-        ),
-        column(
-            "client_subdivision_code",
-            ColumnKind::Text,
-            "Code of the first subdivision (state).",
-            |row: &R| text(&row.client().subdivision_code),
-        ),
-        column(
-            "client_subdivision",
-            ColumnKind::Text,
-            "First subdivision (state) name.",
-            |row: &R| text(&row.client().subdivision),
-        ),
-        column(
-            "client_city",
-            ColumnKind::Text,
-            "City name (English).",
-            |row: &R| text(&row.client().city),
-        ),
-        column(
-            "client_geoname_id",
-            ColumnKind::Int64,
-            "GeoNames id of the place (city, else subdivision, else country) where the database has one.",
-            |row: &R| Cell::Int64(row.client().geoname_id.map(i64::from)),
-        ),
-        column(
-            "client_metro_code",
-            ColumnKind::Int32,
-            "US metro (DMA) code.",
-            |row: &R| Cell::Int32(row.client().metro_code),
-        ),
-        column(
-            "client_latitude",
-            ColumnKind::Double,
-            "Latitude: of the city-network's network that carried the most bytes in the object (an attribute).",
-            |row: &R| Cell::Double(row.client().latitude),
-        ),
-        column(
-            "client_longitude",
-            ColumnKind::Double,
-            "Longitude, with `client_latitude`.",
-            |row: &R| Cell::Double(row.client().longitude),
-        ),
-    ]
+            "The client city-network: ASN and place (GeoNames id, else country|subdivision|city), e.g. `AS64499|geoname:2643743`. Group by it.",
+            |row: &R| Cell::OwnedText(CityNetworkKey::of(row.client()).to_string()),
+        )
+    };
+    let facts = FactField::ALL.iter().filter_map(|&field| {
+        Some(Column {
+            name: field.client_column()?,
+            kind: column_kind_of(field.kind()),
+            nullable: true,
+            doc: field.doc(),
+            value: Accessor::ClientFact(R::client, field),
+        })
+    });
+    std::iter::once(identity).chain(facts).collect()
 }
 
 /// The `city_networks` table: one row per window × service location × client city-network.
@@ -683,6 +747,18 @@ pub enum WriteError {
         /// What the system said.
         source: std::io::Error,
     },
+    /// A file disagrees with its table's definition: a column the table requires is missing,
+    /// or a column has another type. Reading on would give 0 or null for real values (a
+    /// renamed column would look like an outage to health).
+    #[error("{path}: column `{column}`: {problem}")]
+    Column {
+        /// The file.
+        path: PathBuf,
+        /// The column, as the table names it.
+        column: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
 }
 
 /// A file that was written.
@@ -704,6 +780,36 @@ pub const ZSTD_MIN_ROWS: usize = 32 * 1024;
 /// [`ZSTD_MIN_ROWS`] rows; `None`: not known in advance, as when streaming), statistics on
 /// pages, sized row groups.
 pub fn writer_properties(rows: Option<usize>) -> WriterProperties {
+    writer_properties_builder(rows)
+        .set_key_value_metadata(Some(vec![schema_version_metadata()]))
+        .build()
+}
+
+fn schema_version_metadata() -> KeyValue {
+    KeyValue::new(
+        "flowatlas.schema_version".to_string(),
+        SCHEMA_VERSION.to_string(),
+    )
+}
+
+/// The streamed `flows` table's settings: [`writer_properties`] with zstd at level 1 (the table
+/// is written at the speed records are read; level 3 took a tenth of that time) and without
+/// dictionaries for the columns named, whose values are mostly distinct (addresses, times,
+/// counts): building a dictionary only to drop it cost more than it saved.
+pub(crate) fn streamed_writer_properties(mostly_distinct: &[&str]) -> WriterProperties {
+    let mut builder = writer_properties_builder(None)
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
+        .set_key_value_metadata(Some(vec![schema_version_metadata()]));
+    for column in mostly_distinct {
+        builder = builder.set_column_dictionary_enabled(
+            parquet::schema::types::ColumnPath::from(*column),
+            false,
+        );
+    }
+    builder.build()
+}
+
+fn writer_properties_builder(rows: Option<usize>) -> WriterPropertiesBuilder {
     let compression = match rows {
         Some(rows) if rows < ZSTD_MIN_ROWS => Compression::SNAPPY,
         _ => Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()),
@@ -713,23 +819,63 @@ pub fn writer_properties(rows: Option<usize>) -> WriterProperties {
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(128 * 1024))
         .set_created_by(format!("flowatlas {}", env!("CARGO_PKG_VERSION")))
-        .set_key_value_metadata(Some(vec![KeyValue::new(
-            "flowatlas.schema_version".to_string(),
-            SCHEMA_VERSION.to_string(),
-        )]))
-        .build()
+}
+
+/// Writes rows as one Parquet file under a temporary name beside `path` (its folder created),
+/// not yet in place: the caller persists it. `sources`, for a file holding several objects'
+/// rows, names them in row order ([`SOURCES_KEY`]).
+pub fn write_rows_file<R>(
+    table: &Table<R>,
+    rows: &[R],
+    path: &Path,
+    sources: Option<&[FileSource]>,
+) -> Result<TemporaryFile, WriteError> {
+    let folder = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(folder).map_err(|source| WriteError::Io {
+        path: folder.to_path_buf(),
+        source,
+    })?;
+    let batch = table.batch(rows).map_err(|source| WriteError::Arrow {
+        table: table.name,
+        source,
+    })?;
+    write_batch_file(table.schema(), &batch, path, sources)
+}
+
+fn write_batch_file(
+    schema: SchemaRef,
+    batch: &RecordBatch,
+    path: &Path,
+    sources: Option<&[FileSource]>,
+) -> Result<TemporaryFile, WriteError> {
+    let (temporary, file) = TemporaryFile::create(path).map_err(|source| WriteError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let parquet_error = |source| WriteError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut metadata = vec![schema_version_metadata()];
+    if let Some(sources) = sources {
+        metadata.push(KeyValue::new(
+            SOURCES_KEY.to_string(),
+            batch_sources::to_json(sources),
+        ));
+    }
+    let properties = writer_properties_builder(Some(batch.num_rows()))
+        .set_key_value_metadata(Some(metadata))
+        .build();
+    let mut writer = ArrowWriter::try_new(file, schema, Some(properties)).map_err(parquet_error)?;
+    writer.write(batch).map_err(parquet_error)?;
+    writer.close().map_err(parquet_error)?;
+    Ok(temporary)
 }
 
 /// `dt=YYYY-MM-DD/hour=HH` of a Unix time.
 pub fn partition_of(seconds: i64) -> String {
     let hour = seconds.rem_euclid(86_400) / 3_600;
-    format!("dt={}/hour={hour:02}", utc_date(seconds))
-}
-
-/// `YYYY-MM-DD` of a Unix time, UTC.
-pub fn utc_date(seconds: i64) -> String {
-    let (year, month, day) = flowatlas_rollup::utc_ymd(seconds);
-    format!("{year:04}-{month:02}-{day:02}")
+    format!("dt={}/hour={hour:02}", flowatlas_time::utc_date(seconds))
 }
 
 /// Writes rows as `<dir>/<table>/<partition>/<name>.parquet` (`name`: the source id, or one of
@@ -773,28 +919,7 @@ pub fn write_partitioned<R: PartitionTime + Clone>(
             .join(partition_of(hour * 3_600))
             .join(format!("{name}.parquet"));
         let path = dir.join(&relative);
-        let folder = path.parent().unwrap_or(dir);
-        std::fs::create_dir_all(folder).map_err(|source| WriteError::Io {
-            path: folder.to_path_buf(),
-            source,
-        })?;
-        let batch = table.batch(rows).map_err(|source| WriteError::Arrow {
-            table: table.name,
-            source,
-        })?;
-        let (temporary, file) = TemporaryFile::create(&path).map_err(|source| WriteError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let parquet_error = |source| WriteError::Parquet {
-            path: path.clone(),
-            source,
-        };
-        let properties = writer_properties(Some(rows.len()));
-        let mut writer =
-            ArrowWriter::try_new(file, table.schema(), Some(properties)).map_err(parquet_error)?;
-        writer.write(&batch).map_err(parquet_error)?;
-        writer.close().map_err(parquet_error)?;
+        let temporary = write_rows_file(table, rows, &path, None)?;
         temporary.persist().map_err(|source| WriteError::Io {
             path: path.clone(),
             source,

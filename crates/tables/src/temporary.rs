@@ -40,6 +40,11 @@ impl TemporaryFile {
         ))
     }
 
+    /// Where the file is being written (a hidden name beside the final one).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Renames the written file over its final name.
     pub fn persist(mut self) -> io::Result<()> {
         std::fs::rename(&self.path, &self.target)?;

@@ -64,7 +64,13 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         tables: flowatlas_pipeline::Tables::default(),
     };
     let inputs = expand_inputs(std::slice::from_ref(&demo.logs))?;
-    let run = process_all(&inputs, &config, Some(&databases), None)?;
+    let run = process_all(
+        &inputs,
+        &config,
+        Some(&databases),
+        None,
+        flowatlas_rollup::DEFAULT_ROW_BUDGET,
+    )?;
     let mut out = io::stdout().lock();
     let incident = &demo.incident;
     writeln!(
@@ -72,7 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         "Wrote {} flow-log objects ({} records) for {} under {}",
         demo.n_objects,
         demo.n_records,
-        flowatlas_tables::utc_date(flowatlas_demo::DAY_START),
+        flowatlas_time::utc_date(flowatlas_demo::DAY_START),
         demo.logs.display()
     )?;
     writeln!(

@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 use flowatlas_geo::{Databases, Enricher};
-use flowatlas_pipeline::{Config, ObjectReport, process_file};
-use flowatlas_rollup::ServiceLocation;
+use flowatlas_pipeline::{Batch, Config, ObjectReport};
+use flowatlas_rollup::{DEFAULT_ROW_BUDGET, ServiceLocation};
 
 use crate::Outcome;
 use crate::cmd::shared::{PipelineArgs, expand_inputs};
@@ -37,6 +37,11 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
 
+    /// Rollup rows a worker holds before it writes the small objects it read, one file per
+    /// table and hour for all of them; fewer rows, more files and less memory.
+    #[arg(long = "batch-rows", value_name = "N", default_value_t = DEFAULT_ROW_BUDGET)]
+    batch_rows: usize,
+
     /// Print the summary as JSON on stdout instead of a table.
     #[arg(long)]
     json: bool,
@@ -59,7 +64,8 @@ pub struct Run {
     pub seconds: f64,
 }
 
-/// Processes inputs on every core, one object per worker at a time. An object that cannot be
+/// Processes inputs on every core, one object per worker at a time, each worker writing the
+/// objects it reads in batches ([`Batch`]). An object that cannot be
 /// read fails alone; output that cannot be written stops the run with that one error, since
 /// every other object would fail the same way.
 pub fn process_all(
@@ -67,6 +73,7 @@ pub fn process_all(
     config: &Config,
     databases: Option<&Arc<Databases>>,
     threads: Option<usize>,
+    batch_rows: usize,
 ) -> anyhow::Result<Run> {
     let started = Instant::now();
     let queue = Mutex::new(inputs.iter());
@@ -79,6 +86,21 @@ pub fn process_all(
         for _ in 0..n_workers {
             scope.spawn(|| {
                 let mut enricher = databases.cloned().map(Enricher::new);
+                // Each worker writes the small objects it reads together, one file per table
+                // and hour, committed when the batch is full and at the end.
+                let mut batch = Batch::new(config, batch_rows);
+                let add = |reports: Vec<ObjectReport>| {
+                    if let Ok(mut totals) = totals.lock() {
+                        for report in &reports {
+                            *totals += report;
+                        }
+                    }
+                };
+                let stop = |error: flowatlas_pipeline::Error| {
+                    if let Ok(mut first) = output_error.lock() {
+                        first.get_or_insert_with(|| error.to_string());
+                    }
+                };
                 loop {
                     if output_error.lock().map_or(true, |error| error.is_some()) {
                         break;
@@ -87,23 +109,15 @@ pub fn process_all(
                     let Ok(Some(input)) = next else {
                         break;
                     };
-                    match process_file(&input, config, enricher.as_mut()) {
-                        Ok(report) => {
-                            if let Ok(mut totals) = totals.lock() {
-                                *totals += &report;
-                            }
-                        }
+                    match batch.process_file(&input, enricher.as_mut()) {
+                        Ok(reports) => add(reports),
                         // Logs of a known layout that carry nothing flowatlas reads (an ALB
                         // access log beside the connection logs) are passed over, as the
                         // Lambda and backfill pass them over.
                         Err(error @ flowatlas_pipeline::Error::NotRead { .. }) => {
                             let _ = writeln!(io::stderr().lock(), "{error}");
                         }
-                        Err(error) if error.is_output() => {
-                            if let Ok(mut first) = output_error.lock() {
-                                first.get_or_insert_with(|| error.to_string());
-                            }
-                        }
+                        Err(error) if error.is_output() => stop(error),
                         Err(error) => {
                             if let Ok(mut failures) = failures.lock() {
                                 failures.push(error.to_string());
@@ -111,14 +125,22 @@ pub fn process_all(
                         }
                     }
                 }
+                match batch.flush() {
+                    Ok(reports) => add(reports),
+                    Err(error) => stop(error),
+                }
             });
         }
     });
     if let Some(error) = output_error.into_inner().unwrap_or_default() {
         anyhow::bail!("{error} (the run stopped: the output cannot be written)");
     }
+    let mut totals = totals.into_inner().unwrap_or_default();
+    // Objects of one batch list its files each; a file is written once.
+    totals.files.sort();
+    totals.files.dedup();
     Ok(Run {
-        totals: totals.into_inner().unwrap_or_default(),
+        totals,
         failures: failures.into_inner().unwrap_or_default(),
         seconds: started.elapsed().as_secs_f64().max(1e-6),
     })
@@ -141,7 +163,13 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create", args.out.display()))?;
 
-    let run = process_all(&inputs, &config, databases.as_ref(), args.threads)?;
+    let run = process_all(
+        &inputs,
+        &config,
+        databases.as_ref(),
+        args.threads,
+        args.batch_rows,
+    )?;
     let (totals, failures, seconds) = (run.totals, run.failures, run.seconds);
     let mut err = io::stderr().lock();
     for failure in &failures {

@@ -1,0 +1,219 @@
+//! Small objects written together. A run over many small objects (a small VPC delivers a few
+//! hundred records every five minutes) spent most of its time creating files: one per table
+//! and hour per object. A [`Batch`] holds the rollup rows of the objects one worker processes
+//! and writes them as one file per table and hour partition (`batch-<id>.parquet`), whose
+//! Parquet metadata names each object's rows ([`flowatlas_tables::SOURCES_KEY`]); each object's
+//! manifest lists the batch files holding its rows. Processing an object again takes exactly
+//! its rows out of those files (`commit`), so exactly-once holds as with files of its own.
+//!
+//! Objects too large for the row budget (their rollup wrote parts) keep files of their own.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use flowatlas_flowlog::Reader;
+use flowatlas_geo::Enricher;
+use flowatlas_rollup::{CityNetworkRow, PrefixRow};
+use flowatlas_tables::{
+    FileSource, PartitionTime, Table, TemporaryFile, batch_file_stem, city_networks,
+    client_prefixes, partition_of, write_rows_file,
+};
+
+use crate::commit::{Journal, manifest_json, publish_batch};
+use crate::{Config, Error, LocalFile, ObjectReport, Source, open_file, read_object};
+
+/// The objects a worker has read whose rollup rows wait to be written together. Dropping a
+/// batch without [`Batch::flush`] loses those objects' outputs (none of them has a manifest,
+/// so a later run processes them again).
+pub struct Batch<'c> {
+    config: &'c Config,
+    city: Option<(Table<CityNetworkRow>, HourRows<CityNetworkRow>)>,
+    prefix: Option<(Table<PrefixRow>, HourRows<PrefixRow>)>,
+    pending: Vec<(Source, ObjectReport)>,
+    held_rows: usize,
+    max_rows: usize,
+}
+
+/// Rows by hour partition, with the objects they came from in row order.
+struct HourRows<R> {
+    hours: BTreeMap<i64, (Vec<R>, Vec<FileSource>)>,
+}
+
+impl<R: PartitionTime> HourRows<R> {
+    fn new() -> HourRows<R> {
+        HourRows {
+            hours: BTreeMap::new(),
+        }
+    }
+
+    fn add(&mut self, source_id: &str, rows: Vec<R>) {
+        for row in rows {
+            let hour = row.partition_time().div_euclid(3_600);
+            let (hour_rows, sources) = self.hours.entry(hour).or_default();
+            hour_rows.push(row);
+            match sources.last_mut() {
+                Some(last) if last.source_id == source_id => last.rows += 1,
+                _ => sources.push(FileSource {
+                    source_id: source_id.to_owned(),
+                    rows: 1,
+                }),
+            }
+        }
+    }
+
+    /// Writes each hour's rows as a temporary file; returns the files with their final paths
+    /// (relative to the output) and the objects each holds.
+    fn write(
+        &mut self,
+        table: &Table<R>,
+        out_dir: &Path,
+        stem: &str,
+    ) -> Result<Vec<(TemporaryFile, PathBuf, Vec<FileSource>)>, flowatlas_tables::WriteError> {
+        let mut files = Vec::new();
+        for (hour, (rows, sources)) in std::mem::take(&mut self.hours) {
+            let relative = Path::new(table.name)
+                .join(partition_of(hour * 3_600))
+                .join(format!("{stem}.parquet"));
+            let temporary =
+                write_rows_file(table, &rows, &out_dir.join(&relative), Some(&sources))?;
+            files.push((temporary, relative, sources));
+        }
+        Ok(files)
+    }
+}
+
+impl<'c> Batch<'c> {
+    /// An empty batch writing under `config.out_dir`, written whenever it holds `max_rows`
+    /// rollup rows (`flowatlas_rollup::DEFAULT_ROW_BUDGET` bounds memory as the rollup's budget
+    /// does).
+    pub fn new(config: &'c Config, max_rows: usize) -> Batch<'c> {
+        Batch {
+            config,
+            city: config
+                .tables
+                .city_networks
+                .then(|| (city_networks(), HourRows::new())),
+            prefix: config
+                .tables
+                .client_prefixes
+                .then(|| (client_prefixes(), HourRows::new())),
+            pending: Vec::new(),
+            held_rows: 0,
+            max_rows,
+        }
+    }
+
+    /// Processes one local file: a flow log into the batch; agent and load-balancer objects
+    /// are written alone. Returns the reports of the objects committed by this call: those of
+    /// the batch when it had to be written to make room, and this object's when it was
+    /// written alone.
+    pub fn process_file(
+        &mut self,
+        path: &Path,
+        enricher: Option<&mut Enricher>,
+    ) -> Result<Vec<ObjectReport>, Error> {
+        let mut enricher = enricher;
+        match open_file(path, self.config, enricher.as_deref_mut())? {
+            LocalFile::Done(report) => Ok(vec![report]),
+            LocalFile::FlowLog(reader, source) => self.process_reader(*reader, source, enricher),
+        }
+    }
+
+    /// Processes one opened object into the batch; see [`Batch::process_file`].
+    pub fn process_reader(
+        &mut self,
+        reader: Reader,
+        source: Source,
+        enricher: Option<&mut Enricher>,
+    ) -> Result<Vec<ObjectReport>, Error> {
+        let mut committed = Vec::new();
+        // The same object twice in one batch would hold its rows twice: the first is
+        // committed, and the second then replaces it.
+        if self.pending.iter().any(|(held, _)| held.id == source.id) {
+            committed.extend(self.flush()?);
+        }
+        let config = self.config;
+        let mut object = read_object(reader, &source, config, enricher)?;
+        if object.rollup_files.parts > 0 {
+            // Larger than the budget: its parts are written, and so is the rest, as its own.
+            committed.push(object.commit_alone(&config.out_dir, &source)?);
+            return Ok(committed);
+        }
+        let (city_rows, prefix_rows) = object.take_rows();
+        let mut report = object.finish()?;
+        let n_rows = city_rows.len() + prefix_rows.len();
+        if self.held_rows > 0 && self.held_rows + n_rows > self.max_rows {
+            committed.extend(self.flush()?);
+        }
+        self.held_rows += n_rows;
+        if let Some((table, rows)) = &mut self.city {
+            report.rows.insert(table.name, city_rows.len() as u64);
+            rows.add(&source.id, city_rows);
+        }
+        if let Some((table, rows)) = &mut self.prefix {
+            report.rows.insert(table.name, prefix_rows.len() as u64);
+            rows.add(&source.id, prefix_rows);
+        }
+        self.pending.push((source, report));
+        Ok(committed)
+    }
+
+    /// Writes the held objects' rows, one file per table and hour, and commits every object
+    /// (manifest last); returns their reports.
+    pub fn flush(&mut self) -> Result<Vec<ObjectReport>, Error> {
+        if self.pending.is_empty() {
+            return Ok(Vec::new());
+        }
+        let batch_id = new_batch_id();
+        let stem = batch_file_stem(&batch_id);
+        let out_dir = &self.config.out_dir;
+        let mut pending = std::mem::take(&mut self.pending);
+        self.held_rows = 0;
+        let write_error = |error| Error::Write {
+            object: format!("batch {batch_id}"),
+            source: error,
+        };
+        let mut written = Vec::new();
+        if let Some((table, rows)) = &mut self.city {
+            written.extend(rows.write(table, out_dir, &stem).map_err(write_error)?);
+        }
+        if let Some((table, rows)) = &mut self.prefix {
+            written.extend(rows.write(table, out_dir, &stem).map_err(write_error)?);
+        }
+        let index: BTreeMap<String, usize> = pending
+            .iter()
+            .enumerate()
+            .map(|(position, (source, _))| (source.id.clone(), position))
+            .collect();
+        let mut files = Vec::new();
+        for (temporary, relative, sources) in written {
+            for file_source in sources {
+                if let Some(&position) = index.get(&file_source.source_id) {
+                    pending[position].1.files.push(relative.clone());
+                }
+            }
+            files.push((temporary, relative));
+        }
+        let manifests = pending
+            .iter()
+            .map(|(source, report)| manifest_json(source, report))
+            .collect();
+        publish_batch(out_dir, &batch_id, Journal { files, manifests })?;
+        Ok(pending.into_iter().map(|(_, report)| report).collect())
+    }
+}
+
+/// A name no other batch has: the time, the process and a counter within it.
+fn new_batch_id() -> String {
+    static BATCHES: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos());
+    format!(
+        "{nanos:x}-{}-{}",
+        std::process::id(),
+        BATCHES.fetch_add(1, Ordering::Relaxed)
+    )
+}
