@@ -23,8 +23,9 @@
 //! start of any event `health_events` records there whose tracker was not at rest just before
 //! (active, or resolved fewer than `CLOSE_AFTER` windows before), until none is; judgements are
 //! deterministic, so the replay rewrites the same rows and rebuilds the trackers exactly. With no
-//! judged window in that span (an empty destination) it judges the last [`FIRST_RUN_SECONDS`]
-//! with the history before counted as unjudged, as [`assess_range`] does.
+//! judged window in that span (an empty destination) it judges from the start of the hour
+//! before the last window's, with the history before counted as unjudged, as [`assess_range`]
+//! does.
 //!
 //! **Order of writes**: the health tables first (each file published atomically), the state
 //! last, so a run killed mid-way leaves the previous state, and the next run judges the same
@@ -65,9 +66,6 @@ pub const STALE_AFTER_SECONDS: i64 = 7 * 86_400;
 /// How far back a rebuild looks in the health tables for the newest judged window and the
 /// events still active.
 pub const REBUILD_LOOKBACK_SECONDS: i64 = 7 * 86_400;
-/// With no judged window within the lookback (an empty destination), the first scheduled run
-/// judges this much before its time.
-pub const FIRST_RUN_SECONDS: i64 = 3_600;
 
 /// What the engine reads: the flow-log rollups (availability) and the performance tables
 /// (round-trip times and retransmissions, where an agent or load-balancer logs measured them).
@@ -267,7 +265,9 @@ async fn rebuild_from(
         .hours_with_files(CITY_NETWORK_HEALTH, lookback, to)
         .await?;
     let Some(&newest_hour) = judged_hours.last() else {
-        return Ok(window_of(to - FIRST_RUN_SECONDS));
+        // The hour of the last window and the one before: what every scheduled run judged
+        // before runs kept a state.
+        return Ok(hour_of(to - WINDOW_SECONDS) - HOUR);
     };
     let newest = BTreeSet::from([newest_hour]);
     run.files_downloaded += destination

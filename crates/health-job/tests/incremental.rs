@@ -213,3 +213,64 @@ fn scheduled_runs_give_the_events_of_one_run_over_all_of_history() {
     std::fs::remove_dir_all(&full_dir).unwrap();
     std::fs::remove_dir_all(&runs_dir).unwrap();
 }
+
+#[test]
+fn an_empty_destination_and_two_racing_runs_leave_a_usable_state() {
+    let config = HealthConfig::default();
+    // Nothing there: nothing judged, no error, a state to start from.
+    let empty_dir = scratch("empty");
+    std::fs::create_dir_all(&empty_dir).unwrap();
+    let empty = Destination::Folder(empty_dir.clone());
+    let run = block_on(assess_scheduled(&empty, &config, 1_780_272_000)).unwrap();
+    assert!(run.assessment.overall.is_empty());
+    assert_eq!(run.rebuilt, Some(Rebuild::Missing));
+    std::fs::remove_dir_all(&empty_dir).unwrap();
+
+    // Two runs at once on the same tables, then one more: the same as one run, then one more.
+    let scenario = Scenario::new(4, 3);
+    let end = scenario.start + 2 * DAY + 10 * HOUR;
+    let (alone_dir, racing_dir) = (scratch("alone"), scratch("racing"));
+    write_tables(&scenario, end + HOUR, &alone_dir);
+    write_tables(&scenario, end + HOUR, &racing_dir);
+    let (alone, racing) = (
+        Destination::Folder(alone_dir.clone()),
+        Destination::Folder(racing_dir.clone()),
+    );
+    block_on(assess_scheduled(&alone, &config, end)).unwrap();
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..2)
+            .map(|_| scope.spawn(|| block_on(assess_scheduled(&racing, &config, end))))
+            .collect();
+        for run in runs {
+            assert_eq!(run.join().unwrap().unwrap().assessment.overall.len(), 24);
+        }
+    });
+    for destination in [&alone, &racing] {
+        let run = block_on(assess_scheduled(destination, &config, end + 1_800)).unwrap();
+        assert_eq!(run.rebuilt, None);
+        assert_eq!(run.assessment.overall.len(), 6);
+    }
+    let state = |dir: &Path| std::fs::read_to_string(dir.join(STATE_NAME)).unwrap();
+    assert_eq!(state(&racing_dir), state(&alone_dir));
+    let events = |dir: &Path| -> Vec<String> {
+        read_health_events(dir, None, None)
+            .unwrap()
+            .iter()
+            .map(essence)
+            .collect()
+    };
+    assert_eq!(events(&racing_dir), events(&alone_dir));
+    assert_eq!(
+        judgements(&racing_dir, end - HOUR, end + HOUR),
+        judgements(&alone_dir, end - HOUR, end + HOUR)
+    );
+    // No temporary file is left for a reader to see.
+    let hidden = std::fs::read_dir(&racing_dir)
+        .unwrap()
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with('.'))
+        .count();
+    assert_eq!(hidden, 0);
+    std::fs::remove_dir_all(&alone_dir).unwrap();
+    std::fs::remove_dir_all(&racing_dir).unwrap();
+}
