@@ -173,7 +173,7 @@ pub fn city_network_health() -> Table<CityNetworkHealth> {
     columns.push(column(
         "window_demand",
         ColumnKind::Double,
-        "The window's demand estimate, by which its traffic is divided when it serves as history of later windows (1 where none); the same on every row of the window, null on rows only round-trip times judged. Read back by scheduled runs so they judge as a run over all of history does.",
+        "The window's demand estimate, dividing its traffic when it serves as history of later windows (1 where none); null on rows only round-trip times judged. Scheduled health runs read it back.",
         |row: &CityNetworkHealth| Cell::Double(row.window_demand),
     ));
     Table::new(
