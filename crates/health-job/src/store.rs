@@ -295,17 +295,14 @@ impl Destination {
                 let Ok(days) = std::fs::read_dir(dir.join(table)) else {
                     return Ok(None);
                 };
-                let days: Vec<i64> = days
-                    .flatten()
-                    .filter_map(|day| {
-                        parse_date(day.file_name().to_string_lossy().strip_prefix("dt=")?)
-                    })
-                    .collect();
-                Ok(days
-                    .iter()
-                    .min()
-                    .zip(days.iter().max())
-                    .map(|(&a, &b)| (a, b)))
+                let midnights = days.flatten().filter_map(|day| {
+                    parse_date(day.file_name().to_string_lossy().strip_prefix("dt=")?)
+                });
+                Ok(midnights.fold(None, |span, day| {
+                    Some(span.map_or((day, day), |(first, last): (i64, i64)| {
+                        (first.min(day), last.max(day))
+                    }))
+                }))
             }
             Destination::S3 { client, tables, .. } => {
                 Ok(flowatlas_s3::table_days(client, tables, table).await?)
