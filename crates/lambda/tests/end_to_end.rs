@@ -656,9 +656,9 @@ fn health_on_schedule() {
     // One EMF line per window judged, each once; the newest (last) has the open event.
     let emf = log
         .lines()
+        .rev()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|line| line.get("ActiveHealthEvents").is_some())
-        .last()
+        .find(|line| line.get("ActiveHealthEvents").is_some())
         .expect("an EMF line with the health scores");
     assert!(emf["ActiveHealthEvents"].as_u64().unwrap() >= 1, "{emf}");
 }
