@@ -1,12 +1,15 @@
 //! Synthetic flow logs for the benchmarks: realistic value shapes (public and private
 //! addresses, ephemeral ports, ACCEPT/REJECT mixes, NODATA), generated from the field catalogue,
 //! the end-to-end benchmark's corpus of gzip objects with its databases ([`write_corpus`]), and
-//! a week of many city-networks for the HTML report ([`report_week`]).
+//! a week of many city-networks for the HTML report ([`report_week`]), and four weeks of them
+//! for the scheduled health run ([`write_history`]).
 
 mod corpus;
+mod health_history;
 mod report_week;
 
 pub use corpus::{BUSY_OBJECTS, Corpus, CorpusError, CorpusSpec, SMALL_OBJECTS, write_corpus};
+pub use health_history::{HistoryFiles, write_history};
 pub use report_week::{WEEK_START, WEEK_WINDOWS, WeekFiles, report_week, write_week};
 
 use flowatlas_flowlog::{Entry, Field, Kind, Options, Reader};

@@ -210,6 +210,7 @@ fn for_each_window(networks: &[Synthetic], mut each: impl FnMut(i64, WeekWindow)
                 baseline: Some(Method::SameTimeOfDay),
                 history_days: 7,
                 demand_scale: Some(1.0),
+                window_demand: Some(1.0),
                 availability_score: Some(score),
                 performance_score: None,
                 percent_of_client_location_impacted: Some(100.0 - score),

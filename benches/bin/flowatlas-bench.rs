@@ -3,6 +3,7 @@
 //! measured against beside `gzip -dc`; and writes the week of tables `flowatlas report` is
 //! timed on.
 
+use std::collections::BTreeSet;
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,7 +12,7 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use flate2::read::MultiGzDecoder;
 use flowatlas_benches::{
-    BUSY_OBJECTS, CorpusSpec, SMALL_OBJECTS, read_all, write_corpus, write_week,
+    BUSY_OBJECTS, CorpusSpec, SMALL_OBJECTS, read_all, write_corpus, write_history, write_week,
 };
 use flowatlas_flowlog::Format;
 
@@ -56,6 +57,27 @@ enum Command {
         /// City-networks.
         #[arg(long, default_value_t = 1_000)]
         city_networks: usize,
+        /// The folder to write.
+        dir: PathBuf,
+    },
+    /// Writes `city_networks` and `client_prefixes` of `--city-networks` city-networks from
+    /// `--days` days before `--end` to 10 minutes after it (for a scheduled run `--at` the end
+    /// and the one after it), for timing `flowatlas health`; with `--needed-only`, only the
+    /// hours those two runs read. Prints files and rows as JSON.
+    HealthHistory {
+        /// City-networks.
+        #[arg(long, default_value_t = 1_000)]
+        city_networks: usize,
+        /// Days of history.
+        #[arg(long, default_value_t = 28)]
+        days: i64,
+        /// The scheduled run's time (UTC, whole hours), Unix seconds: 2026-06-29T00:00 by
+        /// default.
+        #[arg(long, default_value_t = 1_782_691_200)]
+        end: i64,
+        /// Only the hours the two scheduled runs read.
+        #[arg(long)]
+        needed_only: bool,
         /// The folder to write.
         dir: PathBuf,
     },
@@ -154,6 +176,33 @@ fn run(cli: Cli) -> Result<String, Box<dyn std::error::Error>> {
         }
         Command::ReportWeek { city_networks, dir } => {
             let written = write_week(&dir, city_networks)?;
+            serde_json::json!({"files": written.n_files, "rows": written.n_rows}).to_string()
+        }
+        Command::HealthHistory {
+            city_networks,
+            days,
+            end,
+            needed_only,
+            dir,
+        } => {
+            let hour = |time: i64| time - time.rem_euclid(3_600);
+            // The first run judges the hour before `end`, the second the window after it.
+            let needed: BTreeSet<i64> = (end - 3_600..=end)
+                .step_by(300)
+                .flat_map(|window| {
+                    let mut starts = flowatlas_health::history_window_starts(window);
+                    starts.push(window);
+                    starts
+                })
+                .map(hour)
+                .collect();
+            let written = write_history(
+                &dir,
+                city_networks,
+                end - days * 86_400,
+                end + 3_600,
+                needed_only.then_some(&needed),
+            )?;
             serde_json::json!({"files": written.n_files, "rows": written.n_rows}).to_string()
         }
         Command::ParseText { files } => parse_text(&files)?.to_string(),

@@ -13,6 +13,7 @@ use crate::baseline::{
 use crate::event::{ImpactType, LocationWindow, Signal, Tracker, WindowEvidence};
 use crate::observations::Counts;
 use crate::performance::{PerformanceAssessment, assess_performance};
+use crate::resume::{Carry, CityNetworkState, Earlier, Resumed, TrackerState};
 use crate::{
     CityNetwork, HealthConfig, HealthEvent, LocalConfig, Observations, PerformanceHealth,
     RoundTripTime,
@@ -36,7 +37,7 @@ const MIN_RATIO_EVENTS: i64 = 20;
 const MIN_RATIO_HISTORY_EVENTS: i64 = 5;
 
 /// A share (percent) observed in a window and what its history expected.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RatioEvidence {
     /// Observed, percent; `None` with too few attempts to say.
     pub observed_percent: Option<f64>,
@@ -61,6 +62,11 @@ pub struct CityNetworkHealth {
     pub history_days: i32,
     /// The service's demand now against its history (1 = usual), which scaled the expectation.
     pub demand_scale: Option<f64>,
+    /// What this window's traffic is divided by when it serves as history of later windows
+    /// (the demand estimate of the window, 1 where none), the same on every row of a window
+    /// availability judged; `None` on rows only the performance pass wrote. Kept so that a
+    /// run that starts after this window judges as a run over all of history does.
+    pub window_demand: Option<f64>,
     /// Share of its expected traffic not impacted, 0–100; `None` when nothing could be judged.
     pub availability_score: Option<f64>,
     /// Share of its measured traffic not degraded, 0–100 (see [`PerformanceHealth`]); `None`
@@ -98,6 +104,7 @@ impl CityNetworkHealth {
             baseline: None,
             history_days: 0,
             demand_scale: None,
+            window_demand: None,
             availability_score: None,
             performance_score: None,
             percent_of_client_location_impacted: None,
@@ -421,6 +428,7 @@ fn prefix_shortfalls(
 /// The event streams of one kind of health (availability or performance): the overall
 /// score's and one per city-network that was ever locally impacted.
 pub(crate) struct Events<'c> {
+    overall_type: ImpactType,
     overall_threshold: f64,
     local_type: ImpactType,
     local_config: &'c LocalConfig,
@@ -438,6 +446,7 @@ impl<'c> Events<'c> {
         n_city_networks: usize,
     ) -> Events<'c> {
         Events {
+            overall_type,
             overall_threshold,
             local_type,
             local_config,
@@ -509,6 +518,41 @@ impl<'c> Events<'c> {
         }
     }
 
+    /// Takes up the trackers an earlier run left open; `index_of` gives a city-network's
+    /// index in this run.
+    pub(crate) fn resume(
+        &mut self,
+        saved: &[TrackerState],
+        index_of: impl Fn(&CityNetworkState) -> usize,
+    ) {
+        for state in saved {
+            match &state.city_network {
+                None => {
+                    self.overall = Tracker::resume(self.overall_type, state, &index_of);
+                }
+                Some(city_network) => {
+                    self.local[index_of(city_network)] =
+                        Some(Tracker::resume(self.local_type, state, &index_of));
+                }
+            }
+        }
+    }
+
+    /// The trackers not at rest, for the next run.
+    pub(crate) fn carry(&self, city_networks: &[Arc<CityNetwork>]) -> Vec<TrackerState> {
+        let overall = self.overall.state(None, city_networks);
+        let local = self
+            .local
+            .iter()
+            .enumerate()
+            .filter_map(|(index, tracker)| {
+                tracker
+                    .as_ref()?
+                    .state(Some(&city_networks[index]), city_networks)
+            });
+        overall.into_iter().chain(local).collect()
+    }
+
     pub(crate) fn active(&self) -> i64 {
         let local = self.local.iter().flatten();
         i64::from(self.overall.is_active())
@@ -535,14 +579,69 @@ pub fn assess(
     from: Option<i64>,
     to: Option<i64>,
 ) -> Assessment {
+    let nothing_before = Before {
+        earlier: &Earlier::new(),
+        carry: &Carry::default(),
+    };
+    assess_after(observations, config, from, to, nothing_before).0
+}
+
+/// What a resumed assessment starts from: the judgements of the windows before its range and
+/// the trackers the run that judged them left open.
+#[derive(Clone, Copy)]
+pub struct Before<'b> {
+    /// Judgements of earlier windows (from the health tables).
+    pub earlier: &'b Earlier,
+    /// Trackers open after the last earlier window.
+    pub carry: &'b Carry,
+}
+
+/// [`assess`] of the windows in `[from, to)` after earlier runs judged the windows before
+/// `from`: their judgements (`before.earlier`) shape the baselines as they would in one run
+/// over all of history, and the events they left open (`before.carry`) go on. Returns the
+/// assessment (events resolved in the range, and those open at its end as active) and what
+/// the next run resumes from. With the judgements of every earlier window the observations
+/// hold, and the carry of the run that judged the window before `from`, it decides exactly as
+/// `assess` over all of them does.
+pub fn assess_after(
+    observations: &mut Observations,
+    config: &HealthConfig,
+    from: Option<i64>,
+    to: Option<i64>,
+    before: Before<'_>,
+) -> (Assessment, Resumed) {
     observations.settle_prefixes();
-    let mut assessment = assess_availability(observations, config, from, to);
-    merge_performance(
-        &mut assessment,
-        assess_performance(observations, config, from, to),
-        observations,
-    );
-    assessment
+    for saved in before
+        .carry
+        .availability
+        .iter()
+        .chain(&before.carry.performance)
+    {
+        let locations = saved
+            .candidate
+            .locations
+            .iter()
+            .map(|(city_network, _)| city_network);
+        for city_network in saved.city_network.iter().chain(locations) {
+            observations.add_city_network(&city_network.city_network());
+        }
+    }
+    let (mut assessment, availability) =
+        assess_availability(observations, config, from, to, before);
+    let (performance, performance_carry) =
+        assess_performance(observations, config, from, to, before);
+    merge_performance(&mut assessment, performance, observations);
+    let resumed = Resumed {
+        carry: Carry {
+            availability,
+            performance: performance_carry,
+        },
+        last_judged: assessment
+            .overall
+            .last()
+            .map(|overall| overall.window_start),
+    };
+    (assessment, resumed)
 }
 
 /// The windows judged of data from `first` to `last` (window starts) in `[from, to)`:
@@ -645,12 +744,13 @@ fn assess_availability(
     config: &HealthConfig,
     from: Option<i64>,
     to: Option<i64>,
-) -> Assessment {
+    before: Before<'_>,
+) -> (Assessment, Vec<TrackerState>) {
     let Some((first_data, last_data)) = observations.window_range() else {
-        return Assessment::default();
+        return (Assessment::default(), before.carry.availability.clone());
     };
     let Some((judge_from, judge_to)) = judged_range(first_data, last_data, from, to) else {
-        return Assessment::default();
+        return (Assessment::default(), before.carry.availability.clone());
     };
     // History reaches back a bounded span from the first judged window, whatever the data holds.
     let history_from = judge_from.saturating_sub(HISTORY_SECONDS);
@@ -662,6 +762,19 @@ fn assess_availability(
         .collect();
     let judged: Vec<i64> = data.range(judge_from..judge_to).copied().collect();
     let mut grid = Grid::new(observations, &data);
+    for (window, start) in grid.timeline.starts.iter().enumerate() {
+        if *start < judge_from
+            && let Some(&demand) = before.earlier.demand.get(start)
+        {
+            grid.demand[window] = demand;
+        }
+    }
+    for (city_network, window) in
+        observations.earlier_cells(&before.earlier.impacted, &grid.timeline.starts, judge_from)
+    {
+        let index = grid.at(city_network, window);
+        grid.impacted[index] = true;
+    }
     let city_networks = &observations.city_networks;
     let n_city_networks = city_networks.len();
     let mut assessment = Assessment::default();
@@ -672,6 +785,9 @@ fn assess_availability(
         &config.local,
         n_city_networks,
     );
+    events.resume(&before.carry.availability, |city_network| {
+        observations.index_of(city_network)
+    });
 
     for window_start in judged {
         let Ok(window) = grid.timeline.starts.binary_search(&window_start) else {
@@ -746,6 +862,7 @@ fn assess_availability(
                     .and(plan.as_ref())
                     .map_or(0, |plan| plan.history_days),
                 demand_scale: expected.and(reported_scale),
+                window_demand: Some(grid.demand[window]),
                 availability_score: impact.map(|impact| 100.0 * (1.0 - impact)),
                 performance_score: None,
                 percent_of_client_location_impacted: impact.map(|impact| 100.0 * impact),
@@ -807,8 +924,9 @@ fn assess_availability(
         });
         assessment.city_networks.extend(rows);
     }
+    let carry = events.carry(city_networks);
     assessment.events = events.finish(city_networks);
-    assessment
+    (assessment, carry)
 }
 
 /// A city-network as an event-id part, in Internet Monitor's order (Region, ASN, country,

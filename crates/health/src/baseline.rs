@@ -27,6 +27,23 @@ const MIN_CANDIDATES: usize = 3;
 /// The last-hour fallback needs this many, half an hour, for its trend.
 const MIN_RECENT: usize = 6;
 
+/// Every window start the judgement of the window starting at `window_start` may compare
+/// with, whichever method [`plan`] picks (same time of week and of day ± one window, the last
+/// hour's lookback), earliest first: what a run judging that window must read besides it.
+pub fn history_window_starts(window_start: i64) -> Vec<i64> {
+    let window = |back: usize| window_start - back as i64 * WINDOW_SECONDS;
+    let around = |center: usize| [center + 1, center, center - 1];
+    let mut starts: Vec<i64> = (1..=MAX_WEEKS)
+        .flat_map(|weeks| around(weeks * WINDOWS_PER_WEEK))
+        .chain((1..=MAX_DAYS).flat_map(|days| around(days * WINDOWS_PER_DAY)))
+        .chain(1..=RECENT_LOOKBACK)
+        .map(window)
+        .collect();
+    starts.sort_unstable();
+    starts.dedup();
+    starts
+}
+
 /// How the expected value of a window was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
@@ -303,6 +320,33 @@ mod tests {
                 assert!(found.windows.iter().all(|&window| window < t), "t = {t}");
             }
         }
+    }
+
+    #[test]
+    fn the_history_a_window_needs_covers_every_plan() {
+        // Whatever holds data, a plan's candidates are among the windows said to be needed.
+        let t = 5 * WEEK + 17;
+        let needed = history_window_starts(t as i64 * WINDOW_SECONDS);
+        let patterns: [&dyn Fn(usize) -> bool; 4] = [
+            &|_| true,
+            &|window| window + 2 * DAY > t,
+            &|window| window + 10 * DAY > t,
+            &|window| window % 7 != 0,
+        ];
+        for present in patterns {
+            let plan = plan(t, present).unwrap();
+            for window in plan.windows {
+                let start = window as i64 * WINDOW_SECONDS;
+                assert!(needed.binary_search(&start).is_ok(), "{window}");
+            }
+        }
+        // Four weeks, seven days (the seventh is the first week) and the last two hours.
+        assert_eq!(needed.len(), 4 * 3 + 6 * 3 + 24);
+        assert!(
+            needed
+                .iter()
+                .all(|&start| start < t as i64 * WINDOW_SECONDS)
+        );
     }
 
     #[test]

@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use flowatlas_rollup::WINDOW_SECONDS;
+use serde::{Deserialize, Serialize};
 
+use crate::resume::{CandidateState, CityNetworkState, LocationState, TrackerState};
 use crate::{CityNetwork, PerformanceHealth};
 
 /// Impacted windows in a row that raise an event.
@@ -15,7 +17,7 @@ pub const OPEN_AFTER: u32 = 2;
 pub const CLOSE_AFTER: u32 = 3;
 
 /// What kind of impact, in Internet Monitor's names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ImpactType {
     /// The overall availability score reached its threshold.
     Availability,
@@ -93,7 +95,7 @@ impl Status {
 }
 
 /// Which measurement showed the impact.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Signal {
     /// Less traffic than expected.
     Traffic,
@@ -239,7 +241,7 @@ pub(crate) struct WindowEvidence<'w> {
     pub locations: &'w [&'w LocationWindow],
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct LocationTotals {
     expected_bytes: f64,
     observed_bytes: f64,
@@ -251,6 +253,7 @@ struct LocationTotals {
 }
 
 /// An event from its first impacted window on, raised or not yet.
+#[derive(Clone)]
 struct Candidate {
     started_at: i64,
     detected_at: Option<i64>,
@@ -376,6 +379,99 @@ impl Tracker {
                 let candidate = self.candidate.take()?;
                 Some(self.event_of(candidate, Status::Resolved, city_networks))
             }
+        }
+    }
+
+    /// Its state for the next run; `None` at rest (no candidate: the same as a new tracker).
+    pub fn state(
+        &self,
+        local: Option<&CityNetwork>,
+        city_networks: &[Arc<CityNetwork>],
+    ) -> Option<TrackerState> {
+        let candidate = self.candidate.as_ref()?;
+        Some(TrackerState {
+            city_network: local.map(CityNetworkState::of),
+            place: self.place.clone(),
+            threshold: self.threshold,
+            impacted_run: self.impacted_run,
+            clean_run: self.clean_run,
+            candidate: CandidateState {
+                started_at: candidate.started_at,
+                detected_at: candidate.detected_at,
+                last_impacted_end: candidate.last_impacted_end,
+                windows: candidate.windows,
+                total_share_sum: candidate.total_share_sum,
+                peak_total_share: candidate.peak_total_share,
+                lowest_score: candidate.lowest_score,
+                signals: candidate.signals.iter().copied().collect(),
+                locations: candidate
+                    .locations
+                    .iter()
+                    .map(|(&index, totals)| {
+                        (
+                            CityNetworkState::of(&city_networks[index]),
+                            LocationState {
+                                expected_bytes: totals.expected_bytes,
+                                observed_bytes: totals.observed_bytes,
+                                impacted_bytes: totals.impacted_bytes,
+                                peak_local: totals.peak_local,
+                                peak_total: totals.peak_total,
+                                prefixes: totals
+                                    .prefixes
+                                    .iter()
+                                    .map(|(prefix, bytes)| (prefix.clone(), *bytes))
+                                    .collect(),
+                                performance: totals.performance,
+                            },
+                        )
+                    })
+                    .collect(),
+            },
+        })
+    }
+
+    /// The tracker of a state from an earlier run; `index_of` gives each city-network its
+    /// index in this run.
+    pub fn resume(
+        impact_type: ImpactType,
+        state: &TrackerState,
+        mut index_of: impl FnMut(&CityNetworkState) -> usize,
+    ) -> Tracker {
+        let saved = &state.candidate;
+        Tracker {
+            impact_type,
+            threshold: state.threshold,
+            place: state.place.clone(),
+            impacted_run: state.impacted_run,
+            clean_run: state.clean_run,
+            candidate: Some(Candidate {
+                started_at: saved.started_at,
+                detected_at: saved.detected_at,
+                last_impacted_end: saved.last_impacted_end,
+                windows: saved.windows,
+                total_share_sum: saved.total_share_sum,
+                peak_total_share: saved.peak_total_share,
+                lowest_score: saved.lowest_score,
+                signals: saved.signals.iter().copied().collect(),
+                locations: saved
+                    .locations
+                    .iter()
+                    .map(|(city_network, totals)| {
+                        (
+                            index_of(city_network),
+                            LocationTotals {
+                                expected_bytes: totals.expected_bytes,
+                                observed_bytes: totals.observed_bytes,
+                                impacted_bytes: totals.impacted_bytes,
+                                peak_local: totals.peak_local,
+                                peak_total: totals.peak_total,
+                                prefixes: totals.prefixes.iter().cloned().collect(),
+                                performance: totals.performance,
+                            },
+                        )
+                    })
+                    .collect(),
+            }),
         }
     }
 

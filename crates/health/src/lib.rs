@@ -33,11 +33,13 @@ mod event;
 mod observations;
 mod performance;
 pub mod publish;
+mod resume;
 
 pub use assess::{
-    Assessment, CityNetworkHealth, Connections, OverallHealth, RatioEvidence, assess,
+    Assessment, Before, CityNetworkHealth, Connections, OverallHealth, RatioEvidence, assess,
+    assess_after,
 };
-pub use baseline::{HISTORY_SECONDS, Method};
+pub use baseline::{HISTORY_SECONDS, Method, history_window_starts};
 pub use config::{
     ConfigError, DEFAULT_AVAILABILITY_THRESHOLD, DEFAULT_LOCAL_THRESHOLD,
     DEFAULT_MIN_TRAFFIC_IMPACT_PERCENT, DEFAULT_PERFORMANCE_THRESHOLD, HealthConfig, LocalConfig,
@@ -47,3 +49,4 @@ pub use event::{
 };
 pub use observations::{CityNetwork, Identity, Observations};
 pub use performance::{PerformanceHealth, RoundTripTime};
+pub use resume::{Carry, Earlier, Resumed};

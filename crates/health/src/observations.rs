@@ -3,7 +3,7 @@
 //! prefix, for naming the prefixes of an incident; and the performance tables' rows (RTT
 //! histograms and retransmissions) the same way, kept apart per RTT source.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use flowatlas_geo::Facts;
@@ -11,6 +11,8 @@ use flowatlas_rollup::{
     CityNetworkKey, CityNetworkPerformanceRow, CityNetworkRow, Measures, Performance,
     PrefixPerformanceRow, PrefixRow, RttSource, ServiceLocation, WINDOW_SECONDS,
 };
+
+use crate::resume::CityNetworkState;
 
 /// A client city-network as seen from one service location (account and Region).
 #[derive(Clone, Debug, PartialEq)]
@@ -206,6 +208,40 @@ impl Observations {
             cell.measures += row.performance.measures;
             cell.rtt += &row.performance.rtt;
         }
+    }
+
+    /// Adds a city-network without rows (one an open event names), unless it is known.
+    pub(crate) fn add_city_network(&mut self, city_network: &CityNetwork) {
+        let location = ServiceLocation {
+            account_id: city_network.account_id.clone(),
+            region: city_network.region.clone(),
+            ..ServiceLocation::default()
+        };
+        self.city_network_index_of(&location, &city_network.client, 0);
+    }
+
+    /// The index of a city-network of an earlier run's carry (added by `add_city_network`).
+    pub(crate) fn index_of(&self, saved: &CityNetworkState) -> usize {
+        self.city_network_index[&saved.city_network().identity()]
+    }
+
+    /// (city-network index, window index) of the earlier judged cells that fall in `starts`
+    /// (a timeline's window starts) before `judge_from`, of city-networks these observations
+    /// hold.
+    pub(crate) fn earlier_cells<'a>(
+        &'a self,
+        cells: &'a HashSet<(Identity, i64)>,
+        starts: &'a [i64],
+        judge_from: i64,
+    ) -> impl Iterator<Item = (usize, usize)> + 'a {
+        cells.iter().filter_map(move |(identity, start)| {
+            if *start >= judge_from {
+                return None;
+            }
+            let city_network = *self.city_network_index.get(identity)?;
+            let window = starts.binary_search(start).ok()?;
+            Some((city_network, window))
+        })
     }
 
     /// Windows covered, first and last start, or `None` when empty.

@@ -25,9 +25,10 @@ use std::collections::{HashMap, HashSet};
 
 use flowatlas_rollup::{Performance, RttHistogram, RttSource};
 
-use crate::assess::{Connections, Events, judged_range, ratio_tolerance};
+use crate::assess::{Before, Connections, Events, judged_range, ratio_tolerance};
 use crate::baseline::{HISTORY_SECONDS, Method, Timeline, expected_at};
 use crate::event::{ImpactType, LocationWindow, Signal};
+use crate::resume::TrackerState;
 use crate::{HealthConfig, HealthEvent, Observations, RatioEvidence};
 
 /// Degraded traffic starts above this many times the expected p90 ...
@@ -46,7 +47,7 @@ const MIN_SEGMENTS: i64 = 100;
 const MIN_HISTORY_SEGMENTS: i64 = 20;
 
 /// Round-trip-time percentiles, milliseconds, weighted by traffic.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RoundTripTime {
     /// Median.
     pub p50_ms: f64,
@@ -69,9 +70,10 @@ impl RoundTripTime {
 
 /// One window × city-network's performance: what was measured, what was expected, and how
 /// much of its traffic was degraded.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PerformanceHealth {
     /// The source of the round-trip times judged (one source per window and city-network).
+    #[serde(with = "crate::resume::rtt_source_name")]
     pub rtt_source: RttSource,
     /// Weight of the RTT histogram: bytes moved by the connections measured.
     pub measured_weight: i64,
@@ -357,7 +359,8 @@ pub(crate) fn assess_performance(
     config: &HealthConfig,
     from: Option<i64>,
     to: Option<i64>,
-) -> PerformanceAssessment {
+    before: Before<'_>,
+) -> (PerformanceAssessment, Vec<TrackerState>) {
     let mut found = PerformanceAssessment {
         rows: Vec::new(),
         overall: Vec::new(),
@@ -377,13 +380,18 @@ pub(crate) fn assess_performance(
         .zip(last)
         .and_then(|(first, last)| judged_range(first, last, from, to))
     else {
-        return found;
+        return (found, before.carry.performance.clone());
     };
     let mut grid = Grid::new(
         observations,
         judge_from.saturating_sub(HISTORY_SECONDS),
         judge_to,
     );
+    grid.degraded.extend(observations.earlier_cells(
+        &before.earlier.degraded,
+        &grid.timeline.starts,
+        judge_from,
+    ));
     let city_networks = &observations.city_networks;
     let mut events = Events::new(
         ImpactType::Performance,
@@ -392,6 +400,9 @@ pub(crate) fn assess_performance(
         &config.performance_local,
         city_networks.len(),
     );
+    events.resume(&before.carry.performance, |city_network| {
+        observations.index_of(city_network)
+    });
     let prefixes_of = prefixes_by_owner(observations);
     for window in 0..grid.timeline.len() {
         let window_start = grid.timeline.starts[window];
@@ -489,8 +500,9 @@ pub(crate) fn assess_performance(
                 .map(|(city_network, health, _)| (window_start, city_network, health)),
         );
     }
+    let carry = events.carry(city_networks);
     found.events = events.finish(city_networks);
-    found
+    (found, carry)
 }
 
 /// The performance prefixes of each city-network.

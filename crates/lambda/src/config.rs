@@ -55,8 +55,6 @@ pub struct Settings {
 pub struct HealthSettings {
     /// Thresholds, in Internet Monitor's `HealthEventsConfig` shape.
     pub config: flowatlas_health::HealthConfig,
-    /// Days of history read before the assessed windows (at most 28: four weeks).
-    pub history_days: i64,
     /// Windows younger than this are not assessed yet: their flow logs are still arriving.
     pub delay: Duration,
     /// The EventBridge bus health events are put on; `None` publishes nothing.
@@ -78,7 +76,6 @@ const VARIABLES: &[&str] = &[
     "FLOWATLAS_TIME_RESERVE_SECONDS",
     "FLOWATLAS_PART_SIZE_MIB",
     "FLOWATLAS_HEALTH_CONFIG",
-    "FLOWATLAS_HEALTH_HISTORY_DAYS",
     "FLOWATLAS_HEALTH_DELAY_MINUTES",
     "FLOWATLAS_HEALTH_EVENT_BUS",
 ];
@@ -208,16 +205,8 @@ impl Settings {
                 .map_err(|error| invalid("FLOWATLAS_HEALTH_CONFIG", error.to_string()))?,
             None => flowatlas_health::HealthConfig::default(),
         };
-        let history_days = number("FLOWATLAS_HEALTH_HISTORY_DAYS", 28)?;
-        if !(1..=28).contains(&history_days) {
-            return Err(invalid(
-                "FLOWATLAS_HEALTH_HISTORY_DAYS",
-                format!("{history_days}: between 1 and 28 (the baseline looks back four weeks)"),
-            ));
-        }
         let health = HealthSettings {
             config: health_config,
-            history_days: history_days as i64,
             delay: Duration::from_secs(60 * number("FLOWATLAS_HEALTH_DELAY_MINUTES", 15)?),
             event_bus: match get("FLOWATLAS_HEALTH_EVENT_BUS") {
                 Some("none") => None,
@@ -297,7 +286,6 @@ mod tests {
                 "FLOWATLAS_HEALTH_CONFIG",
                 "{\"availabilityScoreThreshold\": 120}",
             ),
-            ("FLOWATLAS_HEALTH_HISTORY_DAYS", "60"),
         ];
         for (name, value) in cases {
             let error = with((name, value));

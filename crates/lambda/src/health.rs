@@ -1,118 +1,84 @@
-//! The scheduled health mode: on each EventBridge schedule (every 5 minutes), the recent
-//! windows of the destination's tables are assessed with the same engine as `flowatlas health`,
-//! the health tables of those hours are replaced, events that opened or resolved in the newest
-//! window are put on EventBridge, the newest window's scores go out as EMF, and the last day's
-//! HTML report is written to `report/index.html`.
-//!
-//! Each run reads the history it needs from the destination (up to `history_days` of
-//! `city_networks`, `client_prefixes` and the performance tables' partitions), so runs are independent and a missed
-//! schedule loses nothing; the price is the reading, which grows with the tables' size.
+//! The scheduled health mode: on each EventBridge schedule (every 5 minutes), the health job's
+//! scheduled run (`flowatlas_health_job::assess_scheduled`, the same code as `flowatlas health
+//! --at`) judges the windows since the last run over the destination's tables, reading only
+//! the hour partitions those windows compare with and the state the previous run left; events
+//! that opened or resolved in the windows it judged are put on EventBridge, those windows'
+//! overall scores go out as EMF, and the last day's HTML report is written to
+//! `report/index.html`.
 
 use std::io::Write;
-use std::path::Path;
 
+use flowatlas_health::HealthEvent;
 use flowatlas_health::publish::{
     DEFAULT_EMF_TOP_CITY_NETWORKS, EVENT_DETAIL_TYPE, EVENT_SOURCE, emf_lines, eventbridge_event,
 };
-use flowatlas_health::{Assessment, HealthEvent};
-use flowatlas_rollup::WINDOW_SECONDS;
+use flowatlas_health_job::{Destination, assess_scheduled};
 use serde_json::{Value, json};
 
 use crate::handler::State;
 
-const HOUR: i64 = 3600;
-/// What the engine reads: the flow-log rollups (availability) and the performance tables
-/// (round-trip times and retransmissions, where an agent or load-balancer logs measured them).
-const INPUT_TABLES: [&str; 4] = [
+/// What the report reads besides the health tables.
+const REPORT_INPUT_TABLES: [&str; 4] = [
     "city_networks",
     "client_prefixes",
     "city_network_performance",
     "prefix_performance",
 ];
 
-/// Assesses the windows before `scheduled_at` less the delay; returns a summary.
+/// Runs the scheduled health job for the windows complete at `scheduled_at` less the delay;
+/// returns a summary.
 pub async fn run(state: &State, scheduled_at: i64, function: &str) -> Result<Value, String> {
     let settings = &state.settings.health;
-    let destination = &state.settings.destination;
+    let destination = Destination::S3 {
+        client: state.client.clone(),
+        tables: state.settings.destination.clone(),
+        part_size: state.settings.part_size,
+    };
     let ready = scheduled_at - settings.delay.as_secs() as i64;
-    let to = ready - ready.rem_euclid(WINDOW_SECONDS);
-    // From the start of the previous hour: every hour partition written is complete up to `to`,
-    // and a later run rewrites it with a superset of its windows.
-    let from = to - WINDOW_SECONDS - (to - WINDOW_SECONDS).rem_euclid(HOUR) - HOUR;
-    let history_from = from - settings.history_days * 86_400;
-    let scratch = std::env::temp_dir().join(format!("flowatlas-{}-health", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
-    let mut n_read = 0;
-    for table in INPUT_TABLES {
-        n_read += flowatlas_s3::download_partitions(
-            &state.client,
-            destination,
-            table,
-            history_from,
-            to,
-            &scratch,
-        )
+    let run = assess_scheduled(&destination, &settings.config, ready)
         .await
-        .map_err(|error| error.to_string())?;
-    }
-    let config = settings.config.clone();
-    let folder = scratch.clone();
-    let assessed = tokio::task::spawn_blocking(move || -> Result<_, String> {
-        let assessment = flowatlas_tables::assess_folder(&folder, &config, Some(from), Some(to))
-            .map_err(|error| error.to_string())?;
-        let written = flowatlas_tables::write_health(&folder, &assessment)
-            .map_err(|error| error.to_string())?;
-        Ok((assessment, written))
-    })
-    .await
-    .map_err(|error| format!("health assessment panicked: {error}"))?;
-    let (assessment, written) = assessed?;
-
-    flowatlas_s3::replace_health_hours(
-        &state.client,
-        destination,
-        &scratch,
-        &written,
-        (from, to),
-        state.settings.part_size,
-    )
-    .await
-    .map_err(|error| error.to_string())?;
-
-    let changed: Vec<&HealthEvent> = assessment
-        .events
-        .iter()
-        .filter(|event| {
-            let newest = |time: i64| time > to - WINDOW_SECONDS && time <= to;
-            newest(event.detected_at) || event.ended_at.is_some_and(newest)
-        })
-        .collect();
+        .map_err(|error| format!("health: {error}"))?;
+    let changed = run.changed_events();
     let published = match (&settings.event_bus, &state.events) {
         (Some(bus), Some(events)) if !changed.is_empty() => {
             put_events(events, bus, &changed).await?
         }
         _ => 0,
     };
-    emit_newest_scores(&assessment, to, function);
-    let report_key = write_report(state, &scratch, to).await?;
-    let _ = std::fs::remove_dir_all(&scratch);
+    // Each run judges windows no earlier run judged, so no window's metrics go out twice.
+    for overall in &run.assessment.overall {
+        for line in emf_lines(
+            &run.assessment,
+            overall,
+            function,
+            DEFAULT_EMF_TOP_CITY_NETWORKS,
+        ) {
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
+        }
+    }
+    let (from, to) = run.judged.unwrap_or((ready, ready));
+    let report_key = write_report(state, to).await?;
+    let events = &run.assessment.events;
     tracing::info!(
         from,
         to,
-        files_read = n_read,
-        events = assessment.events.len(),
+        hours_read = run.hours_read,
+        files_read = run.files_downloaded,
+        events = events.len(),
         published,
         "health assessed"
     );
     Ok(json!({
         "from": flowatlas_health::publish::iso_time(from),
         "to": flowatlas_health::publish::iso_time(to),
-        "files_read": n_read,
-        "windows": assessment.overall.len(),
-        "events": assessment.events.len(),
-        "events_active": assessment.events.iter().filter(|event| event.ended_at.is_none()).count(),
+        "state_rebuilt": run.rebuilt.as_ref().map(|reason| reason.name()),
+        "hours_read": run.hours_read,
+        "files_read": run.files_downloaded,
+        "windows": run.assessment.overall.len(),
+        "events": events.len(),
+        "events_active": events.iter().filter(|event| event.ended_at.is_none()).count(),
         "events_published": published,
-        "report": format!("s3://{}/{report_key}", destination.bucket),
+        "report": format!("s3://{}/{report_key}", state.settings.destination.bucket),
     }))
 }
 
@@ -122,18 +88,22 @@ const REPORT_SECONDS: i64 = 86_400;
 const REPORT_MAX_AGE_SECONDS: u32 = 60;
 
 /// Writes the HTML report of the last day to `report/index.html` in the destination, so one
-/// URL always shows the current state. The scratch folder already holds the day's rollup
-/// tables and this run's health tables; the health tables of the day's earlier hours are
-/// fetched for it. Returns the key written.
-async fn write_report(state: &State, scratch: &Path, to: i64) -> Result<String, String> {
+/// URL always shows the current state: the day's tables are downloaded into a scratch folder
+/// for it. Returns the key written.
+async fn write_report(state: &State, to: i64) -> Result<String, String> {
     let destination = &state.settings.destination;
     let from = to - REPORT_SECONDS;
-    for table in flowatlas_s3::HEALTH_TABLES {
-        flowatlas_s3::download_partitions(&state.client, destination, table, from, to, scratch)
+    let scratch = std::env::temp_dir().join(format!("flowatlas-{}-report", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    for table in REPORT_INPUT_TABLES
+        .into_iter()
+        .chain(flowatlas_s3::HEALTH_TABLES)
+    {
+        flowatlas_s3::download_partitions(&state.client, destination, table, from, to, &scratch)
             .await
             .map_err(|error| error.to_string())?;
     }
-    let folder = scratch.to_path_buf();
+    let folder = scratch.clone();
     let page = tokio::task::spawn_blocking(move || {
         flowatlas_report::read_folder(&folder, Some(from), Some(to))
             .map(|report| flowatlas_report::render(&report))
@@ -141,6 +111,7 @@ async fn write_report(state: &State, scratch: &Path, to: i64) -> Result<String, 
     })
     .await
     .map_err(|error| format!("report panicked: {error}"))??;
+    let _ = std::fs::remove_dir_all(&scratch);
     let key = destination.key("report/index.html");
     flowatlas_s3::put_web_page(
         &state.client,
@@ -194,17 +165,4 @@ async fn put_events(
         published += chunk.len();
     }
     Ok(published)
-}
-
-/// The newest window's metrics as EMF lines (one window per run, so none is counted twice).
-fn emit_newest_scores(assessment: &Assessment, to: i64, function: &str) {
-    if let Some(overall) = assessment
-        .overall
-        .iter()
-        .find(|overall| overall.window_start == to - WINDOW_SECONDS)
-    {
-        for line in emf_lines(assessment, overall, function, DEFAULT_EMF_TOP_CITY_NETWORKS) {
-            let _ = writeln!(std::io::stdout().lock(), "{line}");
-        }
-    }
 }

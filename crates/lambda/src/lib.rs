@@ -8,7 +8,8 @@
 //! S3 notifications, SQS batches (partial batch failures) and EventBridge events, each object
 //! read from S3, processed by the same per-object pipeline as `flowatlas process`, and its
 //! tables uploaded with the manifest last; and EventBridge schedules, which run the health
-//! engine over the destination's recent windows (`health.rs`).
+//! job's scheduled run over the destination (`health.rs`, the same code as `flowatlas health
+//! --at`).
 #![deny(missing_docs)]
 
 mod config;

@@ -13,9 +13,8 @@
 //!   [`list_folders`].
 //! - [`process_object`]: one object through the pipeline and, optionally, its tables published
 //!   to a destination with the manifest last — the path the Lambda and backfill share.
-//! - [`download_partitions`], [`table_days`] and [`replace_health_hours`]: tables in S3 read
-//!   and written by hour partition, for the health schedule and `health`/`report` on
-//!   `--data s3://…`.
+//! - [`download_partitions`] and [`table_days`]: tables in S3 read by hour partition, for the
+//!   health job and `report` on `--data s3://…`.
 //!
 //! The readers block: use them from a blocking thread (`tokio::task::spawn_blocking`), never
 //! from an async task.
@@ -25,7 +24,7 @@ mod object;
 mod tables;
 
 pub use object::{ObjectError, Processed, Publish, Worker, process_object};
-pub use tables::{HEALTH_TABLES, download_partitions, replace_health_hours, table_days};
+pub use tables::{HEALTH_TABLES, download_partitions, table_days};
 
 use std::fmt;
 use std::io::{self, Read};

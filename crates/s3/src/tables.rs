@@ -1,16 +1,14 @@
 //! Tables in S3 as the engines that read folders need them: a table's hour partitions of a time
-//! range downloaded into a local folder (same layout), the span of days a table holds, and the
-//! health tables of assessed hours put back. The Lambda's schedule and the CLI's `health` and
-//! `report` on `--data s3://…` share these, so each reads exactly the partitions its range
-//! needs, never the whole bucket.
+//! range downloaded into a local folder (same layout), and the span of days a table holds. The
+//! health job (Lambda schedule and CLI `health`) and the CLI's `report` on `--data s3://…` share
+//! these, so each reads exactly the partitions its range needs, never the whole bucket.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
-use flowatlas_tables::{HEALTH_SOURCE_ID, WrittenFile, partition_of};
+use flowatlas_tables::partition_of;
 use flowatlas_time::{parse_date, utc_date};
 
-use crate::{Client, Error, S3Url, delete, download, list, list_folders, upload_file};
+use crate::{Client, Error, S3Url, download, list, list_folders};
 
 const DAY: i64 = 86_400;
 const HOUR: i64 = 3_600;
@@ -87,44 +85,6 @@ pub async fn table_days(
         .min()
         .zip(days.iter().max())
         .map(|(&first, &last)| (first, last)))
-}
-
-/// Puts the health tables an assessment of the whole hours `[from, to)` wrote under `scratch`
-/// (`written`, from `flowatlas_tables::write_health`) into `tables`, and deletes the health
-/// files of those hours it did not write (an hour that now has no event loses an earlier
-/// run's events). Returns the keys written.
-pub async fn replace_health_hours(
-    client: &Client,
-    tables: &S3Url,
-    scratch: &Path,
-    written: &[WrittenFile],
-    (from, to): (i64, i64),
-    part_size: u64,
-) -> Result<BTreeSet<String>, Error> {
-    let mut uploaded = BTreeSet::new();
-    for file in written {
-        let key = tables.key(&file.path.to_string_lossy());
-        upload_file(
-            client,
-            &tables.bucket,
-            &key,
-            &scratch.join(&file.path),
-            part_size,
-        )
-        .await?;
-        uploaded.insert(key);
-    }
-    let first_hour = from - from.rem_euclid(HOUR);
-    for hour in (first_hour..to).step_by(HOUR as usize) {
-        for table in HEALTH_TABLES {
-            let partition = partition_of(hour);
-            let key = tables.key(&format!("{table}/{partition}/{HEALTH_SOURCE_ID}.parquet"));
-            if !uploaded.contains(&key) {
-                delete(client, &tables.bucket, &key).await?;
-            }
-        }
-    }
-    Ok(uploaded)
 }
 
 /// The tables the health engine writes.

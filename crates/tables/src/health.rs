@@ -170,6 +170,12 @@ pub fn city_network_health() -> Table<CityNetworkHealth> {
         |row: &CityNetworkHealth| Cell::Text(row.impact_signal.map(|signal| signal.name())),
     ));
     columns.extend(performance_columns());
+    columns.push(column(
+        "window_demand",
+        ColumnKind::Double,
+        "The window's demand estimate, dividing its traffic when it serves as history of later windows (1 where none); null on rows only round-trip times judged. Scheduled health runs read it back.",
+        |row: &CityNetworkHealth| Cell::Double(row.window_demand),
+    ));
     Table::new(
         "city_network_health",
         "Availability and performance per 5-minute window and client city-network: observed against expected traffic, connection signals, round-trip times and retransmissions, scores and impact.",

@@ -48,9 +48,8 @@ pub use performance::{
     read_prefix_performance, top_performance,
 };
 pub use read::{
-    HEALTH_SOURCE_ID, HealthEventRecord, assess_folder, for_each_batch_of_columns,
-    read_city_network_health, read_city_networks, read_client_prefixes, read_health_events,
-    write_health,
+    HEALTH_SOURCE_ID, HealthEventRecord, for_each_batch_of_columns, read_city_network_health,
+    read_city_networks, read_client_prefixes, read_health_events,
 };
 pub use tcp::{TCP_STATS, TcpRow, TcpStatsRead, for_each_tcp_stats_row, read_tcp_stats, tcp_stats};
 pub use temporary::TemporaryFile;

@@ -108,6 +108,7 @@ pub fn read_city_network_health(
                     baseline: columns.text("baseline", row).and_then(Method::from_name),
                     history_days: columns.int32("history_days", row).unwrap_or(0),
                     demand_scale: columns.double("demand_scale", row),
+                    window_demand: columns.double("window_demand", row),
                     availability_score: columns.double("availability_score", row),
                     performance_score: columns.double("performance_score", row),
                     percent_of_client_location_impacted: columns
@@ -595,60 +596,9 @@ impl Columns<'_> {
     }
 }
 
-/// Reads the rollup and performance tables under `data_dir` for `[from, to)` with the history
-/// before it (`flowatlas_health::HISTORY_SECONDS`) and assesses the range.
-pub fn assess_folder(
-    data_dir: &Path,
-    config: &flowatlas_health::HealthConfig,
-    from: Option<i64>,
-    to: Option<i64>,
-) -> Result<flowatlas_health::Assessment, WriteError> {
-    let history_from = from.map(|from| from - flowatlas_health::HISTORY_SECONDS);
-    let mut observations = flowatlas_health::Observations::new();
-    observations.add_city_networks(&read_city_networks(data_dir, history_from, to)?);
-    observations.add_prefixes(&read_client_prefixes(data_dir, history_from, to)?);
-    // After the flow-log rows, so a city-network's attributes are theirs.
-    observations.add_city_network_performance(&crate::read_city_network_performance(
-        data_dir,
-        history_from,
-        to,
-    )?);
-    observations.add_prefix_performance(&crate::read_prefix_performance(
-        data_dir,
-        history_from,
-        to,
-    )?);
-    Ok(flowatlas_health::assess(
-        &mut observations,
-        config,
-        from,
-        to,
-    ))
-}
-
-/// The name of the health tables' files in each partition: one writer (the assessment), so
-/// a later assessment of the same hour replaces them.
+/// The name of `city_network_health`'s file in each partition: one writer (the health job),
+/// so a later assessment of the same hour replaces it.
 pub const HEALTH_SOURCE_ID: &str = "flowatlas-health";
-
-/// Writes an assessment's `city_network_health` and `health_events` under `data_dir`.
-pub fn write_health(
-    data_dir: &Path,
-    assessment: &flowatlas_health::Assessment,
-) -> Result<Vec<crate::WrittenFile>, crate::WriteError> {
-    let mut written = crate::write_partitioned(
-        &crate::city_network_health(),
-        &assessment.city_networks,
-        data_dir,
-        HEALTH_SOURCE_ID,
-    )?;
-    written.extend(crate::write_partitioned(
-        &crate::health_events(),
-        &assessment.events,
-        data_dir,
-        HEALTH_SOURCE_ID,
-    )?);
-    Ok(written)
-}
 
 #[cfg(test)]
 mod tests {
@@ -747,6 +697,7 @@ mod tests {
                 baseline: Some(Method::RecentHour),
                 history_days: 0,
                 demand_scale: Some(0.9),
+                window_demand: Some(0.95),
                 availability_score: Some(35.5),
                 performance_score: None,
                 percent_of_client_location_impacted: Some(64.5),
@@ -827,7 +778,14 @@ mod tests {
             overall: Vec::new(),
             events: vec![event.clone(), performance_event],
         };
-        write_health(&dir, &assessment).unwrap();
+        write_partitioned(
+            &crate::city_network_health(),
+            &assessment.city_networks,
+            &dir,
+            "x",
+        )
+        .unwrap();
+        write_partitioned(&crate::health_events(), &assessment.events, &dir, "x").unwrap();
 
         assert_eq!(read_city_network_health(&dir, None, None).unwrap(), health);
         let events = read_health_events(&dir, None, None).unwrap();

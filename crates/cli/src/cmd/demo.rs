@@ -8,6 +8,7 @@ use anyhow::Context;
 use flowatlas_flowlog::Options;
 use flowatlas_geo::{Databases, GeoConfig, PeerRules};
 use flowatlas_health::HealthConfig;
+use flowatlas_health_job::{Destination, assess_range};
 use flowatlas_pipeline::Config;
 use flowatlas_rollup::{RollupConfig, ServiceLocation};
 use flowatlas_tables::{TopBy, top};
@@ -18,7 +19,6 @@ use crate::cmd::process::{process_all, write_summary};
 use crate::cmd::report::write_page;
 use crate::cmd::shared::expand_inputs;
 use crate::cmd::top::{Style, write_report};
-use flowatlas_tables::{assess_folder, write_health};
 
 /// Write a realistic day of flow logs for a fictional service (2 interfaces, v2 and v5
 /// formats, gzip objects under AWS's key layout, ~50 city-networks, rejected scans, NODATA,
@@ -107,9 +107,17 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     }
     // One day of history: expectations come from the last hour's trend.
     writeln!(out)?;
-    let assessment = assess_folder(&tables, &HealthConfig::default(), None, None)?;
-    write_health(&tables, &assessment)?;
-    write_human(&mut out, &assessment, 5)?;
+    let destination = Destination::Folder(tables.clone());
+    let health = tokio::runtime::Builder::new_current_thread()
+        .build()?
+        .block_on(assess_range(
+            &destination,
+            &HealthConfig::default(),
+            None,
+            None,
+            true,
+        ))?;
+    write_human(&mut out, &health.assessment, 5)?;
     writeln!(
         out,
         "\nTables: {} (try: flowatlas top --data {0} --by country, flowatlas health --data {0})",

@@ -12,11 +12,11 @@ use flowatlas_health::{
     Assessment, CityNetworkHealth, HealthConfig, HealthEvent, Identity, PerformanceHealth,
     RoundTripTime, Status,
 };
+use flowatlas_health_job::{Destination, Run, STATE_NAME, assess_range, assess_scheduled};
 use flowatlas_rollup::WINDOW_SECONDS;
-use flowatlas_tables::{assess_folder, write_health};
 
 use crate::Outcome;
-use crate::cmd::data::{Data, Needed, copy_from_s3, parse_data};
+use crate::cmd::data::{Data, parse_data};
 use crate::cmd::shared::{check_data_and_range, check_range, parse_time};
 
 /// Score the availability and performance of every client city-network window by window and
@@ -28,7 +28,7 @@ use crate::cmd::shared::{check_data_and_range, check_range, parse_time};
 /// handshakes), the share of traffic far above its usual RTT or losing segments beyond its
 /// usual retransmissions. Writes `city_network_health/` and `health_events/` beside the input
 /// tables (whole hours of the range) and prints every event of the range and the worst
-/// city-networks.
+/// city-networks. With `--at`, one scheduled run: only the windows since the last run.
 #[derive(clap::Args)]
 pub struct Args {
     /// The folder `flowatlas process --out` wrote, or the `s3://bucket/prefix` the Lambda
@@ -45,6 +45,13 @@ pub struct Args {
     /// End of the range (UTC, exclusive), same forms as `--from`.
     #[arg(long, value_parser = parse_time)]
     to: Option<i64>,
+
+    /// Run exactly what one scheduled run (the Lambda's, every 5 minutes) does at this time
+    /// (UTC, same forms as `--from`, the delivery delay already taken off): judge the windows
+    /// since the last one judged, reading only the hours they compare with, write the health
+    /// tables of their hours and the state `_health_state.json` beside the tables.
+    #[arg(long, value_parser = parse_time, conflicts_with_all = ["from", "to", "no_write"])]
+    at: Option<i64>,
 
     /// Internet Monitor's `HealthEventsConfig` as JSON (`availabilityScoreThreshold`,
     /// `performanceScoreThreshold`, `availabilityLocalHealthEventsConfig` and
@@ -89,56 +96,48 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         }
         None => HealthConfig::default(),
     };
-    // Whole hours, so each hour partition written holds all of its windows.
-    const HOUR: i64 = 3600;
-    let from = args.from.map(|from| from - from.rem_euclid(HOUR));
-    let to = args.to.map(|to| to + (HOUR - to.rem_euclid(HOUR)) % HOUR);
-    let (folder, copied) = match &args.data {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    let destination = match &args.data {
         Data::Folder(folder) => {
             check_data_and_range(folder, args.from, args.to)?;
-            (folder.clone(), None)
+            Destination::Folder(folder.clone())
         }
         Data::S3(tables) => {
             check_range(args.from, args.to)?;
-            // The flow-log rollups (availability) and the performance tables (round-trip
-            // times and retransmissions, where measured).
-            let needed = [
-                "city_networks",
-                "client_prefixes",
-                "city_network_performance",
-                "prefix_performance",
-            ]
-            .map(|table| Needed {
-                table,
-                before: flowatlas_health::HISTORY_SECONDS,
-            });
-            let copied = copy_from_s3(tables, &needed, from, to)?;
-            (copied.dir.clone(), Some((tables, copied)))
+            Destination::S3 {
+                client: runtime.block_on(flowatlas_s3::client_from_env()),
+                tables: tables.clone(),
+                part_size: HEALTH_PART_SIZE,
+            }
         }
     };
-    let assessment = assess_folder(&folder, &config, from, to)?;
-    if assessment.overall.is_empty() {
-        anyhow::bail!(
-            "{}: no city_networks rows in that time range; run flowatlas process --out {0} first",
-            args.data
-        );
-    }
-    if !args.no_write {
-        let written = write_health(&folder, &assessment)?;
-        if let Some((tables, copied)) = &copied {
-            copied
-                .runtime
-                .block_on(flowatlas_s3::replace_health_hours(
-                    &copied.client,
-                    tables,
-                    &folder,
-                    &written,
-                    (copied.from, copied.to),
-                    HEALTH_PART_SIZE,
+    let run = match args.at {
+        Some(at) => runtime
+            .block_on(assess_scheduled(&destination, &config, at))
+            .with_context(|| format!("{}: scheduled health run", args.data))?,
+        None => {
+            let run = runtime
+                .block_on(assess_range(
+                    &destination,
+                    &config,
+                    args.from,
+                    args.to,
+                    !args.no_write,
                 ))
-                .with_context(|| format!("{tables}: writing the health tables"))?;
+                .with_context(|| format!("{}: health", args.data))?;
+            if run.assessment.overall.is_empty() {
+                anyhow::bail!(
+                    "{}: no city_networks rows in that time range; run flowatlas process --out {0} first",
+                    args.data
+                );
+            }
+            run
         }
-    }
+    };
+    let assessment = &run.assessment;
     let mut out = io::stdout().lock();
     if args.emf {
         for overall in &assessment.overall {
@@ -152,11 +151,37 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             }
         }
     } else if args.json {
-        write_json(&mut out, &assessment, args.limit)?;
+        write_json(&mut out, assessment, args.limit)?;
     } else {
-        write_human(&mut out, &assessment, args.limit)?;
+        if args.at.is_some() {
+            write_scheduled(&mut out, &run)?;
+        }
+        write_human(&mut out, assessment, args.limit)?;
     }
     Ok(Outcome::Clean)
+}
+
+/// What a scheduled run judged and read, before its report.
+fn write_scheduled(out: &mut impl Write, run: &Run) -> io::Result<()> {
+    match run.judged {
+        Some((from, to)) if !run.assessment.overall.is_empty() => writeln!(
+            out,
+            "Scheduled run: judged {} windows from {} to {}, reading {} hour partitions",
+            run.assessment.overall.len(),
+            iso_time(from),
+            iso_time(to),
+            run.hours_read
+        )?,
+        _ => writeln!(out, "Scheduled run: no new window to judge")?,
+    }
+    if let Some(reason) = &run.rebuilt {
+        writeln!(
+            out,
+            "State {STATE_NAME} {}: rebuilt from the health tables",
+            reason.name()
+        )?;
+    }
+    Ok(())
 }
 
 /// A city-network's worst moment in the range: the window where it had most of all traffic
