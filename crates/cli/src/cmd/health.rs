@@ -141,12 +141,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let mut out = io::stdout().lock();
     if args.emf {
         for overall in &assessment.overall {
-            for line in emf_lines(
-                &assessment,
-                overall,
-                "flowatlas",
-                args.emf_top_city_networks,
-            ) {
+            for line in emf_lines(assessment, overall, "flowatlas", args.emf_top_city_networks) {
                 writeln!(out, "{line}")?;
             }
         }
