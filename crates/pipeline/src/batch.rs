@@ -16,8 +16,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use flowatlas_flowlog::Reader;
 use flowatlas_geo::Enricher;
 use flowatlas_rollup::{CityNetworkRow, PrefixRow};
+use flowatlas_store::layout::batch_file_stem;
 use flowatlas_tables::{
-    FileSource, PartitionTime, Table, TemporaryFile, batch_file_stem, city_networks,
+    FileSource, PartitionTime, Table, TemporaryFile, city_networks,
     client_prefixes, partition_of, write_rows_file,
 };
 

@@ -227,7 +227,7 @@ fn stale_batch_files(earlier_manifest: &str, written: &[PathBuf]) -> Vec<PathBuf
         .unwrap_or_default()
         .into_iter()
         .filter(|file| {
-            flowatlas_tables::is_batch_file(file) && is_inside(file) && !written.contains(file)
+            flowatlas_store::layout::is_batch_file(file) && is_inside(file) && !written.contains(file)
         })
         .collect()
 }

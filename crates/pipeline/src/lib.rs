@@ -19,7 +19,17 @@ mod key_layout;
 
 pub use batch::Batch;
 pub use elb::process_elb;
-pub use key_layout::{KeyLocation, is_log_file_name, location_from_key};
+pub use flowatlas_store::layout::{
+    KeyLocation, is_tcp_stats, location_from_key, part_name, source_id,
+};
+pub use key_layout::is_log_file_name;
+
+use flowatlas_store::layout::is_named_for;
+
+/// Where an object's manifest goes, relative to the output.
+pub fn manifest_path(source_id: &str) -> PathBuf {
+    PathBuf::from(flowatlas_store::layout::manifest_key(source_id))
+}
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -335,30 +345,6 @@ pub fn read_options(base: &Options, delivered_at: Option<i64>) -> Options {
     }
 }
 
-/// A stable, filesystem- and S3-safe output name: the object's file name (sanitised) and a
-/// hash of the raw bytes of its full identity (canonical path or S3 URL).
-pub fn source_id(file_name: &str, identity: &[u8]) -> String {
-    let stem: String = file_name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(120)
-        .collect();
-    format!("{stem}-{:016x}", fnv1a(identity))
-}
-
-/// FNV-1a: stable across builds and platforms, unlike the standard library's hashers.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
 /// Processes one local file into the tables: a flow-log object, an agent's `tcp_stats`
 /// object (see [`is_tcp_stats`]) or a load-balancer log (by AWS's key layout or by content,
 /// see [`process_elb`]).
@@ -451,13 +437,6 @@ pub fn process_stream<R: std::io::Read + Send + 'static>(
             process_reader(reader, source, config, enricher)
         }
     }
-}
-
-/// True for the key or path of an agent's object: it lies under a `tcp_stats/` folder, the
-/// agent's Hive layout.
-pub fn is_tcp_stats(key: &str) -> bool {
-    key.split('/')
-        .any(|part| part == flowatlas_tables::TCP_STATS)
 }
 
 /// An agent's `tcp_stats` object (a local file, or an S3 object read in ranges) into
@@ -788,24 +767,6 @@ impl<'c> RollupFiles<'c> {
     }
 }
 
-/// The file name (without extension) of part `part` of a source's rollup tables.
-fn part_name(source_id: &str, part: usize) -> String {
-    if part == 0 {
-        source_id.to_owned()
-    } else {
-        format!("{source_id}.part{part}")
-    }
-}
-
-/// True when a file name (without extension) is one of `source_id`'s: its own, or a part.
-fn is_named_for(stem: &str, source_id: &str) -> bool {
-    stem == source_id
-        || stem
-            .strip_prefix(source_id)
-            .and_then(|rest| rest.strip_prefix(".part"))
-            .is_some_and(|part| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit()))
-}
-
 /// The files an earlier manifest of `source_id` lists that this run did not write: the ones to
 /// delete so that no rows of the earlier run survive. Only this source's files, by relative
 /// paths inside the output, are ever returned, whatever the manifest says.
@@ -826,11 +787,6 @@ pub fn stale_files(earlier_manifest: &str, source_id: &str, written: &[PathBuf])
                     .all(|part| matches!(part, std::path::Component::Normal(_)))
         })
         .collect()
-}
-
-/// Where an object's manifest goes, relative to the output.
-pub fn manifest_path(source_id: &str) -> PathBuf {
-    Path::new("_manifests").join(format!("{source_id}.json"))
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
@@ -885,7 +841,7 @@ struct RejectsFile {
 
 impl RejectsFile {
     fn new(out_dir: &Path, source_id: &str) -> RejectsFile {
-        let relative = Path::new("_rejects").join(format!("{source_id}.jsonl"));
+        let relative = PathBuf::from(flowatlas_store::layout::rejects_key(source_id));
         RejectsFile {
             path: out_dir.join(&relative),
             relative,
@@ -958,7 +914,5 @@ mod tests {
                 PathBuf::from("city_networks/dt=2026-06-01/hour=13/x-1.part10.parquet"),
             ]
         );
-        assert_eq!(part_name("x-1", 0), "x-1");
-        assert_eq!(part_name("x-1", 3), "x-1.part3");
     }
 }

@@ -31,11 +31,10 @@ mod health;
 mod performance;
 mod read;
 mod tcp;
-mod temporary;
 mod top;
 
 pub use batch_sources::{
-    FileSource, SOURCES_KEY, batch_file_stem, is_batch_file, remove_source_rows,
+    FileSource, SOURCES_KEY, remove_source_rows,
 };
 pub use catalog::{CatalogTable, PARTITION_KEYS};
 pub use flows::{FLOWS, FlowsWriter, flows_catalog, flows_schema};
@@ -50,7 +49,7 @@ pub use read::{
     write_health,
 };
 pub use tcp::{TCP_STATS, TcpRow, TcpStatsRead, for_each_tcp_stats_row, read_tcp_stats, tcp_stats};
-pub use temporary::TemporaryFile;
+pub use flowatlas_store::TemporaryFile;
 pub use top::{TopBy, TopEntry, TopReport, top};
 
 use std::collections::BTreeMap;
@@ -804,7 +803,7 @@ fn write_batch_file(
 /// `dt=YYYY-MM-DD/hour=HH` of a Unix time.
 pub fn partition_of(seconds: i64) -> String {
     let hour = seconds.rem_euclid(86_400) / 3_600;
-    format!("dt={}/hour={hour:02}", utc_date(seconds))
+    flowatlas_store::layout::partition(&utc_date(seconds), hour)
 }
 
 /// `YYYY-MM-DD` of a Unix time, UTC.
