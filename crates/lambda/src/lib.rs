@@ -24,7 +24,7 @@ use anyhow::Context;
 use flowatlas_geo::{Databases, Enricher, GeoConfig, PeerRules};
 use flowatlas_pipeline::Config;
 use flowatlas_rollup::{RollupConfig, ServiceLocation};
-use flowatlas_s3::{Client, Worker};
+use flowatlas_s3::Client;
 
 pub use config::{FileSource, HealthSettings, Settings};
 pub use handler::{State, handle};
@@ -119,10 +119,8 @@ impl State {
             settings,
             client,
             events,
-            worker: Mutex::new(Some(Worker {
-                config: pipeline,
-                enricher,
-            })),
+            config: pipeline,
+            enricher: Mutex::new(enricher),
         })
     }
 }
