@@ -154,7 +154,10 @@ pub async fn plan(client: &Client, selection: &Selection) -> Result<Plan, Error>
     let agent_root = agent_root(&selection.source.prefix);
     for day in selection.first_day..=selection.last_day {
         let date = flowatlas_tables::utc_date(day * 86_400);
-        plan.day_folders.push(format!("{agent_root}{}", flowatlas_store::layout::day_folder(&date)));
+        plan.day_folders.push(format!(
+            "{agent_root}{}",
+            flowatlas_store::layout::day_folder(&date)
+        ));
     }
     let mut listings = JoinSet::new();
     let mut objects = BTreeMap::new();

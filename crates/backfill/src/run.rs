@@ -243,10 +243,12 @@ pub(crate) async fn manifest_of(
     let relative = manifest_key(&source.id);
     let text = match output {
         Output::Folder(dir) => std::fs::read_to_string(dir.join(&relative)).ok(),
-        Output::S3(destination) => get_text(client, &destination.bucket, &destination.key(&relative))
-            .await
-            .ok()
-            .flatten(),
+        Output::S3(destination) => {
+            get_text(client, &destination.bucket, &destination.key(&relative))
+                .await
+                .ok()
+                .flatten()
+        }
     }?;
     serde_json::from_str::<Manifest>(&text)
         .ok()

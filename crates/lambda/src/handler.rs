@@ -48,6 +48,62 @@ pub enum ObjectFailure {
     Pipeline(flowatlas_pipeline::Error),
 }
 
+impl ObjectFailure {
+    /// True when a retry may succeed: an object that is no log is ignored, never a failure,
+    /// so every failure but an unreadable event record is worth another try.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ObjectFailure::Unreadable(_) => false,
+            ObjectFailure::NoTimeLeft { .. } => true,
+            ObjectFailure::Pipeline(error) => error.is_retryable(),
+        }
+    }
+}
+
+/// Why an invocation failed, as the Lambda service sees it: the error type tells a retry that
+/// may succeed (`flowatlas.Retryable`, which Lambda's retries and a redrive should repeat) from
+/// an event no retry can mend (`flowatlas.NonRetryable`).
+#[derive(Debug, thiserror::Error)]
+pub enum InvocationError {
+    /// The payload is no event flowatlas reads.
+    #[error("{0}")]
+    Event(String),
+    /// Objects of a direct event failed; each may succeed on a retry.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Objects(Vec<ObjectFailure>),
+    /// The scheduled health run failed.
+    #[error("{0}")]
+    Health(String),
+    /// The SQS batch response could not be encoded.
+    #[error("SQS batch response: {0}")]
+    Response(serde_json::Error),
+}
+
+impl InvocationError {
+    /// True when the same invocation may succeed later.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            InvocationError::Event(_) | InvocationError::Response(_) => false,
+            InvocationError::Objects(failures) => failures.iter().any(ObjectFailure::is_retryable),
+            InvocationError::Health(_) => true,
+        }
+    }
+}
+
+impl From<InvocationError> for lambda_runtime::Diagnostic {
+    fn from(error: InvocationError) -> lambda_runtime::Diagnostic {
+        let error_type = if error.is_retryable() {
+            "flowatlas.Retryable"
+        } else {
+            "flowatlas.NonRetryable"
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.into(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
 /// What became of one object.
 pub enum Outcome {
     /// Processed: the tables and manifest are in the destination. With the object's size.
@@ -66,16 +122,16 @@ pub async fn handle(
     payload: Value,
     deadline_ms: u64,
     function: &str,
-) -> Result<Value, String> {
+) -> Result<Value, InvocationError> {
     let started = Instant::now();
     tracing::debug!(deadline_ms, now_ms = now_ms(), "invocation");
     let stop_at = stop_time(deadline_ms, state.settings.time_reserve);
-    let invocation = event::parse(&payload)?;
+    let invocation = event::parse(&payload).map_err(InvocationError::Event)?;
     let mut metrics = Metrics::default();
     let response = match invocation {
-        Invocation::Health(scheduled_at) => {
-            crate::health::run(&state, scheduled_at, function).await
-        }
+        Invocation::Health(scheduled_at) => crate::health::run(&state, scheduled_at, function)
+            .await
+            .map_err(InvocationError::Health),
         Invocation::Ignore(why) => {
             info!(reason = %why, "event ignored");
             Ok(json!({ "ignored": why }))
@@ -84,7 +140,7 @@ pub async fn handle(
             let mut failures = Vec::new();
             for object in objects {
                 if let Some(failure) = run(&state, object, stop_at, &mut metrics).await {
-                    failures.push(failure.to_string());
+                    failures.push(failure);
                 }
             }
             if failures.is_empty() {
@@ -92,7 +148,7 @@ pub async fn handle(
                     json!({ "objects": metrics.objects, "ignored": metrics.objects_ignored, "refused": metrics.objects_refused }),
                 )
             } else {
-                Err(failures.join("; "))
+                Err(InvocationError::Objects(failures))
             }
         }
         Invocation::Batch(messages) => {
@@ -115,7 +171,7 @@ pub async fn handle(
                     response.add_failure(message.id);
                 }
             }
-            serde_json::to_value(response).map_err(|error| error.to_string())
+            serde_json::to_value(response).map_err(InvocationError::Response)
         }
     };
     metrics.duration_ms = started.elapsed().as_millis() as i64;
@@ -225,16 +281,19 @@ pub async fn process_object(
     let state = Arc::clone(state);
     let key = object.key.clone();
     let processed = tokio::task::spawn_blocking(move || {
-        let mut enricher = state.enricher.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut enricher = state
+            .enricher
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let object = ObjectRef::Stored {
             store: &source,
             key: &key,
         };
         flowatlas_pipeline::process_object(object, &state.config, &destination, enricher.as_mut())
             .map(|report| {
-            let size = report.object_bytes;
-            (report, size)
-        })
+                let size = report.object_bytes;
+                (report, size)
+            })
     })
     .await;
     match processed {
@@ -244,8 +303,10 @@ pub async fn process_object(
         }
         Ok(Err(error)) => Outcome::Failed(ObjectFailure::Pipeline(error)),
         // Panics are caught by the pipeline; the task can only be cancelled at shutdown.
-        Err(_) => Outcome::Failed(ObjectFailure::Pipeline(flowatlas_pipeline::Error::Panicked {
-            object: format!("s3://{}/{}", object.bucket, object.key),
-        })),
+        Err(_) => Outcome::Failed(ObjectFailure::Pipeline(
+            flowatlas_pipeline::Error::Panicked {
+                object: format!("s3://{}/{}", object.bucket, object.key),
+            },
+        )),
     }
 }

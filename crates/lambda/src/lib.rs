@@ -27,7 +27,7 @@ use flowatlas_rollup::{RollupConfig, ServiceLocation};
 use flowatlas_s3::Client;
 
 pub use config::{FileSource, HealthSettings, Settings};
-pub use handler::{State, handle};
+pub use handler::{InvocationError, ObjectFailure, State, handle};
 
 impl State {
     /// Cold start: fetches what the settings name in S3, opens the databases, and prepares a

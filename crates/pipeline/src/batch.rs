@@ -18,8 +18,8 @@ use flowatlas_geo::Enricher;
 use flowatlas_rollup::{CityNetworkRow, PrefixRow};
 use flowatlas_store::layout::batch_file_stem;
 use flowatlas_tables::{
-    FileSource, PartitionTime, Table, TemporaryFile, city_networks,
-    client_prefixes, partition_of, write_rows_file,
+    FileSource, PartitionTime, Table, TemporaryFile, city_networks, client_prefixes, partition_of,
+    write_rows_file,
 };
 
 use flowatlas_store::LocalStore;

@@ -12,11 +12,11 @@ use std::sync::Arc;
 
 use flowatlas_elblog::{ElbFile, Entry, LogKind, Options, Reader, parse_key, sniff_object};
 use flowatlas_geo::Enricher;
-use flowatlas_store::Store;
 use flowatlas_rollup::{
     PerformanceRollup, RttHistogram, RttSource, TcpMeasures, TcpStatsRow, WINDOW_SECONDS,
     client_prefix,
 };
+use flowatlas_store::Store;
 
 use crate::{
     Config, Error, FIRST_REJECTS_KEPT, ObjectReport, RejectsFile, Source, commit::commit_object,

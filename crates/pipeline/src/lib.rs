@@ -82,45 +82,6 @@ impl Default for Tables {
     }
 }
 
-impl std::str::FromStr for Tables {
-    type Err = String;
-
-    /// A comma-separated list of table names, e.g. `city_networks,client_prefixes,flows`.
-    fn from_str(list: &str) -> Result<Tables, String> {
-        let mut tables = Tables {
-            city_networks: false,
-            client_prefixes: false,
-            flows: false,
-        };
-        for name in list
-            .split(',')
-            .map(str::trim)
-            .filter(|name| !name.is_empty())
-        {
-            match name {
-                "city_networks" => tables.city_networks = true,
-                "client_prefixes" => tables.client_prefixes = true,
-                FLOWS => tables.flows = true,
-                other => {
-                    return Err(format!(
-                        "unknown table `{other}` (known: city_networks, client_prefixes, flows)"
-                    ));
-                }
-            }
-        }
-        if tables
-            == (Tables {
-                city_networks: false,
-                client_prefixes: false,
-                flows: false,
-            })
-        {
-            return Err("no table named".into());
-        }
-        Ok(tables)
-    }
-}
-
 /// Why an object could not be processed. Bad records are not errors; they are counted.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -818,4 +779,3 @@ impl RejectsFile {
         }
     }
 }
-

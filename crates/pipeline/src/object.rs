@@ -120,7 +120,11 @@ pub(crate) fn open_object(
             Body::Ranged(ranged) => {
                 process_tcp_stats(RangedChunks(ranged), &source, config, store, enricher)?
             }
-            Body::Stream(_) => return Err(Error::NotParquet { object: source.name }),
+            Body::Stream(_) => {
+                return Err(Error::NotParquet {
+                    object: source.name,
+                });
+            }
         };
         return Ok(Opened::Done(report));
     }

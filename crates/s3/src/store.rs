@@ -47,7 +47,10 @@ impl S3Store {
         S3Store { stop_at, ..self }
     }
 
-    fn block_on<T>(&self, request: impl Future<Output = Result<T, Error>>) -> Result<T, flowatlas_store::Error> {
+    fn block_on<T>(
+        &self,
+        request: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, flowatlas_store::Error> {
         self.handle
             .block_on(request)
             .map_err(|error| flowatlas_store::Error::Remote(Box::new(error)))

@@ -185,7 +185,9 @@ mod tests {
         }
         assert_eq!(partition("2026-06-01", 7), "dt=2026-06-01/hour=07");
         assert_eq!(manifest_key("x-1"), "_manifests/x-1.json");
-        assert!(is_tcp_stats("tcp_stats/dt=2026-06-01/hour=12/web-1.parquet"));
+        assert!(is_tcp_stats(
+            "tcp_stats/dt=2026-06-01/hour=12/web-1.parquet"
+        ));
         assert!(!is_tcp_stats("AWSLogs/tcp_stats_x/a.log"));
     }
 }

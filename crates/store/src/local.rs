@@ -152,8 +152,15 @@ mod tests {
         assert_eq!(store.get("_manifests/missing.json").unwrap(), None);
         let scratch = root.join("scratch.bin");
         std::fs::write(&scratch, b"rows").unwrap();
-        store.publish("t/dt=2026-06-01/hour=00/a.parquet", &scratch).unwrap();
-        let keys: Vec<String> = store.list("t/").unwrap().into_iter().map(|l| l.key).collect();
+        store
+            .publish("t/dt=2026-06-01/hour=00/a.parquet", &scratch)
+            .unwrap();
+        let keys: Vec<String> = store
+            .list("t/")
+            .unwrap()
+            .into_iter()
+            .map(|l| l.key)
+            .collect();
         assert_eq!(keys, ["t/dt=2026-06-01/hour=00/a.parquet"]);
         store.delete("t/dt=2026-06-01/hour=00/a.parquet").unwrap();
         store.delete("t/dt=2026-06-01/hour=00/a.parquet").unwrap();

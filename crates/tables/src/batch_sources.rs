@@ -25,7 +25,6 @@ pub struct FileSource {
     pub rows: u64,
 }
 
-
 pub(crate) fn to_json(sources: &[FileSource]) -> String {
     let pairs: Vec<(&str, u64)> = sources
         .iter()

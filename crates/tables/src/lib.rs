@@ -33,10 +33,9 @@ mod read;
 mod tcp;
 mod top;
 
-pub use batch_sources::{
-    FileSource, SOURCES_KEY, remove_source_rows,
-};
+pub use batch_sources::{FileSource, SOURCES_KEY, remove_source_rows};
 pub use catalog::{CatalogTable, PARTITION_KEYS};
+pub use flowatlas_store::TemporaryFile;
 pub use flows::{FLOWS, FlowsWriter, flows_catalog, flows_schema};
 pub use health::{city_network_health, health_events};
 pub use performance::{
@@ -49,7 +48,6 @@ pub use read::{
     write_health,
 };
 pub use tcp::{TCP_STATS, TcpRow, TcpStatsRead, for_each_tcp_stats_row, read_tcp_stats, tcp_stats};
-pub use flowatlas_store::TemporaryFile;
 pub use top::{TopBy, TopEntry, TopReport, top};
 
 use std::collections::BTreeMap;
