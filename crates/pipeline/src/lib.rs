@@ -1,15 +1,20 @@
-//! One flow-log object in, flowatlas tables out. The CLI (and later the Lambda and backfill)
-//! call [`process_file`] per object; no stage is reimplemented anywhere else.
+//! One object in, flowatlas tables out, published in a store. `flowatlas process`, backfill
+//! and the Lambda call [`process_object`] per object (`process` through a [`Batch`]); no stage
+//! is reimplemented anywhere else, and no other path publishes tables.
 //!
 //! # Overview
 //!
-//! [`process_file`] reads the object ([`flowatlas_flowlog::Reader`]), finds and enriches each
-//! OK record's peer ([`flowatlas_geo`]), rolls the internet traffic up
-//! ([`flowatlas_rollup::Rollup`]) and writes the tables ([`flowatlas_tables`]) under names
-//! derived from the object, so a re-run replaces its files. Rejected records go to
-//! `_rejects/<source-id>.jsonl`, and `_manifests/<source-id>.json` is written last: a manifest
-//! means the object's tables are complete. The [`ObjectReport`] says what happened, with counts
-//! that add up.
+//! [`process_object`] opens the object ([`ObjectRef`]: a local file, or a key of a
+//! [`flowatlas_store::Store`] such as an S3 bucket) and tells what it is: a flow log is read
+//! ([`flowatlas_flowlog::Reader`]), each OK record's peer found and enriched
+//! ([`flowatlas_geo`]), the internet traffic rolled up ([`flowatlas_rollup::Rollup`]) and the
+//! tables written ([`flowatlas_tables`]) under names derived from the object, so a re-run
+//! replaces its files; an agent's `tcp_stats` object and a load-balancer log go to the
+//! performance tables. Rejected records go to `_rejects/<source-id>.jsonl`. The files are
+//! published to the output store, then the earlier run's stale files removed
+//! ([`stale_files`]), and the [`Manifest`] written last: a manifest means the object's tables
+//! are complete. The [`ObjectReport`] says what happened, with counts that add up; an
+//! [`Error`] says whether a retry may help ([`Error::is_retryable`]).
 #![deny(missing_docs)]
 
 mod batch;

@@ -36,7 +36,10 @@ pub async fn download_partitions(
     let root = tables.key("");
     for day in from.div_euclid(DAY)..=(to - 1).div_euclid(DAY) {
         let date = utc_date(day * DAY);
-        let prefix = tables.key(&format!("{table}/dt={date}/"));
+        let prefix = tables.key(&format!(
+            "{table}/{}",
+            flowatlas_store::layout::day_folder(&date)
+        ));
         for object in list(client, &tables.bucket, &prefix).await? {
             let Some(relative) = object.key.strip_prefix(&root) else {
                 continue;
@@ -81,7 +84,7 @@ pub async fn table_days(
         .iter()
         .filter_map(|folder| {
             let date = folder.trim_end_matches('/').rsplit('/').next()?;
-            day_of(date.strip_prefix("dt=")?)
+            day_of(flowatlas_store::layout::day_of_folder(date)?)
         })
         .collect();
     Ok(days

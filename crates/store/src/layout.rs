@@ -30,6 +30,11 @@ pub fn day_folder(date: &str) -> String {
     format!("dt={date}/")
 }
 
+/// The date (`YYYY-MM-DD`, unchecked) a day folder's name (`dt=YYYY-MM-DD`) names.
+pub fn day_of_folder(name: &str) -> Option<&str> {
+    name.strip_prefix("dt=")
+}
+
 /// The key of an object's manifest, relative to the output.
 pub fn manifest_key(source_id: &str) -> String {
     format!("{MANIFESTS}/{source_id}.json")

@@ -187,7 +187,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         writeln!(
             err,
             "({not_shown} rejects not shown; {} has them all)",
-            args.out.join("_rejects").display()
+            args.out.join(flowatlas_store::layout::REJECTS).display()
         )?;
     }
     if args.json {
