@@ -302,7 +302,7 @@ fn append_connection(
 
 /// `YYYYMMDDTHHmmZ` of a Unix time.
 fn key_stamp(time: i64) -> String {
-    let (year, month, day) = flowatlas_rollup::utc_ymd(time);
+    let (year, month, day) = flowatlas_time::utc_ymd(time);
     let seconds = time.rem_euclid(86_400);
     format!(
         "{year:04}{month:02}{day:02}T{:02}{:02}Z",
@@ -366,7 +366,7 @@ pub fn write_corpus(dir: &Path, spec: &CorpusSpec) -> Result<Corpus, CorpusError
         while n_records < wanted {
             n_records += append_connection(&mut text, interface, &world, window, &mut random);
         }
-        let (year, month, day) = flowatlas_rollup::utc_ymd(window);
+        let (year, month, day) = flowatlas_time::utc_ymd(window);
         let folder = dir.join(format!(
             "logs/AWSLogs/{ACCOUNT}/vpcflowlogs/{REGION}/{year:04}/{month:02}/{day:02}"
         ));

@@ -29,7 +29,8 @@ pub use diag::{DiagError, SockDiag, SocketSample, TcpCounters};
 pub use imds::{BUDGET, DEFAULT_ENDPOINT, ImdsError, InstanceLocation, instance_location};
 pub use output::{Delivery, Destination, LocalFolder, Output};
 
-use flowatlas_rollup::{TcpStatsRow, utc_ymd};
+use flowatlas_rollup::TcpStatsRow;
+use flowatlas_time::utc_ymd;
 
 /// What one poll did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -90,7 +90,7 @@ fn segment(folder: &str) -> &str {
 
 /// The day folder of a Region folder, in the layout the folder's name says.
 pub fn day_folder(region_folder: &str, day: i64) -> String {
-    let date = flowatlas_tables::utc_date(day * 86_400);
+    let date = flowatlas_time::utc_date(day * 86_400);
     let (year, rest) = date.split_once('-').unwrap_or_default();
     let (month, day_of_month) = rest.split_once('-').unwrap_or_default();
     if segment(region_folder).starts_with("aws-region=") {
@@ -153,7 +153,7 @@ pub async fn plan(client: &Client, selection: &Selection) -> Result<Plan, Error>
     // only the day, so every day folder of the range is listed whatever the filters.
     let agent_root = agent_root(&selection.source.prefix);
     for day in selection.first_day..=selection.last_day {
-        let date = flowatlas_tables::utc_date(day * 86_400);
+        let date = flowatlas_time::utc_date(day * 86_400);
         plan.day_folders.push(format!(
             "{agent_root}{}",
             flowatlas_store::layout::day_folder(&date)

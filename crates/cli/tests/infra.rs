@@ -38,35 +38,13 @@ fn named_queries() -> String {
         .filter(|path| path.extension().is_some_and(|ext| ext == "sql"))
         .collect();
     files.sort();
-    let mut yaml = String::new();
-    for path in files {
-        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let sql = std::fs::read_to_string(&path).unwrap();
-        let description: String = sql
-            .lines()
-            .take_while(|line| line.starts_with("--"))
-            .map(|line| line.trim_start_matches('-').trim())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let logical_id: String = stem
-            .split('_')
-            .map(|word| word[..1].to_uppercase() + &word[1..])
-            .collect();
-        yaml.push_str(&format!(
-            "  {logical_id}Query:\n    Type: AWS::Athena::NamedQuery\n    Properties:\n      \
-             Name: \"flowatlas {stem}\"\n      Description: {description:?}\n      \
-             Database: !Ref GlueDatabase\n      WorkGroup: !Ref AthenaWorkGroup\n      \
-             QueryString: |\n"
-        ));
-        for line in sql.trim_end().lines() {
-            if line.is_empty() {
-                yaml.push('\n');
-            } else {
-                yaml.push_str(&format!("        {line}\n"));
-            }
-        }
-    }
-    yaml
+    files
+        .iter()
+        .map(|path| {
+            let name = path.file_stem().unwrap().to_string_lossy();
+            flowatlas_tables::named_query_resource(&name, &std::fs::read_to_string(path).unwrap())
+        })
+        .collect()
 }
 
 #[test]

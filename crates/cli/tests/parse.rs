@@ -321,3 +321,40 @@ fn bad_databases_stop_the_run_before_it_starts() {
         stderr(&output)
     );
 }
+
+/// `parse` enriches the peers the pipeline enriches, internet peers only: an AWS service's
+/// address says where AWS is, not where a client is, even when a database or an override
+/// knows it.
+#[test]
+fn aws_service_peers_are_not_enriched() {
+    let overrides =
+        std::env::temp_dir().join(format!("flowatlas-aws-prefixes-{}.csv", std::process::id()));
+    std::fs::write(
+        &overrides,
+        "prefix,asn,as_name,country_code,city\n52.95.128.0/24,16509,Amazon S3,AU,Sydney\n",
+    )
+    .unwrap();
+    let log = testdata().join("ok/aws-examples-v5-custom.log");
+    let output = flowatlas(
+        &[
+            "parse",
+            "--prefixes",
+            overrides.to_str().unwrap(),
+            log.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let _ = std::fs::remove_file(&overrides);
+    let records = json_lines(&output);
+    let to_s3: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|record| record["peer"]["ip"] == "52.95.128.179")
+        .collect();
+    assert_eq!(to_s3.len(), 2, "both records of the example talk to S3");
+    for record in to_s3 {
+        assert_eq!(record["peer"]["kind"], "aws", "{record}");
+        assert!(record["peer"]["asn"].is_null(), "{record}");
+        assert!(record["peer"]["city"].is_null(), "{record}");
+    }
+}

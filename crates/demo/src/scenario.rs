@@ -2,7 +2,7 @@
 //! detection works: daily and weekly cycles, noise that grows as networks get smaller, a
 //! national holiday, a global demand dip, and injected incidents of known size, place and
 //! duration — one ISP in one city, one ISP everywhere, a whole country, one client prefix, and
-//! an outage too small to matter — plus [`score`], which grades events against that truth.
+//! an outage too small to matter. The health crate's tests grade its events against that truth.
 //!
 //! The scenario produces rollup rows (`city_networks` and `client_prefixes`) directly, window
 //! by window, not flow-log objects: four weeks of flow logs would take minutes to write and
@@ -19,9 +19,9 @@ use flowatlas_rollup::{
     WINDOW_SECONDS,
 };
 
-use crate::{
-    ACCOUNT, DAY_START, Network, REGION, Random, SUBNETS_PER_NETWORK, subnet_place, world,
-};
+use crate::random::Random;
+use crate::world::{Network, SUBNETS_PER_NETWORK, subnet_place, world};
+use crate::{ACCOUNT, DAY_START, REGION};
 
 /// The service's Availability Zones: each client prefix is served from one.
 const AZ_IDS: [&str; 2] = ["use1-az1", "use1-az2"];
@@ -713,154 +713,6 @@ fn measures_of(flows: f64, random: &mut Random) -> Measures {
         tcp_fin_out: share(0.9),
         tcp_rst_in: share(0.005),
         tcp_rst_out: share(0.005),
-    }
-}
-
-/// An event as the grading sees it.
-#[derive(Clone, Debug)]
-pub struct FoundEvent {
-    /// A local (city-network) event, else an overall one.
-    pub local: bool,
-    /// First impacted window, Unix seconds.
-    pub started_at: i64,
-    /// When it was raised, Unix seconds.
-    pub detected_at: i64,
-    /// End, when resolved.
-    pub ended_at: Option<i64>,
-    /// Mean share of all traffic impacted, percent.
-    pub percent_of_total_traffic_impacted: f64,
-    /// `city_network_id` of the impacted city-networks.
-    pub places: Vec<String>,
-}
-
-/// How one incident was found.
-#[derive(Clone, Debug)]
-pub struct IncidentScore {
-    /// The incident's name.
-    pub name: &'static str,
-    /// Injected share of all traffic impacted, percent.
-    pub injected_percent: f64,
-    /// Duration, minutes.
-    pub minutes: i64,
-    /// Whether the targets require detecting it (≥ 0.5% of traffic for ≥ 15 minutes).
-    pub must_detect: bool,
-    /// Windows from its start to the first matching event's `detected_at` (rounded up).
-    pub delay_windows: Option<i64>,
-    /// Estimated share of all traffic impacted, percent: the overall event's when there is
-    /// one, else the sum of the local events'.
-    pub estimated_percent: Option<f64>,
-}
-
-impl IncidentScore {
-    /// Estimate against injection: (estimated − injected) / injected.
-    pub fn relative_error(&self) -> Option<f64> {
-        self.estimated_percent
-            .map(|estimated| (estimated - self.injected_percent) / self.injected_percent)
-    }
-}
-
-/// The grades.
-#[derive(Clone, Debug)]
-pub struct Quality {
-    /// Per incident.
-    pub incidents: Vec<IncidentScore>,
-    /// Events that match no incident.
-    pub false_events: usize,
-    /// Weeks of traffic graded.
-    pub weeks: f64,
-    /// Local events during the demand dip or the holiday.
-    pub local_events_in_dip_or_holiday: usize,
-}
-
-impl Quality {
-    /// False events per simulated week.
-    pub fn false_events_per_week(&self) -> f64 {
-        self.false_events as f64 / self.weeks
-    }
-}
-
-/// Grades events against the scenario's truth. An event matches an incident when it overlaps
-/// the incident (or the 15 minutes after it, while resolution waits for clean windows) and is
-/// overall or names one of its city-networks.
-pub fn score(scenario: &Scenario, events: &[FoundEvent], from: i64) -> Quality {
-    grade(scenario, &scenario.incidents, events, from)
-}
-
-/// Grades performance events against the scenario's performance incidents, as [`score`]
-/// grades availability events: an event during the drift or anywhere else matching no
-/// incident is false.
-pub fn score_performance(scenario: &Scenario, events: &[FoundEvent], from: i64) -> Quality {
-    grade(scenario, &scenario.performance_incidents, events, from)
-}
-
-fn grade(
-    scenario: &Scenario,
-    incidents: &[InjectedIncident],
-    events: &[FoundEvent],
-    from: i64,
-) -> Quality {
-    let overlaps = |event: &FoundEvent, start: i64, end: i64| {
-        event.started_at < end && event.ended_at.is_none_or(|ended| ended > start)
-    };
-    let matches = |event: &FoundEvent, incident: &InjectedIncident| {
-        overlaps(event, incident.start, incident.end + 900)
-            && (!event.local
-                || event
-                    .places
-                    .iter()
-                    .any(|place| incident.places.contains(place)))
-    };
-    let graded = incidents
-        .iter()
-        .map(|incident| {
-            let found: Vec<&FoundEvent> = events
-                .iter()
-                .filter(|event| matches(event, incident))
-                .collect();
-            let delay_windows = found
-                .iter()
-                .map(|event| event.detected_at)
-                .min()
-                .map(|detected| (detected - incident.start + WINDOW_SECONDS - 1) / WINDOW_SECONDS);
-            let overall = found
-                .iter()
-                .find(|event| !event.local)
-                .map(|event| event.percent_of_total_traffic_impacted);
-            let local_sum: f64 = found
-                .iter()
-                .filter(|event| event.local)
-                .map(|event| event.percent_of_total_traffic_impacted)
-                .sum();
-            let minutes = (incident.end - incident.start) / 60;
-            IncidentScore {
-                name: incident.name,
-                injected_percent: incident.percent_of_total_traffic_impacted,
-                minutes,
-                must_detect: incident.percent_of_total_traffic_impacted >= 0.5 && minutes >= 15,
-                delay_windows,
-                estimated_percent: overall.or((!found.is_empty()).then_some(local_sum)),
-            }
-        })
-        .collect();
-    let false_events = events
-        .iter()
-        .filter(|event| !incidents.iter().any(|incident| matches(event, incident)))
-        .count();
-    let (dip_start, dip_end) = scenario.demand_dip;
-    let (_, holiday_start, holiday_end) = scenario.holiday;
-    let local_events_in_dip_or_holiday = events
-        .iter()
-        .filter(|event| {
-            event.local
-                && (overlaps(event, dip_start, dip_end)
-                    || overlaps(event, holiday_start, holiday_end))
-        })
-        .count();
-    Quality {
-        incidents: graded,
-        false_events,
-        weeks: (scenario.end - from) as f64 / (7 * DAY) as f64,
-        local_events_in_dip_or_holiday,
     }
 }
 

@@ -14,11 +14,6 @@ fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/elblog")
 }
 
-fn case_name(path: &Path) -> String {
-    let file_name = path.file_name().unwrap().to_string_lossy();
-    file_name.split('.').next().unwrap().to_string()
-}
-
 /// The cases are read as on 2027-01-15: a time more than a day later is out of range.
 const READ_AT: i64 = 1_800_000_000;
 
@@ -78,55 +73,14 @@ fn render(path: &Path) -> (String, bool) {
     (out, faulty)
 }
 
-fn run_directory(directory: &str, expect_faults: bool) {
-    let folder = testdata().join(directory);
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&folder)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| !path.to_string_lossy().ends_with(".expected"))
-        .collect();
-    cases.sort();
-    assert!(!cases.is_empty(), "no cases in {}", folder.display());
-    let update = std::env::var_os("UPDATE_EXPECT").is_some();
-    let mut failures = Vec::new();
-    for case in &cases {
-        let (got, faulty) = render(case);
-        assert_eq!(
-            faulty,
-            expect_faults,
-            "{}: cases in {directory}/ must {}have rejects or errors:\n{got}",
-            case.display(),
-            if expect_faults { "" } else { "not " }
-        );
-        let expected_path = case.with_file_name(format!("{}.expected", case_name(case)));
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
-        if got != expected {
-            if update {
-                std::fs::write(&expected_path, &got).unwrap();
-            } else {
-                failures.push(format!(
-                    "{}\n--- expected\n{expected}--- got\n{got}",
-                    case.display()
-                ));
-            }
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} case(s) differ (UPDATE_EXPECT=1 rewrites):\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-}
-
 #[test]
 fn ok_cases() {
-    run_directory("ok", false);
+    flowatlas_goldens::run_folder(&testdata().join("ok"), false, |_| true, render);
 }
 
 #[test]
 fn err_cases() {
-    run_directory("err", true);
+    flowatlas_goldens::run_folder(&testdata().join("err"), true, |_| true, render);
 }
 
 /// The same log as text and as gzip reads the same.

@@ -34,6 +34,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod error;
 mod field;
 mod format;
 mod lines;
@@ -43,10 +44,11 @@ mod record;
 mod reject;
 mod value;
 
+pub use error::Error;
 pub use field::{ACTION_VALUES, FLOW_DIRECTION_VALUES, Field, Kind, LOG_STATUS_VALUES, N_FIELDS};
 pub use format::{Format, FormatError};
 pub use lines::{LineEvent, Lines};
-pub use reader::{Counts, Entry, Error, Options, Reader};
+pub use reader::{Counts, Entry, Options, Reader};
 pub use record::{LogStatus, Record, Value};
 pub use reject::{KEPT_CHARS, Reason, Reject, shorten};
 pub use value::EARLIEST_TIME;

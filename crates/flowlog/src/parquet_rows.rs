@@ -16,10 +16,10 @@ use parquet::arrow::arrow_reader::{
 use parquet::errors::ParquetError;
 use parquet::file::reader::{ChunkReader, Length};
 
+use crate::error::Error;
 use crate::field::Kind;
 use crate::format::Format;
-use crate::reader::{Error, Outcome};
-use crate::record::Slot;
+use crate::record::{Outcome, Slot};
 use crate::reject::{Reason, Reject, shorten};
 use crate::value::{Typed, check_int, time_fault, type_token};
 

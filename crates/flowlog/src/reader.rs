@@ -1,16 +1,17 @@
 //! The record reader: one object's bytes in, records and rejects out, with counts that add up.
 
 use std::fs::File;
-use std::io::{self, Cursor, Read, Seek, SeekFrom};
+use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::ops::{AddAssign, Range};
 
 use flate2::read::MultiGzDecoder;
 
+use crate::error::Error;
 use crate::field::{Field, Kind};
-use crate::format::{Format, FormatError, looks_like_header};
+use crate::format::{Format, looks_like_header};
 use crate::lines::{LineEvent, Lines};
 use crate::parquet_rows::ParquetRows;
-use crate::record::{LogStatus, Record, Slot};
+use crate::record::{LogStatus, Outcome, Record, Slot};
 use crate::reject::{Reason, Reject, shorten};
 use crate::value::{Typed, time_fault, type_token};
 
@@ -39,59 +40,6 @@ impl Default for Options {
             latest_time: None,
         }
     }
-}
-
-/// What a reader can fail with. A bad record is never an error; it is a [`Reject`].
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A header line names fields that do not exist (or repeats one).
-    #[error("line {line}: header: {source}")]
-    Header {
-        /// The header's line.
-        line: u64,
-        /// What is wrong with it.
-        source: FormatError,
-    },
-    /// No explicit format, no header, and the first record is not the 14-field default.
-    #[error(
-        "line {line}: cannot tell the log format: there is no header line and the first record has {n_fields} fields, not the 14 of the default format; pass the format (--format)"
-    )]
-    FormatUndetermined {
-        /// The first record's line.
-        line: u64,
-        /// How many fields it has.
-        n_fields: usize,
-    },
-    /// The text is in a form flow logs never take, which would otherwise read as one long
-    /// record of odd fields.
-    #[error(
-        "line {line}: {looks_like}; flow logs are UTF-8 text with one record per LF-ended line"
-    )]
-    NotFlowLogText {
-        /// The line where it shows.
-        line: u64,
-        /// What the text looks like.
-        looks_like: &'static str,
-    },
-    /// Parquet columns that are not flow-log fields.
-    #[error("Parquet columns: {0}")]
-    ParquetColumns(FormatError),
-    /// A Parquet column whose type cannot hold its field.
-    #[error("Parquet column `{column}` has type {data_type}, which cannot hold field `{field}`")]
-    ColumnType {
-        /// Column name as the Parquet file has it.
-        column: String,
-        /// Its Arrow type.
-        data_type: String,
-        /// The field it names.
-        field: Field,
-    },
-    /// The Parquet file cannot be opened.
-    #[error("{0}")]
-    Parquet(#[from] parquet::errors::ParquetError),
-    /// Reading the input failed.
-    #[error(transparent)]
-    Io(#[from] io::Error),
 }
 
 /// Counts of an object's records. `read == ok + skipped + rejected`, always.
@@ -162,18 +110,6 @@ pub struct Reader {
 enum Source {
     Text(Lines),
     Parquet(Box<ParquetRows>),
-}
-
-/// What one step produced, without borrowing, so the borrow is made once at the end.
-pub(crate) enum Outcome {
-    Record {
-        line: u64,
-        text: Range<usize>,
-    },
-    Reject,
-    /// One reject standing for several records (a Parquet row group that cannot be read).
-    RejectRows(u64),
-    End,
 }
 
 impl Reader {

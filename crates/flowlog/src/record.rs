@@ -1,6 +1,7 @@
 //! Typed records, borrowed from the reader's buffers.
 
 use std::net::IpAddr;
+use std::ops::Range;
 
 use crate::field::Field;
 use crate::format::Format;
@@ -134,4 +135,16 @@ impl<'r> Record<'r> {
             .enumerate()
             .map(|(position, &field)| (field, self.value_at(position)))
     }
+}
+
+/// What one step produced, without borrowing, so the borrow is made once at the end.
+pub(crate) enum Outcome {
+    Record {
+        line: u64,
+        text: Range<usize>,
+    },
+    Reject,
+    /// One reject standing for several records (a Parquet row group that cannot be read).
+    RejectRows(u64),
+    End,
 }

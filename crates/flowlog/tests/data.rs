@@ -13,17 +13,12 @@ fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/flowlog")
 }
 
-fn case_name(path: &Path) -> String {
-    let file_name = path.file_name().unwrap().to_string_lossy();
-    file_name.split('.').next().unwrap().to_string()
-}
-
 /// The cases are read as on this day (2027-01-15): a time more than a day later is out of
 /// range, as it is a day after an object's delivery.
 const READ_AT: i64 = 1_800_000_000;
 
 fn options_for(path: &Path) -> Options {
-    let format_path = path.with_file_name(format!("{}.format", case_name(path)));
+    let format_path = path.with_file_name(format!("{}.format", flowatlas_goldens::case_name(path)));
     let format = std::fs::read_to_string(&format_path)
         .ok()
         .map(|spec| Format::parse(&spec).unwrap());
@@ -76,56 +71,17 @@ fn render(path: &Path) -> (String, bool) {
     (out, faulty)
 }
 
-fn run_directory(directory: &str, expect_faults: bool) {
-    let folder = testdata().join(directory);
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&folder)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| {
-            let name = path.file_name().unwrap().to_string_lossy();
-            !name.ends_with(".expected") && !name.ends_with(".format")
-        })
-        .collect();
-    cases.sort();
-    assert!(!cases.is_empty(), "no cases in {}", folder.display());
-    let update = std::env::var_os("UPDATE_EXPECT").is_some();
-    let mut failures = Vec::new();
-    for case in &cases {
-        let (got, faulty) = render(case);
-        assert_eq!(
-            faulty,
-            expect_faults,
-            "{}: cases in {directory}/ must {}have rejects or errors",
-            case.display(),
-            if expect_faults { "" } else { "not " }
-        );
-        let expected_path = case.with_file_name(format!("{}.expected", case_name(case)));
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
-        if got != expected {
-            if update {
-                std::fs::write(&expected_path, &got).unwrap();
-            } else {
-                failures.push(format!(
-                    "{}\n--- expected\n{expected}--- got\n{got}",
-                    case.display()
-                ));
-            }
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} case(s) differ (UPDATE_EXPECT=1 rewrites):\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+/// A `.format` file holds a case's explicit format; it is no case itself.
+fn is_case(name: &str) -> bool {
+    !name.ends_with(".format")
 }
 
 #[test]
 fn ok_cases() {
-    run_directory("ok", false);
+    flowatlas_goldens::run_folder(&testdata().join("ok"), false, is_case, render);
 }
 
 #[test]
 fn err_cases() {
-    run_directory("err", true);
+    flowatlas_goldens::run_folder(&testdata().join("err"), true, is_case, render);
 }

@@ -9,6 +9,7 @@ use std::time::SystemTime;
 use ipnetwork::IpNetwork;
 
 use crate::mmdb::{Database, DbError, Facts};
+use crate::peer::{Peer, PeerKind};
 use crate::prefix_map::PrefixMap;
 
 /// Where the databases and overrides come from.
@@ -291,6 +292,16 @@ impl Enricher {
         self.stats.asn_known += u64::from(enrichment.knows_asn());
         self.stats.place_known += u64::from(enrichment.knows_place());
         enrichment
+    }
+
+    /// Enriches a record's peer when it is an internet peer: the only peers whose ASN and
+    /// place describe a client. An AWS service's address says where AWS is, a private one
+    /// nothing; the pipeline, `parse` and the tables all follow this one rule.
+    pub fn enrich_peer(&mut self, peer: &Peer) -> Option<Arc<Enrichment>> {
+        match (peer.kind, peer.ip) {
+            (PeerKind::Internet, Some(ip)) => Some(self.enrich(ip)),
+            _ => None,
+        }
     }
 
     fn enrich_uncounted(&mut self, ip: IpAddr) -> Arc<Enrichment> {

@@ -15,17 +15,8 @@ pub const EVENT_DETAIL_TYPE: &str = "Health Event";
 /// The CloudWatch namespace of the metrics.
 pub const METRIC_NAMESPACE: &str = "flowatlas";
 
-/// `2026-06-01T14:30:00Z`.
-pub fn iso_time(seconds: i64) -> String {
-    let (year, month, day) = flowatlas_rollup::utc_ymd(seconds);
-    let of_day = seconds.rem_euclid(86_400);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        of_day / 3600,
-        of_day % 3600 / 60,
-        of_day % 60
-    )
-}
+/// Times in events and metrics are ISO 8601 UTC: `2026-06-01T14:30:00Z`.
+pub use flowatlas_time::iso_time;
 
 /// The event as EventBridge delivers it. `id` is the event id plus its status, so the raise and
 /// the resolution are two distinct deliveries; `time` is when that status was decided.

@@ -102,16 +102,7 @@ fn check_golden(name: &str, event: &HealthEvent) -> serde_json::Value {
         .join("../../testdata/events")
         .join(name);
     let got = serde_json::to_string_pretty(&eventbridge_event(event)).unwrap() + "\n";
-    if std::env::var_os("UPDATE_EXPECT").is_some() {
-        std::fs::write(&path, &got).unwrap();
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert_eq!(
-        got,
-        expected,
-        "{} differs (UPDATE_EXPECT=1 rewrites)",
-        path.display()
-    );
+    let expected = flowatlas_goldens::assert_file(&path, &got);
     serde_json::from_str(&expected).unwrap()
 }
 

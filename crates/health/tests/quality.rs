@@ -3,8 +3,9 @@
 
 mod support;
 
-use flowatlas_demo::{IncidentScore, Quality, Scenario};
+use flowatlas_demo::Scenario;
 use flowatlas_health::{Assessment, ImpactType};
+use support::{IncidentScore, Quality};
 
 /// Seeds graded: the README's (1) and the one with the most false events of seeds 1–5 (2).
 const SEEDS: [u64; 2] = [1, 2];

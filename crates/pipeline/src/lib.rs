@@ -583,10 +583,9 @@ fn read_object<'c>(
             .ok_bytes
             .saturating_add(record.int(flowatlas_flowlog::Field::Bytes).unwrap_or(0));
         let peer = finder.find(&record);
-        let enrichment = match (peer.kind, peer.ip, enricher.as_deref_mut()) {
-            (PeerKind::Internet, Some(ip), Some(enricher)) => Some(enricher.enrich(ip)),
-            _ => None,
-        };
+        let enrichment = enricher
+            .as_deref_mut()
+            .and_then(|enricher| enricher.enrich_peer(&peer));
         if let Some(flows) = flows.as_mut() {
             flows
                 .append(&record, &peer, enrichment.as_deref())

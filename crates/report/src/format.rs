@@ -25,7 +25,7 @@ pub fn escape(text: &str) -> Cow<'_, str> {
 pub fn date_time(seconds: i64) -> String {
     format!(
         "{} {} UTC",
-        flowatlas_tables::utc_date(seconds),
+        flowatlas_time::utc_date(seconds),
         clock(seconds, false)
     )
 }
@@ -35,7 +35,7 @@ pub fn clock(seconds: i64, with_date: bool) -> String {
     let of_day = seconds.rem_euclid(86_400);
     let time = format!("{:02}:{:02}", of_day / 3_600, of_day % 3_600 / 60);
     if with_date {
-        let (_, month, day) = flowatlas_rollup::utc_ymd(seconds);
+        let (_, month, day) = flowatlas_time::utc_ymd(seconds);
         format!("{month:02}-{day:02} {time}")
     } else {
         time

@@ -31,7 +31,10 @@ pub use model::{
 use std::path::Path;
 
 use arrow_array::RecordBatch;
-use flowatlas_tables::{WriteError, for_each_batch_of_columns, read_health_events};
+use flowatlas_tables::{
+    WriteError, city_network_health, city_networks, client_prefixes, for_each_batch_of_columns,
+    read_health_events,
+};
 
 /// The report of the tables under `data_dir` for `[from, to)` (Unix seconds; the data's own
 /// span when `None`): the hour partitions of the range, batch by batch, only the columns the
@@ -44,9 +47,10 @@ pub fn read_folder(
     let mut builder = ReportBuilder::new(from, to, read_health_events(data_dir, from, to)?);
     let city_columns = [CLIENT_COLUMNS, TRAFFIC_COLUMNS].concat();
     let health_columns = [CLIENT_COLUMNS, HEALTH_COLUMNS].concat();
-    let reads: [(Part, &str, &[&str]); 2] = [
-        (Part::CityNetworks, "city_networks", &city_columns),
-        (Part::Health, "city_network_health", &health_columns),
+    let (city_table, health_table) = (city_networks(), city_network_health());
+    let reads = [
+        (Part::CityNetworks, city_table.definition(), &city_columns),
+        (Part::Health, health_table.definition(), &health_columns),
     ];
     let mut prefixes = builder.prefix_ranking();
     // Prefixes are ranked from their own table, apart from everything else: one thread sums
@@ -56,14 +60,15 @@ pub fn read_folder(
     let (sender, batches) = std::sync::mpsc::sync_channel::<(Part, RecordBatch)>(8);
     std::thread::scope(|scope| {
         let prefix_sums = scope.spawn(|| {
-            let table = data_dir.join("client_prefixes");
-            for_each_batch_of_columns(&table, from, to, PREFIX_COLUMNS, |batch| {
+            let table = client_prefixes();
+            let table = table.definition();
+            for_each_batch_of_columns(data_dir, &table, from, to, PREFIX_COLUMNS, |batch| {
                 prefixes.add(batch)
             })
         });
         let decoder = scope.spawn(move || {
             for (part, table, columns) in reads {
-                for_each_batch_of_columns(&data_dir.join(table), from, to, columns, |batch| {
+                for_each_batch_of_columns(data_dir, &table, from, to, columns, |batch| {
                     // A send fails only when the receiving side has already given up.
                     let _ = sender.send((part, batch.clone()));
                 })?;

@@ -30,25 +30,6 @@ use flowatlas_geo::{Direction, Enrichment, Facts, IpNetwork, Peer, PeerKind};
 /// Length of a window, in seconds.
 pub const WINDOW_SECONDS: i64 = 300;
 
-/// Year, month and day (UTC, proleptic Gregorian) of a Unix time: the one calendar behind
-/// partition names and timestamps written as text.
-pub fn utc_ymd(seconds: i64) -> (i64, i64, i64) {
-    let days = seconds.div_euclid(86_400) + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
-}
-
 /// Where the traffic was served: the columns every table starts with.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ServiceLocation {

@@ -7,12 +7,10 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use flowatlas_tables::{HEALTH_SOURCE_ID, WrittenFile, partition_of, utc_date};
+use flowatlas_tables::{HEALTH_SOURCE_ID, WrittenFile, partition_of};
+use flowatlas_time::{parse_date, utc_date};
 
-use crate::{
-    Client, DateTime, DateTimeFormat, Error, S3Url, delete, download, list, list_folders,
-    upload_file,
-};
+use crate::{Client, Error, S3Url, delete, download, list, list_folders, upload_file};
 
 const DAY: i64 = 86_400;
 const HOUR: i64 = 3_600;
@@ -84,7 +82,7 @@ pub async fn table_days(
         .iter()
         .filter_map(|folder| {
             let date = folder.trim_end_matches('/').rsplit('/').next()?;
-            day_of(flowatlas_store::layout::day_of_folder(date)?)
+            parse_date(flowatlas_store::layout::day_of_folder(date)?)
         })
         .collect();
     Ok(days
@@ -92,15 +90,6 @@ pub async fn table_days(
         .min()
         .zip(days.iter().max())
         .map(|(&first, &last)| (first, last)))
-}
-
-/// Midnight (Unix seconds) of `YYYY-MM-DD`; `None` for anything else.
-fn day_of(date: &str) -> Option<i64> {
-    let midnight = DateTime::from_str(&format!("{date}T00:00:00Z"), DateTimeFormat::DateTime)
-        .ok()?
-        .secs();
-    // Only the date as written: the parser would take other forms of it.
-    (utc_date(midnight) == date).then_some(midnight)
 }
 
 /// Puts the health tables an assessment of the whole hours `[from, to)` wrote under `scratch`
@@ -150,11 +139,11 @@ mod tests {
 
     #[test]
     fn dates_are_days() {
-        assert_eq!(day_of("1970-01-01"), Some(0));
-        assert_eq!(day_of("2026-06-01"), Some(1_780_272_000));
-        assert_eq!(day_of("2024-02-29"), Some(1_709_164_800));
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("2026-06-01"), Some(1_780_272_000));
+        assert_eq!(parse_date("2024-02-29"), Some(1_709_164_800));
         for bad in ["2026-02-31", "2026-13-01", "2026-06", "x", "2026-06-01x"] {
-            assert_eq!(day_of(bad), None, "{bad}");
+            assert_eq!(parse_date(bad), None, "{bad}");
         }
     }
 }

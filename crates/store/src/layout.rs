@@ -20,9 +20,13 @@ pub const BATCHES: &str = "_batches";
 /// Prefix of batch files' names (`batch-<id>.parquet`). Not `_` or `.`: Athena skips those.
 const BATCH_PREFIX: &str = "batch-";
 
-/// `dt=YYYY-MM-DD/hour=HH`: the Hive partition of an hour of the day `date` (`YYYY-MM-DD`).
-pub fn partition(date: &str, hour: i64) -> String {
-    format!("{}hour={hour:02}", day_folder(date))
+/// `dt=YYYY-MM-DD/hour=HH`: the Hive partition of the hour holding a Unix time (UTC).
+pub fn partition_of(seconds: i64) -> String {
+    let hour = seconds.rem_euclid(86_400) / 3_600;
+    format!(
+        "{}hour={hour:02}",
+        day_folder(&flowatlas_time::utc_date(seconds))
+    )
 }
 
 /// `dt=YYYY-MM-DD/`: the folder of a day's hour partitions.
@@ -188,7 +192,8 @@ mod tests {
         for other in ["x-1.partial", "x-10", "x-1.part"] {
             assert!(!is_named_for(other, "x-1"), "{other}");
         }
-        assert_eq!(partition("2026-06-01", 7), "dt=2026-06-01/hour=07");
+        assert_eq!(partition_of(1_780_315_200 + 7 * 3_600), "dt=2026-06-01/hour=19");
+        assert_eq!(day_of_folder("dt=2026-06-01"), Some("2026-06-01"));
         assert_eq!(manifest_key("x-1"), "_manifests/x-1.json");
         assert!(is_tcp_stats(
             "tcp_stats/dt=2026-06-01/hour=12/web-1.parquet"

@@ -26,6 +26,7 @@
 
 mod batch_sources;
 mod catalog;
+mod cloudformation;
 mod flows;
 mod health;
 mod performance;
@@ -35,7 +36,9 @@ mod top;
 
 pub use batch_sources::{FileSource, SOURCES_KEY, remove_source_rows};
 pub use catalog::{CatalogTable, PARTITION_KEYS};
+pub use cloudformation::{glue_resources, named_query_resource};
 pub use flowatlas_store::TemporaryFile;
+pub use flowatlas_store::layout::partition_of;
 pub use flows::{FLOWS, FlowsWriter, flows_catalog, flows_schema};
 pub use health::{city_network_health, health_events};
 pub use performance::{
@@ -163,6 +166,71 @@ pub struct Table<R> {
     /// Columns in order.
     pub columns: Vec<Column<R>>,
     schema: SchemaRef,
+}
+
+/// A table's name and columns without its row type, for reading its files back: every
+/// reader opens a file through it, so a file is read as its table defines it or not at all.
+pub struct TableDefinition {
+    /// The table's name, also its folder.
+    pub name: &'static str,
+    columns: Vec<(&'static str, ColumnKind, bool)>,
+}
+
+impl TableDefinition {
+    /// Checks a file's Arrow schema against the definition, for the columns `wanted` (all when
+    /// `None`): each must be there with its type, except a nullable column, which files written
+    /// before it existed lack (read as null). Columns the definition does not know are left
+    /// alone (a newer writer's).
+    pub fn check(
+        &self,
+        found: &Schema,
+        path: &Path,
+        wanted: Option<&[&str]>,
+    ) -> Result<(), WriteError> {
+        let problem = |column: &'static str, problem: String| WriteError::Column {
+            path: path.to_path_buf(),
+            column,
+            problem,
+        };
+        for &(name, kind, nullable) in &self.columns {
+            if wanted.is_some_and(|wanted| !wanted.contains(&name)) {
+                continue;
+            }
+            let expected = kind.arrow_type();
+            match found.field_with_name(name) {
+                Ok(field) if same_type(field.data_type(), &expected) => {}
+                Ok(field) => {
+                    return Err(problem(
+                        name,
+                        format!(
+                            "has type {}, but table {} defines it as {expected}",
+                            field.data_type(),
+                            self.name
+                        ),
+                    ));
+                }
+                Err(_) if nullable => {}
+                Err(_) => {
+                    return Err(problem(
+                        name,
+                        format!("missing, and table {} requires it", self.name),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Types the readers read alike: equal, or timestamps of the same unit in any spelling of UTC.
+fn same_type(found: &DataType, expected: &DataType) -> bool {
+    match (found, expected) {
+        (DataType::Timestamp(found, _), DataType::Timestamp(expected, _)) => found == expected,
+        (DataType::List(found), DataType::List(expected)) => {
+            same_type(found.data_type(), expected.data_type())
+        }
+        _ => found == expected,
+    }
 }
 
 /// Rows written in `dt`/`hour` partitions: the time whose partition holds the row.
@@ -386,6 +454,18 @@ impl<R> Table<R> {
     /// The Arrow schema, built once.
     pub fn schema(&self) -> SchemaRef {
         self.schema.clone()
+    }
+
+    /// What reading this table's files checks them against.
+    pub fn definition(&self) -> TableDefinition {
+        TableDefinition {
+            name: self.name,
+            columns: self
+                .columns
+                .iter()
+                .map(|column| (column.name, column.kind, column.nullable))
+                .collect(),
+        }
     }
 
     /// Rows as one Arrow batch.
@@ -685,6 +765,18 @@ pub enum WriteError {
         /// What the system said.
         source: std::io::Error,
     },
+    /// A file disagrees with its table's definition: a column the table requires is missing,
+    /// or a column has another type. Reading on would give 0 or null for real values (a
+    /// renamed column would look like an outage to health).
+    #[error("{path}: column `{column}`: {problem}")]
+    Column {
+        /// The file.
+        path: PathBuf,
+        /// The column, as the table names it.
+        column: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
 }
 
 /// A file that was written.
@@ -796,18 +888,6 @@ fn write_batch_file(
     writer.write(batch).map_err(parquet_error)?;
     writer.close().map_err(parquet_error)?;
     Ok(temporary)
-}
-
-/// `dt=YYYY-MM-DD/hour=HH` of a Unix time.
-pub fn partition_of(seconds: i64) -> String {
-    let hour = seconds.rem_euclid(86_400) / 3_600;
-    flowatlas_store::layout::partition(&utc_date(seconds), hour)
-}
-
-/// `YYYY-MM-DD` of a Unix time, UTC.
-pub fn utc_date(seconds: i64) -> String {
-    let (year, month, day) = flowatlas_rollup::utc_ymd(seconds);
-    format!("{year:04}-{month:02}-{day:02}")
 }
 
 /// Writes rows as `<dir>/<table>/<partition>/<name>.parquet` (`name`: the source id, or one of

@@ -147,12 +147,12 @@ pub fn prefix_performance() -> Table<PrefixPerformanceRow> {
     )
 }
 
-/// A row's RTT source. Files written before the column existed hold the agent's RTTs; a name
-/// this version does not know is `None`: it cannot be merged or compared with anything known.
+/// A row's RTT source; a name this version does not know is `None`: it cannot be merged or
+/// compared with anything known.
 fn rtt_source_of(columns: &Columns<'_>, row: usize) -> Option<RttSource> {
     columns
         .text("rtt_source", row)
-        .map_or(Some(RttSource::TcpSrtt), RttSource::from_name)
+        .and_then(RttSource::from_name)
 }
 
 /// The `city_network_performance` rows of the windows in `[from, to)` (Unix seconds; open
@@ -166,7 +166,8 @@ pub fn read_city_network_performance(
     let mut rows = Vec::new();
     let mut texts = Texts::default();
     for_each_batch(
-        &data_dir.join(city_network_performance().name),
+        data_dir,
+        &city_network_performance().definition(),
         from,
         to,
         |batch| {
@@ -198,7 +199,8 @@ pub fn read_prefix_performance(
     let mut rows = Vec::new();
     let mut texts = Texts::default();
     for_each_batch(
-        &data_dir.join(prefix_performance().name),
+        data_dir,
+        &prefix_performance().definition(),
         from,
         to,
         |batch| {
@@ -271,7 +273,7 @@ pub fn top_performance(
     let mut groups: HashMap<(RttSource, String), PerformanceEntry> = HashMap::new();
     let mut n_rows = 0;
     let table = prefix_performance();
-    for_each_batch(&data_dir.join(table.name), from, to, |batch| {
+    for_each_batch(data_dir, &table.definition(), from, to, |batch| {
         let columns = Columns { batch };
         for row in columns.rows_in(from, to) {
             let Some(rtt_source) = rtt_source_of(&columns, row) else {

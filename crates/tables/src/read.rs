@@ -18,8 +18,10 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::reader::ChunkReader;
 
-use crate::WriteError;
 use crate::top::files_in_range;
+use crate::{
+    TableDefinition, WriteError, city_network_health, city_networks, client_prefixes, health_events,
+};
 
 /// The `city_networks` rows of the windows in `[from, to)` (Unix seconds; open when `None`).
 pub fn read_city_networks(
@@ -29,7 +31,7 @@ pub fn read_city_networks(
 ) -> Result<Vec<CityNetworkRow>, WriteError> {
     let mut rows = Vec::new();
     let mut texts = Texts::default();
-    for_each_batch(&data_dir.join("city_networks"), from, to, |batch| {
+    for_each_batch(data_dir, &city_networks().definition(), from, to, |batch| {
         let columns = Columns { batch };
         for row in columns.rows_in(from, to) {
             let client = columns.client(row, &mut texts);
@@ -54,31 +56,37 @@ pub fn read_client_prefixes(
 ) -> Result<Vec<PrefixRow>, WriteError> {
     let mut rows = Vec::new();
     let mut texts = Texts::default();
-    for_each_batch(&data_dir.join("client_prefixes"), from, to, |batch| {
-        let columns = Columns { batch };
-        for row in columns.rows_in(from, to) {
-            let Some(client_prefix) = columns
-                .text("client_prefix", row)
-                .and_then(|prefix| prefix.parse().ok())
-            else {
-                continue;
-            };
-            rows.push(PrefixRow {
-                window_start: columns.seconds(row),
-                location: columns.location(row, &mut texts),
-                client_prefix,
-                city_network_id: texts
-                    .get(columns.text("city_network_id", row))
-                    .unwrap_or_else(|| Arc::from("")),
-                client_asn: columns.int64("client_asn", row).map(|asn| asn as u32),
-                client_as_name: texts.get(columns.text("client_as_name", row)),
-                client_country_code: texts.get(columns.text("client_country_code", row)),
-                client_city: texts.get(columns.text("client_city", row)),
-                measures: columns.measures(row),
-                client_ips: columns.int64("client_ips", row).unwrap_or(0),
-            });
-        }
-    })?;
+    for_each_batch(
+        data_dir,
+        &client_prefixes().definition(),
+        from,
+        to,
+        |batch| {
+            let columns = Columns { batch };
+            for row in columns.rows_in(from, to) {
+                let Some(client_prefix) = columns
+                    .text("client_prefix", row)
+                    .and_then(|prefix| prefix.parse().ok())
+                else {
+                    continue;
+                };
+                rows.push(PrefixRow {
+                    window_start: columns.seconds(row),
+                    location: columns.location(row, &mut texts),
+                    client_prefix,
+                    city_network_id: texts
+                        .get(columns.text("city_network_id", row))
+                        .unwrap_or_else(|| Arc::from("")),
+                    client_asn: columns.int64("client_asn", row).map(|asn| asn as u32),
+                    client_as_name: texts.get(columns.text("client_as_name", row)),
+                    client_country_code: texts.get(columns.text("client_country_code", row)),
+                    client_city: texts.get(columns.text("client_city", row)),
+                    measures: columns.measures(row),
+                    client_ips: columns.int64("client_ips", row).unwrap_or(0),
+                });
+            }
+        },
+    )?;
     Ok(rows)
 }
 
@@ -93,58 +101,64 @@ pub fn read_city_network_health(
     let mut texts = Texts::default();
     // One `Arc` per city-network, replaced when its attributes change between files.
     let mut city_networks: HashMap<Identity, Arc<CityNetwork>> = HashMap::new();
-    for_each_batch(&data_dir.join("city_network_health"), from, to, |batch| {
-        let columns = Columns { batch };
-        for row in columns.rows_in(from, to) {
-            let city_network = CityNetwork {
-                account_id: texts.get(columns.text("account_id", row)),
-                region: texts.get(columns.text("region", row)),
-                client: columns.client(row, &mut texts),
-            };
-            let city_network = match city_networks.get(&city_network.identity()) {
-                Some(shared) if **shared == city_network => shared.clone(),
-                _ => {
-                    let shared = Arc::new(city_network);
-                    city_networks.insert(shared.identity(), shared.clone());
-                    shared
-                }
-            };
-            rows.push(CityNetworkHealth {
-                window_start: columns.seconds(row),
-                city_network,
-                observed_bytes: columns.int64("observed_bytes", row).unwrap_or(0),
-                expected_bytes: columns.int64("expected_bytes", row),
-                baseline: columns.text("baseline", row).and_then(Method::from_name),
-                history_days: columns.int32("history_days", row).unwrap_or(0),
-                demand_scale: columns.double("demand_scale", row),
-                availability_score: columns.double("availability_score", row),
-                performance_score: columns.double("performance_score", row),
-                percent_of_client_location_impacted: columns
-                    .double("percent_of_client_location_impacted", row),
-                percent_of_total_traffic_impacted: columns
-                    .double("percent_of_total_traffic_impacted", row),
-                percent_of_total_traffic: columns
-                    .double("percent_of_total_traffic", row)
-                    .unwrap_or(0.0),
-                unanswered_out: columns.ratio(
-                    "unanswered_out_percent",
-                    "unanswered_out_expected_percent",
-                    row,
-                ),
-                unanswered_in: columns.ratio(
-                    "unanswered_in_percent",
-                    "unanswered_in_expected_percent",
-                    row,
-                ),
-                reset: columns.ratio("reset_percent", "reset_expected_percent", row),
-                rejected: columns.ratio("rejected_percent", "rejected_expected_percent", row),
-                impact_signal: columns
-                    .text("impact_signal", row)
-                    .and_then(Signal::from_name),
-                performance: columns.performance_health(row),
-            });
-        }
-    })?;
+    for_each_batch(
+        data_dir,
+        &city_network_health().definition(),
+        from,
+        to,
+        |batch| {
+            let columns = Columns { batch };
+            for row in columns.rows_in(from, to) {
+                let city_network = CityNetwork {
+                    account_id: texts.get(columns.text("account_id", row)),
+                    region: texts.get(columns.text("region", row)),
+                    client: columns.client(row, &mut texts),
+                };
+                let city_network = match city_networks.get(&city_network.identity()) {
+                    Some(shared) if **shared == city_network => shared.clone(),
+                    _ => {
+                        let shared = Arc::new(city_network);
+                        city_networks.insert(shared.identity(), shared.clone());
+                        shared
+                    }
+                };
+                rows.push(CityNetworkHealth {
+                    window_start: columns.seconds(row),
+                    city_network,
+                    observed_bytes: columns.int64("observed_bytes", row).unwrap_or(0),
+                    expected_bytes: columns.int64("expected_bytes", row),
+                    baseline: columns.text("baseline", row).and_then(Method::from_name),
+                    history_days: columns.int32("history_days", row).unwrap_or(0),
+                    demand_scale: columns.double("demand_scale", row),
+                    availability_score: columns.double("availability_score", row),
+                    performance_score: columns.double("performance_score", row),
+                    percent_of_client_location_impacted: columns
+                        .double("percent_of_client_location_impacted", row),
+                    percent_of_total_traffic_impacted: columns
+                        .double("percent_of_total_traffic_impacted", row),
+                    percent_of_total_traffic: columns
+                        .double("percent_of_total_traffic", row)
+                        .unwrap_or(0.0),
+                    unanswered_out: columns.ratio(
+                        "unanswered_out_percent",
+                        "unanswered_out_expected_percent",
+                        row,
+                    ),
+                    unanswered_in: columns.ratio(
+                        "unanswered_in_percent",
+                        "unanswered_in_expected_percent",
+                        row,
+                    ),
+                    reset: columns.ratio("reset_percent", "reset_expected_percent", row),
+                    rejected: columns.ratio("rejected_percent", "rejected_expected_percent", row),
+                    impact_signal: columns
+                        .text("impact_signal", row)
+                        .and_then(Signal::from_name),
+                    performance: columns.performance_health(row),
+                });
+            }
+        },
+    )?;
     Ok(rows)
 }
 
@@ -215,7 +229,7 @@ pub fn read_health_events(
     to: Option<i64>,
 ) -> Result<Vec<HealthEventRecord>, WriteError> {
     let mut events = Vec::new();
-    for_each_batch(&data_dir.join("health_events"), None, to, |batch| {
+    for_each_batch(data_dir, &health_events().definition(), None, to, |batch| {
         let columns = Columns { batch };
         for row in 0..batch.num_rows() {
             let (Some(event_id), Some(impact_type), Some(status), Some(started_at)) = (
@@ -292,39 +306,44 @@ pub fn read_health_events(
     Ok(events)
 }
 
-/// Opens every file of a table in the range and hands each batch over.
+/// Opens every file of a table under `data_dir` in the range, checked against the table's
+/// definition, and hands each batch over.
 pub(crate) fn for_each_batch(
-    table_dir: &Path,
+    data_dir: &Path,
+    table: &TableDefinition,
     from: Option<i64>,
     to: Option<i64>,
     mut each: impl FnMut(&RecordBatch),
 ) -> Result<(), WriteError> {
-    for path in files_in_range(table_dir, from, to)? {
-        for_each_batch_of_file(&path, None, &mut each)?;
+    for path in files_in_range(&data_dir.join(table.name), from, to)? {
+        for_each_batch_of_file(&path, table, None, &mut each)?;
     }
     Ok(())
 }
 
-/// Hands over each batch of the files of a table (`table_dir`) whose hour partitions overlap
-/// `[from, to)` (Unix seconds; open when `None`), with only `columns` decoded (a column the
-/// files lack is absent from the batches). Rows outside the range are the caller's to skip.
-/// One batch is in memory at a time.
+/// Hands over each batch of the files of a table under `data_dir` whose hour partitions
+/// overlap `[from, to)` (Unix seconds; open when `None`), with only `columns` decoded, each
+/// file checked against the table's definition for those columns (a nullable column the files
+/// lack is absent from the batches). Rows outside the range are the caller's to skip. One
+/// batch is in memory at a time.
 pub fn for_each_batch_of_columns(
-    table_dir: &Path,
+    data_dir: &Path,
+    table: &TableDefinition,
     from: Option<i64>,
     to: Option<i64>,
     columns: &[&str],
     mut each: impl FnMut(&RecordBatch),
 ) -> Result<(), WriteError> {
-    for path in files_in_range(table_dir, from, to)? {
-        for_each_batch_of_file(&path, Some(columns), &mut each)?;
+    for path in files_in_range(&data_dir.join(table.name), from, to)? {
+        for_each_batch_of_file(&path, table, Some(columns), &mut each)?;
     }
     Ok(())
 }
 
-/// Hands each batch of one Parquet file over (only `columns` when given).
+/// Hands each batch of one Parquet file of `table` over (only `columns` when given).
 pub(crate) fn for_each_batch_of_file(
     path: &Path,
+    table: &TableDefinition,
     columns: Option<&[&str]>,
     each: impl FnMut(&RecordBatch),
 ) -> Result<(), WriteError> {
@@ -332,15 +351,16 @@ pub(crate) fn for_each_batch_of_file(
         path: path.to_path_buf(),
         source,
     })?;
-    for_each_batch_of(file, path, columns, each)
+    for_each_batch_of(file, path, table, columns, each)
 }
 
-/// Hands each batch of one Parquet object (a file, or an S3 object read in ranges) over, one
-/// batch in memory at a time (only `columns` decoded when given); errors name the object
-/// `name`.
+/// Hands each batch of one Parquet object of `table` (a file, or an S3 object read in
+/// ranges) over, one batch in memory at a time (only `columns` decoded when given), after
+/// checking its schema against the table's definition; errors name the object `name`.
 pub(crate) fn for_each_batch_of<R: ChunkReader + 'static>(
     object: R,
     name: &Path,
+    table: &TableDefinition,
     columns: Option<&[&str]>,
     mut each: impl FnMut(&RecordBatch),
 ) -> Result<(), WriteError> {
@@ -348,16 +368,16 @@ pub(crate) fn for_each_batch_of<R: ChunkReader + 'static>(
         path: name.to_path_buf(),
         source,
     };
-    let batches = ParquetRecordBatchReaderBuilder::try_new(object)
-        .and_then(|builder| match columns {
-            Some(columns) => {
-                let mask =
-                    ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
-                builder.with_projection(mask).build()
-            }
-            None => builder.build(),
-        })
-        .map_err(parquet_error)?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(object).map_err(parquet_error)?;
+    table.check(builder.schema(), name, columns)?;
+    let builder = match columns {
+        Some(columns) => {
+            let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
+            builder.with_projection(mask)
+        }
+        None => builder,
+    };
+    let batches = builder.build().map_err(parquet_error)?;
     for batch in batches {
         each(&batch.map_err(|error| parquet_error(error.into()))?);
     }
@@ -380,7 +400,8 @@ impl Texts {
     }
 }
 
-/// A batch's columns by name; a missing column reads as null.
+/// A batch's columns by name. The file was checked against its table's definition, so a
+/// column missing here is a nullable one the file predates: it reads as null.
 pub(crate) struct Columns<'b> {
     pub(crate) batch: &'b RecordBatch,
 }
@@ -857,5 +878,75 @@ mod tests {
         let last = read_client_prefixes(&dir, Some(1_780_272_301), None).unwrap();
         assert_eq!(last, prefix_rows[2..]);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Writes `batch` as the only file of `city_networks` under a fresh folder.
+    fn folder_with_city_networks_file(name: &str, batch: &RecordBatch) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("flowatlas-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let partition = dir.join("city_networks/dt=2026-06-01/hour=00");
+        std::fs::create_dir_all(&partition).unwrap();
+        let file = std::fs::File::create(partition.join("odd.parquet")).unwrap();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+        writer.write(batch).unwrap();
+        writer.close().unwrap();
+        dir
+    }
+
+    #[test]
+    fn files_are_read_through_their_tables_definition() {
+        let (city_rows, _) = sample_rows();
+        let batch = city_networks().batch(&city_rows).unwrap();
+        let without = |name: &str| {
+            let kept: Vec<usize> = (0..batch.num_columns())
+                .filter(|&index| batch.schema().field(index).name() != name)
+                .collect();
+            batch.project(&kept).unwrap()
+        };
+
+        // A required column missing is an error naming the file and the column, not zeros.
+        let dir = folder_with_city_networks_file("read-missing-column", &without("bytes_in"));
+        let error = read_city_networks(&dir, None, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains(
+                "odd.parquet: column `bytes_in`: missing, and table city_networks requires it"
+            ),
+            "{error}"
+        );
+        assert!(crate::top(&dir, crate::TopBy::Asn, None, None, 5).is_err());
+
+        // A column of another type is an error too (it would read as null).
+        let index = batch.schema().index_of("bytes_in").unwrap();
+        let mut fields: Vec<arrow_schema::Field> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|field| field.as_ref().clone())
+            .collect();
+        fields[index] = arrow_schema::Field::new("bytes_in", arrow_schema::DataType::Utf8, false);
+        let mut columns = batch.columns().to_vec();
+        columns[index] = Arc::new(arrow_array::StringArray::from(vec!["1"; batch.num_rows()]));
+        let retyped =
+            RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), columns).unwrap();
+        let dir = folder_with_city_networks_file("read-retyped-column", &retyped);
+        let error = read_city_networks(&dir, None, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains(
+                "column `bytes_in`: has type Utf8, but table city_networks defines it as Int64"
+            ),
+            "{error}"
+        );
+
+        // A nullable column a file lacks (written before it existed) reads as null.
+        let dir = folder_with_city_networks_file("read-older-file", &without("client_city"));
+        let rows = read_city_networks(&dir, None, None).unwrap();
+        assert_eq!(rows.len(), city_rows.len());
+        assert!(rows.iter().all(|row| row.client.city.is_none()));
+        assert_eq!(rows[0].measures, city_rows[0].measures);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -181,7 +181,7 @@ pub fn read_tcp_stats(
 ) -> Result<Vec<TcpStatsRow>, WriteError> {
     let mut rows = Vec::new();
     let mut texts = Texts::default();
-    for_each_batch(&data_dir.join(TCP_STATS), from, to, |batch| {
+    for_each_batch(data_dir, &tcp_stats().definition(), from, to, |batch| {
         rows.extend(rows_of(&Columns { batch }, from, to, &mut texts));
     })?;
     Ok(rows)
@@ -206,7 +206,7 @@ pub fn for_each_tcp_stats_row<R: ChunkReader + 'static>(
 ) -> Result<TcpStatsRead, WriteError> {
     let mut read = TcpStatsRead::default();
     let mut texts = Texts::default();
-    for_each_batch_of(object, name, None, |batch| {
+    for_each_batch_of(object, name, &tcp_stats().definition(), None, |batch| {
         let rows = rows_of(&Columns { batch }, None, None, &mut texts);
         read.n_rows += batch.num_rows() as u64;
         read.n_unreadable += (batch.num_rows() - rows.len()) as u64;

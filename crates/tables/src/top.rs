@@ -7,10 +7,9 @@ use std::path::{Path, PathBuf};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, TimestampMillisecondType};
 use arrow_array::{Array, RecordBatch};
-use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::{WriteError, partition_of};
+use crate::read::for_each_batch_of_file;
+use crate::{WriteError, city_networks, client_prefixes, partition_of};
 
 /// What to rank.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,42 +155,27 @@ pub fn top(
     n: usize,
 ) -> Result<TopReport, WriteError> {
     let table = match by {
-        TopBy::Asn | TopBy::City | TopBy::Country => "city_networks",
-        TopBy::Prefix => "client_prefixes",
+        TopBy::Asn | TopBy::City | TopBy::Country => city_networks().definition(),
+        TopBy::Prefix => client_prefixes().definition(),
     };
     let key_columns = key_columns(by);
-    let files = files_in_range(&data_dir.join(table), from, to)?;
+    let wanted: Vec<&str> = key_columns
+        .iter()
+        .copied()
+        .chain([
+            "window_start",
+            "bytes_in",
+            "bytes_out",
+            "flows",
+            "rejected_flows",
+        ])
+        .collect();
+    let files = files_in_range(&data_dir.join(table.name), from, to)?;
     let mut totals: HashMap<String, TopEntry> = HashMap::new();
     for path in &files {
-        let parquet_error = |source| WriteError::Parquet {
-            path: path.clone(),
-            source,
-        };
-        let file = std::fs::File::open(path).map_err(|source| WriteError::Io {
-            path: path.clone(),
-            source,
+        for_each_batch_of_file(path, &table, Some(&wanted), |batch| {
+            add_batch(batch, by, key_columns, from, to, &mut totals);
         })?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_error)?;
-        let wanted: Vec<&str> = key_columns
-            .iter()
-            .copied()
-            .chain([
-                "window_start",
-                "bytes_in",
-                "bytes_out",
-                "flows",
-                "rejected_flows",
-            ])
-            .collect();
-        let mask = ProjectionMask::columns(builder.parquet_schema(), wanted.iter().copied());
-        let batches = builder
-            .with_projection(mask)
-            .build()
-            .map_err(parquet_error)?;
-        for batch in batches {
-            let batch = batch.map_err(|error| parquet_error(error.into()))?;
-            add_batch(&batch, by, key_columns, from, to, &mut totals);
-        }
     }
     let total_bytes = totals
         .values()

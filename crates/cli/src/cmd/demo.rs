@@ -78,7 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         "Wrote {} flow-log objects ({} records) for {} under {}",
         demo.n_objects,
         demo.n_records,
-        flowatlas_tables::utc_date(flowatlas_demo::DAY_START),
+        flowatlas_time::utc_date(flowatlas_demo::DAY_START),
         demo.logs.display()
     )?;
     writeln!(

@@ -163,12 +163,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                         }
                         let peer = finder.find(&record);
                         context.kinds[peer.kind as usize] += 1;
-                        let enrichment = match (peer.kind, peer.ip) {
-                            (PeerKind::Internet | PeerKind::Aws, Some(ip)) => {
-                                Some(context.enricher.enrich(ip))
-                            }
-                            _ => None,
-                        };
+                        let enrichment = context.enricher.enrich_peer(&peer);
                         write_peer(&mut line, &peer, enrichment.as_deref());
                         line.extend_from_slice(b"}\n");
                     }
@@ -343,7 +338,7 @@ fn peer_summary(context: &PeerContext) -> String {
             "\n  {} ({}, built {}): {:.1}% hit rate over {} networks looked up",
             db.path().display(),
             db.database_type(),
-            flowatlas_tables::utc_date(i64::try_from(db.build_epoch()).unwrap_or(i64::MAX)),
+            flowatlas_time::utc_date(i64::try_from(db.build_epoch()).unwrap_or(i64::MAX)),
             percent(n_found, n_looked_up),
             n_looked_up
         ));

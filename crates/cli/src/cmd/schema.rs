@@ -2,8 +2,7 @@
 
 use std::io::{self, Write};
 
-use flowatlas_tables::catalog_tables;
-use serde_json::{Value, json};
+use flowatlas_tables::{catalog_tables, glue_resources};
 
 use crate::Outcome;
 
@@ -46,122 +45,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             }
         }
         Dialect::Cloudformation => {
-            write!(out, "{}", cloudformation(&args.database, location))?;
+            write!(out, "{}", glue_resources(&args.database, location))?;
         }
     }
     Ok(Outcome::Clean)
-}
-
-/// The Glue resources as YAML lines indented to sit under a template's `Resources:`.
-fn cloudformation(database: &str, location: &str) -> String {
-    let mut resources = vec![(
-        "GlueDatabase".to_string(),
-        "AWS::Glue::Database",
-        json!({
-            "CatalogId": {"Ref": "AWS::AccountId"},
-            "DatabaseInput": {
-                "Name": database,
-                "Description": "flowatlas: internet traffic by ISP, city-network and client prefix, from VPC Flow Logs",
-            },
-        }),
-    )];
-    for table in catalog_tables() {
-        let table_location = format!("{location}/{}", table.name);
-        let mut input = table.glue_table_input(&table_location);
-        substitute(&mut input);
-        resources.push((
-            format!("{}Table", camel_case(table.name)),
-            "AWS::Glue::Table",
-            json!({
-                "CatalogId": {"Ref": "AWS::AccountId"},
-                "DatabaseName": {"Ref": "GlueDatabase"},
-                "TableInput": input,
-            }),
-        ));
-    }
-    let mut yaml = String::new();
-    for (name, kind, properties) in resources {
-        yaml.push_str(&format!("  {name}:\n    Type: {kind}\n    Properties:\n"));
-        write_yaml(&mut yaml, &properties, 3);
-    }
-    yaml
-}
-
-/// Strings with `${Parameter}` references become `Fn::Sub`; the partition placeholders of
-/// the projection template (`${dt}`, `${hour}`) are escaped so that `Fn::Sub` leaves them.
-fn substitute(value: &mut Value) {
-    match value {
-        Value::String(text) if text.contains("${") => {
-            let escaped = flowatlas_tables::PARTITION_KEYS
-                .iter()
-                .fold(text.clone(), |text, key| {
-                    text.replace(&format!("${{{key}}}"), &format!("${{!{key}}}"))
-                });
-            if escaped.replace("${!", "").contains("${") {
-                *value = json!({ "Fn::Sub": escaped });
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(substitute),
-        Value::Object(map) => map.values_mut().for_each(substitute),
-        _ => {}
-    }
-}
-
-fn camel_case(snake: &str) -> String {
-    snake
-        .split('_')
-        .map(|word| {
-            let mut chars = word.chars();
-            chars
-                .next()
-                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
-}
-
-/// Block-style YAML; every string double-quoted (JSON escapes are valid YAML).
-fn write_yaml(out: &mut String, value: &Value, depth: usize) {
-    let indent = "  ".repeat(depth);
-    match value {
-        Value::Object(map) => {
-            for (key, item) in map {
-                match item {
-                    Value::Object(inner) if !inner.is_empty() => {
-                        out.push_str(&format!("{indent}{key}:\n"));
-                        write_yaml(out, item, depth + 1);
-                    }
-                    Value::Array(items) if !items.is_empty() => {
-                        out.push_str(&format!("{indent}{key}:\n"));
-                        write_yaml(out, item, depth + 1);
-                    }
-                    scalar => out.push_str(&format!("{indent}{key}: {}\n", inline(scalar))),
-                }
-            }
-        }
-        Value::Array(items) => {
-            for item in items {
-                match item {
-                    Value::Object(map) if !map.is_empty() => {
-                        let mut nested = String::new();
-                        write_yaml(&mut nested, item, depth + 1);
-                        // The first line of the mapping goes after the dash.
-                        let nested =
-                            nested.replacen(&format!("{indent}  "), &format!("{indent}- "), 1);
-                        out.push_str(&nested);
-                    }
-                    scalar => out.push_str(&format!("{indent}- {}\n", inline(scalar))),
-                }
-            }
-        }
-        scalar => out.push_str(&format!("{indent}{}\n", inline(scalar))),
-    }
-}
-
-fn inline(value: &Value) -> String {
-    match value {
-        Value::Object(map) if map.is_empty() => "{}".into(),
-        Value::Array(items) if items.is_empty() => "[]".into(),
-        other => other.to_string(),
-    }
 }

@@ -266,21 +266,14 @@ pub fn parse_time(text: &str) -> Result<i64, String> {
         return Err(bad());
     };
     let second = second.first().copied().unwrap_or(0);
-    if !(1..=12).contains(month)
-        || !(1..=days_in_month(*year, *month)).contains(day)
+    if !flowatlas_time::is_date(*year, *month, *day)
         || !(0..24).contains(hour)
         || !(0..60).contains(minute)
         || !(0..60).contains(&second)
     {
         return Err(bad());
     }
-    // Days from the civil date (proleptic Gregorian), the inverse of `flowatlas_tables::utc_date`.
-    let year_of_march = if *month <= 2 { year - 1 } else { *year };
-    let era = year_of_march.div_euclid(400);
-    let year_of_era = year_of_march - era * 400;
-    let day_of_year = (153 * (if *month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    let days = era * 146_097 + day_of_era - 719_468;
+    let days = flowatlas_time::days_from_civil(*year, *month, *day);
     Ok(days * 86_400 + hour * 3_600 + minute * 60 + second)
 }
 
@@ -310,17 +303,6 @@ pub fn check_range(from: Option<i64>, to: Option<i64>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Days of a month of the proleptic Gregorian calendar, so that `2026-02-31` is refused rather
-/// than read as a day in March.
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,7 +313,7 @@ mod tests {
         assert_eq!(parse_time("2026-06-01T12:00"), Ok(1_780_315_200));
         assert_eq!(parse_time("2026-06-01T12:00:30Z"), Ok(1_780_315_230));
         assert_eq!(
-            flowatlas_tables::utc_date(parse_time("2000-02-29").unwrap()),
+            flowatlas_time::utc_date(parse_time("2000-02-29").unwrap()),
             "2000-02-29"
         );
         assert!(parse_time("2026-13-01").is_err());

@@ -1,9 +1,18 @@
 //! Runs the health engine over the demo world's weeks-long scenario and grades its events:
 //! shared by the quality test and the `quality` example that prints the numbers.
+#![allow(
+    dead_code,
+    unused_imports,
+    reason = "shared by the quality test and the quality example, which each use a part"
+)]
 
-use flowatlas_demo::{FoundEvent, Quality, Scenario, score, score_performance};
-use flowatlas_health::{Assessment, HealthConfig, HealthEvent, ImpactType, Observations, assess};
-use flowatlas_rollup::CityNetworkKey;
+mod score;
+
+pub use score::{IncidentScore, Quality};
+
+use flowatlas_demo::Scenario;
+use flowatlas_health::{Assessment, HealthConfig, Observations, assess};
+use score::{score, score_performance};
 
 /// Weeks of the scenario graded.
 pub const WEEKS: u32 = 4;
@@ -18,8 +27,7 @@ pub fn run(scenario: &Scenario) -> (Assessment, Quality) {
         observations.add_prefixes(&prefixes);
     }
     let assessment = assess(&mut observations, &HealthConfig::default(), None, None);
-    let found: Vec<FoundEvent> = assessment.events.iter().map(found_event).collect();
-    let quality = score(scenario, &found, scenario.start);
+    let quality = score(scenario, &assessment.events, scenario.start);
     (assessment, quality)
 }
 
@@ -33,25 +41,6 @@ pub fn run_performance(scenario: &Scenario) -> (Assessment, Quality) {
         observations.add_prefix_performance(&prefixes);
     }
     let assessment = assess(&mut observations, &HealthConfig::default(), None, None);
-    let found: Vec<FoundEvent> = assessment.events.iter().map(found_event).collect();
-    let quality = score_performance(scenario, &found, scenario.start);
+    let quality = score_performance(scenario, &assessment.events, scenario.start);
     (assessment, quality)
-}
-
-fn found_event(event: &HealthEvent) -> FoundEvent {
-    FoundEvent {
-        local: matches!(
-            event.impact_type,
-            ImpactType::LocalAvailability | ImpactType::LocalPerformance
-        ),
-        started_at: event.started_at,
-        detected_at: event.detected_at,
-        ended_at: event.ended_at,
-        percent_of_total_traffic_impacted: event.percent_of_total_traffic_impacted,
-        places: event
-            .impacted_locations
-            .iter()
-            .map(|location| CityNetworkKey::of(&location.city_network.client).to_string())
-            .collect(),
-    }
 }
