@@ -27,7 +27,7 @@ pub struct Manifest {
     pub schema_version: String,
     /// Records read, ok, skipped and rejected.
     pub records: Records,
-    /// Bytes decoded.
+    /// Bytes the reader decoded (after decompression).
     pub bytes_decoded: u64,
     /// `bytes` of OK records.
     pub ok_bytes: i64,

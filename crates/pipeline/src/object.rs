@@ -25,7 +25,7 @@ pub enum ObjectRef<'a> {
     Stored {
         /// Where it is.
         store: &'a dyn Store,
-        /// Its key.
+        /// The object's key in that store (relative to its root or prefix).
         key: &'a str,
     },
 }

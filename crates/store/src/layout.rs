@@ -192,7 +192,10 @@ mod tests {
         for other in ["x-1.partial", "x-10", "x-1.part"] {
             assert!(!is_named_for(other, "x-1"), "{other}");
         }
-        assert_eq!(partition_of(1_780_315_200 + 7 * 3_600), "dt=2026-06-01/hour=19");
+        assert_eq!(
+            partition_of(1_780_315_200 + 7 * 3_600),
+            "dt=2026-06-01/hour=19"
+        );
         assert_eq!(day_of_folder("dt=2026-06-01"), Some("2026-06-01"));
         assert_eq!(manifest_key("x-1"), "_manifests/x-1.json");
         assert!(is_tcp_stats(
