@@ -215,6 +215,10 @@ fn peers_are_found_and_enriched() {
     assert_eq!(peer["subdivision_code"], "WA");
     assert_eq!(peer["metro_code"], 819);
     assert_eq!(peer["prefix"], "216.160.83.0/24");
+    // Every fact of the catalogue is a key, known or not.
+    for key in ["geoname_id", "postal_code", "latitude", "longitude"] {
+        assert!(peer.as_object().unwrap().contains_key(key), "{key}: {peer}");
+    }
     let expected_side = if milton["flow_direction"] == "ingress" {
         "src"
     } else {

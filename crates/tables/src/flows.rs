@@ -13,7 +13,7 @@ use arrow_array::builder::{Float64Builder, Int32Builder, Int64Builder, StringBui
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{Field as ArrowField, Schema, SchemaRef};
 use flowatlas_flowlog::{Field, Kind, Record, Value};
-use flowatlas_geo::{Enrichment, Peer};
+use flowatlas_geo::{Enrichment, FactField, FactKind, FactValue, Peer};
 use parquet::arrow::ArrowWriter;
 
 use crate::{
@@ -37,18 +37,8 @@ enum Source {
     PeerIp,
     AwsService,
     Prefix,
-    Asn,
-    AsName,
-    CountryCode,
-    Country,
-    SubdivisionCode,
-    Subdivision,
-    City,
-    GeonameId,
-    MetroCode,
-    Latitude,
-    Longitude,
-    PostalCode,
+    /// A fact of the peer's enrichment.
+    Fact(FactField),
 }
 
 struct FlowColumn {
@@ -76,7 +66,7 @@ static COLUMNS: LazyLock<Vec<FlowColumn>> = LazyLock::new(|| {
             source: Source::Record(field),
         })
         .collect();
-    let extra: [(&'static str, ColumnKind, &'static str, Source); 18] = [
+    let extra: [(&'static str, ColumnKind, &'static str, Source); 6] = [
         (
             "direction",
             ColumnKind::Text,
@@ -113,73 +103,6 @@ static COLUMNS: LazyLock<Vec<FlowColumn>> = LazyLock::new(|| {
             "The most specific network that answered for the peer.",
             Source::Prefix,
         ),
-        (
-            "peer_asn",
-            ColumnKind::Int64,
-            "The peer's AS number.",
-            Source::Asn,
-        ),
-        (
-            "peer_as_name",
-            ColumnKind::Text,
-            "The peer's AS name.",
-            Source::AsName,
-        ),
-        (
-            "peer_country_code",
-            ColumnKind::Text,
-            "ISO country code of the peer's location.",
-            Source::CountryCode,
-        ),
-        (
-            "peer_country",
-            ColumnKind::Text,
-            "Country name.",
-            Source::Country,
-        ),
-        (
-            "peer_subdivision_code",
-            ColumnKind::Text,
-            "First subdivision's code.",
-            Source::SubdivisionCode,
-        ),
-        (
-            "peer_subdivision",
-            ColumnKind::Text,
-            "First subdivision's name.",
-            Source::Subdivision,
-        ),
-        ("peer_city", ColumnKind::Text, "City.", Source::City),
-        (
-            "peer_geoname_id",
-            ColumnKind::Int64,
-            "GeoNames id of the place (city, else subdivision, else country).",
-            Source::GeonameId,
-        ),
-        (
-            "peer_metro_code",
-            ColumnKind::Int32,
-            "US metro code.",
-            Source::MetroCode,
-        ),
-        (
-            "peer_latitude",
-            ColumnKind::Double,
-            "Latitude.",
-            Source::Latitude,
-        ),
-        (
-            "peer_longitude",
-            ColumnKind::Double,
-            "Longitude.",
-            Source::Longitude,
-        ),
-        (
-            "peer_postal_code",
-            ColumnKind::Text,
-            "Postal code.",
-            Source::PostalCode,
-        ),
     ];
     columns.extend(
         extra
@@ -191,6 +114,12 @@ static COLUMNS: LazyLock<Vec<FlowColumn>> = LazyLock::new(|| {
                 source,
             }),
     );
+    columns.extend(FactField::ALL.iter().map(|&field| FlowColumn {
+        name: field.peer_column(),
+        kind: crate::column_kind_of(field.kind()),
+        doc: field.doc(),
+        source: Source::Fact(field),
+    }));
     columns
 });
 
@@ -459,13 +388,6 @@ impl FlowsWriter {
         for (column, cells) in COLUMNS.iter().zip(&mut partition.cells) {
             match column.source {
                 Source::Record(field) => cells.value(record.get(field)),
-                Source::Asn => cells.int64(facts.and_then(|facts| facts.asn).map(i64::from)),
-                Source::GeonameId => {
-                    cells.int64(facts.and_then(|facts| facts.geoname_id).map(i64::from))
-                }
-                Source::MetroCode => cells.int32(facts.and_then(|facts| facts.metro_code)),
-                Source::Latitude => cells.double(facts.and_then(|facts| facts.latitude)),
-                Source::Longitude => cells.double(facts.and_then(|facts| facts.longitude)),
                 Source::Direction => cells.text(peer.direction.map(|direction| direction.name())),
                 Source::PeerSide => cells.text(peer.side.map(|side| side.name())),
                 Source::PeerKind => cells.text(Some(peer.kind.name())),
@@ -481,25 +403,15 @@ impl FlowsWriter {
                     },
                     None => cells.null(),
                 },
-                Source::AsName => {
-                    cells.text(as_text(facts.and_then(|facts| facts.as_name.as_ref())))
-                }
-                Source::CountryCode => {
-                    cells.text(as_text(facts.and_then(|facts| facts.country_code.as_ref())))
-                }
-                Source::Country => {
-                    cells.text(as_text(facts.and_then(|facts| facts.country.as_ref())))
-                }
-                Source::SubdivisionCode => cells.text(as_text(
-                    facts.and_then(|facts| facts.subdivision_code.as_ref()),
-                )),
-                Source::Subdivision => {
-                    cells.text(as_text(facts.and_then(|facts| facts.subdivision.as_ref())))
-                }
-                Source::City => cells.text(as_text(facts.and_then(|facts| facts.city.as_ref()))),
-                Source::PostalCode => {
-                    cells.text(as_text(facts.and_then(|facts| facts.postal_code.as_ref())))
-                }
+                Source::Fact(field) => match facts.map(|facts| field.value(facts)) {
+                    Some(FactValue::Int(int)) if field.kind() == FactKind::Int32 => {
+                        cells.int32(int.and_then(|int| i32::try_from(int).ok()))
+                    }
+                    Some(FactValue::Int(int)) => cells.int64(int),
+                    Some(FactValue::Double(double)) => cells.double(double),
+                    Some(FactValue::Text(text)) => cells.text(text.map(|text| &**text)),
+                    None => cells.null(),
+                },
             }
         }
         partition.buffered += 1;
@@ -537,10 +449,6 @@ impl FlowsWriter {
 }
 
 /// An enrichment text as `&str`.
-fn as_text(value: Option<&Arc<str>>) -> Option<&str> {
-    value.map(|text| &**text)
-}
-
 /// Opens the file of one hour's records, under a temporary name until `finish`.
 fn open(dir: &Path, source_id: &str, hour: i64) -> Result<Partition, WriteError> {
     let relative = Path::new(FLOWS)

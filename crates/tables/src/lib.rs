@@ -63,7 +63,7 @@ use arrow_array::builder::{
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
-use flowatlas_geo::Facts;
+use flowatlas_geo::{FactField, FactKind, FactValue, Facts};
 use flowatlas_rollup::{CityNetworkKey, CityNetworkRow, Measures, PrefixRow, ServiceLocation};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -154,7 +154,46 @@ pub struct Column<R> {
     pub nullable: bool,
     /// What it holds.
     pub doc: &'static str,
-    value: for<'r> fn(&'r R) -> Cell<'r>,
+    value: Accessor<R>,
+}
+
+/// How a column reads its value from a row.
+enum Accessor<R> {
+    /// A function of the row.
+    Row(for<'r> fn(&'r R) -> Cell<'r>),
+    /// A fact of the row's client, as the fact catalogue reads it.
+    ClientFact(for<'r> fn(&'r R) -> &'r Facts, FactField),
+}
+
+impl<R> Accessor<R> {
+    fn cell<'r>(&self, row: &'r R) -> Cell<'r> {
+        match *self {
+            Accessor::Row(value) => value(row),
+            Accessor::ClientFact(client, field) => fact_cell(field, field.value(client(row))),
+        }
+    }
+}
+
+/// A fact's value as the cell of its column type ([`column_kind_of`]).
+fn fact_cell(field: FactField, value: FactValue<'_>) -> Cell<'_> {
+    match (field.kind(), value) {
+        (FactKind::Int32, FactValue::Int(int)) => {
+            Cell::Int32(int.and_then(|int| i32::try_from(int).ok()))
+        }
+        (_, FactValue::Int(int)) => Cell::Int64(int),
+        (_, FactValue::Double(double)) => Cell::Double(double),
+        (_, FactValue::Text(text)) => Cell::Text(text.map(|text| &**text)),
+    }
+}
+
+/// The column type of a fact.
+pub(crate) fn column_kind_of(kind: FactKind) -> ColumnKind {
+    match kind {
+        FactKind::Int64 => ColumnKind::Int64,
+        FactKind::Int32 => ColumnKind::Int32,
+        FactKind::Double => ColumnKind::Double,
+        FactKind::Text => ColumnKind::Text,
+    }
 }
 
 /// A table: its name, what a row is, and its columns in order.
@@ -320,7 +359,7 @@ fn column<R>(
         kind,
         nullable: true,
         doc,
-        value,
+        value: Accessor::Row(value),
     }
 }
 
@@ -475,7 +514,7 @@ impl<R> Table<R> {
             .columns
             .iter()
             .map(|column| -> ArrayRef {
-                let cells = rows.iter().map(|row| (column.value)(row));
+                let cells = rows.iter().map(|row| column.value.cell(row));
                 match column.kind {
                     ColumnKind::Timestamp => {
                         let builder =
@@ -592,83 +631,25 @@ pub fn catalog_tables() -> Vec<CatalogTable> {
 /// are attributes, and rows of one city-network from different objects may carry different
 /// coordinates.
 fn client_columns<R: ClientRow>() -> Vec<Column<R>> {
-    vec![
-        Column {
-            nullable: false,
-            ..column(
-                "city_network_id",
-                ColumnKind::Text,
-                "The client city-network: ASN and place (GeoNames id, else country|subdivision|city), e.g. `AS64499|geoname:2643743`. Group by it.",
-                |row: &R| Cell::OwnedText(CityNetworkKey::of(row.client()).to_string()),
-            )
-        },
-        column(
-            "client_asn",
-            ColumnKind::Int64,
-            "Client AS number; null when unknown.",
-            |row: &R| Cell::Int64(row.client().asn.map(i64::from)),
-        ),
-        column(
-            "client_as_name",
+    let identity = Column {
+        nullable: false,
+        ..column(
+            "city_network_id",
             ColumnKind::Text,
-            "Client AS (ISP) name.",
-            |row: &R| text(&row.client().as_name),
-        ),
-        column(
-            "client_country_code",
-            ColumnKind::Text,
-            "ISO 3166-1 code of the country the clients are in.",
-            |row: &R| text(&row.client().country_code),
-        ),
-        column(
-            "client_country",
-            ColumnKind::Text,
-            "Country name (English).",
-            |row: &R| text(&row.client().country),
-        ),
-        column(
-            "client_subdivision_code",
-            ColumnKind::Text,
-            "Code of the first subdivision (state).",
-            |row: &R| text(&row.client().subdivision_code),
-        ),
-        column(
-            "client_subdivision",
-            ColumnKind::Text,
-            "First subdivision (state) name.",
-            |row: &R| text(&row.client().subdivision),
-        ),
-        column(
-            "client_city",
-            ColumnKind::Text,
-            "City name (English).",
-            |row: &R| text(&row.client().city),
-        ),
-        column(
-            "client_geoname_id",
-            ColumnKind::Int64,
-            "GeoNames id of the place (city, else subdivision, else country) where the database has one.",
-            |row: &R| Cell::Int64(row.client().geoname_id.map(i64::from)),
-        ),
-        column(
-            "client_metro_code",
-            ColumnKind::Int32,
-            "US metro (DMA) code.",
-            |row: &R| Cell::Int32(row.client().metro_code),
-        ),
-        column(
-            "client_latitude",
-            ColumnKind::Double,
-            "Latitude: of the city-network's network that carried the most bytes in the object (an attribute).",
-            |row: &R| Cell::Double(row.client().latitude),
-        ),
-        column(
-            "client_longitude",
-            ColumnKind::Double,
-            "Longitude, with `client_latitude`.",
-            |row: &R| Cell::Double(row.client().longitude),
-        ),
-    ]
+            "The client city-network: ASN and place (GeoNames id, else country|subdivision|city), e.g. `AS64499|geoname:2643743`. Group by it.",
+            |row: &R| Cell::OwnedText(CityNetworkKey::of(row.client()).to_string()),
+        )
+    };
+    let facts = FactField::ALL.iter().filter_map(|&field| {
+        Some(Column {
+            name: field.client_column()?,
+            kind: column_kind_of(field.kind()),
+            nullable: true,
+            doc: field.doc(),
+            value: Accessor::ClientFact(R::client, field),
+        })
+    });
+    std::iter::once(identity).chain(facts).collect()
 }
 
 /// The `city_networks` table: one row per window × service location × client city-network.

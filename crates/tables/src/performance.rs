@@ -12,7 +12,7 @@ use flowatlas_rollup::{
     ServiceLocation, TcpMeasures,
 };
 
-use crate::read::{Columns, Texts, for_each_batch};
+use crate::read::{Columns, for_each_batch, read_rows};
 use crate::tcp::{TcpRow, histogram_of, tcp_measure_columns, tcp_measures_of};
 use crate::top::{TopBy, identity_of, key_columns, key_parts, label_of};
 use crate::{
@@ -163,30 +163,16 @@ pub fn read_city_network_performance(
     from: Option<i64>,
     to: Option<i64>,
 ) -> Result<Vec<CityNetworkPerformanceRow>, WriteError> {
-    let mut rows = Vec::new();
-    let mut texts = Texts::default();
-    for_each_batch(
-        data_dir,
-        &city_network_performance().definition(),
-        from,
-        to,
-        |batch| {
-            let columns = Columns { batch };
-            for row in columns.rows_in(from, to) {
-                let Some(rtt_source) = rtt_source_of(&columns, row) else {
-                    continue;
-                };
-                rows.push(CityNetworkPerformanceRow {
-                    window_start: columns.seconds(row),
-                    location: columns.location(row, &mut texts),
-                    rtt_source,
-                    client: columns.client(row, &mut texts),
-                    performance: performance_of(&columns, row),
-                });
-            }
-        },
-    )?;
-    Ok(rows)
+    let table = city_network_performance().definition();
+    read_rows(data_dir, &table, from, to, |columns, row, texts| {
+        Some(CityNetworkPerformanceRow {
+            window_start: columns.seconds(row),
+            location: columns.location(row, texts),
+            rtt_source: rtt_source_of(columns, row)?,
+            client: columns.client(row, texts),
+            performance: performance_of(columns, row),
+        })
+    })
 }
 
 /// The `prefix_performance` rows of the windows in `[from, to)`, for naming the prefixes of a
@@ -196,36 +182,17 @@ pub fn read_prefix_performance(
     from: Option<i64>,
     to: Option<i64>,
 ) -> Result<Vec<PrefixPerformanceRow>, WriteError> {
-    let mut rows = Vec::new();
-    let mut texts = Texts::default();
-    for_each_batch(
-        data_dir,
-        &prefix_performance().definition(),
-        from,
-        to,
-        |batch| {
-            let columns = Columns { batch };
-            for row in columns.rows_in(from, to) {
-                let (Some(rtt_source), Some(client_prefix)) = (
-                    rtt_source_of(&columns, row),
-                    columns
-                        .text("client_prefix", row)
-                        .and_then(|prefix| prefix.parse().ok()),
-                ) else {
-                    continue;
-                };
-                rows.push(PrefixPerformanceRow {
-                    window_start: columns.seconds(row),
-                    location: columns.location(row, &mut texts),
-                    rtt_source,
-                    client_prefix,
-                    client: columns.client(row, &mut texts),
-                    performance: performance_of(&columns, row),
-                });
-            }
-        },
-    )?;
-    Ok(rows)
+    let table = prefix_performance().definition();
+    read_rows(data_dir, &table, from, to, |columns, row, texts| {
+        Some(PrefixPerformanceRow {
+            window_start: columns.seconds(row),
+            location: columns.location(row, texts),
+            rtt_source: rtt_source_of(columns, row)?,
+            client_prefix: columns.text("client_prefix", row)?.parse().ok()?,
+            client: columns.client(row, texts),
+            performance: performance_of(columns, row),
+        })
+    })
 }
 
 fn performance_of(columns: &Columns<'_>, row: usize) -> Performance {

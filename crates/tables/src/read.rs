@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMillisecondType};
 use arrow_array::{Array, ArrayRef, RecordBatch};
-use flowatlas_geo::Facts;
+use flowatlas_geo::{FactField, FactInput, FactKind, Facts};
 use flowatlas_health::{
     CityNetwork, CityNetworkHealth, Identity, ImpactType, Method, PerformanceHealth, RatioEvidence,
     RoundTripTime, Signal, Status,
@@ -29,22 +29,16 @@ pub fn read_city_networks(
     from: Option<i64>,
     to: Option<i64>,
 ) -> Result<Vec<CityNetworkRow>, WriteError> {
-    let mut rows = Vec::new();
-    let mut texts = Texts::default();
-    for_each_batch(data_dir, &city_networks().definition(), from, to, |batch| {
-        let columns = Columns { batch };
-        for row in columns.rows_in(from, to) {
-            let client = columns.client(row, &mut texts);
-            rows.push(CityNetworkRow {
-                window_start: columns.seconds(row),
-                location: columns.location(row, &mut texts),
-                client,
-                measures: columns.measures(row),
-                client_ips: columns.int64("client_ips", row).unwrap_or(0),
-            });
-        }
-    })?;
-    Ok(rows)
+    let table = city_networks().definition();
+    read_rows(data_dir, &table, from, to, |columns, row, texts| {
+        Some(CityNetworkRow {
+            window_start: columns.seconds(row),
+            location: columns.location(row, texts),
+            client: columns.client(row, texts),
+            measures: columns.measures(row),
+            client_ips: columns.int64("client_ips", row).unwrap_or(0),
+        })
+    })
 }
 
 /// The `client_prefixes` rows of the windows in `[from, to)` (Unix seconds; open when `None`).
@@ -54,40 +48,24 @@ pub fn read_client_prefixes(
     from: Option<i64>,
     to: Option<i64>,
 ) -> Result<Vec<PrefixRow>, WriteError> {
-    let mut rows = Vec::new();
-    let mut texts = Texts::default();
-    for_each_batch(
-        data_dir,
-        &client_prefixes().definition(),
-        from,
-        to,
-        |batch| {
-            let columns = Columns { batch };
-            for row in columns.rows_in(from, to) {
-                let Some(client_prefix) = columns
-                    .text("client_prefix", row)
-                    .and_then(|prefix| prefix.parse().ok())
-                else {
-                    continue;
-                };
-                rows.push(PrefixRow {
-                    window_start: columns.seconds(row),
-                    location: columns.location(row, &mut texts),
-                    client_prefix,
-                    city_network_id: texts
-                        .get(columns.text("city_network_id", row))
-                        .unwrap_or_else(|| Arc::from("")),
-                    client_asn: columns.int64("client_asn", row).map(|asn| asn as u32),
-                    client_as_name: texts.get(columns.text("client_as_name", row)),
-                    client_country_code: texts.get(columns.text("client_country_code", row)),
-                    client_city: texts.get(columns.text("client_city", row)),
-                    measures: columns.measures(row),
-                    client_ips: columns.int64("client_ips", row).unwrap_or(0),
-                });
-            }
-        },
-    )?;
-    Ok(rows)
+    let table = client_prefixes().definition();
+    read_rows(data_dir, &table, from, to, |columns, row, texts| {
+        let client_prefix = columns.text("client_prefix", row)?.parse().ok()?;
+        Some(PrefixRow {
+            window_start: columns.seconds(row),
+            location: columns.location(row, texts),
+            client_prefix,
+            city_network_id: texts
+                .get(columns.text("city_network_id", row))
+                .unwrap_or_else(|| Arc::from("")),
+            client_asn: columns.int64("client_asn", row).map(|asn| asn as u32),
+            client_as_name: texts.get(columns.text("client_as_name", row)),
+            client_country_code: texts.get(columns.text("client_country_code", row)),
+            client_city: texts.get(columns.text("client_city", row)),
+            measures: columns.measures(row),
+            client_ips: columns.int64("client_ips", row).unwrap_or(0),
+        })
+    })
 }
 
 /// The `city_network_health` rows of the windows in `[from, to)` (Unix seconds; open when
@@ -306,6 +284,30 @@ pub fn read_health_events(
     Ok(events)
 }
 
+/// The rows of a table's files whose windows lie in `[from, to)` (Unix seconds; open when
+/// `None`), each decoded by `row_of` from its batch's columns; `None` skips a row (one the
+/// writers never write, such as an unparsable prefix). Texts are shared as the rollup shares
+/// them.
+pub(crate) fn read_rows<T>(
+    data_dir: &Path,
+    table: &TableDefinition,
+    from: Option<i64>,
+    to: Option<i64>,
+    mut row_of: impl FnMut(&Columns<'_>, usize, &mut Texts) -> Option<T>,
+) -> Result<Vec<T>, WriteError> {
+    let mut rows = Vec::new();
+    let mut texts = Texts::default();
+    for_each_batch(data_dir, table, from, to, |batch| {
+        let columns = Columns { batch };
+        rows.extend(
+            columns
+                .rows_in(from, to)
+                .filter_map(|row| row_of(&columns, row, &mut texts)),
+        );
+    })?;
+    Ok(rows)
+}
+
 /// Opens every file of a table under `data_dir` in the range, checked against the table's
 /// definition, and hands each batch over.
 pub(crate) fn for_each_batch(
@@ -464,23 +466,20 @@ impl Columns<'_> {
 
     /// The client columns shared by `city_networks` and `city_network_health`.
     pub(crate) fn client(&self, row: usize, texts: &mut Texts) -> Facts {
-        let mut text = |name| texts.get(self.text(name, row));
-        Facts {
-            asn: self.int64("client_asn", row).map(|asn| asn as u32),
-            as_name: text("client_as_name"),
-            country_code: text("client_country_code"),
-            country: text("client_country"),
-            subdivision_code: text("client_subdivision_code"),
-            subdivision: text("client_subdivision"),
-            city: text("client_city"),
-            metro_code: self.int32("client_metro_code", row),
-            latitude: self.double("client_latitude", row),
-            longitude: self.double("client_longitude", row),
-            postal_code: None,
-            geoname_id: self
-                .int64("client_geoname_id", row)
-                .and_then(|id| u32::try_from(id).ok()),
+        let mut facts = Facts::default();
+        for &field in FactField::ALL {
+            let Some(column) = field.client_column() else {
+                continue;
+            };
+            let value = match field.kind() {
+                FactKind::Int64 => FactInput::Int(self.int64(column, row)),
+                FactKind::Int32 => FactInput::Int(self.int32(column, row).map(i64::from)),
+                FactKind::Double => FactInput::Double(self.double(column, row)),
+                FactKind::Text => FactInput::Text(texts.get(self.text(column, row))),
+            };
+            field.set(&mut facts, value);
         }
+        facts
     }
 
     fn ratio(&self, observed: &str, expected: &str, row: usize) -> RatioEvidence {

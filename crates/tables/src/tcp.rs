@@ -8,7 +8,7 @@ use arrow_array::types::Int64Type;
 use flowatlas_rollup::{RttHistogram, TcpMeasures, TcpStatsRow};
 use parquet::file::reader::ChunkReader;
 
-use crate::read::{Columns, Texts, for_each_batch, for_each_batch_of};
+use crate::read::{Columns, Texts, for_each_batch_of, read_rows};
 use crate::{Cell, Column, ColumnKind, LocatedRow, Table, WriteError, column, leading_columns};
 
 /// Name of the agent's table, also its folder.
@@ -179,12 +179,7 @@ pub fn read_tcp_stats(
     from: Option<i64>,
     to: Option<i64>,
 ) -> Result<Vec<TcpStatsRow>, WriteError> {
-    let mut rows = Vec::new();
-    let mut texts = Texts::default();
-    for_each_batch(data_dir, &tcp_stats().definition(), from, to, |batch| {
-        rows.extend(rows_of(&Columns { batch }, from, to, &mut texts));
-    })?;
-    Ok(rows)
+    read_rows(data_dir, &tcp_stats().definition(), from, to, row_of)
 }
 
 /// What reading one agent object found: rows in it, and rows whose client prefix did not parse
@@ -207,43 +202,31 @@ pub fn for_each_tcp_stats_row<R: ChunkReader + 'static>(
     let mut read = TcpStatsRead::default();
     let mut texts = Texts::default();
     for_each_batch_of(object, name, &tcp_stats().definition(), None, |batch| {
-        let rows = rows_of(&Columns { batch }, None, None, &mut texts);
-        read.n_rows += batch.num_rows() as u64;
-        read.n_unreadable += (batch.num_rows() - rows.len()) as u64;
-        rows.iter().for_each(&mut each);
+        let columns = Columns { batch };
+        for row in 0..batch.num_rows() {
+            read.n_rows += 1;
+            match row_of(&columns, row, &mut texts) {
+                Some(row) => each(&row),
+                None => read.n_unreadable += 1,
+            }
+        }
     })?;
     Ok(read)
 }
 
-fn rows_of(
-    columns: &Columns<'_>,
-    from: Option<i64>,
-    to: Option<i64>,
-    texts: &mut Texts,
-) -> Vec<TcpStatsRow> {
-    let mut rows = Vec::new();
-    for row in columns.rows_in(from, to) {
-        let Some(client_prefix) = columns
-            .text("client_prefix", row)
-            .and_then(|prefix| prefix.parse().ok())
-        else {
-            continue;
-        };
-        let measures = tcp_measures_of(columns, row);
-        let rtt = histogram_of(columns, row);
-        rows.push(TcpStatsRow {
-            window_start: columns.seconds(row),
-            location: columns.location(row, texts),
-            host: texts
-                .get(columns.text("host", row))
-                .unwrap_or_else(|| std::sync::Arc::from("")),
-            client_prefix,
-            local_port: columns.int32("local_port", row).unwrap_or(0),
-            measures,
-            rtt,
-        });
-    }
-    rows
+/// One row of `tcp_stats`; `None` when its prefix does not parse.
+fn row_of(columns: &Columns<'_>, row: usize, texts: &mut Texts) -> Option<TcpStatsRow> {
+    Some(TcpStatsRow {
+        window_start: columns.seconds(row),
+        location: columns.location(row, texts),
+        host: texts
+            .get(columns.text("host", row))
+            .unwrap_or_else(|| std::sync::Arc::from("")),
+        client_prefix: columns.text("client_prefix", row)?.parse().ok()?,
+        local_port: columns.int32("local_port", row).unwrap_or(0),
+        measures: tcp_measures_of(columns, row),
+        rtt: histogram_of(columns, row),
+    })
 }
 
 /// The TCP measures of a row of `tcp_stats` or a performance table.

@@ -12,7 +12,8 @@ use flowatlas_flowlog::{
     Counts, Entry, Format, LogStatus, Options, Reader, Reason, Record, Reject, Value,
 };
 use flowatlas_geo::{
-    Databases, EnrichStats, Enricher, Enrichment, Peer, PeerFinder, PeerKind, PeerRules,
+    Databases, EnrichStats, Enricher, Enrichment, FactField, FactValue, Peer, PeerFinder, PeerKind,
+    PeerRules,
 };
 
 use flowatlas_pipeline::{Source, read_options};
@@ -242,14 +243,11 @@ fn write_record(out: &mut Vec<u8>, record: &Record<'_>) {
     out.extend_from_slice(b"}\n");
 }
 
-/// Appends `,"peer":{...}` to a record whose closing brace was cut off.
+/// Appends `,"peer":{...}` to a record whose closing brace was cut off: where the peer is,
+/// then every fact of the catalogue (`FactField`), null when unknown.
 fn write_peer(out: &mut Vec<u8>, peer: &Peer, enrichment: Option<&Enrichment>) {
-    let facts = enrichment.map(|enrichment| &enrichment.facts);
-    let text = |value: Option<&Arc<str>>| {
-        value.map_or(serde_json::Value::Null, |text| text.as_ref().into())
-    };
     let json = |value: Option<serde_json::Value>| value.unwrap_or(serde_json::Value::Null);
-    let fields: [(&str, serde_json::Value); 17] = [
+    let mut fields: Vec<(&str, serde_json::Value)> = vec![
         ("side", json(peer.side.map(|side| side.name().into()))),
         ("kind", peer.kind.name().into()),
         ("ip", json(peer.ip.map(|ip| ip.to_string().into()))),
@@ -257,7 +255,10 @@ fn write_peer(out: &mut Vec<u8>, peer: &Peer, enrichment: Option<&Enrichment>) {
             "direction",
             json(peer.direction.map(|direction| direction.name().into())),
         ),
-        ("aws_service", text(peer.aws_service.as_ref())),
+        (
+            "aws_service",
+            json(peer.aws_service.as_deref().map(Into::into)),
+        ),
         (
             "prefix",
             json(
@@ -266,48 +267,17 @@ fn write_peer(out: &mut Vec<u8>, peer: &Peer, enrichment: Option<&Enrichment>) {
                     .map(|network| network.to_string().into()),
             ),
         ),
-        (
-            "asn",
-            json(facts.and_then(|facts| facts.asn).map(Into::into)),
-        ),
-        (
-            "as_name",
-            text(facts.and_then(|facts| facts.as_name.as_ref())),
-        ),
-        (
-            "country_code",
-            text(facts.and_then(|facts| facts.country_code.as_ref())),
-        ),
-        (
-            "country",
-            text(facts.and_then(|facts| facts.country.as_ref())),
-        ),
-        (
-            "subdivision_code",
-            text(facts.and_then(|facts| facts.subdivision_code.as_ref())),
-        ),
-        (
-            "subdivision",
-            text(facts.and_then(|facts| facts.subdivision.as_ref())),
-        ),
-        ("city", text(facts.and_then(|facts| facts.city.as_ref()))),
-        (
-            "metro_code",
-            json(facts.and_then(|facts| facts.metro_code).map(Into::into)),
-        ),
-        (
-            "latitude",
-            json(facts.and_then(|facts| facts.latitude).map(Into::into)),
-        ),
-        (
-            "longitude",
-            json(facts.and_then(|facts| facts.longitude).map(Into::into)),
-        ),
-        (
-            "postal_code",
-            text(facts.and_then(|facts| facts.postal_code.as_ref())),
-        ),
     ];
+    let facts = enrichment.map(|enrichment| &enrichment.facts);
+    fields.extend(FactField::ALL.iter().map(|&field| {
+        let value = match facts.map(|facts| field.value(facts)) {
+            Some(FactValue::Int(int)) => json(int.map(Into::into)),
+            Some(FactValue::Double(double)) => json(double.map(Into::into)),
+            Some(FactValue::Text(text)) => json(text.map(|text| text.as_ref().into())),
+            None => serde_json::Value::Null,
+        };
+        (field.name(), value)
+    }));
     out.extend_from_slice(b",\"peer\":{");
     for (idx, (name, value)) in fields.iter().enumerate() {
         if idx > 0 {
