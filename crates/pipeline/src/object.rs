@@ -202,3 +202,66 @@ impl parquet::file::reader::ChunkReader for RangedChunks {
             .map_err(|error| parquet::errors::ParquetError::External(Box::new(error)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use flowatlas_geo::PeerRules;
+    use flowatlas_rollup::{RollupConfig, ServiceLocation};
+    use flowatlas_store::LocalStore;
+
+    use super::*;
+    use crate::{Manifest, Tables};
+
+    const RECORD: &str = "2 123456789012 eni-1 10.0.0.5 89.160.20.128 443 50000 6 10 5000 1780315200 1780315260 ACCEPT OK\n";
+
+    #[test]
+    fn an_object_commits_its_manifest_and_failures_say_whether_to_retry() {
+        let root = std::env::temp_dir().join(format!("flowatlas-object-{}", std::process::id()));
+        let out_dir = root.join("out");
+        let config = Config {
+            read: flowatlas_flowlog::Options::default(),
+            rules: PeerRules::new(&["10.0.0.0/8".to_owned()], None).unwrap(),
+            rollup: RollupConfig {
+                prefix_len_v4: 24,
+                prefix_len_v6: 48,
+                default_location: ServiceLocation::default(),
+            },
+            out_dir: out_dir.clone(),
+            tables: Tables::default(),
+        };
+        let output = LocalStore::new(&out_dir);
+        let logs = LocalStore::new(root.join("logs"));
+        logs.put("a.log", RECORD.as_bytes()).unwrap();
+        logs.put("notes.log", b"dear diary\nnothing here\n")
+            .unwrap();
+
+        let object = ObjectRef::Stored {
+            store: &logs,
+            key: "a.log",
+        };
+        let report = process_object(object, &config, &output, None).unwrap();
+        assert_eq!(
+            (report.counts.ok, report.object_bytes),
+            (1, RECORD.len() as u64)
+        );
+        let id = Source::of_stored(&logs, "a.log", &logs.open("a.log").unwrap().1).id;
+        let key = flowatlas_store::layout::manifest_key(&id);
+        let manifest: Manifest = flowatlas_store::read_json(&output, &key).unwrap().unwrap();
+        assert_eq!(manifest.records.ok, 1);
+        assert_eq!(manifest.file_paths(), report.files);
+        for file in &report.files {
+            assert!(out_dir.join(file).is_file(), "{}", file.display());
+        }
+
+        let not_a_log = ObjectRef::Stored {
+            store: &logs,
+            key: "notes.log",
+        };
+        let error = process_object(not_a_log, &config, &output, None).unwrap_err();
+        assert!(error.is_not_a_log() && !error.is_retryable(), "{error}");
+        let missing = ObjectRef::File(Path::new("/nonexistent/flowatlas/x.log"));
+        let error = process_object(missing, &config, &output, None).unwrap_err();
+        assert!(error.is_retryable(), "{error}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}
