@@ -2,7 +2,8 @@
 //! or a 40 ms delay line away from its clients), is stopped with SIGTERM, exits 0, and leaves
 //! the partial window in `tcp_stats` with the clients' traffic counted to the byte; `flowatlas
 //! process` turns that into `city_network_performance`, which DuckDB reads back, and `flowatlas
-//! top --metric rtt-p90` ranks the delayed prefix first.
+//! top --metric rtt-p90` ranks the delayed prefix first. A delay raised on one client's path
+//! mid-run makes `flowatlas health` raise `LOCAL_PERFORMANCE` for that city-network alone.
 
 mod support;
 
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use flowatlas_tables::read_tcp_stats;
 use flowatlas_testkit::netns::{CLIENT_IP, CLIENT_PREFIX, Link, client, serve};
-use support::{flowatlas_ok, python, scratch};
+use support::{flowatlas_ok, health_lines, python, scratch};
 
 /// A second client address, in TEST-NET-1: the clients behind the delay line.
 const SLOW_CLIENT_IP: &str = "192.0.2.10";
@@ -308,6 +309,217 @@ fn the_location_comes_from_instance_metadata() {
             location.az_id.as_deref(),
             Some(flowatlas_testkit::METADATA_AZ_ID)
         );
+    }
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// A week in seconds.
+const WEEK: i64 = 7 * 86_400;
+
+/// The agent against a path that gets slower, through `process` and `health`: three hosts, each
+/// serving one client network a 10 ms delay line away (Linköping, Milton and Changchun in the
+/// test MaxMind databases, built with the project's mmdb writer). `flowatlas agent` runs once
+/// per window; after the first, the delay on Linköping's path is raised to 100 ms each way and
+/// two more windows are measured. `flowatlas health` must raise `LOCAL_PERFORMANCE` for
+/// Linköping's city-network, naming its prefix, and for no other, whose performance scores
+/// stay 100.
+///
+/// Time is compressed, and the test says how: each agent run lasts seconds, not five minutes,
+/// so its rows (read back from the agent's own files) are relabelled to consecutive windows
+/// (`T`, `T + 5 min`, `T + 10 min`, `T` fifteen minutes before the current window, so all are
+/// past). The health engine needs weeks of history: it is synthesised, and only from the
+/// first, undelayed run's measured rows, copied to the same times of week one, two and three
+/// weeks before each judged window, so the expected RTTs come from real measurements. Every
+/// RTT, byte and connection in the tables is the agent's measurement of real TCP; only the
+/// window labels are moved. Restarting the agent per window stands for a window boundary (a
+/// 2-minute test cannot wait for two real 5-minute windows); the service, the clients' paths
+/// and the delay line stay up throughout.
+#[test]
+fn a_delay_stepped_up_on_one_path_raises_local_performance_for_its_city_network() {
+    use flowatlas_tables::{tcp_stats, write_partitioned};
+
+    let out = scratch("agent-stepped");
+    let fleet = out.join("fleet");
+    let tables = out.join("tables");
+    let delayed_ip = "89.160.20.10";
+    let links: Vec<Link> = [
+        ("stl", delayed_ip),
+        ("stm", "216.160.83.10"),
+        ("stc", "175.16.199.10"),
+    ]
+    .into_iter()
+    .map(|(tag, ip)| Link::delayed(tag, ip, Duration::from_millis(10)))
+    .collect();
+    for link in &links {
+        link.server.run(|| drop(serve(&[8080])));
+    }
+    // One agent run per host and window, the hosts in parallel; the delay is raised after the
+    // first window, while the service and its paths stay up.
+    let mut runs = Vec::new();
+    for window in 0..3 {
+        if window == 1 {
+            links[0].raise_delay(Duration::from_millis(100));
+        }
+        let run_dir = out.join(format!("run{window}"));
+        std::thread::scope(|scope| {
+            let hosts: Vec<_> = links
+                .iter()
+                .enumerate()
+                .map(|(index, link)| {
+                    let run_dir = &run_dir;
+                    scope.spawn(move || {
+                        run_agent_with(link, &[], &[run_dir.as_os_str()], &format!("host{index}"))
+                    })
+                })
+                .collect();
+            for host in hosts {
+                let (code, stderr, bytes_read) = host.join().unwrap();
+                assert_eq!(code, Some(0), "{stderr}");
+                assert!(bytes_read > 0, "{stderr}");
+            }
+        });
+        runs.push(read_tcp_stats(&run_dir, None, None).unwrap());
+    }
+
+    // Relabel: run k is window T + k × 5 min; the first run is also history, weeks back.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let first_window = now.div_euclid(300) * 300 - 900;
+    let relabel = |rows: &[flowatlas_rollup::TcpStatsRow], window_start: i64| {
+        let rows: Vec<_> = rows
+            .iter()
+            .cloned()
+            .map(|mut row| {
+                row.window_start = window_start;
+                row
+            })
+            .collect();
+        assert!(!rows.is_empty());
+        write_partitioned(&tcp_stats(), &rows, &fleet, &format!("w{window_start}")).unwrap();
+    };
+    for (index, rows) in runs.iter().enumerate() {
+        relabel(rows, first_window + 300 * index as i64);
+        for weeks_back in 1..=3 {
+            relabel(
+                &runs[0],
+                first_window + 300 * index as i64 - weeks_back * WEEK,
+            );
+        }
+    }
+    let p90_of = |rows: &[flowatlas_rollup::TcpStatsRow], host: &str| {
+        let mut rtt = flowatlas_rollup::RttHistogram::default();
+        for row in rows.iter().filter(|row| &*row.host == host) {
+            rtt += &row.rtt;
+        }
+        rtt.quantile(0.9).unwrap() / 1000.0
+    };
+    let (before, after) = (p90_of(&runs[0], "host0"), p90_of(&runs[1], "host0"));
+    assert!(
+        before < 100.0 && after >= 190.0,
+        "p90 {before} ms, then {after} ms"
+    );
+
+    let path = |path: &Path| path.to_str().unwrap().to_string();
+    let (asn_db, geo_db) = (
+        support::repo("testdata/geo/geolite2-asn.mmdb"),
+        support::repo("testdata/geo/geolite2-city.mmdb"),
+    );
+    flowatlas_ok(&[
+        "process",
+        "--out",
+        &path(&tables),
+        "--asn-db",
+        &asn_db,
+        "--geo-db",
+        &geo_db,
+        &path(&fleet),
+    ]);
+    let iso = flowatlas_health::publish::iso_time;
+    let health = |output: &[&str]| health_lines(&tables, first_window, first_window + 900, output);
+    let lines = health(&["--json"]);
+    let local: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|line| {
+            line["type"] == "event" && line["detail"]["impactType"] == "LOCAL_PERFORMANCE"
+        })
+        .collect();
+    assert_eq!(local.len(), 1, "{lines:#?}");
+    let detail = &local[0]["detail"];
+    // Raised on the second slow window (2 to raise), started at the first.
+    assert_eq!(detail["startedAt"], iso(first_window + 300), "{detail:#}");
+    let location = &detail["impactedLocations"][0];
+    assert_eq!(location["asNumber"], 64498, "{detail:#}");
+    assert_eq!(location["city"], "Linköping", "{detail:#}");
+    assert_eq!(
+        location["clientPrefixes"][0], "89.160.20.0/24",
+        "{detail:#}"
+    );
+    let performance = &location["internetHealth"]["performance"];
+    assert_eq!(performance["rttSource"], "tcp_srtt", "{detail:#}");
+    let p90 = performance["roundTripTime"]["p90"].as_f64().unwrap();
+    let expected = performance["expectedRoundTripTime"]["p90"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        p90 >= 190.0 && expected < 100.0,
+        "p90 {p90} ms, expected {expected} ms"
+    );
+
+    // The metrics of the slow windows: the agents' connections (two clients per host, all
+    // closed before the window's last poll), no bytes (no flow logs here, so none made up),
+    // and the RTT p90 of every city-network, Linköping's the delayed path's.
+    let emf = health(&["--emf", "--no-write"]);
+    for window_start in [first_window + 300, first_window + 600] {
+        let lines: Vec<&serde_json::Value> = emf
+            .iter()
+            .filter(|line| line["_aws"]["Timestamp"] == window_start * 1000)
+            .collect();
+        assert_eq!(lines.len(), 4, "{lines:#?}");
+        let overall = lines[0];
+        assert_eq!(overall["ConnectionsNew"], 6, "{overall}");
+        assert_eq!(overall["ConnectionsOpen"], 0, "{overall}");
+        assert_eq!(overall["RttSource"], "tcp_srtt", "{overall}");
+        assert!(overall.get("BytesIn").is_none(), "{overall}");
+        assert!(
+            overall["PerformanceScore"].as_f64().unwrap() < 95.0,
+            "{overall}"
+        );
+        for line in &lines[1..] {
+            let p90 = line["RttP90"].as_f64().unwrap();
+            let label = line["CityNetwork"].as_str().unwrap();
+            if label.contains("Linköping") {
+                assert!(p90 >= 190.0, "{line}");
+            } else {
+                assert!(p90 < 100.0, "{line}");
+            }
+        }
+    }
+
+    // Every city-network was judged in every window; only Linköping's traffic was degraded.
+    let script = r#"
+import duckdb, json, sys
+rows = duckdb.sql(f"""
+SELECT client_asn, count(*), count(performance_score), min(performance_score)
+FROM read_parquet('{sys.argv[1]}/city_network_health/**/*.parquet', hive_partitioning = true)
+WHERE window_start >= to_timestamp({sys.argv[2]})
+GROUP BY client_asn ORDER BY client_asn
+""").fetchall()
+print(json.dumps(rows))
+"#;
+    let scores: Vec<(i64, i64, i64, f64)> = serde_json::from_slice(&python(
+        script,
+        &[&path(&tables), &first_window.to_string()],
+    ))
+    .unwrap();
+    assert_eq!(scores.len(), 3, "{scores:?}");
+    for &(asn, n_rows, n_scored, lowest) in &scores {
+        assert_eq!((n_rows, n_scored), (3, 3), "AS{asn}: {scores:?}");
+        match asn {
+            64498 => assert!(lowest <= 60.0, "AS{asn}: {lowest}"),
+            _ => assert_eq!(lowest, 100.0, "AS{asn}"),
+        }
     }
     std::fs::remove_dir_all(&out).unwrap();
 }

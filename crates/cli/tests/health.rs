@@ -7,7 +7,7 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use support::{flowatlas_ok, python, scratch};
+use support::{flowatlas_ok, health_lines, json_lines, python, scratch};
 
 /// Unix seconds of `2026-06-01T<hh>:<mm>:00Z`.
 fn on_demo_day(hour: i64, minute: i64) -> i64 {
@@ -20,14 +20,6 @@ fn seconds_of(iso: &str) -> i64 {
     let minute: i64 = iso[14..16].parse().unwrap();
     assert_eq!(&iso[..10], "2026-06-01", "{iso}");
     on_demo_day(hour, minute)
-}
-
-fn json_lines(stdout: Vec<u8>) -> Vec<serde_json::Value> {
-    String::from_utf8(stdout)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
 }
 
 #[test]
@@ -150,6 +142,30 @@ print(rows, methods, days, performance, *events)
         during["AvailabilityScore"].as_f64().unwrap() < 95.0,
         "{during}"
     );
+    // Bytes in and out are the rollups' to the byte (DuckDB sums the same table); no agent
+    // ran, so no connection counts or round-trip times, not even zeros.
+    let sum_of = |name: &str| -> i64 { emf.iter().map(|line| line[name].as_i64().unwrap()).sum() };
+    let script = r#"
+import sys, duckdb
+print(*duckdb.connect().execute(f"""SELECT sum(bytes_in), sum(bytes_out)
+    FROM read_parquet('{sys.argv[1]}/city_networks/**/*.parquet', hive_partitioning = true)""").fetchone())
+"#;
+    let stdout = String::from_utf8(python(script, &[&path(&tables)])).unwrap();
+    assert_eq!(
+        stdout.trim(),
+        format!("{} {}", sum_of("BytesIn"), sum_of("BytesOut"))
+    );
+    for absent in [
+        "ConnectionsOpen",
+        "ConnectionsNew",
+        "RttP90",
+        "PerformanceScore",
+    ] {
+        assert!(
+            emf.iter().all(|line| line.get(absent).is_none()),
+            "{absent}"
+        );
+    }
 
     // Local events off: the same incident raises only the overall event.
     let config = base.join("config.json");
@@ -355,18 +371,12 @@ fn a_slow_isp_raises_local_performance_from_the_performance_tables() {
     write_partitioned(&prefix_performance(), &prefix_rows, &tables, "agent").unwrap();
 
     let iso = flowatlas_health::publish::iso_time;
-    let from = iso(incident.start - 3600);
-    let to = iso(incident.end + 3600);
-    let lines = json_lines(flowatlas_ok(&[
-        "health",
-        "--data",
-        &path(&tables),
-        "--from",
-        &from[..16],
-        "--to",
-        &to[..16],
-        "--json",
-    ]));
+    let lines = health_lines(
+        &tables,
+        incident.start - 3600,
+        incident.end + 3600,
+        &["--json"],
+    );
     let event = lines
         .iter()
         .find(|line| line["type"] == "event" && line["detail"]["impactType"] == "LOCAL_PERFORMANCE")

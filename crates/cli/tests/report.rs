@@ -390,6 +390,138 @@ fn an_empty_range_is_a_no_data_page() {
     std::fs::remove_dir_all(&base).unwrap();
 }
 
+/// Performance on the page: the scenario's flow-log rollups and agent-shaped performance rows
+/// (written by the tables' own writer, as `flowatlas process` writes them; no agent runs here)
+/// with one ISP in one city going from about 40 to 400 ms for 30 minutes, assessed by
+/// `flowatlas health`. The report must show the performance score over time, the
+/// `LOCAL_PERFORMANCE` event beside the availability ones, and per city-network RTT p50/p90
+/// of the `tcp_srtt` source equal to the range's merged histograms (read back with the tables'
+/// reader, not the report's code); no `tls_handshake` table (nothing measured it), and the
+/// footer naming the sources instead of saying performance is not shown.
+#[test]
+fn performance_is_shown_where_measured() {
+    use flowatlas_rollup::{CityNetworkKey, RttHistogram, RttSource};
+    use flowatlas_tables::{
+        city_network_performance, city_networks, client_prefixes, prefix_performance,
+        read_city_network_performance, write_partitioned,
+    };
+
+    let base = scratch("report-performance");
+    let tables = base.join("tables");
+    let path = |path: &Path| path.to_str().unwrap().to_string();
+    let scenario = flowatlas_demo::Scenario::new(1, 3);
+    let incident = &scenario.performance_incidents[0];
+    let n_windows = ((incident.end + 3600 - scenario.start) / 300) as usize;
+    let (mut city_rows, mut prefix_rows) = (Vec::new(), Vec::new());
+    let (mut flow_rows, mut flow_prefix_rows) = (Vec::new(), Vec::new());
+    for index in 0..n_windows {
+        let (city, prefixes) = scenario.performance_window(index);
+        city_rows.extend(city);
+        prefix_rows.extend(prefixes);
+        let (city, prefixes) = scenario.window(index);
+        flow_rows.extend(city);
+        flow_prefix_rows.extend(prefixes);
+    }
+    write_partitioned(&city_network_performance(), &city_rows, &tables, "agent").unwrap();
+    write_partitioned(&prefix_performance(), &prefix_rows, &tables, "agent").unwrap();
+    write_partitioned(&city_networks(), &flow_rows, &tables, "flows").unwrap();
+    write_partitioned(&client_prefixes(), &flow_prefix_rows, &tables, "flows").unwrap();
+    let iso = flowatlas_health::publish::iso_time;
+    let (from, to) = (iso(incident.start - 3 * 3600), iso(incident.end + 3600));
+    let range = ["--from", &from[..16], "--to", &to[..16]];
+    let data = path(&tables);
+    flowatlas_ok(&[&["health", "--data", &data][..], &range[..]].concat());
+    let page = base.join("page.html");
+    let page_text = path(&page);
+    flowatlas_ok(
+        &[
+            &["report", "--data", &data, "--out", &page_text][..],
+            &range[..],
+        ]
+        .concat(),
+    );
+
+    // What the page must say: the range's merged histograms per city-network, read back here.
+    let (range_from, range_to) = (incident.start - 3 * 3600, incident.end + 3600);
+    let mut merged: std::collections::HashMap<String, RttHistogram> = Default::default();
+    let mut slow_label = None;
+    for row in read_city_network_performance(&tables, Some(range_from), Some(range_to)).unwrap() {
+        assert_eq!(row.rtt_source, RttSource::TcpSrtt);
+        let label = flowatlas_health::CityNetwork {
+            account_id: row.location.account_id.clone(),
+            region: row.location.region.clone(),
+            client: row.client.clone(),
+        }
+        .label();
+        if CityNetworkKey::of(&row.client).to_string() == incident.places[0] {
+            slow_label = Some(label.clone());
+        }
+        *merged.entry(label).or_default() += &row.performance.rtt;
+    }
+    let slow_label = slow_label.expect("the incident's city-network was measured");
+
+    let mut browser = Browser::launch(&base.join("browser"));
+    let url = browser.open(&page);
+    let found = browser.evaluate(
+        r##"({
+            sources: Array.from(document.querySelectorAll("#performance div.rtt")).map((table) => table.dataset.source),
+            rows: Array.from(document.querySelectorAll("#performance div.rtt tbody tr")).map((row) =>
+                [row.cells[0].textContent, parseFloat(row.cells[1].dataset.value), parseFloat(row.cells[2].dataset.value), parseFloat(row.cells[3].dataset.value)]),
+            performanceLines: document.querySelectorAll("#overview svg.chart polyline.performance").length,
+            events: Array.from(document.querySelectorAll("#events article.event h3")).map((heading) => heading.textContent),
+            footer: document.querySelector("footer").textContent
+        })"##,
+    );
+    assert_eq!(found["sources"], json!(["tcp_srtt"]), "{found}");
+    let rows = found["rows"].as_array().unwrap();
+    assert_eq!(
+        rows.len(),
+        merged.len().min(flowatlas_report::TOP_N),
+        "{found}"
+    );
+    // Each row at its merged histogram's percentiles; the incident's city-network judged
+    // degraded at its worst, the others scored.
+    let close =
+        |a: &Value, b: Option<f64>| (a.as_f64().unwrap() - b.unwrap() / 1000.0).abs() <= 1e-3;
+    for row in rows {
+        let histogram = &merged[row[0].as_str().unwrap()];
+        assert!(
+            close(&row[1], histogram.quantile(0.5)) && close(&row[2], histogram.quantile(0.9)),
+            "{row}"
+        );
+        let score = row[3].as_f64().unwrap();
+        if row[0] == slow_label.as_str() {
+            assert!(score <= 60.0, "{row}");
+        } else {
+            assert!((0.0..=100.0).contains(&score), "{row}");
+        }
+    }
+    assert!(
+        rows.iter().any(|row| row[0] == slow_label.as_str()),
+        "{slow_label} in {found}"
+    );
+    assert!(found["performanceLines"].as_u64().unwrap() >= 1, "{found}");
+    let events = found["events"].as_array().unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|heading| heading.as_str().unwrap().contains("LOCAL_PERFORMANCE")),
+        "{found}"
+    );
+    let footer = found["footer"].as_str().unwrap();
+    assert!(
+        footer.contains("tcp_srtt")
+            && footer.contains("tls_handshake")
+            && !footer.contains("not shown"),
+        "{footer}"
+    );
+    browser.screenshot(&artifact("report-performance.png"));
+    assert!(browser.errors().is_empty(), "{:?}", browser.errors());
+    assert_eq!(browser.other_requests(&url), Vec::<String>::new());
+    drop(browser);
+    std::fs::remove_dir_all(&base).unwrap();
+}
+
 /// Runs `flowatlas` against the S3 server and returns its stdout; fails unless it exits 0.
 fn flowatlas_on_s3(s3: &flowatlas_testkit::S3Server, args: &[&str]) -> Vec<u8> {
     let env = [

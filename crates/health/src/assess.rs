@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use flowatlas_rollup::WINDOW_SECONDS;
+use flowatlas_rollup::{RttSource, WINDOW_SECONDS};
 
 use crate::baseline::{
     HISTORY_SECONDS, Method, Plan, Timeline, expected_at, median, weighted_median,
@@ -13,7 +13,10 @@ use crate::baseline::{
 use crate::event::{ImpactType, LocationWindow, Signal, Tracker, WindowEvidence};
 use crate::observations::Counts;
 use crate::performance::{PerformanceAssessment, assess_performance};
-use crate::{CityNetwork, HealthConfig, HealthEvent, LocalConfig, Observations, PerformanceHealth};
+use crate::{
+    CityNetwork, HealthConfig, HealthEvent, LocalConfig, Observations, PerformanceHealth,
+    RoundTripTime,
+};
 
 /// A traffic shortfall counts as impact only beyond this share of the expected traffic ...
 const MIN_SHORTFALL: f64 = 0.25;
@@ -83,6 +86,33 @@ pub struct CityNetworkHealth {
     pub performance: Option<PerformanceHealth>,
 }
 
+impl CityNetworkHealth {
+    /// A row with nothing observed or judged yet: what the performance pass starts from for a
+    /// city-network with round-trip times but no flow-log traffic in the window.
+    pub(crate) fn unjudged(window_start: i64, city_network: Arc<CityNetwork>) -> CityNetworkHealth {
+        CityNetworkHealth {
+            window_start,
+            city_network,
+            observed_bytes: 0,
+            expected_bytes: None,
+            baseline: None,
+            history_days: 0,
+            demand_scale: None,
+            availability_score: None,
+            performance_score: None,
+            percent_of_client_location_impacted: None,
+            percent_of_total_traffic_impacted: None,
+            percent_of_total_traffic: 0.0,
+            unanswered_out: RatioEvidence::default(),
+            unanswered_in: RatioEvidence::default(),
+            reset: RatioEvidence::default(),
+            rejected: RatioEvidence::default(),
+            impact_signal: None,
+            performance: None,
+        }
+    }
+}
+
 /// One window, all traffic: what CloudWatch alarms watch.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OverallHealth {
@@ -97,8 +127,28 @@ pub struct OverallHealth {
     pub observed_bytes: i64,
     /// Bytes expected (observed where a city-network has no expectation).
     pub expected_bytes: i64,
+    /// Of the bytes seen, those from the clients; `None` in a window without flow-log rows
+    /// (round-trip times only), never a made-up 0.
+    pub bytes_in: Option<i64>,
+    /// Of the bytes seen, those to the clients; `None` like `bytes_in`.
+    pub bytes_out: Option<i64>,
+    /// Percentiles of all measured traffic of one RTT source (the agents' where they measured,
+    /// else the load balancers'; never both); `None` without round-trip times.
+    pub round_trip_time: Option<(RttSource, RoundTripTime)>,
+    /// Connections the agents saw open at the window's last poll and connections first seen in
+    /// the window, summed over hosts and city-networks; `None` where no agent measured.
+    pub connections: Option<Connections>,
     /// Events active after this window.
     pub active_events: i64,
+}
+
+/// The agents' connection counts of one window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Connections {
+    /// Open at the window's last poll (Internet Monitor's "active connections").
+    pub open: i64,
+    /// First seen in the window.
+    pub new: i64,
 }
 
 /// What an assessment found.
@@ -535,26 +585,9 @@ fn merge_performance(
         let index = *row_of
             .entry((window_start, Arc::as_ptr(shared)))
             .or_insert_with(|| {
-                assessment.city_networks.push(CityNetworkHealth {
-                    window_start,
-                    city_network: shared.clone(),
-                    observed_bytes: 0,
-                    expected_bytes: None,
-                    baseline: None,
-                    history_days: 0,
-                    demand_scale: None,
-                    availability_score: None,
-                    performance_score: None,
-                    percent_of_client_location_impacted: None,
-                    percent_of_total_traffic_impacted: None,
-                    percent_of_total_traffic: 0.0,
-                    unanswered_out: RatioEvidence::default(),
-                    unanswered_in: RatioEvidence::default(),
-                    reset: RatioEvidence::default(),
-                    rejected: RatioEvidence::default(),
-                    impact_signal: None,
-                    performance: None,
-                });
+                assessment
+                    .city_networks
+                    .push(CityNetworkHealth::unjudged(window_start, shared.clone()));
                 assessment.city_networks.len() - 1
             });
         let row = &mut assessment.city_networks[index];
@@ -569,20 +602,26 @@ fn merge_performance(
         .enumerate()
         .map(|(index, overall)| (overall.window_start, index))
         .collect();
-    for (window_start, score, active) in performance.overall {
-        match overall_of.get(&window_start) {
+    for window in performance.overall {
+        match overall_of.get(&window.window_start) {
             Some(&index) => {
                 let overall = &mut assessment.overall[index];
-                overall.performance_score = score;
-                overall.active_events += active;
+                overall.performance_score = window.score;
+                overall.round_trip_time = window.round_trip_time;
+                overall.connections = window.connections;
+                overall.active_events += window.active_events;
             }
             None => assessment.overall.push(OverallHealth {
-                window_start,
+                window_start: window.window_start,
                 availability_score: None,
-                performance_score: score,
+                performance_score: window.score,
                 observed_bytes: 0,
                 expected_bytes: 0,
-                active_events: active,
+                bytes_in: None,
+                bytes_out: None,
+                round_trip_time: window.round_trip_time,
+                connections: window.connections,
+                active_events: window.active_events,
             }),
         }
     }
@@ -660,8 +699,10 @@ fn assess_availability(
         let mut rows = Vec::new();
         let mut impacted = Vec::new();
         let mut expected_total = 0.0;
+        let mut bytes_in: i64 = 0;
         for (city_network, raw) in raw.into_iter().enumerate() {
             let observed = grid.counts(city_network, window).bytes;
+            bytes_in = bytes_in.saturating_add(grid.counts(city_network, window).bytes_in);
             let expected = raw.zip(scale).map(|(raw, scale)| raw.scaled(scale));
             expected_total += expected.map_or(observed as f64, |expected| expected.bytes);
             if observed == 0 && expected.is_none_or(|expected| expected.bytes <= 0.0) {
@@ -758,6 +799,10 @@ fn assess_availability(
             performance_score: None,
             observed_bytes: observed_total,
             expected_bytes: expected_total.round() as i64,
+            bytes_in: Some(bytes_in),
+            bytes_out: Some(observed_total.saturating_sub(bytes_in)),
+            round_trip_time: None,
+            connections: None,
             active_events: events.active(),
         });
         assessment.city_networks.extend(rows);

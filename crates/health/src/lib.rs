@@ -34,7 +34,9 @@ mod observations;
 mod performance;
 pub mod publish;
 
-pub use assess::{Assessment, CityNetworkHealth, OverallHealth, RatioEvidence, assess};
+pub use assess::{
+    Assessment, CityNetworkHealth, Connections, OverallHealth, RatioEvidence, assess,
+};
 pub use baseline::{HISTORY_SECONDS, Method};
 pub use config::{
     ConfigError, DEFAULT_AVAILABILITY_THRESHOLD, DEFAULT_LOCAL_THRESHOLD,

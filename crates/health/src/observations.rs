@@ -75,6 +75,8 @@ fn owner_key_of(row: &PrefixRow) -> OwnerKey {
 pub(crate) struct Counts {
     /// Bytes in + out.
     pub bytes: i64,
+    /// Bytes from the clients.
+    pub bytes_in: i64,
     /// Flow records.
     pub flows: i64,
     /// Rejected flow records.
@@ -96,6 +98,7 @@ impl Counts {
     fn add(&mut self, measures: &Measures) {
         let add = |total: &mut i64, value: i64| *total = total.saturating_add(value);
         add(&mut self.bytes, measures.bytes());
+        add(&mut self.bytes_in, measures.bytes_in);
         add(&mut self.flows, measures.flows);
         add(&mut self.rejected, measures.rejected_flows);
         add(&mut self.syn_out, measures.tcp_syn_out);

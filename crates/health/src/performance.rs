@@ -25,7 +25,7 @@ use std::collections::{HashMap, HashSet};
 
 use flowatlas_rollup::{Performance, RttHistogram, RttSource};
 
-use crate::assess::{Events, judged_range, ratio_tolerance};
+use crate::assess::{Connections, Events, judged_range, ratio_tolerance};
 use crate::baseline::{HISTORY_SECONDS, Method, Timeline, expected_at};
 use crate::event::{ImpactType, LocationWindow, Signal};
 use crate::{HealthConfig, HealthEvent, Observations, RatioEvidence};
@@ -103,10 +103,23 @@ impl PerformanceHealth {
 pub(crate) struct PerformanceAssessment {
     /// (window start, city-network, health), by window.
     pub rows: Vec<(i64, usize, PerformanceHealth)>,
-    /// (window start, overall score, active performance events after it), by window.
-    pub overall: Vec<(i64, Option<f64>, i64)>,
+    /// What each window measured and scored overall, by window.
+    pub overall: Vec<WindowPerformance>,
     /// Events, by start.
     pub events: Vec<HealthEvent>,
+}
+
+/// One window's performance, all traffic.
+pub(crate) struct WindowPerformance {
+    pub window_start: i64,
+    /// The overall performance score; `None` when nothing could be judged.
+    pub score: Option<f64>,
+    /// Active performance events after the window.
+    pub active_events: i64,
+    /// Percentiles of all traffic of the source the agents measured, else the load balancers'.
+    pub round_trip_time: Option<(RttSource, RoundTripTime)>,
+    /// The agents' connection counts; `None` where no agent measured.
+    pub connections: Option<Connections>,
 }
 
 /// Percentiles and retransmissions of one measured cell, read once.
@@ -163,6 +176,9 @@ struct Grid<'o> {
     cells: HashMap<(usize, usize, RttSource), Cell<'o>>,
     /// City-networks measured in each window.
     measured: Vec<Vec<usize>>,
+    /// The agents' connection counts of each window, every `tcp_srtt` row's (those without an
+    /// RTT sample too: an idle connection is still open).
+    connections: Vec<Option<Connections>>,
     /// City-network × window judged degraded: left out of later baselines.
     degraded: HashSet<(usize, usize)>,
 }
@@ -180,10 +196,16 @@ impl<'o> Grid<'o> {
         let timeline = Timeline::new(starts);
         let mut cells = HashMap::new();
         let mut measured = vec![Vec::new(); timeline.len()];
+        let mut connections: Vec<Option<Connections>> = vec![None; timeline.len()];
         for (&(city_network, window, source), performance) in &observations.performance {
             let Ok(index) = timeline.starts.binary_search(&window) else {
                 continue;
             };
+            if source == RttSource::TcpSrtt {
+                let total = connections[index].get_or_insert_with(Connections::default);
+                total.open += performance.measures.connections_open;
+                total.new += performance.measures.connections_new;
+            }
             let Some(round_trip_time) = RoundTripTime::of(&performance.rtt) else {
                 continue;
             };
@@ -204,6 +226,7 @@ impl<'o> Grid<'o> {
             timeline,
             cells,
             measured,
+            connections,
             degraded: HashSet::new(),
         }
     }
@@ -278,6 +301,24 @@ impl<'o> Grid<'o> {
             p90_ms: of(|rtt| rtt.p90_ms)?,
             p95_ms: of(|rtt| rtt.p95_ms)?,
         })
+    }
+
+    /// A window's percentiles over every city-network of one source (the agents' where they
+    /// measured, else the load balancers'), and the agents' connection counts.
+    fn window_totals(
+        &self,
+        window: usize,
+    ) -> (Option<(RttSource, RoundTripTime)>, Option<Connections>) {
+        let round_trip_time = RttSource::ALL.into_iter().find_map(|source| {
+            let mut merged = RttHistogram::default();
+            for city_network in &self.measured[window] {
+                if let Some(cell) = self.cells.get(&(*city_network, window, source)) {
+                    merged += &cell.performance.rtt;
+                }
+            }
+            Some((source, RoundTripTime::of(&merged)?))
+        });
+        (round_trip_time, self.connections[window])
     }
 
     /// Retransmissions now and usual, and whether they are beyond noise.
@@ -435,9 +476,14 @@ pub(crate) fn assess_performance(
             &impacted,
             city_networks,
         );
-        found
-            .overall
-            .push((window_start, overall_score, events.active()));
+        let (round_trip_time, connections) = grid.window_totals(window);
+        found.overall.push(WindowPerformance {
+            window_start,
+            score: overall_score,
+            active_events: events.active(),
+            round_trip_time,
+            connections,
+        });
         found.rows.extend(
             rows.into_iter()
                 .map(|(city_network, health, _)| (window_start, city_network, health)),

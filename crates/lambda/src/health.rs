@@ -11,7 +11,9 @@
 use std::io::Write;
 use std::path::Path;
 
-use flowatlas_health::publish::{EVENT_DETAIL_TYPE, EVENT_SOURCE, emf_line, eventbridge_event};
+use flowatlas_health::publish::{
+    DEFAULT_EMF_TOP_CITY_NETWORKS, EVENT_DETAIL_TYPE, EVENT_SOURCE, emf_lines, eventbridge_event,
+};
 use flowatlas_health::{Assessment, HealthEvent};
 use flowatlas_rollup::WINDOW_SECONDS;
 use serde_json::{Value, json};
@@ -194,13 +196,15 @@ async fn put_events(
     Ok(published)
 }
 
-/// The newest window's overall scores as an EMF line (one per run, so none is counted twice).
+/// The newest window's metrics as EMF lines (one window per run, so none is counted twice).
 fn emit_newest_scores(assessment: &Assessment, to: i64, function: &str) {
     if let Some(overall) = assessment
         .overall
         .iter()
         .find(|overall| overall.window_start == to - WINDOW_SECONDS)
     {
-        let _ = writeln!(std::io::stdout().lock(), "{}", emf_line(overall, function));
+        for line in emf_lines(assessment, overall, function, DEFAULT_EMF_TOP_CITY_NETWORKS) {
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
+        }
     }
 }

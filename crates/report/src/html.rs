@@ -7,7 +7,7 @@ use std::fmt::Write;
 use flowatlas_health::ImpactType;
 
 use crate::format::{bytes, clock, date_time, escape, percent};
-use crate::model::{CityNetworkView, EventView, Report, Top};
+use crate::model::{CityNetworkView, EventView, Report, RttView, Top, WindowPoint};
 use crate::svg::{Chart, Series, line_chart, sparkline};
 use crate::world;
 
@@ -51,7 +51,7 @@ pub fn render(report: &Report) -> String {
     } else {
         let _ = write!(
             out,
-            r##"<p class="totals">{} in {} city-networks · {} events</p><nav><a href="#overview">Overview</a><a href="#map">Map</a><a href="#events">Events</a><a href="#top">Top networks</a></nav></header><main>"##,
+            r##"<p class="totals">{} in {} city-networks · {} events</p><nav><a href="#overview">Overview</a><a href="#map">Map</a><a href="#events">Events</a><a href="#performance">Performance</a><a href="#top">Top networks</a></nav></header><main>"##,
             bytes(report.total_bytes as f64),
             report.city_networks.len(),
             report.events.len()
@@ -59,12 +59,13 @@ pub fn render(report: &Report) -> String {
         overview(&mut out, report);
         map(&mut out, report);
         events(&mut out, report);
+        performance(&mut out, report);
         tops(&mut out, report);
         out.push_str("</main>");
     }
     let _ = write!(
         out,
-        r#"<footer>Made by flowatlas from VPC Flow Logs. Availability is measured from your own traffic; performance (round-trip time) is not in flow logs and is not shown. Country outlines: Natural Earth via world-atlas 2.0.2 (ISC license).</footer><script>{SCRIPT}</script></body></html>"#
+        r#"<footer>Made by flowatlas. Traffic and availability come from VPC Flow Logs (your own traffic); performance from round-trip times where they were measured: tcp_srtt, the kernel's smoothed RTT of your hosts' connections (flowatlas agent), or tls_handshake, load balancers' TLS handshake times (ALB connection logs, NLB access logs; a proxy, about one RTT plus processing). The two are never mixed in one percentile; a city-network without either shows none. Country outlines: Natural Earth via world-atlas 2.0.2 (ISC license).</footer><script>{SCRIPT}</script></body></html>"#
     );
     out
 }
@@ -100,35 +101,30 @@ fn overview(out: &mut String, report: &Report) {
     out.push_str(r#"<section id="overview"><h2>Overview</h2>"#);
     out.push_str("<h3>Availability</h3>");
     if report.assessed {
-        let lowest = report
-            .windows
-            .iter()
-            .filter_map(|window| window.availability)
-            .fold(100.0_f64, f64::min);
-        line_chart(
+        score_chart(
             out,
-            &Chart {
-                title: "Overall availability score over time, events shaded",
-                from: report.from,
-                to: report.to,
-                y_min: (lowest - 5.0).clamp(0.0, 90.0),
-                y_max: 100.0,
-                y_format: |value| format!("{value:.0}"),
-                series: vec![Series {
-                    name: "availability score",
-                    class: "availability",
-                    points: report
-                        .windows
-                        .iter()
-                        .map(|window| (window.start, window.availability))
-                        .collect(),
-                }],
-                spans: event_spans(report),
-            },
+            report,
+            "Overall availability score over time, events shaded",
+            ("availability score", "availability"),
+            |window| window.availability,
         );
     } else {
         out.push_str(
             r#"<p class="note">Health was not assessed for this range: run <code>flowatlas health</code> on the folder to see scores and events.</p>"#,
+        );
+    }
+    if report
+        .windows
+        .iter()
+        .any(|window| window.performance.is_some())
+    {
+        out.push_str("<h3>Performance</h3>");
+        score_chart(
+            out,
+            report,
+            "Overall performance score over time (share of measured traffic not degraded), events shaded",
+            ("performance score", "performance"),
+            |window| window.performance,
         );
     }
     out.push_str("<h3>Traffic</h3>");
@@ -189,6 +185,43 @@ fn overview(out: &mut String, report: &Report) {
         out.push_str("</ul>");
     }
     out.push_str("</section>");
+}
+
+/// A score (0–100) per window over the range, events shaded; the axis starts a little below
+/// the lowest score.
+fn score_chart(
+    out: &mut String,
+    report: &Report,
+    title: &str,
+    (name, class): (&'static str, &'static str),
+    score_of: fn(&WindowPoint) -> Option<f64>,
+) {
+    let lowest = report
+        .windows
+        .iter()
+        .filter_map(score_of)
+        .fold(100.0_f64, f64::min);
+    line_chart(
+        out,
+        &Chart {
+            title,
+            from: report.from,
+            to: report.to,
+            y_min: (lowest - 5.0).clamp(0.0, 90.0),
+            y_max: 100.0,
+            y_format: |value| format!("{value:.0}"),
+            series: vec![Series {
+                name,
+                class,
+                points: report
+                    .windows
+                    .iter()
+                    .map(|window| (window.start, score_of(window)))
+                    .collect(),
+            }],
+            spans: event_spans(report),
+        },
+    );
 }
 
 /// An id for an event's section.
@@ -347,6 +380,67 @@ fn events(out: &mut String, report: &Report) {
             );
         }
         out.push_str("</article>");
+    }
+    out.push_str("</section>");
+}
+
+/// The round-trip times of the city-networks measured, one table per source.
+fn performance(out: &mut String, report: &Report) {
+    out.push_str(r#"<section id="performance"><h2>Performance</h2>"#);
+    if report.round_trip_times.is_empty() {
+        out.push_str(r#"<p class="note">Round-trip times were not measured in this range: run <code>flowatlas agent</code> on your hosts, or give the function your load balancers' connection or access logs.</p></section>"#);
+        return;
+    }
+    let _ = write!(
+        out,
+        r#"<p class="note">Round-trip times over the range, per city-network and source ({} measured in all; the lowest scores first, then the most measured). Score: the lowest performance score of one window (100 − the share of its measured traffic degraded); – where never judged against history.</p>"#,
+        report.n_rtt_measured
+    );
+    for source in flowatlas_rollup::RttSource::ALL {
+        let rows: Vec<&RttView> = report
+            .round_trip_times
+            .iter()
+            .filter(|view| view.source == source)
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let (name, what) = match source {
+            flowatlas_rollup::RttSource::TcpSrtt => (
+                "tcp_srtt",
+                "the kernel's smoothed RTT, weighted by bytes moved (flowatlas agent)",
+            ),
+            flowatlas_rollup::RttSource::TlsHandshake => (
+                "tls_handshake",
+                "TLS handshake time per connection (load-balancer logs; about one RTT plus processing)",
+            ),
+        };
+        let _ = write!(
+            out,
+            r#"<div class="top rtt" data-source="{name}"><h3>{name} <small>{what}</small></h3><table class="sortable"><thead><tr><th data-type="text">city-network</th><th data-type="number">RTT p50</th><th data-type="number">RTT p90</th><th data-type="number">score</th></tr></thead><tbody>"#
+        );
+        for view in rows {
+            let _ = write!(
+                out,
+                r#"<tr><td>{}</td><td class="p50" data-value="{:.3}">{:.1} ms</td><td class="p90" data-value="{:.3}">{:.1} ms</td>"#,
+                escape(&view.label),
+                view.p50_ms,
+                view.p50_ms,
+                view.p90_ms,
+                view.p90_ms
+            );
+            match view.lowest_score {
+                Some(score) => {
+                    let _ = write!(
+                        out,
+                        r#"<td class="score" data-value="{score:.4}" style="color:{}">{score:.1}</td></tr>"#,
+                        score_colour(Some(score))
+                    );
+                }
+                None => out.push_str(r#"<td class="score" data-value="-1">–</td></tr>"#),
+            }
+        }
+        out.push_str("</tbody></table></div>");
     }
     out.push_str("</section>");
 }

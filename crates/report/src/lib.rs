@@ -1,12 +1,14 @@
 //! The tables of a range as one self-contained HTML page, after Internet Monitor's console: a
-//! world map of city-networks, availability and traffic over time with health events shaded,
-//! each event with its evidence, and the top ISPs, cities, countries and prefixes.
+//! world map of city-networks, availability, performance and traffic over time with health
+//! events shaded, each event with its evidence, the round-trip times of the city-networks
+//! measured (per source, never mixed), and the top ISPs, cities, countries and prefixes.
 //!
 //! # Overview
 //!
 //! - [`ReportBuilder`] sums `city_networks`, `client_prefixes` and `city_network_health`
-//!   batches (in any order; only the columns it reads are decoded) around the `health_events`
-//!   of the range into a [`Report`]. City-networks are grouped by their identity: service
+//!   batches (in any order; only the columns it reads are decoded) and merges the RTT
+//!   histograms of `city_network_performance` around the `health_events` of the range into a
+//!   [`Report`]. City-networks are grouped by their identity: service
 //!   location and `city_network_id`.
 //! - [`render`] writes the [`Report`] as one HTML document: style, script, SVG charts and the
 //!   map inline (country outlines from Natural Earth, embedded at build time), all text
@@ -24,7 +26,7 @@ mod world;
 pub use html::render;
 pub use model::{
     CLIENT_COLUMNS, CityNetworkView, EventView, HEALTH_COLUMNS, ImpactChart, PREFIX_COLUMNS,
-    PrefixRanking, Report, ReportBuilder, TOP_N, TRAFFIC_COLUMNS, Top, TopKind, TopRow,
+    PrefixRanking, Report, ReportBuilder, RttView, TOP_N, TRAFFIC_COLUMNS, Top, TopKind, TopRow,
     WindowPoint,
 };
 
@@ -33,7 +35,7 @@ use std::path::Path;
 use arrow_array::RecordBatch;
 use flowatlas_tables::{
     WriteError, city_network_health, city_networks, client_prefixes, for_each_batch_of_columns,
-    read_health_events,
+    for_each_city_network_performance, read_health_events,
 };
 
 /// The report of the tables under `data_dir` for `[from, to)` (Unix seconds; the data's own
@@ -89,6 +91,9 @@ pub fn read_folder(
         join(decoder).and(join(prefix_sums))
     })?;
     builder.set_prefixes(prefixes);
+    // Round-trip times are few rows (one per window, city-network and source measured): read
+    // after the rest, histograms merged as they are decoded.
+    for_each_city_network_performance(data_dir, from, to, |row| builder.add_performance(&row))?;
     Ok(builder.finish())
 }
 

@@ -14,7 +14,9 @@ use arrow_array::{
     TimestampMillisecondArray,
 };
 use flowatlas_geo::Facts;
-use flowatlas_rollup::{CityNetworkKey, WINDOW_SECONDS};
+use flowatlas_rollup::{
+    CityNetworkKey, CityNetworkPerformanceRow, RttHistogram, RttSource, WINDOW_SECONDS,
+};
 use flowatlas_tables::HealthEventRecord;
 
 /// Entries kept in each top table.
@@ -38,6 +40,28 @@ pub struct WindowPoint {
     /// Overall availability score (100 − the share of all expected traffic impacted); `None`
     /// where the window was not assessed or had no history to judge by.
     pub availability: Option<f64>,
+    /// Overall performance score (100 − the share of all measured traffic degraded); `None`
+    /// where no round-trip times were measured or none could be judged.
+    pub performance: Option<f64>,
+}
+
+/// The round-trip times of one city-network over the range, from one source: the two
+/// sources measure different things and never share a percentile.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RttView {
+    /// The city-network's label, as the health engine names it.
+    pub label: String,
+    /// What measured them.
+    pub source: RttSource,
+    /// Median, milliseconds, over the range's merged histogram.
+    pub p50_ms: f64,
+    /// 90th percentile, milliseconds.
+    pub p90_ms: f64,
+    /// Weight of the merged histogram: bytes moved (`tcp_srtt`) or handshakes
+    /// (`tls_handshake`).
+    pub weight: i64,
+    /// Lowest performance score of one window; `None` when never judged.
+    pub lowest_score: Option<f64>,
 }
 
 /// One city-network over the range: a circle on the map.
@@ -207,6 +231,12 @@ pub struct Report {
     pub total_bytes: i64,
     /// Whether health was assessed for any window of the range.
     pub assessed: bool,
+    /// City-networks whose round-trip times were measured, per source: the agent's first,
+    /// then the load balancers'; within a source the lowest performance score first (never
+    /// judged last), then the most measured, [`TOP_N`] at most.
+    pub round_trip_times: Vec<RttView>,
+    /// (city-network, source) pairs measured in all.
+    pub n_rtt_measured: usize,
 }
 
 impl Report {
@@ -233,6 +263,7 @@ struct CityNetworkSums {
     flows: i64,
     rejected_flows: i64,
     lowest_score: Option<f64>,
+    lowest_performance_score: Option<f64>,
     /// (event, chart) pairs this city-network's health rows feed, found on first sight.
     charts: Option<Vec<(usize, usize)>>,
     /// The top groups it counts in (kind, index), found on first sight: naming a group per
@@ -315,6 +346,18 @@ struct WindowSums {
     impacted_percent: f64,
     /// Some city-network was judged against history in the window.
     judged: bool,
+    /// Share of all measured traffic degraded, summed over the window's city-networks.
+    degraded_percent: f64,
+    /// Some city-network's performance was judged in the window.
+    performance_judged: bool,
+}
+
+/// One city-network's round-trip times of one source over the range.
+struct RttSums {
+    label: String,
+    /// Its identity key, to find its health.
+    key: String,
+    histogram: RttHistogram,
 }
 
 /// The client columns [`ReportBuilder::add_city_networks`] and [`ReportBuilder::add_health`]
@@ -360,6 +403,8 @@ pub const HEALTH_COLUMNS: &[&str] = &[
     "availability_score",
     "percent_of_client_location_impacted",
     "percent_of_total_traffic_impacted",
+    "performance_score",
+    "percent_of_total_traffic_degraded",
 ];
 
 /// The prefixes' sums of a report: `client_prefixes` is ranked on its own, so it can be summed
@@ -423,6 +468,8 @@ pub struct ReportBuilder {
     groups: [Groups; 4],
     events: Vec<EventView>,
     assessed: bool,
+    /// Round-trip times by identity key and source.
+    round_trip_times: FastMap<(String, RttSource), RttSums>,
     /// Reused for each row's identity key.
     key: String,
 }
@@ -458,6 +505,7 @@ impl ReportBuilder {
             groups: Default::default(),
             events,
             assessed: false,
+            round_trip_times: FastMap::default(),
             key: String::new(),
         }
     }
@@ -470,7 +518,9 @@ impl ReportBuilder {
     /// The index of the city-network of row `row` (its identity: service location and
     /// `city_network_id`), created when new.
     fn city_network_at(&mut self, columns: &ClientColumns<'_>, row: usize) -> usize {
-        identity_key(&mut self.key, columns, row);
+        let parts = [columns.account_id, columns.region, columns.city_network_id]
+            .map(|array| array.and_then(|array| text(array, row)));
+        identity_key(&mut self.key, parts);
         if let Some(&index) = self.city_network_index.get(self.key.as_str()) {
             return index;
         }
@@ -579,6 +629,10 @@ impl ReportBuilder {
             double("percent_of_client_location_impacted"),
             double("percent_of_total_traffic_impacted"),
         );
+        let (performance_score, total_degraded) = (
+            double("performance_score"),
+            double("percent_of_total_traffic_degraded"),
+        );
         let maybe = |array: Option<&Float64Array>, row: usize| {
             array
                 .filter(|array| array.is_valid(row))
@@ -601,6 +655,9 @@ impl ReportBuilder {
             let window = self.windows.entry(window_start).or_default();
             window.judged |= maybe(demand_scale, row).is_some();
             window.impacted_percent += maybe(total_impact, row).unwrap_or(0.0);
+            let own_performance = maybe(performance_score, row);
+            window.performance_judged |= own_performance.is_some();
+            window.degraded_percent += maybe(total_degraded, row).unwrap_or(0.0);
             let index = self.city_network_at(&columns, row);
             if let Some(impacted) = impacted {
                 self.find_groups(index, &columns, row);
@@ -611,9 +668,12 @@ impl ReportBuilder {
                 }
             }
             let sums = &mut self.city_networks[index];
-            if let Some(score) = maybe(score, row) {
-                sums.lowest_score = Some(sums.lowest_score.map_or(score, |low| low.min(score)));
-            }
+            let lowest = |low: Option<f64>, score: Option<f64>| match (low, score) {
+                (Some(low), Some(score)) => Some(low.min(score)),
+                (low, score) => low.or(score),
+            };
+            sums.lowest_score = lowest(sums.lowest_score, maybe(score, row));
+            sums.lowest_performance_score = lowest(sums.lowest_performance_score, own_performance);
             let charts = sums.charts.get_or_insert_with(|| {
                 let city_network_id = columns.city_network_id.and_then(|array| text(array, row));
                 charts_of(&self.events, city_network_id.unwrap_or_default())
@@ -632,6 +692,33 @@ impl ReportBuilder {
                 }
             }
         }
+    }
+
+    /// Adds a `city_network_performance` row (rows outside the range are ignored): its RTT
+    /// histogram merges into its city-network's of the same source.
+    pub fn add_performance(&mut self, row: &CityNetworkPerformanceRow) {
+        if !self.in_range(row.window_start) {
+            return;
+        }
+        let city_network_id = CityNetworkKey::of(&row.client).to_string();
+        let location = &row.location;
+        identity_key(
+            &mut self.key,
+            [
+                location.account_id.as_deref(),
+                location.region.as_deref(),
+                Some(&city_network_id),
+            ],
+        );
+        let sums = self
+            .round_trip_times
+            .entry((self.key.clone(), row.rtt_source))
+            .or_insert_with(|| RttSums {
+                label: label_of(&location.account_id, &location.region, &row.client),
+                key: self.key.clone(),
+                histogram: RttHistogram::default(),
+            });
+        sums.histogram += &row.performance.rtt;
     }
 
     /// The report.
@@ -656,8 +743,47 @@ impl ReportBuilder {
                 availability: sums
                     .judged
                     .then(|| (100.0 - sums.impacted_percent).max(0.0)),
+                performance: sums
+                    .performance_judged
+                    .then(|| (100.0 - sums.degraded_percent).max(0.0)),
             })
             .collect();
+        let mut round_trip_times: Vec<RttView> = self
+            .round_trip_times
+            .into_iter()
+            .filter_map(|((_, source), sums)| {
+                let ms = |q: f64| sums.histogram.quantile(q).map(|us| us / 1000.0);
+                Some(RttView {
+                    source,
+                    p50_ms: ms(0.5)?,
+                    p90_ms: ms(0.9)?,
+                    weight: sums.histogram.total_weight(),
+                    lowest_score: self
+                        .city_network_index
+                        .get(&sums.key)
+                        .and_then(|&index| self.city_networks[index].lowest_performance_score),
+                    label: sums.label,
+                })
+            })
+            .collect();
+        // Worst first: what a reader opens this section for; then the most measured.
+        let score = |view: &RttView| view.lowest_score.unwrap_or(f64::INFINITY);
+        round_trip_times.sort_by(|a, b| {
+            a.source
+                .cmp(&b.source)
+                .then_with(|| score(a).total_cmp(&score(b)))
+                .then_with(|| (b.weight, &a.label).cmp(&(a.weight, &b.label)))
+        });
+        let n_rtt_measured = round_trip_times.len();
+        let mut kept_of_source = 0;
+        let mut previous_source = None;
+        round_trip_times.retain(|view| {
+            if previous_source != Some(view.source) {
+                (previous_source, kept_of_source) = (Some(view.source), 0);
+            }
+            kept_of_source += 1;
+            kept_of_source <= TOP_N
+        });
         let total_bytes = windows.iter().map(|w| w.bytes_in + w.bytes_out).sum();
         let mut city_networks: Vec<CityNetworkView> = self
             .city_networks
@@ -689,6 +815,8 @@ impl ReportBuilder {
             tops,
             total_bytes,
             assessed: self.assessed,
+            round_trip_times,
+            n_rtt_measured,
         }
     }
 }
@@ -769,13 +897,13 @@ impl<'b> ClientColumns<'b> {
     }
 }
 
-/// Writes the identity of row `row` into `key`: account, Region and `city_network_id`
-/// (`CityNetworkKey`'s text), each part ended by a byte no text of them holds, a missing
-/// part marked apart from an empty one.
-fn identity_key(key: &mut String, columns: &ClientColumns<'_>, row: usize) {
+/// Writes an identity into `key`: account, Region and `city_network_id` (`CityNetworkKey`'s
+/// text), each part ended by a byte no text of them holds, a missing part marked apart from
+/// an empty one.
+fn identity_key(key: &mut String, parts: [Option<&str>; 3]) {
     key.clear();
-    for array in [columns.account_id, columns.region, columns.city_network_id] {
-        match array.and_then(|array| text(array, row)) {
+    for part in parts {
+        match part {
             Some(part) => {
                 key.push('=');
                 key.push_str(part);

@@ -42,8 +42,9 @@ pub use flowatlas_store::layout::partition_of;
 pub use flows::{FLOWS, FlowsWriter, flows_catalog, flows_schema};
 pub use health::{city_network_health, health_events};
 pub use performance::{
-    PerformanceEntry, PerformanceMetric, city_network_performance, prefix_performance,
-    read_city_network_performance, read_prefix_performance, top_performance,
+    PerformanceEntry, PerformanceMetric, city_network_performance,
+    for_each_city_network_performance, prefix_performance, read_city_network_performance,
+    read_prefix_performance, top_performance,
 };
 pub use read::{
     HEALTH_SOURCE_ID, HealthEventRecord, assess_folder, for_each_batch_of_columns,

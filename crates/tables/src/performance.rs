@@ -12,7 +12,7 @@ use flowatlas_rollup::{
     ServiceLocation, TcpMeasures,
 };
 
-use crate::read::{Columns, for_each_batch, read_rows};
+use crate::read::{Columns, for_each_batch, for_each_row, read_rows};
 use crate::tcp::{TcpRow, histogram_of, tcp_measure_columns, tcp_measures_of};
 use crate::top::{TopBy, identity_of, key_columns, key_parts, label_of};
 use crate::{
@@ -163,16 +163,37 @@ pub fn read_city_network_performance(
     from: Option<i64>,
     to: Option<i64>,
 ) -> Result<Vec<CityNetworkPerformanceRow>, WriteError> {
+    let mut rows = Vec::new();
+    for_each_city_network_performance(data_dir, from, to, |row| rows.push(row))?;
+    Ok(rows)
+}
+
+/// Each `city_network_performance` row of `[from, to)` handed to `add` as it is decoded, so a
+/// week of rows is never in memory at once (the report merges their histograms). Rows of an
+/// unknown RTT source are skipped.
+pub fn for_each_city_network_performance(
+    data_dir: &Path,
+    from: Option<i64>,
+    to: Option<i64>,
+    add: impl FnMut(CityNetworkPerformanceRow),
+) -> Result<(), WriteError> {
     let table = city_network_performance().definition();
-    read_rows(data_dir, &table, from, to, |columns, row, texts| {
-        Some(CityNetworkPerformanceRow {
-            window_start: columns.seconds(row),
-            location: columns.location(row, texts),
-            rtt_source: rtt_source_of(columns, row)?,
-            client: columns.client(row, texts),
-            performance: performance_of(columns, row),
-        })
-    })
+    for_each_row(
+        data_dir,
+        &table,
+        from,
+        to,
+        |columns, row, texts| {
+            Some(CityNetworkPerformanceRow {
+                window_start: columns.seconds(row),
+                location: columns.location(row, texts),
+                rtt_source: rtt_source_of(columns, row)?,
+                client: columns.client(row, texts),
+                performance: performance_of(columns, row),
+            })
+        },
+        add,
+    )
 }
 
 /// The `prefix_performance` rows of the windows in `[from, to)`, for naming the prefixes of a

@@ -293,19 +293,31 @@ pub(crate) fn read_rows<T>(
     table: &TableDefinition,
     from: Option<i64>,
     to: Option<i64>,
-    mut row_of: impl FnMut(&Columns<'_>, usize, &mut Texts) -> Option<T>,
+    row_of: impl FnMut(&Columns<'_>, usize, &mut Texts) -> Option<T>,
 ) -> Result<Vec<T>, WriteError> {
     let mut rows = Vec::new();
+    for_each_row(data_dir, table, from, to, row_of, |row| rows.push(row))?;
+    Ok(rows)
+}
+
+/// Like [`read_rows`], each row handed to `each` as it is decoded instead of collected.
+pub(crate) fn for_each_row<T>(
+    data_dir: &Path,
+    table: &TableDefinition,
+    from: Option<i64>,
+    to: Option<i64>,
+    mut row_of: impl FnMut(&Columns<'_>, usize, &mut Texts) -> Option<T>,
+    mut each: impl FnMut(T),
+) -> Result<(), WriteError> {
     let mut texts = Texts::default();
     for_each_batch(data_dir, table, from, to, |batch| {
         let columns = Columns { batch };
-        rows.extend(
-            columns
-                .rows_in(from, to)
-                .filter_map(|row| row_of(&columns, row, &mut texts)),
-        );
-    })?;
-    Ok(rows)
+        for row in columns.rows_in(from, to) {
+            if let Some(decoded) = row_of(&columns, row, &mut texts) {
+                each(decoded);
+            }
+        }
+    })
 }
 
 /// Opens every file of a table under `data_dir` in the range, checked against the table's

@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -106,6 +106,8 @@ pub struct Link {
     pub clients: Netns,
     /// The server's namespace.
     pub server: Netns,
+    /// The delay line's one-way delay, microseconds (0 and unused for a veth pair).
+    one_way_us: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -137,6 +139,7 @@ impl Link {
         Link {
             clients,
             server,
+            one_way_us: Arc::new(AtomicU64::new(0)),
             stop: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
         }
@@ -164,17 +167,40 @@ impl Link {
         server.ip(&["link", "set", "delay0", "up"]);
         server.ip(&["route", "add", &format!("{client_ip}/32"), "dev", "delay0"]);
         let stop = Arc::new(AtomicBool::new(false));
+        let one_way_us = Arc::new(AtomicU64::new(one_way.as_micros() as u64));
         let (client_reader, client_writer) = client_side.split();
         let (server_reader, server_writer) = server_side.split();
         let mut threads = Vec::new();
-        threads.extend(delay(client_reader, server_writer, one_way, stop.clone()));
-        threads.extend(delay(server_reader, client_writer, one_way, stop.clone()));
+        threads.extend(delay(
+            client_reader,
+            server_writer,
+            one_way_us.clone(),
+            stop.clone(),
+        ));
+        threads.extend(delay(
+            server_reader,
+            client_writer,
+            one_way_us.clone(),
+            stop.clone(),
+        ));
         Link {
             clients,
             server,
+            one_way_us,
             stop,
             threads,
         }
+    }
+
+    /// Raises a delay line's one-way delay for the packets read from now on (a path getting
+    /// slower mid-run); packets already held keep their release time, so order is kept.
+    pub fn raise_delay(&self, one_way: Duration) {
+        assert!(
+            !self.threads.is_empty(),
+            "only a delay line's delay can change"
+        );
+        self.one_way_us
+            .fetch_max(one_way.as_micros() as u64, Ordering::SeqCst);
     }
 }
 
@@ -188,11 +214,11 @@ impl Drop for Link {
 }
 
 /// One direction of the delay line: a reader stamps each packet with its release time, a
-/// writer releases it then. The delay is the same for every packet, so order is kept.
+/// writer releases it then. The delay only ever grows, so order is kept.
 fn delay(
     reader: tun::Reader,
     mut writer: tun::Writer,
-    one_way: Duration,
+    one_way_us: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
 ) -> [JoinHandle<()>; 2] {
     let (sender, receiver) = mpsc::channel::<(Instant, Vec<u8>)>();
@@ -201,6 +227,7 @@ fn delay(
         while !stop.load(Ordering::SeqCst) {
             match reader.recv_timeout(&mut buffer, Duration::from_millis(50)) {
                 Ok(length) => {
+                    let one_way = Duration::from_micros(one_way_us.load(Ordering::SeqCst));
                     let release = Instant::now() + one_way;
                     if sender.send((release, buffer[..length].to_vec())).is_err() {
                         return;

@@ -5,7 +5,9 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
-use flowatlas_health::publish::{emf_line, eventbridge_event, iso_time};
+use flowatlas_health::publish::{
+    DEFAULT_EMF_TOP_CITY_NETWORKS, emf_lines, eventbridge_event, iso_time,
+};
 use flowatlas_health::{
     Assessment, CityNetworkHealth, HealthConfig, HealthEvent, Identity, PerformanceHealth,
     RoundTripTime, Status,
@@ -59,10 +61,16 @@ pub struct Args {
     #[arg(long, conflicts_with = "emf")]
     json: bool,
 
-    /// Print CloudWatch embedded-metric lines instead: the overall score and the count of
-    /// active events per window.
+    /// Print CloudWatch embedded-metric lines instead, per window: the scores, active events,
+    /// bytes in and out, connections and RTT p90 overall, and the RTT p90 of the top
+    /// city-networks.
     #[arg(long)]
     emf: bool,
+
+    /// With --emf: how many city-networks (most traffic first) get an RTT p90 metric per
+    /// window.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_EMF_TOP_CITY_NETWORKS)]
+    emf_top_city_networks: usize,
 
     /// Do not write the health tables.
     #[arg(long)]
@@ -134,7 +142,14 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let mut out = io::stdout().lock();
     if args.emf {
         for overall in &assessment.overall {
-            writeln!(out, "{}", emf_line(overall, "flowatlas"))?;
+            for line in emf_lines(
+                &assessment,
+                overall,
+                "flowatlas",
+                args.emf_top_city_networks,
+            ) {
+                writeln!(out, "{line}")?;
+            }
         }
     } else if args.json {
         write_json(&mut out, &assessment, args.limit)?;

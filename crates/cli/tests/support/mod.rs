@@ -45,6 +45,31 @@ pub fn flowatlas_ok_with(args: &[&str], env: &[(&str, &str)]) -> Vec<u8> {
     output.stdout
 }
 
+/// JSON Lines output, one value per line.
+pub fn json_lines(stdout: Vec<u8>) -> Vec<serde_json::Value> {
+    String::from_utf8(stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// `flowatlas health` over the tables in `data` for the windows of `[from, to)` (Unix seconds,
+/// whole minutes) with `output` flags (`--json`, `--emf`, ...), its JSON Lines parsed.
+pub fn health_lines(data: &Path, from: i64, to: i64, output: &[&str]) -> Vec<serde_json::Value> {
+    let iso = flowatlas_health::publish::iso_time;
+    let (from, to) = (iso(from), iso(to));
+    let range = [
+        "--data",
+        data.to_str().unwrap(),
+        "--from",
+        &from[..16],
+        "--to",
+        &to[..16],
+    ];
+    json_lines(flowatlas_ok(&[&["health"][..], &range, output].concat()))
+}
+
 /// Runs a Python script with arguments and returns its stdout; fails the test on any error.
 pub fn python(script: &str, args: &[&str]) -> Vec<u8> {
     let output = Command::new("python3")
