@@ -1,6 +1,6 @@
 //! Peak memory of processing one object whose records all come from distinct /24s — a NAT
 //! gateway facing the internet: 3,000,000 records, 3,000,000 client prefixes, through
-//! `flowatlas_pipeline::process_reader` into the tables. The rollup hands its rows over to
+//! `flowatlas_pipeline::process_object` into the tables. The rollup hands its rows over to
 //! the writer whenever it holds its budget, so the peak stays flat however many distinct
 //! prefixes there are; before, every prefix stayed in memory until the end (2.08 GB peak).
 //!
@@ -8,12 +8,68 @@
 
 use std::io::{self, Read, Write};
 use std::net::Ipv4Addr;
+use std::path::Path;
 use std::time::Instant;
 
-use flowatlas_flowlog::{Options, Reader};
+use flowatlas_flowlog::Options;
 use flowatlas_geo::PeerRules;
-use flowatlas_pipeline::{Config, Source, Tables, process_reader};
+use flowatlas_pipeline::{Config, ObjectRef, Tables, process_object};
 use flowatlas_rollup::{RollupConfig, ServiceLocation};
+use flowatlas_store::{Body, Error, Listed, LocalStore, ObjectInfo, Store};
+
+/// A store of one object, `nat-gateway.log`, generated as it is streamed; read-only.
+struct Generated {
+    n_records: u32,
+}
+
+const KEY: &str = "nat-gateway.log";
+
+impl Store for Generated {
+    fn name(&self, key: &str) -> String {
+        key.to_owned()
+    }
+
+    fn open(&self, _key: &str) -> Result<(Body, ObjectInfo), Error> {
+        let input = DistinctPrefixes {
+            next: 0,
+            n_records: self.n_records,
+            line: Vec::new(),
+            pos: 0,
+        };
+        Ok((Body::Stream(Box::new(input)), ObjectInfo::default()))
+    }
+
+    fn publish(&self, key: &str, _file: &Path) -> Result<(), Error> {
+        Err(read_only(key))
+    }
+
+    fn list(&self, _prefix: &str) -> Result<Vec<Listed>, Error> {
+        Ok(vec![Listed {
+            key: KEY.into(),
+            info: ObjectInfo::default(),
+        }])
+    }
+
+    fn delete(&self, key: &str) -> Result<(), Error> {
+        Err(read_only(key))
+    }
+
+    fn get(&self, _key: &str) -> Result<Option<Vec<u8>>, Error> {
+        Ok(None)
+    }
+
+    fn put(&self, key: &str, _bytes: &[u8]) -> Result<(), Error> {
+        Err(read_only(key))
+    }
+
+    fn local_root(&self) -> Option<&Path> {
+        None
+    }
+}
+
+fn read_only(key: &str) -> Error {
+    Error::Remote(format!("{key}: the generated store is read-only").into())
+}
 
 /// Records from `11.0.0.1`, `11.0.1.1`, ... — one /24 each — generated as they are read, so
 /// the input costs no memory.
@@ -75,24 +131,15 @@ fn main() {
         out_dir: out_dir.clone(),
         tables: Tables::default(),
     };
-    let source = Source {
-        name: "nat-gateway.log".into(),
-        key: "nat-gateway.log".into(),
-        id: "nat-gateway".into(),
-        etag: None,
-        size: None,
-        delivered_at: None,
-    };
-    let input = DistinctPrefixes {
-        next: 0,
-        n_records,
-        line: Vec::new(),
-        pos: 0,
-    };
+    let generated = Generated { n_records };
+    let output = LocalStore::new(&out_dir);
     let before = peak_rss_kib();
     let started = Instant::now();
-    let reader = Reader::new(input, &source.read_options(&config.read)).unwrap();
-    let report = process_reader(reader, &source, &config, None).unwrap();
+    let object = ObjectRef::Stored {
+        store: &generated,
+        key: KEY,
+    };
+    let report = process_object(object, &config, &output, None).unwrap();
     let seconds = started.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&out_dir);
     let mut out = io::stdout().lock();

@@ -5,7 +5,7 @@
 //!
 //! [`plan`] lists only the day folders a date range needs, in AWS's four key layouts, and
 //! returns the objects. [`run`] processes them with a fixed number in flight, through the same
-//! S3-object path as the Lambda (`flowatlas_s3::process_object`), retrying failures with
+//! object path as the Lambda (`flowatlas_pipeline::process_object`), retrying failures with
 //! backoff and skipping objects whose manifest already records their ETag; it reports each
 //! object's fate as an [`Event`]. [`run_via_lambda`] hands the objects to the deployed function
 //! instead and follows their manifests. [`Estimate`] turns a plan into time and Lambda cost.

@@ -76,7 +76,7 @@ fn logs_root(prefix: &str) -> String {
 fn agent_root(prefix: &str) -> String {
     let logs = logs_root(prefix);
     let base = &logs[..logs.len() - "AWSLogs/".len()];
-    format!("{base}{}/", flowatlas_tables::TCP_STATS)
+    format!("{base}{}/", flowatlas_store::layout::TCP_STATS)
 }
 
 /// The last path segment of a folder (`a/b/c/` → `c`).
@@ -154,7 +154,10 @@ pub async fn plan(client: &Client, selection: &Selection) -> Result<Plan, Error>
     let agent_root = agent_root(&selection.source.prefix);
     for day in selection.first_day..=selection.last_day {
         let date = flowatlas_time::utc_date(day * 86_400);
-        plan.day_folders.push(format!("{agent_root}dt={date}/"));
+        plan.day_folders.push(format!(
+            "{agent_root}{}",
+            flowatlas_store::layout::day_folder(&date)
+        ));
     }
     let mut listings = JoinSet::new();
     let mut objects = BTreeMap::new();

@@ -9,8 +9,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use flowatlas_geo::{Databases, Enricher};
-use flowatlas_pipeline::{Config, ObjectReport, Source, manifest_path};
-use flowatlas_s3::{Client, ObjectError, Publish, S3Url, Worker, get_text, process_object};
+use flowatlas_pipeline::{Config, Manifest, ObjectRef, ObjectReport, Source};
+use flowatlas_s3::{Client, S3Store, S3Url, get_text};
+use flowatlas_store::layout::manifest_key;
+use flowatlas_store::{LocalStore, Store};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 
@@ -99,47 +101,49 @@ pub async fn run(
     let mut workers = JoinSet::new();
     for index in 0..options.concurrency.max(1) {
         let mut config = base.clone();
-        let publish = match output {
+        let store: Arc<dyn Store> = match output {
             Output::Folder(dir) => {
                 config.out_dir = dir.clone();
-                None
+                Arc::new(LocalStore::new(dir))
             }
             Output::S3(destination) => {
                 config.out_dir = options.scratch.join(format!("worker-{index}"));
-                Some(Publish {
-                    destination: destination.clone(),
-                    part_size: options.part_size,
-                })
+                Arc::new(
+                    S3Store::new(client.clone(), destination.clone())
+                        .with_part_size(options.part_size),
+                )
             }
-        };
-        let worker = Worker {
-            config,
-            enricher: databases.clone().map(Enricher::new),
         };
         let task = WorkerTask {
             client: client.clone(),
             queue: Arc::clone(&queue),
             output: output.clone(),
-            publish,
+            store,
+            config: Arc::new(config),
+            enricher: Arc::new(Mutex::new(databases.clone().map(Enricher::new))),
             options: options.clone(),
             events: events.clone(),
         };
-        workers.spawn(task.run(worker));
+        workers.spawn(task.run());
     }
     while workers.join_next().await.is_some() {}
 }
 
+/// One worker: its own output folder or scratch folder and its own enricher, whose cache stays
+/// warm from one object to the next.
 struct WorkerTask {
     client: Client,
     queue: Arc<Mutex<VecDeque<Planned>>>,
     output: Output,
-    publish: Option<Publish>,
+    store: Arc<dyn Store>,
+    config: Arc<Config>,
+    enricher: Arc<Mutex<Option<Enricher>>>,
     options: RunOptions,
     events: UnboundedSender<Event>,
 }
 
 impl WorkerTask {
-    async fn run(self, mut worker: Worker) {
+    async fn run(self) {
         loop {
             let next = self
                 .queue
@@ -147,11 +151,40 @@ impl WorkerTask {
                 .unwrap_or_else(PoisonError::into_inner)
                 .pop_front();
             let Some(object) = next else { return };
-            worker = self.one(worker, object).await;
+            self.one(object).await;
         }
     }
 
-    async fn one(&self, mut worker: Worker, object: Planned) -> Worker {
+    /// Processes one object on a blocking thread through the one object path.
+    async fn process(&self, object: &Planned) -> Result<ObjectReport, flowatlas_pipeline::Error> {
+        let source = S3Store::new(
+            self.client.clone(),
+            S3Url {
+                bucket: object.bucket.clone(),
+                prefix: String::new(),
+            },
+        );
+        let (key, config, store, enricher) = (
+            object.key.clone(),
+            Arc::clone(&self.config),
+            Arc::clone(&self.store),
+            Arc::clone(&self.enricher),
+        );
+        let name = format!("s3://{}/{}", object.bucket, object.key);
+        tokio::task::spawn_blocking(move || {
+            let mut enricher = enricher.lock().unwrap_or_else(PoisonError::into_inner);
+            let object = ObjectRef::Stored {
+                store: &source,
+                key: &key,
+            };
+            flowatlas_pipeline::process_object(object, &config, store.as_ref(), enricher.as_mut())
+        })
+        .await
+        // Panics are caught by the pipeline; the task can only be cancelled at shutdown.
+        .unwrap_or(Err(flowatlas_pipeline::Error::Panicked { object: name }))
+    }
+
+    async fn one(&self, object: Planned) {
         let source = Source::of_s3_object(
             &object.bucket,
             &object.key,
@@ -167,41 +200,36 @@ impl WorkerTask {
                 key,
                 bytes: object.info.size,
             });
-            return worker;
+            return;
         }
         for attempt in 1..=self.options.attempts.max(1) {
-            let (back, result) = process_object(
-                &self.client,
-                &object.bucket,
-                &object.key,
-                worker,
-                self.publish.as_ref(),
-                None,
-            )
-            .await;
-            worker = back;
-            let event = match result {
-                Ok(processed) => Event::Done {
+            let event = match self.process(&object).await {
+                Ok(report) => Event::Done {
                     key,
-                    bytes: processed.info.size,
-                    report: Box::new(processed.report),
+                    bytes: report.object_bytes,
+                    report: Box::new(report),
                 },
-                Err(ObjectError::NotFlowLog(why)) => Event::Ignored { key, why },
-                Err(ObjectError::Failed(error)) if attempt < self.options.attempts => {
+                Err(error) if !error.is_retryable() => Event::Ignored {
+                    key,
+                    why: error.to_string(),
+                },
+                Err(error) if attempt < self.options.attempts => {
                     let _ = self.events.send(Event::Retrying {
                         key: key.clone(),
                         attempt,
-                        error,
+                        error: error.to_string(),
                     });
                     tokio::time::sleep(self.options.first_backoff * 2u32.pow(attempt - 1)).await;
                     continue;
                 }
-                Err(ObjectError::Failed(error)) => Event::Failed { key, error },
+                Err(error) => Event::Failed {
+                    key,
+                    error: error.to_string(),
+                },
             };
             let _ = self.events.send(event);
             break;
         }
-        worker
     }
 }
 
@@ -210,21 +238,19 @@ pub(crate) async fn manifest_of(
     client: &Client,
     output: &Output,
     source: &Source,
-) -> Option<serde_json::Value> {
+) -> Option<Manifest> {
     let etag = source.etag.as_ref()?;
-    let relative = manifest_path(&source.id);
+    let relative = manifest_key(&source.id);
     let text = match output {
         Output::Folder(dir) => std::fs::read_to_string(dir.join(&relative)).ok(),
-        Output::S3(destination) => get_text(
-            client,
-            &destination.bucket,
-            &destination.key(&relative.to_string_lossy()),
-        )
-        .await
-        .ok()
-        .flatten(),
+        Output::S3(destination) => {
+            get_text(client, &destination.bucket, &destination.key(&relative))
+                .await
+                .ok()
+                .flatten()
+        }
     }?;
-    serde_json::from_str::<serde_json::Value>(&text)
+    serde_json::from_str::<Manifest>(&text)
         .ok()
-        .filter(|manifest| manifest["source_etag"].as_str() == Some(etag))
+        .filter(|manifest| manifest.source_etag.as_ref() == Some(etag))
 }

@@ -3,13 +3,12 @@
 //! flight), and completion is read from the manifests the function writes — no scheduler of
 //! our own. Objects whose manifest already records their ETag are skipped, as locally.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
-use flowatlas_pipeline::{ObjectReport, Source};
+use flowatlas_pipeline::Source;
 use flowatlas_s3::{Client, S3Url};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -121,7 +120,7 @@ pub async fn run_via_lambda(
                     (Some(manifest), _) => Event::Done {
                         key: object.key,
                         bytes: object.info.size,
-                        report: Box::new(report_of(&manifest)),
+                        report: Box::new(manifest.report()),
                     },
                     // Nothing more will come for this batch.
                     (None, Some(error)) => Event::Failed {
@@ -183,28 +182,6 @@ pub fn encode_key(key: &str) -> String {
         }
     }
     encoded
-}
-
-/// The counts a manifest records, as a report.
-fn report_of(manifest: &serde_json::Value) -> ObjectReport {
-    let count = |name: &str| manifest["records"][name].as_u64().unwrap_or(0);
-    let mut report = ObjectReport {
-        n_objects: 1,
-        ..ObjectReport::default()
-    };
-    report.counts.read = count("read");
-    report.counts.ok = count("ok");
-    report.counts.skipped = count("skipped");
-    report.counts.rejected = count("rejected");
-    report.counts.bytes = manifest["bytes_decoded"].as_u64().unwrap_or(0);
-    let rows: BTreeMap<String, u64> =
-        serde_json::from_value(manifest["rows"].clone()).unwrap_or_default();
-    for table in flowatlas_tables::catalog_tables() {
-        if let Some(n) = rows.get(table.name) {
-            report.rows.insert(table.name, *n);
-        }
-    }
-    report
 }
 
 #[cfg(test)]

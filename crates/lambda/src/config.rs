@@ -164,7 +164,8 @@ impl Settings {
         }
         let tables = match get("FLOWATLAS_TABLES") {
             Some(text) => text
-                .parse::<Tables>()
+                .parse::<TableList>()
+                .map(|list| list.0)
                 .map_err(|why| invalid("FLOWATLAS_TABLES", why))?,
             None => Tables::default(),
         };
@@ -236,6 +237,42 @@ impl Settings {
         self.sources
             .iter()
             .any(|source| source.contains(bucket, key))
+    }
+}
+
+/// `FLOWATLAS_TABLES`: a comma-separated list of table names, e.g.
+/// `city_networks,client_prefixes,flows`.
+struct TableList(Tables);
+
+impl std::str::FromStr for TableList {
+    type Err = String;
+
+    fn from_str(list: &str) -> Result<TableList, String> {
+        let mut tables = Tables {
+            city_networks: false,
+            client_prefixes: false,
+            flows: false,
+        };
+        for name in list
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+        {
+            match name {
+                "city_networks" => tables.city_networks = true,
+                "client_prefixes" => tables.client_prefixes = true,
+                flowatlas_tables::FLOWS => tables.flows = true,
+                other => {
+                    return Err(format!(
+                        "unknown table `{other}` (known: city_networks, client_prefixes, flows)"
+                    ));
+                }
+            }
+        }
+        if !(tables.city_networks || tables.client_prefixes || tables.flows) {
+            return Err("no table named".into());
+        }
+        Ok(TableList(tables))
     }
 }
 

@@ -5,13 +5,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::sqs::SqsBatchResponse;
-use flowatlas_pipeline::ObjectReport;
-use flowatlas_s3::{Client, ObjectError, Publish, Worker};
+use flowatlas_geo::Enricher;
+use flowatlas_pipeline::{Config, ObjectRef, ObjectReport};
+use flowatlas_s3::{Client, S3Store, S3Url};
 use serde_json::{Value, json};
 use tracing::{error, info, warn};
 
 use crate::config::Settings;
-use crate::event::{self, Invocation, ObjectRef};
+use crate::event::{self, Invocation};
 use crate::metrics::Metrics;
 
 /// What lives from one cold start to the next invocations.
@@ -22,9 +23,85 @@ pub struct State {
     pub client: Client,
     /// The EventBridge client health events are put with.
     pub events: Option<aws_sdk_eventbridge::Client>,
-    /// The pipeline's configuration (`out_dir` is a scratch folder emptied for each object)
-    /// and the enricher, whose cache stays warm across objects and invocations.
-    pub worker: Mutex<Option<Worker>>,
+    /// The pipeline's configuration (`out_dir` is a scratch folder emptied for each object).
+    pub config: Config,
+    /// The enricher, if databases are configured; its cache stays warm across objects and
+    /// invocations (one invocation at a time per instance, so the lock is never contended).
+    pub enricher: Mutex<Option<Enricher>>,
+}
+
+/// Why an object of an event failed; every failure may succeed on a retry (the Lambda's own,
+/// or SQS's redelivery), which is why it fails the invocation or its message.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectFailure {
+    /// The event record does not name an object.
+    #[error("{0}")]
+    Unreadable(String),
+    /// Too little of the invocation was left to start the object.
+    #[error("too little time left in this invocation (less than the {reserve_s} s reserve); retry")]
+    NoTimeLeft {
+        /// The reserve kept for uploads, seconds.
+        reserve_s: u64,
+    },
+    /// The pipeline failed on the object in a way a retry may mend.
+    #[error(transparent)]
+    Pipeline(flowatlas_pipeline::Error),
+}
+
+impl ObjectFailure {
+    /// True when a retry may succeed: an object that is no log is ignored, never a failure,
+    /// so every failure but an unreadable event record is worth another try.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ObjectFailure::Unreadable(_) => false,
+            ObjectFailure::NoTimeLeft { .. } => true,
+            ObjectFailure::Pipeline(error) => error.is_retryable(),
+        }
+    }
+}
+
+/// Why an invocation failed, as the Lambda service sees it: the error type tells a retry that
+/// may succeed (`flowatlas.Retryable`, which Lambda's retries and a redrive should repeat) from
+/// an event no retry can mend (`flowatlas.NonRetryable`).
+#[derive(Debug, thiserror::Error)]
+pub enum InvocationError {
+    /// The payload is no event flowatlas reads.
+    #[error("{0}")]
+    Event(String),
+    /// Objects of a direct event failed; each may succeed on a retry.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Objects(Vec<ObjectFailure>),
+    /// The scheduled health run failed.
+    #[error("{0}")]
+    Health(String),
+    /// The SQS batch response could not be encoded.
+    #[error("SQS batch response: {0}")]
+    Response(serde_json::Error),
+}
+
+impl InvocationError {
+    /// True when the same invocation may succeed later.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            InvocationError::Event(_) | InvocationError::Response(_) => false,
+            InvocationError::Objects(failures) => failures.iter().any(ObjectFailure::is_retryable),
+            InvocationError::Health(_) => true,
+        }
+    }
+}
+
+impl From<InvocationError> for lambda_runtime::Diagnostic {
+    fn from(error: InvocationError) -> lambda_runtime::Diagnostic {
+        let error_type = if error.is_retryable() {
+            "flowatlas.Retryable"
+        } else {
+            "flowatlas.NonRetryable"
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.into(),
+            error_message: error.to_string(),
+        }
+    }
 }
 
 /// What became of one object.
@@ -36,7 +113,7 @@ pub enum Outcome {
     /// Outside the configured sources: never fetched.
     Refused(String),
     /// Failed; a retry may succeed.
-    Failed(String),
+    Failed(ObjectFailure),
 }
 
 /// Handles one event; the response is the SQS batch response for SQS batches.
@@ -45,16 +122,16 @@ pub async fn handle(
     payload: Value,
     deadline_ms: u64,
     function: &str,
-) -> Result<Value, String> {
+) -> Result<Value, InvocationError> {
     let started = Instant::now();
     tracing::debug!(deadline_ms, now_ms = now_ms(), "invocation");
     let stop_at = stop_time(deadline_ms, state.settings.time_reserve);
-    let invocation = event::parse(&payload)?;
+    let invocation = event::parse(&payload).map_err(InvocationError::Event)?;
     let mut metrics = Metrics::default();
     let response = match invocation {
-        Invocation::Health(scheduled_at) => {
-            crate::health::run(&state, scheduled_at, function).await
-        }
+        Invocation::Health(scheduled_at) => crate::health::run(&state, scheduled_at, function)
+            .await
+            .map_err(InvocationError::Health),
         Invocation::Ignore(why) => {
             info!(reason = %why, "event ignored");
             Ok(json!({ "ignored": why }))
@@ -71,7 +148,7 @@ pub async fn handle(
                     json!({ "objects": metrics.objects, "ignored": metrics.objects_ignored, "refused": metrics.objects_refused }),
                 )
             } else {
-                Err(failures.join("; "))
+                Err(InvocationError::Objects(failures))
             }
         }
         Invocation::Batch(messages) => {
@@ -94,7 +171,7 @@ pub async fn handle(
                     response.add_failure(message.id);
                 }
             }
-            serde_json::to_value(response).map_err(|error| error.to_string())
+            serde_json::to_value(response).map_err(InvocationError::Response)
         }
     };
     metrics.duration_ms = started.elapsed().as_millis() as i64;
@@ -105,16 +182,16 @@ pub async fn handle(
 /// Processes one object of an event and records it; returns the failure, if any.
 async fn run(
     state: &Arc<State>,
-    object: Result<ObjectRef, String>,
+    object: Result<event::ObjectRef, String>,
     stop_at: Instant,
     metrics: &mut Metrics,
-) -> Option<String> {
+) -> Option<ObjectFailure> {
     let object = match object {
         Ok(object) => object,
         Err(why) => {
             error!(error = %why, "event record unreadable");
             metrics.objects_failed += 1;
-            return Some(why);
+            return Some(ObjectFailure::Unreadable(why));
         }
     };
     let name = format!("s3://{}/{}", object.bucket, object.key);
@@ -162,9 +239,13 @@ fn now_ms() -> i64 {
         .map_or(0, |elapsed| elapsed.as_millis() as i64)
 }
 
-/// One object: checks, then the shared S3 path (read, process on a blocking thread, publish
-/// with the manifest last).
-pub async fn process_object(state: &Arc<State>, object: &ObjectRef, stop_at: Instant) -> Outcome {
+/// One object: checks, then the one object path (read, process and publish with the manifest
+/// last, on a blocking thread).
+pub async fn process_object(
+    state: &Arc<State>,
+    object: &event::ObjectRef,
+    stop_at: Instant,
+) -> Outcome {
     let settings = &state.settings;
     if !settings.may_read(&object.bucket, &object.key) {
         return Outcome::Refused(format!(
@@ -183,37 +264,49 @@ pub async fn process_object(state: &Arc<State>, object: &ObjectRef, stop_at: Ins
         );
     }
     if Instant::now() >= stop_at {
-        return Outcome::Failed(format!(
-            "too little time left in this invocation (less than the {} s reserve); retry",
-            settings.time_reserve.as_secs()
-        ));
+        return Outcome::Failed(ObjectFailure::NoTimeLeft {
+            reserve_s: settings.time_reserve.as_secs(),
+        });
     }
-    // One invocation at a time per instance: the worker is always there between objects.
-    let Some(worker) = state
-        .worker
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .take()
-    else {
-        return Outcome::Failed("the processing worker is busy".into());
-    };
-    let publish = Publish {
-        destination: settings.destination.clone(),
-        part_size: settings.part_size,
-    };
-    let (worker, processed) = flowatlas_s3::process_object(
-        &state.client,
-        &object.bucket,
-        &object.key,
-        worker,
-        Some(&publish),
-        Some(stop_at),
+    let source = S3Store::new(
+        state.client.clone(),
+        S3Url {
+            bucket: object.bucket.clone(),
+            prefix: String::new(),
+        },
     )
+    .with_stop_at(Some(stop_at));
+    let destination = S3Store::new(state.client.clone(), settings.destination.clone())
+        .with_part_size(settings.part_size);
+    let state = Arc::clone(state);
+    let key = object.key.clone();
+    let processed = tokio::task::spawn_blocking(move || {
+        let mut enricher = state
+            .enricher
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let object = ObjectRef::Stored {
+            store: &source,
+            key: &key,
+        };
+        flowatlas_pipeline::process_object(object, &state.config, &destination, enricher.as_mut())
+            .map(|report| {
+                let size = report.object_bytes;
+                (report, size)
+            })
+    })
     .await;
-    *state.worker.lock().unwrap_or_else(PoisonError::into_inner) = Some(worker);
     match processed {
-        Ok(processed) => Outcome::Done(Box::new(processed.report), processed.info.size),
-        Err(ObjectError::NotFlowLog(why)) => Outcome::Ignored(format!("not a flow log: {why}")),
-        Err(ObjectError::Failed(why)) => Outcome::Failed(why),
+        Ok(Ok((report, size))) => Outcome::Done(Box::new(report), size),
+        Ok(Err(error)) if !error.is_retryable() => {
+            Outcome::Ignored(format!("not a flow log: {error}"))
+        }
+        Ok(Err(error)) => Outcome::Failed(ObjectFailure::Pipeline(error)),
+        // Panics are caught by the pipeline; the task can only be cancelled at shutdown.
+        Err(_) => Outcome::Failed(ObjectFailure::Pipeline(
+            flowatlas_pipeline::Error::Panicked {
+                object: format!("s3://{}/{}", object.bucket, object.key),
+            },
+        )),
     }
 }

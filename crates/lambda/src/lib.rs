@@ -25,10 +25,10 @@ use anyhow::Context;
 use flowatlas_geo::{Databases, Enricher, GeoConfig, PeerRules};
 use flowatlas_pipeline::Config;
 use flowatlas_rollup::{RollupConfig, ServiceLocation};
-use flowatlas_s3::{Client, Worker};
+use flowatlas_s3::Client;
 
 pub use config::{FileSource, HealthSettings, Settings};
-pub use handler::{State, handle};
+pub use handler::{InvocationError, ObjectFailure, State, handle};
 
 impl State {
     /// Cold start: fetches what the settings name in S3, opens the databases, and prepares a
@@ -120,10 +120,8 @@ impl State {
             settings,
             client,
             events,
-            worker: Mutex::new(Some(Worker {
-                config: pipeline,
-                enricher,
-            })),
+            config: pipeline,
+            enricher: Mutex::new(enricher),
         })
     }
 }

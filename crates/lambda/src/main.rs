@@ -27,7 +27,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         async move {
             flowatlas_lambda::handle(state, event.payload, event.context.deadline, &function)
                 .await
-                .map_err(lambda_runtime::Error::from)
+                .map_err(lambda_runtime::Diagnostic::from)
         }
     }))
     .await

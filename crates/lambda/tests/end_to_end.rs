@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
 use flowatlas_geo::{Databases, Enricher, GeoConfig, PeerRules};
-use flowatlas_pipeline::{Config, Tables, process_file};
+use flowatlas_pipeline::{Config, ObjectRef, ObjectReport, Tables, process_object};
 use flowatlas_rollup::{RollupConfig, ServiceLocation};
 use flowatlas_testkit::{Running, S3Server, free_port, spawn, wait_for_port};
 use serde_json::Value;
@@ -112,6 +112,17 @@ impl Function {
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+}
+
+/// One local file through the one object path into `config.out_dir`, as `flowatlas process`
+/// writes it.
+fn process_file(
+    path: &Path,
+    config: &Config,
+    enricher: Option<&mut Enricher>,
+) -> Result<ObjectReport, flowatlas_pipeline::Error> {
+    let output = flowatlas_store::LocalStore::new(&config.out_dir);
+    process_object(ObjectRef::File(path), config, &output, enricher)
 }
 
 fn text(output: &Output) -> String {

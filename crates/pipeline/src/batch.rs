@@ -16,19 +16,24 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use flowatlas_flowlog::Reader;
 use flowatlas_geo::Enricher;
 use flowatlas_rollup::{CityNetworkRow, PrefixRow};
+use flowatlas_store::layout::batch_file_stem;
 use flowatlas_tables::{
-    FileSource, PartitionTime, Table, TemporaryFile, batch_file_stem, city_networks,
-    client_prefixes, partition_of, write_rows_file,
+    FileSource, PartitionTime, Table, TemporaryFile, city_networks, client_prefixes, partition_of,
+    write_rows_file,
 };
 
-use crate::commit::{Journal, manifest_json, publish_batch};
-use crate::{Config, Error, LocalFile, ObjectReport, Source, open_file, read_object};
+use flowatlas_store::LocalStore;
+
+use crate::commit::{Journal, publish_batch};
+use crate::object::{ObjectRef, Opened, open_object};
+use crate::{Config, Error, Manifest, ObjectReport, Source, read_object};
 
 /// The objects a worker has read whose rollup rows wait to be written together. Dropping a
 /// batch without [`Batch::flush`] loses those objects' outputs (none of them has a manifest,
 /// so a later run processes them again).
 pub struct Batch<'c> {
     config: &'c Config,
+    store: LocalStore,
     city: Option<(Table<CityNetworkRow>, HourRows<CityNetworkRow>)>,
     prefix: Option<(Table<PrefixRow>, HourRows<PrefixRow>)>,
     pending: Vec<(Source, ObjectReport)>,
@@ -91,6 +96,7 @@ impl<'c> Batch<'c> {
     pub fn new(config: &'c Config, max_rows: usize) -> Batch<'c> {
         Batch {
             config,
+            store: LocalStore::new(&config.out_dir),
             city: config
                 .tables
                 .city_networks
@@ -105,24 +111,23 @@ impl<'c> Batch<'c> {
         }
     }
 
-    /// Processes one local file: a flow log into the batch; agent and load-balancer objects
-    /// are written alone. Returns the reports of the objects committed by this call: those of
-    /// the batch when it had to be written to make room, and this object's when it was
-    /// written alone.
-    pub fn process_file(
+    /// Processes one object, opened as [`crate::process_object`] opens it: a flow log into
+    /// the batch; agent and load-balancer objects are written alone. Returns the reports of the
+    /// objects committed by this call: those of the batch when it had to be written to make
+    /// room, and this object's when it was written alone.
+    pub fn process_object(
         &mut self,
-        path: &Path,
+        object: ObjectRef<'_>,
         enricher: Option<&mut Enricher>,
     ) -> Result<Vec<ObjectReport>, Error> {
         let mut enricher = enricher;
-        match open_file(path, self.config, enricher.as_deref_mut())? {
-            LocalFile::Done(report) => Ok(vec![report]),
-            LocalFile::FlowLog(reader, source) => self.process_reader(*reader, source, enricher),
+        match open_object(object, self.config, &self.store, enricher.as_deref_mut())? {
+            Opened::Done(report) => Ok(vec![report]),
+            Opened::FlowLog(reader, source) => self.process_reader(*reader, source, enricher),
         }
     }
 
-    /// Processes one opened object into the batch; see [`Batch::process_file`].
-    pub fn process_reader(
+    fn process_reader(
         &mut self,
         reader: Reader,
         source: Source,
@@ -138,7 +143,7 @@ impl<'c> Batch<'c> {
         let mut object = read_object(reader, &source, config, enricher)?;
         if object.rollup_files.parts > 0 {
             // Larger than the budget: its parts are written, and so is the rest, as its own.
-            committed.push(object.commit_alone(&config.out_dir, &source)?);
+            committed.push(object.commit_alone(config, &self.store, &source)?);
             return Ok(committed);
         }
         let (city_rows, prefix_rows) = object.take_rows();
@@ -198,9 +203,9 @@ impl<'c> Batch<'c> {
         }
         let manifests = pending
             .iter()
-            .map(|(source, report)| manifest_json(source, report))
+            .map(|(source, report)| Manifest::of(source, report))
             .collect();
-        publish_batch(out_dir, &batch_id, Journal { files, manifests })?;
+        publish_batch(&self.store, &batch_id, Journal { files, manifests })?;
         Ok(pending.into_iter().map(|(_, report)| report).collect())
     }
 }

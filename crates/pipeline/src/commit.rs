@@ -1,62 +1,55 @@
-//! Making an object's outputs count, exactly once: its manifest replaces the earlier one, and
-//! whatever the earlier run wrote that this one did not is taken away first (files of its own
-//! deleted, its rows taken out of batch files it shared with other objects).
+//! Making an object's outputs count, exactly once, in any store: its files are published, then
+//! whatever its earlier manifest lists and this run did not write is taken away (files of its
+//! own deleted, its rows taken out of batch files it shared with other objects), and its
+//! manifest is written last. This is the one commit of every object, local or in S3.
 //!
-//! Commits into one output folder take turns under a lock (`_batches/.lock`), because taking
-//! an object's rows out of a shared batch file is a read-modify-write of a file other objects'
+//! Commits into a local folder take turns under a lock (`_batches/.lock`), because taking an
+//! object's rows out of a shared batch file is a read-modify-write of a file other objects'
 //! rows live in. A batch is published through a journal (`_batches/<id>.json`, written before
 //! its files are renamed into place): a run killed at any point leaves either hidden temporary
 //! files (never read) or a journal, which the next commit into the folder finishes (every file
-//! in place, every manifest written) or, when a file was lost, undoes.
+//! in place, every manifest written) or, when a file was lost, undoes. S3 outputs hold no batch
+//! files (each object is written alone there), so they need no lock.
 
 use std::fs::File;
-use std::io::Write;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
-use flowatlas_tables::TemporaryFile;
+use flowatlas_store::layout::{BATCHES, is_batch_file, journal_key, manifest_key};
+use flowatlas_store::{LocalStore, Store, TemporaryFile, read_json, write_json};
 
-use crate::{Error, ObjectReport, Source, io_error, manifest_path, stale_files};
+use crate::manifest::{Manifest, is_inside, stale_files};
+use crate::{Config, Error, ObjectReport, Source, io_error};
 
-/// What a manifest says: written last, so its presence means the object's outputs are there.
-pub(crate) fn manifest_json(source: &Source, report: &ObjectReport) -> serde_json::Value {
-    let counts = &report.counts;
-    serde_json::json!({
-        "source": source.name,
-        "source_id": source.id,
-        "source_etag": source.etag,
-        "source_size": source.size,
-        "schema_version": flowatlas_tables::SCHEMA_VERSION,
-        "records": {"read": counts.read, "ok": counts.ok, "skipped": counts.skipped, "rejected": counts.rejected},
-        "bytes_decoded": counts.bytes,
-        "ok_bytes": report.ok_bytes,
-        "other_bytes": report.other_bytes,
-        "peers": report.peers,
-        "rows": report.rows,
-        "flows_without_time": report.flows_without_time,
-        "files": report.files.iter().map(|file| file.to_string_lossy().into_owned()).collect::<Vec<_>>(),
-    })
-}
-
-/// Commits one object whose files are already in place: under the lock, what its earlier
-/// run left is removed and its manifest written.
+/// Commits one object whose files are written under `config.out_dir`: each is published to
+/// the store (in place already when the store is that folder), then, under the lock, what
+/// its earlier run left is removed and its manifest written.
 pub(crate) fn commit_object(
-    out_dir: &Path,
+    config: &Config,
+    store: &dyn Store,
     source: &Source,
     report: &ObjectReport,
 ) -> Result<(), Error> {
-    let _lock = OutputLock::acquire(out_dir)?;
-    commit_manifest(out_dir, &manifest_json(source, report))
+    for relative in &report.files {
+        store
+            .publish(&relative.to_string_lossy(), &config.out_dir.join(relative))
+            .map_err(Error::Store)?;
+    }
+    let _lock = OutputLock::acquire(store)?;
+    commit_manifest(store, &Manifest::of(source, report))
 }
 
 /// The output folder's commit lock, held while it lives. Taking it first finishes (or undoes)
-/// any batch a killed run left half published.
+/// any batch a killed run left half published. Stores that are not local folders have none.
 pub(crate) struct OutputLock {
-    _file: File,
+    _file: Option<File>,
 }
 
 impl OutputLock {
-    pub(crate) fn acquire(out_dir: &Path) -> Result<OutputLock, Error> {
-        let folder = out_dir.join("_batches");
+    pub(crate) fn acquire(store: &dyn Store) -> Result<OutputLock, Error> {
+        let Some(out_dir) = store.local_root() else {
+            return Ok(OutputLock { _file: None });
+        };
+        let folder = out_dir.join(BATCHES);
         std::fs::create_dir_all(&folder).map_err(io_error(&folder))?;
         let path = folder.join(".lock");
         let file = File::options()
@@ -66,8 +59,8 @@ impl OutputLock {
             .open(&path)
             .map_err(io_error(&path))?;
         file.lock().map_err(io_error(&path))?;
-        recover_batches(out_dir)?;
-        Ok(OutputLock { _file: file })
+        recover_batches(store, out_dir)?;
+        Ok(OutputLock { _file: Some(file) })
     }
 }
 
@@ -75,42 +68,65 @@ impl OutputLock {
 /// to the output) and the manifests of its objects.
 pub(crate) struct Journal {
     pub(crate) files: Vec<(TemporaryFile, PathBuf)>,
-    pub(crate) manifests: Vec<serde_json::Value>,
+    pub(crate) manifests: Vec<Manifest>,
 }
 
-/// Publishes a batch under the lock: journal, files renamed into place, each object committed,
-/// journal removed. A run killed after the journal was written is finished by the next commit.
-pub(crate) fn publish_batch(out_dir: &Path, batch_id: &str, journal: Journal) -> Result<(), Error> {
-    let _lock = OutputLock::acquire(out_dir)?;
-    let journal_path = out_dir.join("_batches").join(format!("{batch_id}.json"));
-    let files: Vec<serde_json::Value> = journal
+/// A journal as written: where each file is and goes, and the manifests to write.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+struct JournalRecord {
+    files: Vec<JournalFile>,
+    manifests: Vec<Manifest>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct JournalFile {
+    temporary: PathBuf,
+    path: PathBuf,
+}
+
+/// Publishes a batch into a local folder under the lock: journal, files renamed into place,
+/// each object committed, journal removed. A run killed after the journal was written is
+/// finished by the next commit.
+pub(crate) fn publish_batch(
+    store: &LocalStore,
+    batch_id: &str,
+    journal: Journal,
+) -> Result<(), Error> {
+    let _lock = OutputLock::acquire(store)?;
+    let out_dir = store.path("");
+    let files = journal
         .files
         .iter()
-        .map(|(temporary, relative)| {
-            serde_json::json!({
-                "temporary": temporary.path().strip_prefix(out_dir).unwrap_or(temporary.path()),
-                "path": relative,
-            })
+        .map(|(temporary, relative)| JournalFile {
+            temporary: temporary
+                .path()
+                .strip_prefix(&out_dir)
+                .unwrap_or(temporary.path())
+                .to_path_buf(),
+            path: relative.clone(),
         })
         .collect();
-    write_json(
-        &journal_path,
-        &serde_json::json!({"files": files, "manifests": journal.manifests}),
-    )?;
+    let record = JournalRecord {
+        files,
+        manifests: journal.manifests,
+    };
+    let key = journal_key(batch_id);
+    write_json(store, &key, &record).map_err(Error::Store)?;
     for (temporary, relative) in journal.files {
         temporary
             .persist()
             .map_err(io_error(&out_dir.join(relative)))?;
     }
-    for manifest in &journal.manifests {
-        commit_manifest(out_dir, manifest)?;
+    for manifest in &record.manifests {
+        commit_manifest(store, manifest)?;
     }
-    std::fs::remove_file(&journal_path).map_err(io_error(&journal_path))
+    store.delete(&key).map_err(Error::Store)
 }
 
 /// Finishes or undoes every batch whose journal a killed run left (the lock is held).
-fn recover_batches(out_dir: &Path) -> Result<(), Error> {
-    let folder = out_dir.join("_batches");
+fn recover_batches(store: &dyn Store, out_dir: &Path) -> Result<(), Error> {
+    let folder = out_dir.join(BATCHES);
     let entries = match std::fs::read_dir(&folder) {
         Ok(entries) => entries,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -118,41 +134,29 @@ fn recover_batches(out_dir: &Path) -> Result<(), Error> {
     };
     for entry in entries {
         let path = entry.map_err(io_error(&folder))?.path();
-        let is_journal = path
-            .extension()
-            .is_some_and(|extension| extension == "json")
-            && !path
-                .file_name()
-                .is_some_and(|name| name.to_string_lossy().starts_with('.'));
-        if !is_journal {
+        let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
+            continue;
+        };
+        if !name.ends_with(".json") || name.starts_with('.') {
             continue;
         }
-        let text = std::fs::read_to_string(&path).map_err(io_error(&path))?;
+        let key = format!("{BATCHES}/{name}");
         // Journals are written whole (temporary name, then rename); one that does not parse
         // was not written by flowatlas and holds nothing to finish.
-        if let Ok(journal) = serde_json::from_str::<serde_json::Value>(&text) {
-            recover_batch(out_dir, &journal)?;
+        if let Some(journal) = read_json::<JournalRecord>(store, &key).map_err(Error::Store)? {
+            recover_batch(store, out_dir, &journal)?;
         }
-        std::fs::remove_file(&path).map_err(io_error(&path))?;
+        store.delete(&key).map_err(Error::Store)?;
     }
     Ok(())
 }
 
-fn recover_batch(out_dir: &Path, journal: &serde_json::Value) -> Result<(), Error> {
-    let relative = |value: &serde_json::Value, key: &str| {
-        value
-            .get(key)
-            .and_then(serde_json::Value::as_str)
-            .map(PathBuf::from)
-            .filter(|path| is_inside(path))
-            .map(|path| out_dir.join(path))
-    };
+fn recover_batch(store: &dyn Store, out_dir: &Path, journal: &JournalRecord) -> Result<(), Error> {
     let files: Vec<(PathBuf, PathBuf)> = journal
-        .get("files")
-        .and_then(serde_json::Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|file| Some((relative(file, "temporary")?, relative(file, "path")?)))
+        .files
+        .iter()
+        .filter(|file| is_inside(&file.temporary) && is_inside(&file.path))
+        .map(|file| (out_dir.join(&file.temporary), out_dir.join(&file.path)))
         .collect();
     // Final names are unique to the batch: a file in place was renamed by this batch.
     let lost = files
@@ -173,69 +177,39 @@ fn recover_batch(out_dir: &Path, journal: &serde_json::Value) -> Result<(), Erro
             std::fs::rename(temporary, path).map_err(io_error(path))?;
         }
     }
-    for manifest in journal
-        .get("manifests")
-        .and_then(serde_json::Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        commit_manifest(out_dir, manifest)?;
+    for manifest in &journal.manifests {
+        commit_manifest(store, manifest)?;
     }
     Ok(())
 }
 
-/// Replaces an object's manifest (the lock is held): files its earlier manifest lists that
-/// this one does not are deleted when they are the object's own, and its rows are taken out
-/// of them when they are batch files; then the manifest is written.
-fn commit_manifest(out_dir: &Path, manifest: &serde_json::Value) -> Result<(), Error> {
-    let Some(source_id) = manifest
-        .get("source_id")
-        .and_then(serde_json::Value::as_str)
-    else {
+/// Replaces an object's manifest (the lock is held): the stale files of its earlier manifest
+/// ([`stale_files`]) are deleted when they are the object's own, and its rows are taken out of
+/// them when they are batch files (local folders only: S3 outputs hold none); then the
+/// manifest is written.
+fn commit_manifest(store: &dyn Store, manifest: &Manifest) -> Result<(), Error> {
+    let source_id = manifest.source_id.as_str();
+    if source_id.is_empty() {
         return Ok(());
-    };
-    let files: Vec<PathBuf> = manifest
-        .get("files")
-        .and_then(|files| serde_json::from_value(files.clone()).ok())
-        .unwrap_or_default();
-    let path = out_dir.join(manifest_path(source_id));
-    let folder = out_dir.join("_manifests");
-    std::fs::create_dir_all(&folder).map_err(io_error(&folder))?;
-    if let Ok(earlier) = std::fs::read_to_string(&path) {
-        for stale in stale_files(&earlier, source_id, &files) {
-            remove_if_present(&out_dir.join(stale))?;
-        }
-        for stale in stale_batch_files(&earlier, &files) {
-            let stale_path = out_dir.join(&stale);
-            flowatlas_tables::remove_source_rows(&stale_path, source_id).map_err(|error| {
-                Error::Write {
-                    object: source_id.to_owned(),
-                    source: error,
-                }
-            })?;
+    }
+    let key = manifest_key(source_id);
+    if let Some(earlier) = read_json::<Manifest>(store, &key).map_err(Error::Store)? {
+        for stale in stale_files(&earlier, source_id, &manifest.file_paths()) {
+            if !is_batch_file(&stale) {
+                store
+                    .delete(&stale.to_string_lossy())
+                    .map_err(Error::Store)?;
+            } else if let Some(out_dir) = store.local_root() {
+                flowatlas_tables::remove_source_rows(&out_dir.join(&stale), source_id).map_err(
+                    |error| Error::Write {
+                        object: source_id.to_owned(),
+                        source: error,
+                    },
+                )?;
+            }
         }
     }
-    write_json(&path, manifest)
-}
-
-/// The batch files an earlier manifest lists that the new one does not.
-fn stale_batch_files(earlier_manifest: &str, written: &[PathBuf]) -> Vec<PathBuf> {
-    serde_json::from_str::<serde_json::Value>(earlier_manifest)
-        .ok()
-        .and_then(|manifest| manifest.get("files").cloned())
-        .and_then(|files| serde_json::from_value::<Vec<PathBuf>>(files).ok())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|file| {
-            flowatlas_tables::is_batch_file(file) && is_inside(file) && !written.contains(file)
-        })
-        .collect()
-}
-
-/// True for a relative path that stays inside the output, whatever a manifest says.
-fn is_inside(path: &Path) -> bool {
-    path.components()
-        .all(|part| matches!(part, Component::Normal(_)))
+    write_json(store, &key, manifest).map_err(Error::Store)
 }
 
 fn remove_if_present(path: &Path) -> Result<(), Error> {
@@ -243,13 +217,4 @@ fn remove_if_present(path: &Path) -> Result<(), Error> {
         Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(io_error(path)(error)),
         _ => Ok(()),
     }
-}
-
-/// Writes JSON beside its name and renames it: the file is either complete or absent.
-fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), Error> {
-    let (temporary, mut file) = TemporaryFile::create(path).map_err(io_error(path))?;
-    file.write_all(format!("{value:#}\n").as_bytes())
-        .map_err(io_error(path))?;
-    drop(file);
-    temporary.persist().map_err(io_error(path))
 }

@@ -16,6 +16,7 @@ use flowatlas_rollup::{
     PerformanceRollup, RttHistogram, RttSource, TcpMeasures, TcpStatsRow, WINDOW_SECONDS,
     client_prefix,
 };
+use flowatlas_store::Store;
 
 use crate::{
     Config, Error, FIRST_REJECTS_KEPT, ObjectReport, RejectsFile, Source, commit::commit_object,
@@ -68,11 +69,12 @@ pub(crate) fn file_head(file: &mut std::fs::File) -> std::io::Result<Vec<u8>> {
 /// key's account and Region, the load balancer the host. Rejected lines go to `_rejects/`, files
 /// an earlier run of the same source wrote and this one did not are removed, and the manifest
 /// is written last, as for flow logs.
-pub fn process_elb<R: Read + Send + 'static>(
+pub(crate) fn process_elb<R: Read + Send + 'static>(
     input: R,
     kind: LogKind,
     source: &Source,
     config: &Config,
+    store: &dyn Store,
     enricher: Option<&mut Enricher>,
 ) -> Result<ObjectReport, Error> {
     let object = source.name.as_str();
@@ -102,6 +104,7 @@ pub fn process_elb<R: Read + Send + 'static>(
     let mut rejects = RejectsFile::new(&config.out_dir, &source.id);
     let mut report = ObjectReport {
         n_objects: 1,
+        object_bytes: source.size.unwrap_or(0),
         ..ObjectReport::default()
     };
     while let Some(entry) = reader.next_entry().map_err(read_error)? {
@@ -167,6 +170,6 @@ pub fn process_elb<R: Read + Send + 'static>(
     if let Some(rejects_file) = rejects.finish()? {
         report.files.push(rejects_file);
     }
-    commit_object(&config.out_dir, source, &report)?;
+    commit_object(config, store, source, &report)?;
     Ok(report)
 }

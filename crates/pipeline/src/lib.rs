@@ -1,25 +1,37 @@
-//! One flow-log object in, flowatlas tables out. The CLI (and later the Lambda and backfill)
-//! call [`process_file`] per object; no stage is reimplemented anywhere else.
+//! One object in, flowatlas tables out, published in a store. `flowatlas process`, backfill
+//! and the Lambda call [`process_object`] per object (`process` through a [`Batch`]); no stage
+//! is reimplemented anywhere else, and no other path publishes tables.
 //!
 //! # Overview
 //!
-//! [`process_file`] reads the object ([`flowatlas_flowlog::Reader`]), finds and enriches each
-//! OK record's peer ([`flowatlas_geo`]), rolls the internet traffic up
-//! ([`flowatlas_rollup::Rollup`]) and writes the tables ([`flowatlas_tables`]) under names
-//! derived from the object, so a re-run replaces its files. Rejected records go to
-//! `_rejects/<source-id>.jsonl`, and `_manifests/<source-id>.json` is written last: a manifest
-//! means the object's tables are complete. The [`ObjectReport`] says what happened, with counts
-//! that add up.
+//! [`process_object`] opens the object ([`ObjectRef`]: a local file, or a key of a
+//! [`flowatlas_store::Store`] such as an S3 bucket) and tells what it is: a flow log is read
+//! ([`flowatlas_flowlog::Reader`]), each OK record's peer found and enriched
+//! ([`flowatlas_geo`]), the internet traffic rolled up ([`flowatlas_rollup::Rollup`]) and the
+//! tables written ([`flowatlas_tables`]) under names derived from the object, so a re-run
+//! replaces its files; an agent's `tcp_stats` object and a load-balancer log go to the
+//! performance tables. Rejected records go to `_rejects/<source-id>.jsonl`. The files are
+//! published to the output store, then the earlier run's stale files removed
+//! ([`stale_files`]), and the [`Manifest`] written last: a manifest means the object's tables
+//! are complete. The [`ObjectReport`] says what happened, with counts that add up; an
+//! [`Error`] says whether a retry may help ([`Error::is_retryable`]).
 #![deny(missing_docs)]
 
 mod batch;
 mod commit;
 mod elb;
 mod key_layout;
+mod manifest;
+mod object;
 
 pub use batch::Batch;
-pub use elb::process_elb;
-pub use key_layout::{KeyLocation, is_log_file_name, location_from_key};
+pub use key_layout::is_log_file_name;
+pub use manifest::{Manifest, Records, stale_files};
+pub use object::{ObjectRef, process_object};
+
+use elb::process_elb;
+use flowatlas_store::Store;
+use flowatlas_store::layout::{location_from_key, part_name, source_id};
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -75,45 +87,6 @@ impl Default for Tables {
     }
 }
 
-impl std::str::FromStr for Tables {
-    type Err = String;
-
-    /// A comma-separated list of table names, e.g. `city_networks,client_prefixes,flows`.
-    fn from_str(list: &str) -> Result<Tables, String> {
-        let mut tables = Tables {
-            city_networks: false,
-            client_prefixes: false,
-            flows: false,
-        };
-        for name in list
-            .split(',')
-            .map(str::trim)
-            .filter(|name| !name.is_empty())
-        {
-            match name {
-                "city_networks" => tables.city_networks = true,
-                "client_prefixes" => tables.client_prefixes = true,
-                FLOWS => tables.flows = true,
-                other => {
-                    return Err(format!(
-                        "unknown table `{other}` (known: city_networks, client_prefixes, flows)"
-                    ));
-                }
-            }
-        }
-        if tables
-            == (Tables {
-                city_networks: false,
-                client_prefixes: false,
-                flows: false,
-            })
-        {
-            return Err("no table named".into());
-        }
-        Ok(tables)
-    }
-}
-
 /// Why an object could not be processed. Bad records are not errors; they are counted.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -157,6 +130,21 @@ pub enum Error {
         /// What the system said.
         source: std::io::Error,
     },
+    /// The store failed: the object could not be fetched, or an output published.
+    #[error(transparent)]
+    Store(flowatlas_store::Error),
+    /// An agent's `tcp_stats` object that is not Parquet.
+    #[error("{object}: an agent's tcp_stats object must be Parquet")]
+    NotParquet {
+        /// The object's path or `s3://` URL.
+        object: String,
+    },
+    /// Processing panicked (a bug); the object's outputs are not committed.
+    #[error("{object}: processing panicked")]
+    Panicked {
+        /// The object's path or `s3://` URL.
+        object: String,
+    },
 }
 
 impl Error {
@@ -164,6 +152,29 @@ impl Error {
     /// way, and a run should stop with this one error rather than report it per object.
     pub fn is_output(&self) -> bool {
         matches!(self, Error::Write { .. } | Error::Io { .. })
+    }
+
+    /// True when the object holds no log flowatlas reads (no flow log: no header and not the
+    /// default format; or a load-balancer log that carries no client timing): it is passed
+    /// over, never retried.
+    pub fn is_not_a_log(&self) -> bool {
+        match self {
+            Error::Read { source, .. } => matches!(
+                source,
+                flowatlas_flowlog::Error::FormatUndetermined { .. }
+                    | flowatlas_flowlog::Error::NotFlowLogText { .. }
+            ),
+            Error::NotRead { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// True when another try may succeed: everything but content that is no log. A read that
+    /// failed half-way (a dropped connection, a deadline, a truncated download) looks like a
+    /// damaged object from here, so it is retried too, as a Lambda retry or an SQS redelivery
+    /// or backfill's next attempt; an object that is really damaged fails every try alike.
+    pub fn is_retryable(&self) -> bool {
+        !self.is_not_a_log()
     }
 }
 
@@ -189,6 +200,8 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 pub struct ObjectReport {
     /// Objects processed.
     pub n_objects: u64,
+    /// Their sizes as stored (compressed), where known.
+    pub object_bytes: u64,
     /// Records read, ok, skipped, rejected, and bytes decoded.
     pub counts: Counts,
     /// Rows written per table.
@@ -214,6 +227,7 @@ pub const FIRST_REJECTS_KEPT: usize = 10;
 impl AddAssign<&ObjectReport> for ObjectReport {
     fn add_assign(&mut self, other: &ObjectReport) {
         self.n_objects += other.n_objects;
+        self.object_bytes += other.object_bytes;
         self.counts += other.counts;
         for (table, rows) in &other.rows {
             *self.rows.entry(table).or_default() += rows;
@@ -299,7 +313,19 @@ impl Source {
         etag: Option<String>,
         size: Option<u64>,
     ) -> Source {
-        let name = format!("s3://{bucket}/{key}");
+        Source::named(format!("s3://{bucket}/{key}"), key, etag, size)
+    }
+
+    /// An object of a store, named as the store names it (`s3://bucket/key`), with what the
+    /// store said about it.
+    pub fn of_stored(store: &dyn Store, key: &str, info: &flowatlas_store::ObjectInfo) -> Source {
+        Source {
+            delivered_at: info.last_modified_ms.map(|ms| ms.div_euclid(1000)),
+            ..Source::named(store.name(key), key, info.etag.clone(), Some(info.size))
+        }
+    }
+
+    fn named(name: String, key: &str, etag: Option<String>, size: Option<u64>) -> Source {
         let file_name = key.rsplit('/').next().unwrap_or(key);
         Source {
             id: source_id(file_name, name.as_bytes()),
@@ -335,131 +361,6 @@ pub fn read_options(base: &Options, delivered_at: Option<i64>) -> Options {
     }
 }
 
-/// A stable, filesystem- and S3-safe output name: the object's file name (sanitised) and a
-/// hash of the raw bytes of its full identity (canonical path or S3 URL).
-pub fn source_id(file_name: &str, identity: &[u8]) -> String {
-    let stem: String = file_name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(120)
-        .collect();
-    format!("{stem}-{:016x}", fnv1a(identity))
-}
-
-/// FNV-1a: stable across builds and platforms, unlike the standard library's hashers.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
-/// Processes one local file into the tables: a flow-log object, an agent's `tcp_stats`
-/// object (see [`is_tcp_stats`]) or a load-balancer log (by AWS's key layout or by content,
-/// see [`process_elb`]).
-pub fn process_file(
-    path: &Path,
-    config: &Config,
-    enricher: Option<&mut Enricher>,
-) -> Result<ObjectReport, Error> {
-    let mut enricher = enricher;
-    match open_file(path, config, enricher.as_deref_mut())? {
-        LocalFile::Done(report) => Ok(report),
-        LocalFile::FlowLog(reader, source) => process_reader(*reader, &source, config, enricher),
-    }
-}
-
-/// A local file opened by [`open_file`].
-enum LocalFile {
-    /// Not a flow log: processed and committed alone.
-    Done(ObjectReport),
-    /// A flow log, opened, for the caller to process alone or in a [`Batch`].
-    FlowLog(Box<Reader>, Source),
-}
-
-/// Opens a local file and tells what it holds; agent and load-balancer objects are processed
-/// (always in files of their own), flow logs are handed back opened.
-fn open_file(
-    path: &Path,
-    config: &Config,
-    enricher: Option<&mut Enricher>,
-) -> Result<LocalFile, Error> {
-    let source = Source::of_path(path);
-    let read_error = |error: std::io::Error| Error::Read {
-        object: source.name.clone(),
-        source: error.into(),
-    };
-    let mut file = File::open(path).map_err(read_error)?;
-    if is_tcp_stats(&source.key) {
-        return process_tcp_stats(file, &source, config, enricher).map(LocalFile::Done);
-    }
-    let head = elb::file_head(&mut file).map_err(read_error)?;
-    match elb::classify(&source.key, &head) {
-        elb::ElbObject::Read(kind) => {
-            return process_elb(file, kind, &source, config, enricher).map(LocalFile::Done);
-        }
-        elb::ElbObject::NotRead(what) => {
-            return Err(Error::NotRead {
-                object: source.name,
-                what,
-            });
-        }
-        elb::ElbObject::Other => {}
-    }
-    let reader = Reader::from_file(file, &source.read_options(&config.read)).map_err(|error| {
-        Error::Read {
-            object: source.name.clone(),
-            source: error,
-        }
-    })?;
-    Ok(LocalFile::FlowLog(Box::new(reader), source))
-}
-
-/// Processes one streamed object (S3 text or gzip): a load-balancer log (by AWS's key layout or
-/// by content) or a flow log. Only the first few kilobytes are held to tell them apart.
-pub fn process_stream<R: std::io::Read + Send + 'static>(
-    mut input: R,
-    source: &Source,
-    config: &Config,
-    enricher: Option<&mut Enricher>,
-) -> Result<ObjectReport, Error> {
-    let head = elb::read_head(&mut input).map_err(|error| Error::Read {
-        object: source.name.clone(),
-        source: error.into(),
-    })?;
-    let object = elb::classify(&source.key, &head);
-    let input = std::io::Read::chain(std::io::Cursor::new(head), input);
-    match object {
-        elb::ElbObject::Read(kind) => process_elb(input, kind, source, config, enricher),
-        elb::ElbObject::NotRead(what) => Err(Error::NotRead {
-            object: source.name.clone(),
-            what,
-        }),
-        elb::ElbObject::Other => {
-            let reader =
-                Reader::new(input, &source.read_options(&config.read)).map_err(|error| {
-                    Error::Read {
-                        object: source.name.clone(),
-                        source: error,
-                    }
-                })?;
-            process_reader(reader, source, config, enricher)
-        }
-    }
-}
-
-/// True for the key or path of an agent's object: it lies under a `tcp_stats/` folder, the
-/// agent's Hive layout.
-pub fn is_tcp_stats(key: &str) -> bool {
-    key.split('/')
-        .any(|part| part == flowatlas_tables::TCP_STATS)
-}
-
 /// An agent's `tcp_stats` object (a local file, or an S3 object read in ranges) into
 /// `city_network_performance` and `prefix_performance`: each client prefix is enriched by its
 /// network address (the agent sends no address), and the object's rows are merged per window,
@@ -467,10 +368,11 @@ pub fn is_tcp_stats(key: &str) -> bool {
 /// (one host's window); merging the histogram buckets of several rows gives fleet-wide
 /// percentiles exactly. Like a flow-log object: files an earlier run of the same source wrote
 /// and this one did not are removed, and the manifest is written last.
-pub fn process_tcp_stats<R: ChunkReader + 'static>(
+fn process_tcp_stats<R: ChunkReader + 'static>(
     object: R,
     source: &Source,
     config: &Config,
+    store: &dyn Store,
     enricher: Option<&mut Enricher>,
 ) -> Result<ObjectReport, Error> {
     let write_error = |error| Error::Write {
@@ -500,6 +402,7 @@ pub fn process_tcp_stats<R: ChunkReader + 'static>(
         read.n_unreadable;
     let mut report = ObjectReport {
         n_objects: 1,
+        object_bytes: source.size.unwrap_or(0),
         counts,
         ok_bytes,
         ..ObjectReport::default()
@@ -513,7 +416,7 @@ pub fn process_tcp_stats<R: ChunkReader + 'static>(
         ));
     }
     write_performance(performance, source, config, &mut report).map_err(write_error)?;
-    commit::commit_object(&config.out_dir, source, &report)?;
+    commit::commit_object(config, store, source, &report)?;
     Ok(report)
 }
 
@@ -547,17 +450,6 @@ fn write_performance(
     Ok(())
 }
 
-/// Processes one object, already opened, into the tables under `config.out_dir`, in files of
-/// its own; the manifest is written last ([`commit`]).
-pub fn process_reader(
-    reader: Reader,
-    source: &Source,
-    config: &Config,
-    enricher: Option<&mut Enricher>,
-) -> Result<ObjectReport, Error> {
-    read_object(reader, source, config, enricher)?.commit_alone(&config.out_dir, source)
-}
-
 /// An object read to its end: its report so far, the rollup rows not yet written, and its
 /// own files being written (rollup parts written when the budget was reached, `flows`,
 /// rejects).
@@ -588,14 +480,19 @@ impl ReadObject<'_> {
 
     /// Writes the rows still held as the object's own last part, puts its files in place and
     /// commits it (manifest last).
-    fn commit_alone(mut self, out_dir: &Path, source: &Source) -> Result<ObjectReport, Error> {
+    fn commit_alone(
+        mut self,
+        config: &Config,
+        store: &dyn Store,
+        source: &Source,
+    ) -> Result<ObjectReport, Error> {
         let (city_rows, prefix_rows) = self.take_rows();
         self.rollup_files
             .write(&city_rows, &prefix_rows)
             .map_err(self.write_error())?;
         drop((city_rows, prefix_rows));
         let report = self.finish()?;
-        commit::commit_object(out_dir, source, &report)?;
+        commit::commit_object(config, store, source, &report)?;
         Ok(report)
     }
 
@@ -655,6 +552,7 @@ fn read_object<'c>(
     let mut enricher = enricher;
     let mut report = ObjectReport {
         n_objects: 1,
+        object_bytes: source.size.unwrap_or(0),
         ..ObjectReport::default()
     };
     let mut rejects = RejectsFile::new(&config.out_dir, source_id);
@@ -787,51 +685,6 @@ impl<'c> RollupFiles<'c> {
     }
 }
 
-/// The file name (without extension) of part `part` of a source's rollup tables.
-fn part_name(source_id: &str, part: usize) -> String {
-    if part == 0 {
-        source_id.to_owned()
-    } else {
-        format!("{source_id}.part{part}")
-    }
-}
-
-/// True when a file name (without extension) is one of `source_id`'s: its own, or a part.
-fn is_named_for(stem: &str, source_id: &str) -> bool {
-    stem == source_id
-        || stem
-            .strip_prefix(source_id)
-            .and_then(|rest| rest.strip_prefix(".part"))
-            .is_some_and(|part| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit()))
-}
-
-/// The files an earlier manifest of `source_id` lists that this run did not write: the ones to
-/// delete so that no rows of the earlier run survive. Only this source's files, by relative
-/// paths inside the output, are ever returned, whatever the manifest says.
-pub fn stale_files(earlier_manifest: &str, source_id: &str, written: &[PathBuf]) -> Vec<PathBuf> {
-    let earlier: Vec<PathBuf> = serde_json::from_str::<serde_json::Value>(earlier_manifest)
-        .ok()
-        .and_then(|manifest| manifest.get("files").cloned())
-        .and_then(|files| serde_json::from_value::<Vec<PathBuf>>(files).ok())
-        .unwrap_or_default();
-    earlier
-        .into_iter()
-        .filter(|file| !written.contains(file))
-        .filter(|file| {
-            file.file_stem()
-                .is_some_and(|stem| is_named_for(&stem.to_string_lossy(), source_id))
-                && file
-                    .components()
-                    .all(|part| matches!(part, std::path::Component::Normal(_)))
-        })
-        .collect()
-}
-
-/// Where an object's manifest goes, relative to the output.
-pub fn manifest_path(source_id: &str) -> PathBuf {
-    Path::new("_manifests").join(format!("{source_id}.json"))
-}
-
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
         path: path.to_path_buf(),
@@ -884,7 +737,7 @@ struct RejectsFile {
 
 impl RejectsFile {
     fn new(out_dir: &Path, source_id: &str) -> RejectsFile {
-        let relative = Path::new("_rejects").join(format!("{source_id}.jsonl"));
+        let relative = PathBuf::from(flowatlas_store::layout::rejects_key(source_id));
         RejectsFile {
             path: out_dir.join(&relative),
             relative,
@@ -928,36 +781,5 @@ impl RejectsFile {
                 _ => Ok(None),
             },
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stale_files_are_the_sources_own_files_and_parts_only() {
-        let manifest = serde_json::json!({"files": [
-            "city_networks/dt=2026-06-01/hour=12/x-1.parquet",
-            "city_networks/dt=2026-06-01/hour=12/x-1.part2.parquet",
-            "city_networks/dt=2026-06-01/hour=13/x-1.part10.parquet",
-            "city_networks/dt=2026-06-01/hour=12/x-1.partial.parquet",
-            "city_networks/dt=2026-06-01/hour=12/x-10.parquet",
-            "city_networks/dt=2026-06-01/hour=12/x-1.part.parquet",
-            "../x-1.parquet",
-        ]})
-        .to_string();
-        let written = [PathBuf::from(
-            "city_networks/dt=2026-06-01/hour=12/x-1.parquet",
-        )];
-        assert_eq!(
-            stale_files(&manifest, "x-1", &written),
-            [
-                PathBuf::from("city_networks/dt=2026-06-01/hour=12/x-1.part2.parquet"),
-                PathBuf::from("city_networks/dt=2026-06-01/hour=13/x-1.part10.parquet"),
-            ]
-        );
-        assert_eq!(part_name("x-1", 0), "x-1");
-        assert_eq!(part_name("x-1", 3), "x-1.part3");
     }
 }

@@ -11,8 +11,8 @@
 //!   killed mid-write.
 //! - [`upload_file`] (multipart above a part size), [`get_text`], [`delete`], [`list`],
 //!   [`list_folders`].
-//! - [`process_object`]: one object through the pipeline and, optionally, its tables published
-//!   to a destination with the manifest last — the path the Lambda and backfill share.
+//! - [`S3Store`]: a bucket and prefix as a `flowatlas_store::Store`, the pipeline's view of
+//!   S3 (it knows nothing of flow logs: the pipeline drives it).
 //! - [`download_partitions`] and [`table_days`]: tables in S3 read by hour partition, for the
 //!   health job and `report` on `--data s3://…`.
 //!
@@ -20,10 +20,11 @@
 //! from an async task.
 #![deny(missing_docs)]
 
-mod object;
+mod store;
 mod tables;
 
-pub use object::{ObjectError, Processed, Publish, Worker, process_object};
+pub use flowatlas_store::{Listed, ObjectInfo};
+pub use store::S3Store;
 pub use tables::{HEALTH_TABLES, download_partitions, table_days};
 
 use std::fmt;
@@ -35,6 +36,7 @@ use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
+use flowatlas_store::Body;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
@@ -145,25 +147,6 @@ fn request_error<E: std::error::Error + 'static>(
     }
 }
 
-/// What S3 says about an object.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ObjectInfo {
-    /// Size in bytes.
-    pub size: u64,
-    /// The ETag, without quotes.
-    pub etag: Option<String>,
-    /// Last modified, Unix milliseconds.
-    pub last_modified_ms: Option<i64>,
-}
-
-/// An opened object: a stream, or Parquet read in ranges.
-pub enum Body {
-    /// Text or gzip, downloaded as it is read.
-    Stream(StreamReader),
-    /// Parquet, read footer first in ranged GETs.
-    Parquet(RangedObject),
-}
-
 const PARQUET_MAGIC: &[u8] = b"PAR1";
 /// Chunks of the download held ahead of the reader: bounds memory whatever the object's size.
 const CHUNKS_AHEAD: usize = 8;
@@ -213,10 +196,10 @@ pub async fn open(
             handle: Handle::current(),
             stop_at,
         };
-        return Ok((Body::Parquet(ranged), info));
+        return Ok((Body::Ranged(Box::new(ranged)), info));
     }
     let reader = StreamReader::start(body, Bytes::from(head), stop_at);
-    Ok((Body::Stream(reader), info))
+    Ok((Body::Stream(Box::new(reader)), info))
 }
 
 /// A download read as a blocking stream. A task pulls the body into a bounded channel, so the
@@ -327,29 +310,13 @@ impl RangedObject {
     }
 }
 
-impl parquet::file::reader::Length for RangedObject {
+impl flowatlas_store::RangedRead for RangedObject {
     fn len(&self) -> u64 {
         self.size
     }
-}
 
-impl parquet::file::reader::ChunkReader for RangedObject {
-    type T = io::Cursor<Bytes>;
-
-    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
-        let length = usize::try_from(self.size.saturating_sub(start)).unwrap_or(usize::MAX);
-        Ok(io::Cursor::new(self.get_bytes(start, length)?))
-    }
-
-    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
-        if start.saturating_add(length as u64) > self.size {
-            return Err(parquet::errors::ParquetError::EOF(format!(
-                "range {start}+{length} beyond the object's {} bytes",
-                self.size
-            )));
-        }
+    fn read_range(&self, start: u64, length: usize) -> io::Result<Bytes> {
         self.fetch(start, length)
-            .map_err(|error| parquet::errors::ParquetError::External(Box::new(error)))
     }
 }
 
@@ -498,6 +465,16 @@ async fn put(
 
 /// Reads a small object whole as text; `None` when it does not exist.
 pub async fn get_text(client: &Client, bucket: &str, key: &str) -> Result<Option<String>, Error> {
+    let Some(bytes) = get_bytes(client, bucket, key).await? else {
+        return Ok(None);
+    };
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(request_error("GetObject", bucket, key))
+}
+
+/// Reads a small object whole; `None` when it does not exist.
+pub async fn get_bytes(client: &Client, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, Error> {
     let response = match client.get_object().bucket(bucket).key(key).send().await {
         Ok(response) => response,
         Err(error) => {
@@ -516,9 +493,7 @@ pub async fn get_text(client: &Client, bucket: &str, key: &str) -> Result<Option
         .await
         .map_err(request_error("GetObject", bucket, key))?
         .into_bytes();
-    String::from_utf8(bytes.to_vec())
-        .map(Some)
-        .map_err(request_error("GetObject", bucket, key))
+    Ok(Some(bytes.to_vec()))
 }
 
 /// Downloads an object to a local file (written under a hidden name unique to this download
@@ -535,7 +510,7 @@ pub async fn download(client: &Client, bucket: &str, key: &str, path: &Path) -> 
         path: path.to_path_buf(),
         source,
     };
-    let (temporary, mut out) = flowatlas_tables::TemporaryFile::create(path).map_err(file_error)?;
+    let (temporary, mut out) = flowatlas_store::TemporaryFile::create(path).map_err(file_error)?;
     let mut body = response.body;
     while let Some(chunk) =
         body.try_next()
@@ -558,15 +533,6 @@ pub async fn delete(client: &Client, bucket: &str, key: &str) -> Result<(), Erro
         .await
         .map_err(request_error("DeleteObject", bucket, key))?;
     Ok(())
-}
-
-/// One listed object.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Listed {
-    /// Object key, as listed.
-    pub key: String,
-    /// What S3 says about it.
-    pub info: ObjectInfo,
 }
 
 /// Every object under `prefix`, in key order.

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use flowatlas_tables::partition_of;
+use flowatlas_store::partition_of;
 use flowatlas_time::{parse_date, utc_date};
 
 use crate::{Client, Error, S3Url, download, list, list_folders};
@@ -32,7 +32,10 @@ pub async fn download_partitions(
     let root = tables.key("");
     for day in from.div_euclid(DAY)..=(to - 1).div_euclid(DAY) {
         let date = utc_date(day * DAY);
-        let prefix = tables.key(&format!("{table}/dt={date}/"));
+        let prefix = tables.key(&format!(
+            "{table}/{}",
+            flowatlas_store::layout::day_folder(&date)
+        ));
         for object in list(client, &tables.bucket, &prefix).await? {
             let Some(relative) = object.key.strip_prefix(&root) else {
                 continue;
@@ -77,7 +80,7 @@ pub async fn table_days(
         .iter()
         .filter_map(|folder| {
             let date = folder.trim_end_matches('/').rsplit('/').next()?;
-            parse_date(date.strip_prefix("dt=")?)
+            parse_date(flowatlas_store::layout::day_of_folder(date)?)
         })
         .collect();
     Ok(days

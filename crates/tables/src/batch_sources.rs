@@ -25,22 +25,6 @@ pub struct FileSource {
     pub rows: u64,
 }
 
-/// Prefix of batch files' names (`batch-<id>.parquet`). Not `_` or `.`: Athena skips those.
-const BATCH_PREFIX: &str = "batch-";
-
-/// True for the path of a batch file (a name `batch-….parquet`); object ids always end with
-/// `-<16 hex digits>` after the object's own name, so a batch name is never an object's.
-pub fn is_batch_file(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|name| name.to_str())
-        .is_some_and(|name| name.starts_with(BATCH_PREFIX) && name.ends_with(".parquet"))
-}
-
-/// The file name (without extension) of a batch with this id.
-pub fn batch_file_stem(batch_id: &str) -> String {
-    format!("{BATCH_PREFIX}{batch_id}")
-}
-
 pub(crate) fn to_json(sources: &[FileSource]) -> String {
     let pairs: Vec<(&str, u64)> = sources
         .iter()

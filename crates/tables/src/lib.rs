@@ -32,14 +32,13 @@ mod health;
 mod performance;
 mod read;
 mod tcp;
-mod temporary;
 mod top;
 
-pub use batch_sources::{
-    FileSource, SOURCES_KEY, batch_file_stem, is_batch_file, remove_source_rows,
-};
+pub use batch_sources::{FileSource, SOURCES_KEY, remove_source_rows};
 pub use catalog::{CatalogTable, PARTITION_KEYS};
 pub use cloudformation::{glue_resources, named_query_resource};
+pub use flowatlas_store::TemporaryFile;
+pub use flowatlas_store::layout::partition_of;
 pub use flows::{FLOWS, FlowsWriter, flows_catalog, flows_schema};
 pub use health::{city_network_health, health_events};
 pub use performance::{
@@ -52,7 +51,6 @@ pub use read::{
     read_city_networks, read_client_prefixes, read_health_events,
 };
 pub use tcp::{TCP_STATS, TcpRow, TcpStatsRead, for_each_tcp_stats_row, read_tcp_stats, tcp_stats};
-pub use temporary::TemporaryFile;
 pub use top::{TopBy, TopEntry, TopReport, top};
 
 use std::collections::BTreeMap;
@@ -871,12 +869,6 @@ fn write_batch_file(
     writer.write(batch).map_err(parquet_error)?;
     writer.close().map_err(parquet_error)?;
     Ok(temporary)
-}
-
-/// `dt=YYYY-MM-DD/hour=HH` of a Unix time.
-pub fn partition_of(seconds: i64) -> String {
-    let hour = seconds.rem_euclid(86_400) / 3_600;
-    format!("dt={}/hour={hour:02}", flowatlas_time::utc_date(seconds))
 }
 
 /// Writes rows as `<dir>/<table>/<partition>/<name>.parquet` (`name`: the source id, or one of

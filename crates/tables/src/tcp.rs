@@ -12,7 +12,7 @@ use crate::read::{Columns, Texts, for_each_batch_of, read_rows};
 use crate::{Cell, Column, ColumnKind, LocatedRow, Table, WriteError, column, leading_columns};
 
 /// Name of the agent's table, also its folder.
-pub const TCP_STATS: &str = "tcp_stats";
+pub use flowatlas_store::layout::TCP_STATS;
 
 impl LocatedRow for TcpStatsRow {
     fn window_start(&self) -> i64 {

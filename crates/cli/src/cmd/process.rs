@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use flowatlas_geo::{Databases, Enricher};
-use flowatlas_pipeline::{Batch, Config, ObjectReport};
+use flowatlas_pipeline::{Batch, Config, ObjectRef, ObjectReport};
 use flowatlas_rollup::{DEFAULT_ROW_BUDGET, ServiceLocation};
 
 use crate::Outcome;
@@ -109,7 +109,7 @@ pub fn process_all(
                     let Ok(Some(input)) = next else {
                         break;
                     };
-                    match batch.process_file(&input, enricher.as_mut()) {
+                    match batch.process_object(ObjectRef::File(&input), enricher.as_mut()) {
                         Ok(reports) => add(reports),
                         // Logs of a known layout that carry nothing flowatlas reads (an ALB
                         // access log beside the connection logs) are passed over, as the
@@ -187,7 +187,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         writeln!(
             err,
             "({not_shown} rejects not shown; {} has them all)",
-            args.out.join("_rejects").display()
+            args.out.join(flowatlas_store::layout::REJECTS).display()
         )?;
     }
     if args.json {

@@ -1,4 +1,5 @@
-//! Files written under a temporary name and renamed into place.
+//! Files written under a temporary name and renamed into place: how every local writer (tables,
+//! manifests, downloads) publishes atomically.
 
 use std::ffi::OsString;
 use std::fs::File;

@@ -1,0 +1,206 @@
+//! The key layout, in one place: where AWS delivers flow logs (which names the account and
+//! Region), and where flowatlas puts what it writes — Hive partitions (`dt=…/hour=…`), the
+//! agent's `tcp_stats/` folder, manifests, rejects, batch journals and the names outputs
+//! carry. Local folders and S3 share it: a local output is laid out exactly as the bucket.
+
+use std::path::Path;
+
+/// The folder of the agent's `tcp_stats` objects (and the table's name).
+pub const TCP_STATS: &str = "tcp_stats";
+
+/// The folder of manifests: one per object, written last.
+pub const MANIFESTS: &str = "_manifests";
+
+/// The folder of rejected records: one JSON Lines file per object that had any.
+pub const REJECTS: &str = "_rejects";
+
+/// The folder of batch journals and of the output's commit lock.
+pub const BATCHES: &str = "_batches";
+
+/// Prefix of batch files' names (`batch-<id>.parquet`). Not `_` or `.`: Athena skips those.
+const BATCH_PREFIX: &str = "batch-";
+
+/// `dt=YYYY-MM-DD/hour=HH`: the Hive partition of the hour holding a Unix time (UTC).
+pub fn partition_of(seconds: i64) -> String {
+    let hour = seconds.rem_euclid(86_400) / 3_600;
+    format!(
+        "{}hour={hour:02}",
+        day_folder(&flowatlas_time::utc_date(seconds))
+    )
+}
+
+/// `dt=YYYY-MM-DD/`: the folder of a day's hour partitions.
+pub fn day_folder(date: &str) -> String {
+    format!("dt={date}/")
+}
+
+/// The date (`YYYY-MM-DD`, unchecked) a day folder's name (`dt=YYYY-MM-DD`) names.
+pub fn day_of_folder(name: &str) -> Option<&str> {
+    name.strip_prefix("dt=")
+}
+
+/// The key of an object's manifest, relative to the output.
+pub fn manifest_key(source_id: &str) -> String {
+    format!("{MANIFESTS}/{source_id}.json")
+}
+
+/// The key of an object's rejects, relative to the output.
+pub fn rejects_key(source_id: &str) -> String {
+    format!("{REJECTS}/{source_id}.jsonl")
+}
+
+/// The key of a batch's journal, relative to the output.
+pub fn journal_key(batch_id: &str) -> String {
+    format!("{BATCHES}/{batch_id}.json")
+}
+
+/// True for the key or path of an agent's object: it lies under a `tcp_stats/` folder.
+pub fn is_tcp_stats(key: &str) -> bool {
+    key.split('/').any(|part| part == TCP_STATS)
+}
+
+/// A stable, filesystem- and S3-safe output name: the object's file name (sanitised) and a
+/// hash of the raw bytes of its full identity (canonical path or S3 URL).
+pub fn source_id(file_name: &str, identity: &[u8]) -> String {
+    let stem: String = file_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(120)
+        .collect();
+    format!("{stem}-{:016x}", fnv1a(identity))
+}
+
+/// FNV-1a: stable across builds and platforms, unlike the standard library's hashers.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The file name (without extension) of part `part` of a source's files: part 0 is the
+/// source id itself, part N `<source-id>.partN`.
+pub fn part_name(source_id: &str, part: usize) -> String {
+    if part == 0 {
+        source_id.to_owned()
+    } else {
+        format!("{source_id}.part{part}")
+    }
+}
+
+/// True when a file name (without extension) is one of `source_id`'s: its own, or a part.
+pub fn is_named_for(stem: &str, source_id: &str) -> bool {
+    stem == source_id
+        || stem
+            .strip_prefix(source_id)
+            .and_then(|rest| rest.strip_prefix(".part"))
+            .is_some_and(|part| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit()))
+}
+
+/// True for the path of a batch file (a name `batch-….parquet`); object ids always end with
+/// `-<16 hex digits>` after the object's own name, so a batch name is never an object's.
+pub fn is_batch_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| name.starts_with(BATCH_PREFIX) && name.ends_with(".parquet"))
+}
+
+/// The file name (without extension) of a batch with this id.
+pub fn batch_file_stem(batch_id: &str) -> String {
+    format!("{BATCH_PREFIX}{batch_id}")
+}
+
+/// The account and Region a key names, when it follows one of AWS's flow-log layouts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyLocation {
+    /// The 12-digit AWS account that delivered the logs.
+    pub account_id: Option<String>,
+    /// AWS Region code, e.g. `eu-west-1`.
+    pub region: Option<String>,
+}
+
+/// Reads the account and Region from a key or path (either separator). Default and hourly:
+/// `<prefix>/AWSLogs/<account>/vpcflowlogs/<region>/<yyyy>/<mm>/<dd>[/<HH>]/`; Hive and Hive
+/// hourly: `<prefix>/AWSLogs/aws-account-id=<account>/aws-service=vpcflowlogs/aws-region=<region>/year=.../`.
+/// Local copies of a bucket keep the same folders, so the same parsing serves paths.
+pub fn location_from_key(key: &str) -> KeyLocation {
+    let parts: Vec<&str> = key.split(['/', '\\']).collect();
+    let Some(logs_idx) = parts.iter().rposition(|part| *part == "AWSLogs") else {
+        return KeyLocation::default();
+    };
+    let rest = &parts[logs_idx + 1..];
+    match rest {
+        [account, "vpcflowlogs", region, ..] if is_account(account) => KeyLocation {
+            account_id: Some((*account).to_string()),
+            region: Some((*region).to_string()),
+        },
+        [account, service, region, ..] if service == &"aws-service=vpcflowlogs" => {
+            let account = account
+                .strip_prefix("aws-account-id=")
+                .filter(|account| is_account(account));
+            let region = region.strip_prefix("aws-region=");
+            KeyLocation {
+                account_id: account.map(str::to_string),
+                region: region
+                    .filter(|region| !region.is_empty())
+                    .map(str::to_string),
+            }
+        }
+        _ => KeyLocation::default(),
+    }
+}
+
+fn is_account(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|byte| byte.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_four_layouts() {
+        let expected = KeyLocation {
+            account_id: Some("123456789012".into()),
+            region: Some("eu-west-1".into()),
+        };
+        for key in [
+            "logs/AWSLogs/123456789012/vpcflowlogs/eu-west-1/2026/06/01/123456789012_vpcflowlogs_eu-west-1_fl-1_20260601T1200Z_ab.log.gz",
+            "AWSLogs/123456789012/vpcflowlogs/eu-west-1/2026/06/01/12/x.log.gz",
+            "p/AWSLogs/aws-account-id=123456789012/aws-service=vpcflowlogs/aws-region=eu-west-1/year=2026/month=06/day=01/x.log.gz",
+            "AWSLogs/aws-account-id=123456789012/aws-service=vpcflowlogs/aws-region=eu-west-1/year=2026/month=06/day=01/hour=12/x.log.parquet",
+        ] {
+            assert_eq!(location_from_key(key), expected, "{key}");
+        }
+        assert_eq!(location_from_key("data/flows.log"), KeyLocation::default());
+        assert_eq!(
+            location_from_key("AWSLogs/notanaccount/vpcflowlogs/eu-west-1/x"),
+            KeyLocation::default()
+        );
+    }
+
+    #[test]
+    fn outputs_are_named_for_their_source() {
+        assert_eq!(part_name("x-1", 0), "x-1");
+        assert_eq!(part_name("x-1", 3), "x-1.part3");
+        assert!(is_named_for("x-1.part10", "x-1"));
+        for other in ["x-1.partial", "x-10", "x-1.part"] {
+            assert!(!is_named_for(other, "x-1"), "{other}");
+        }
+        assert_eq!(
+            partition_of(1_780_315_200 + 7 * 3_600),
+            "dt=2026-06-01/hour=19"
+        );
+        assert_eq!(day_of_folder("dt=2026-06-01"), Some("2026-06-01"));
+        assert_eq!(manifest_key("x-1"), "_manifests/x-1.json");
+        assert!(is_tcp_stats(
+            "tcp_stats/dt=2026-06-01/hour=12/web-1.parquet"
+        ));
+        assert!(!is_tcp_stats("AWSLogs/tcp_stats_x/a.log"));
+    }
+}

@@ -1,0 +1,170 @@
+//! A local folder as a store: what `flowatlas process` writes into, and what tests use
+//! instead of a bucket. Publishing renames a complete file into place.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use crate::{Body, Error, Listed, ObjectInfo, Store, TemporaryFile};
+
+/// A folder; keys are paths relative to it.
+#[derive(Clone, Debug)]
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+impl LocalStore {
+    /// The store of the folder `root` (created when something is written).
+    pub fn new(root: impl Into<PathBuf>) -> LocalStore {
+        LocalStore { root: root.into() }
+    }
+
+    /// The path of `key`.
+    pub fn path(&self, key: &str) -> PathBuf {
+        self.root.join(key)
+    }
+
+    /// Opens a local file by path (a path that may not be valid UTF-8, so no key can name it).
+    pub fn open_path(path: &Path) -> Result<(Body, ObjectInfo), Error> {
+        let file = std::fs::File::open(path).map_err(Error::file(path))?;
+        let meta = file.metadata().map_err(Error::file(path))?;
+        let info = ObjectInfo {
+            size: meta.len(),
+            etag: None,
+            last_modified_ms: meta
+                .modified()
+                .ok()
+                .and_then(|modified| modified.duration_since(UNIX_EPOCH).ok())
+                .and_then(|since| i64::try_from(since.as_millis()).ok()),
+        };
+        Ok((Body::File(file), info))
+    }
+}
+
+fn create_parent(path: &Path) -> Result<(), Error> {
+    match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => {
+            std::fs::create_dir_all(folder).map_err(Error::file(folder))
+        }
+        _ => Ok(()),
+    }
+}
+
+impl Store for LocalStore {
+    fn name(&self, key: &str) -> String {
+        self.path(key).display().to_string()
+    }
+
+    fn open(&self, key: &str) -> Result<(Body, ObjectInfo), Error> {
+        LocalStore::open_path(&self.path(key))
+    }
+
+    fn publish(&self, key: &str, file: &Path) -> Result<(), Error> {
+        let target = self.path(key);
+        if target == file {
+            // Written in place (under a temporary name, already renamed).
+            return Ok(());
+        }
+        create_parent(&target)?;
+        let (temporary, mut out) = TemporaryFile::create(&target).map_err(Error::file(&target))?;
+        let mut input = std::fs::File::open(file).map_err(Error::file(file))?;
+        io::copy(&mut input, &mut out).map_err(Error::file(&target))?;
+        drop(out);
+        temporary.persist().map_err(Error::file(&target))
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<Listed>, Error> {
+        let mut listed = Vec::new();
+        let mut folders = vec![self.root.clone()];
+        while let Some(folder) = folders.pop() {
+            let entries = match std::fs::read_dir(&folder) {
+                Ok(entries) => entries,
+                Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
+                Err(error) => return Err(Error::file(&folder)(error)),
+            };
+            for entry in entries {
+                let path = entry.map_err(Error::file(&folder))?.path();
+                if path.is_dir() {
+                    folders.push(path);
+                    continue;
+                }
+                let Some(key) = path
+                    .strip_prefix(&self.root)
+                    .ok()
+                    .and_then(|relative| relative.to_str())
+                    .map(|relative| relative.replace('\\', "/"))
+                else {
+                    continue;
+                };
+                if key.starts_with(prefix) {
+                    let (_, info) = LocalStore::open_path(&path)?;
+                    listed.push(Listed { key, info });
+                }
+            }
+        }
+        listed.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(listed)
+    }
+
+    fn delete(&self, key: &str) -> Result<(), Error> {
+        let path = self.path(key);
+        match std::fs::remove_file(&path) {
+            Err(error) if error.kind() != io::ErrorKind::NotFound => Err(Error::file(&path)(error)),
+            _ => Ok(()),
+        }
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        let path = self.path(key);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(Error::file(&path)(error)),
+        }
+    }
+
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<(), Error> {
+        let path = self.path(key);
+        create_parent(&path)?;
+        let (temporary, mut file) = TemporaryFile::create(&path).map_err(Error::file(&path))?;
+        file.write_all(bytes).map_err(Error::file(&path))?;
+        drop(file);
+        temporary.persist().map_err(Error::file(&path))
+    }
+
+    fn local_root(&self) -> Option<&Path> {
+        Some(&self.root)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_publishes_lists_and_deletes() {
+        let root = std::env::temp_dir().join(format!("flowatlas-store-{}", std::process::id()));
+        let store = LocalStore::new(&root);
+        let dyn_store: &dyn Store = &store;
+        crate::write_json(dyn_store, "_manifests/a.json", &vec!["x"]).unwrap();
+        let back: Option<Vec<String>> = crate::read_json(dyn_store, "_manifests/a.json").unwrap();
+        assert_eq!(back, Some(vec!["x".to_owned()]));
+        assert_eq!(store.get("_manifests/missing.json").unwrap(), None);
+        let scratch = root.join("scratch.bin");
+        std::fs::write(&scratch, b"rows").unwrap();
+        store
+            .publish("t/dt=2026-06-01/hour=00/a.parquet", &scratch)
+            .unwrap();
+        let keys: Vec<String> = store
+            .list("t/")
+            .unwrap()
+            .into_iter()
+            .map(|l| l.key)
+            .collect();
+        assert_eq!(keys, ["t/dt=2026-06-01/hour=00/a.parquet"]);
+        store.delete("t/dt=2026-06-01/hour=00/a.parquet").unwrap();
+        store.delete("t/dt=2026-06-01/hour=00/a.parquet").unwrap();
+        assert!(store.list("t/").unwrap().is_empty());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}
