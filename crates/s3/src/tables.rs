@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use flowatlas_store::partition_of;
+use flowatlas_store::layout::partition_of;
 use flowatlas_time::{parse_date, utc_date};
 
 use crate::{Client, Error, S3Url, download, list, list_folders};
