@@ -289,6 +289,35 @@ pub(crate) fn weighted_median(pairs: &mut [(f64, f64)]) -> Option<f64> {
     pairs.last().map(|&(value, _)| value)
 }
 
+/// A shortfall or a rise counts only beyond this many spreads of the network's own history, so noisy networks are judged
+/// by their noise and a network too sparse to judge is not judged.
+pub(crate) const SPREADS: f64 = 3.0;
+
+/// How far a ratio of `attempts` must rise above its expected value to count: beyond the
+/// history's spread, beyond the binomial noise of that many attempts, and beyond `floor`.
+pub(crate) fn ratio_tolerance(expected: f64, spread: f64, attempts: i64, floor: f64) -> f64 {
+    let attempts = attempts.max(1) as f64;
+    let binomial = (expected.max(1.0 / attempts) / attempts).sqrt();
+    (SPREADS * spread.max(binomial)).max(floor)
+}
+
+/// The windows judged of data from `first` to `last` (window starts) in `[from, to)`:
+/// aligned to windows, never past the data's ends. `None` when empty.
+pub(crate) fn judged_range(
+    first: i64,
+    last: i64,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Option<(i64, i64)> {
+    let align_up =
+        |time: i64| time + (WINDOW_SECONDS - time.rem_euclid(WINDOW_SECONDS)) % WINDOW_SECONDS;
+    let judge_from = from.map_or(first, align_up).max(first);
+    let judge_to = to
+        .map_or(last + WINDOW_SECONDS, align_up)
+        .min(last + WINDOW_SECONDS);
+    (judge_from < judge_to).then_some((judge_from, judge_to))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ use flowatlas_rollup::WINDOW_SECONDS;
 use serde::{Deserialize, Serialize};
 
 use crate::resume::{CandidateState, CityNetworkState, LocationState, TrackerState};
-use crate::{CityNetwork, PerformanceHealth};
+use crate::{CityNetwork, LocalConfig, PerformanceHealth};
 
 /// Impacted windows in a row that raise an event.
 pub const OPEN_AFTER: u32 = 2;
@@ -546,6 +546,187 @@ impl Tracker {
 /// `2026-06-01T14-20-00Z`: Internet Monitor's event-id time form (no `:`, safe in URLs).
 fn id_stamp(seconds: i64) -> String {
     crate::publish::iso_time(seconds).replace(':', "-")
+}
+
+/// The event streams of one kind of health (availability or performance): the overall
+/// score's and one per city-network that was ever locally impacted.
+pub(crate) struct Events<'c> {
+    overall_type: ImpactType,
+    overall_threshold: f64,
+    local_type: ImpactType,
+    local_config: &'c LocalConfig,
+    overall: Tracker,
+    local: Vec<Option<Tracker>>,
+    found: Vec<HealthEvent>,
+}
+
+impl<'c> Events<'c> {
+    pub(crate) fn new(
+        overall_type: ImpactType,
+        overall_threshold: f64,
+        local_type: ImpactType,
+        local_config: &'c LocalConfig,
+        n_city_networks: usize,
+    ) -> Events<'c> {
+        Events {
+            overall_type,
+            overall_threshold,
+            local_type,
+            local_config,
+            overall: Tracker::new(overall_type, overall_threshold, "all".to_string()),
+            local: (0..n_city_networks).map(|_| None).collect(),
+            found: Vec::new(),
+        }
+    }
+
+    /// Internet Monitor's local condition: the score at or below the local threshold, with
+    /// enough of all traffic.
+    fn is_local(&self, location: &LocationWindow) -> bool {
+        self.local_config.enabled
+            && 100.0 - location.percent_of_client_location_impacted
+                <= self.local_config.health_score_threshold
+            && location.percent_of_total_traffic_impacted
+                >= self.local_config.min_traffic_impact_percent
+    }
+
+    pub(crate) fn step(
+        &mut self,
+        window_start: i64,
+        overall: Option<(f64, f64)>,
+        locations: &[LocationWindow],
+        city_networks: &[Arc<CityNetwork>],
+    ) {
+        let all: Vec<&LocationWindow> = locations.iter().collect();
+        let overall_evidence = overall
+            .filter(|&(score, _)| score <= self.overall_threshold)
+            .map(|(score, total_impact)| WindowEvidence {
+                window_start,
+                percent_of_total_traffic_impacted: total_impact,
+                score,
+                locations: &all,
+            });
+        self.found.extend(self.overall.step(
+            window_start,
+            overall_evidence.as_ref(),
+            city_networks,
+        ));
+        let mut local_now: Vec<Option<&LocationWindow>> = vec![None; self.local.len()];
+        let local: Vec<&LocationWindow> = locations
+            .iter()
+            .filter(|location| self.is_local(location))
+            .collect();
+        for location in local {
+            local_now[location.city_network] = Some(location);
+            self.local[location.city_network].get_or_insert_with(|| {
+                Tracker::new(
+                    self.local_type,
+                    self.local_config.health_score_threshold,
+                    place_of(&city_networks[location.city_network]),
+                )
+            });
+        }
+        for (tracker, location) in self.local.iter_mut().zip(local_now) {
+            let Some(tracker) = tracker else {
+                continue;
+            };
+            let locations = location.as_slice();
+            let evidence = location.map(|location| WindowEvidence {
+                window_start,
+                percent_of_total_traffic_impacted: location.percent_of_total_traffic_impacted,
+                score: 100.0 - location.percent_of_client_location_impacted,
+                locations,
+            });
+            self.found
+                .extend(tracker.step(window_start, evidence.as_ref(), city_networks));
+        }
+    }
+
+    /// Takes up the trackers an earlier run left open; `index_of` gives a city-network's
+    /// index in this run.
+    pub(crate) fn resume(
+        &mut self,
+        saved: &[TrackerState],
+        index_of: impl Fn(&CityNetworkState) -> usize,
+    ) {
+        for state in saved {
+            match &state.city_network {
+                None => {
+                    self.overall = Tracker::resume(self.overall_type, state, &index_of);
+                }
+                Some(city_network) => {
+                    self.local[index_of(city_network)] =
+                        Some(Tracker::resume(self.local_type, state, &index_of));
+                }
+            }
+        }
+    }
+
+    /// The trackers not at rest, for the next run.
+    pub(crate) fn carry(&self, city_networks: &[Arc<CityNetwork>]) -> Vec<TrackerState> {
+        let overall = self.overall.state(None, city_networks);
+        let local = self
+            .local
+            .iter()
+            .enumerate()
+            .filter_map(|(index, tracker)| {
+                tracker
+                    .as_ref()?
+                    .state(Some(&city_networks[index]), city_networks)
+            });
+        overall.into_iter().chain(local).collect()
+    }
+
+    pub(crate) fn active(&self) -> i64 {
+        let local = self.local.iter().flatten();
+        i64::from(self.overall.is_active())
+            + local.filter(|tracker| tracker.is_active()).count() as i64
+    }
+
+    /// Every event, the unresolved ones as active, by start.
+    pub(crate) fn finish(self, city_networks: &[Arc<CityNetwork>]) -> Vec<HealthEvent> {
+        let mut events = self.found;
+        events.extend(self.overall.finish(city_networks));
+        for tracker in self.local.into_iter().flatten() {
+            events.extend(tracker.finish(city_networks));
+        }
+        sort_events(&mut events);
+        events
+    }
+}
+
+/// A city-network as an event-id part, in Internet Monitor's order (Region, ASN, country,
+/// subdivision, city): `us-east-1_64499_GB_ENG_London`, characters outside `[A-Za-z0-9._-]`
+/// replaced.
+fn place_of(city_network: &CityNetwork) -> String {
+    let client = &city_network.client;
+    let parts = [
+        city_network.region.as_deref().map(str::to_string),
+        client.asn.map(|asn| asn.to_string()),
+        client.country_code.as_deref().map(str::to_string),
+        client.subdivision_code.as_deref().map(str::to_string),
+        client.city.as_deref().map(str::to_string),
+    ];
+    parts
+        .into_iter()
+        .map(|part| part.unwrap_or_else(|| "unknown".to_string()))
+        .collect::<Vec<_>>()
+        .join("_")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// Events by start, then impact type and id.
+pub(crate) fn sort_events(events: &mut [HealthEvent]) {
+    events.sort_by(|a, b| {
+        (a.started_at, a.impact_type, &a.event_id).cmp(&(b.started_at, b.impact_type, &b.event_id))
+    });
 }
 
 #[cfg(test)]

@@ -27,6 +27,8 @@
 #![deny(missing_docs)]
 
 mod assess;
+mod assessment;
+mod availability;
 mod baseline;
 mod config;
 mod event;
@@ -35,10 +37,8 @@ mod performance;
 pub mod publish;
 mod resume;
 
-pub use assess::{
-    Assessment, Before, CityNetworkHealth, Connections, OverallHealth, RatioEvidence, assess,
-    assess_after,
-};
+pub use assess::{assess, assess_after};
+pub use assessment::{Assessment, CityNetworkHealth, Connections, OverallHealth, RatioEvidence};
 pub use baseline::{HISTORY_SECONDS, Method, history_window_starts};
 pub use config::{
     ConfigError, DEFAULT_AVAILABILITY_THRESHOLD, DEFAULT_LOCAL_THRESHOLD,
@@ -49,4 +49,4 @@ pub use event::{
 };
 pub use observations::{CityNetwork, Identity, Observations};
 pub use performance::{PerformanceHealth, RoundTripTime};
-pub use resume::{Carry, Earlier, Resumed};
+pub use resume::{Before, Carry, Earlier, Resumed};

@@ -25,10 +25,12 @@ use std::collections::{HashMap, HashSet};
 
 use flowatlas_rollup::{Performance, RttHistogram, RttSource};
 
-use crate::assess::{Before, Connections, Events, judged_range, ratio_tolerance};
-use crate::baseline::{HISTORY_SECONDS, Method, Timeline, expected_at};
-use crate::event::{ImpactType, LocationWindow, Signal};
+use crate::baseline::{
+    HISTORY_SECONDS, Method, Timeline, expected_at, judged_range, ratio_tolerance,
+};
+use crate::event::{Events, ImpactType, LocationWindow, Signal};
 use crate::resume::TrackerState;
+use crate::{Before, Connections};
 use crate::{HealthConfig, HealthEvent, Observations, RatioEvidence};
 
 /// Degraded traffic starts above this many times the expected p90 ...

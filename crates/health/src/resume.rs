@@ -234,3 +234,12 @@ pub struct Resumed {
     /// The last window judged (availability or performance), if any.
     pub last_judged: Option<i64>,
 }
+/// What a resumed assessment starts from: the judgements of the windows before its range and
+/// the trackers the run that judged them left open.
+#[derive(Clone, Copy)]
+pub struct Before<'b> {
+    /// Judgements of earlier windows (from the health tables).
+    pub earlier: &'b Earlier,
+    /// Trackers open after the last earlier window.
+    pub carry: &'b Carry,
+}

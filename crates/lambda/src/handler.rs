@@ -1,34 +1,18 @@
 //! One invocation: the event's objects, each read from S3, processed by the same per-object
 //! pipeline as `flowatlas process`, and its tables uploaded with the manifest last.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::sqs::SqsBatchResponse;
-use flowatlas_geo::Enricher;
-use flowatlas_pipeline::{Config, ObjectRef, ObjectReport};
-use flowatlas_s3::{Client, S3Store, S3Url};
+use flowatlas_pipeline::{ObjectRef, ObjectReport};
+use flowatlas_s3::{S3Store, S3Url};
 use serde_json::{Value, json};
 use tracing::{error, info, warn};
 
-use crate::config::Settings;
 use crate::event::{self, Invocation};
 use crate::metrics::Metrics;
-
-/// What lives from one cold start to the next invocations.
-pub struct State {
-    /// Configuration read from the environment at cold start.
-    pub settings: Settings,
-    /// The S3 client.
-    pub client: Client,
-    /// The EventBridge client health events are put with.
-    pub events: Option<aws_sdk_eventbridge::Client>,
-    /// The pipeline's configuration (`out_dir` is a scratch folder emptied for each object).
-    pub config: Config,
-    /// The enricher, if databases are configured; its cache stays warm across objects and
-    /// invocations (one invocation at a time per instance, so the lock is never contended).
-    pub enricher: Mutex<Option<Enricher>>,
-}
+use crate::state::State;
 
 /// Why an object of an event failed; every failure may succeed on a retry (the Lambda's own,
 /// or SQS's redelivery), which is why it fails the invocation or its message.

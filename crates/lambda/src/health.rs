@@ -15,7 +15,7 @@ use flowatlas_health::publish::{
 use flowatlas_health_job::{Destination, assess_scheduled};
 use serde_json::{Value, json};
 
-use crate::handler::State;
+use crate::state::State;
 
 /// What the report reads besides the health tables.
 const REPORT_INPUT_TABLES: [&str; 4] = [

@@ -2,7 +2,7 @@
 //! (health). Only the partitions in the range are opened; columns are found by name.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
@@ -18,9 +18,9 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::reader::ChunkReader;
 
-use crate::top::files_in_range;
 use crate::{
-    TableDefinition, WriteError, city_network_health, city_networks, client_prefixes, health_events,
+    TableDefinition, WriteError, city_network_health, city_networks, client_prefixes,
+    health_events, partition_of,
 };
 
 /// The `city_networks` rows of the windows in `[from, to)` (Unix seconds; open when `None`).
@@ -319,6 +319,61 @@ pub(crate) fn for_each_row<T>(
             }
         }
     })
+}
+
+/// Parquet files of a table whose partition may hold windows in `[from, to)` (Unix seconds),
+/// as Athena sees them: names starting with `.` or `_` (temporary and bookkeeping files) are
+/// not the table's.
+pub(crate) fn files_in_range(
+    table_dir: &Path,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Result<Vec<PathBuf>, WriteError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| WriteError::Io { path, source }
+    };
+    let lowest = from.map(|from| partition_of(from - from.rem_euclid(3_600)));
+    let highest = to.map(|to| partition_of(to - 1));
+    let mut files = Vec::new();
+    let Ok(days) = std::fs::read_dir(table_dir) else {
+        return Ok(files);
+    };
+    for day in days {
+        let day = day.map_err(io(table_dir))?.path();
+        let Ok(hours) = std::fs::read_dir(&day) else {
+            continue;
+        };
+        for hour in hours {
+            let hour = hour.map_err(io(&day))?.path();
+            let partition = format!(
+                "{}/{}",
+                day.file_name().unwrap_or_default().to_string_lossy(),
+                hour.file_name().unwrap_or_default().to_string_lossy()
+            );
+            // Partition names sort like the times they name.
+            if lowest.as_ref().is_some_and(|low| &partition < low)
+                || highest.as_ref().is_some_and(|high| &partition > high)
+            {
+                continue;
+            }
+            for file in std::fs::read_dir(&hour).map_err(io(&hour))? {
+                let file = file.map_err(io(&hour))?.path();
+                let hidden = file
+                    .file_name()
+                    .is_some_and(|name| name.to_string_lossy().starts_with(['.', '_']));
+                if !hidden
+                    && file
+                        .extension()
+                        .is_some_and(|extension| extension == "parquet")
+                {
+                    files.push(file);
+                }
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// Opens every file of a table under `data_dir` in the range, checked against the table's

@@ -2,14 +2,14 @@
 //! prefixes carry the traffic — answered by reading the Parquet files directly with Arrow.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, TimestampMillisecondType};
 use arrow_array::{Array, RecordBatch};
 
-use crate::read::for_each_batch_of_file;
-use crate::{WriteError, city_networks, client_prefixes, partition_of};
+use crate::read::{files_in_range, for_each_batch_of_file};
+use crate::{WriteError, city_networks, client_prefixes};
 
 /// What to rank.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,55 +95,6 @@ pub(crate) fn key_parts(
                 .map(|texts| texts.value(row).to_string())
         })
         .collect()
-}
-
-/// Parquet files of a table whose partition may hold windows in `[from, to)` (Unix seconds).
-pub(crate) fn files_in_range(
-    table_dir: &Path,
-    from: Option<i64>,
-    to: Option<i64>,
-) -> Result<Vec<PathBuf>, WriteError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| WriteError::Io { path, source }
-    };
-    let lowest = from.map(|from| partition_of(from - from.rem_euclid(3_600)));
-    let highest = to.map(|to| partition_of(to - 1));
-    let mut files = Vec::new();
-    let Ok(days) = std::fs::read_dir(table_dir) else {
-        return Ok(files);
-    };
-    for day in days {
-        let day = day.map_err(io(table_dir))?.path();
-        let Ok(hours) = std::fs::read_dir(&day) else {
-            continue;
-        };
-        for hour in hours {
-            let hour = hour.map_err(io(&day))?.path();
-            let partition = format!(
-                "{}/{}",
-                day.file_name().unwrap_or_default().to_string_lossy(),
-                hour.file_name().unwrap_or_default().to_string_lossy()
-            );
-            // Partition names sort like the times they name.
-            if lowest.as_ref().is_some_and(|low| &partition < low)
-                || highest.as_ref().is_some_and(|high| &partition > high)
-            {
-                continue;
-            }
-            for file in std::fs::read_dir(&hour).map_err(io(&hour))? {
-                let file = file.map_err(io(&hour))?.path();
-                if file
-                    .extension()
-                    .is_some_and(|extension| extension == "parquet")
-                {
-                    files.push(file);
-                }
-            }
-        }
-    }
-    files.sort();
-    Ok(files)
 }
 
 /// Ranks clients by traffic over the windows in `[from, to)` (Unix seconds; open when `None`).
