@@ -24,7 +24,7 @@ pub enum Destination {
     Folder(PathBuf),
     /// A bucket and prefix the Lambda (or `backfill --out s3://…`) writes.
     S3 {
-        /// The client.
+        /// The S3 client the destination is read and written with.
         client: Client,
         /// Bucket and prefix of the tables.
         tables: S3Url,
