@@ -75,70 +75,59 @@ pub fn read_city_network_health(
     from: Option<i64>,
     to: Option<i64>,
 ) -> Result<Vec<CityNetworkHealth>, WriteError> {
-    let mut rows = Vec::new();
-    let mut texts = Texts::default();
     // One `Arc` per city-network, replaced when its attributes change between files.
     let mut city_networks: HashMap<Identity, Arc<CityNetwork>> = HashMap::new();
-    for_each_batch(
-        data_dir,
-        &city_network_health().definition(),
-        from,
-        to,
-        |batch| {
-            let columns = Columns { batch };
-            for row in columns.rows_in(from, to) {
-                let city_network = CityNetwork {
-                    account_id: texts.get(columns.text("account_id", row)),
-                    region: texts.get(columns.text("region", row)),
-                    client: columns.client(row, &mut texts),
-                };
-                let city_network = match city_networks.get(&city_network.identity()) {
-                    Some(shared) if **shared == city_network => shared.clone(),
-                    _ => {
-                        let shared = Arc::new(city_network);
-                        city_networks.insert(shared.identity(), shared.clone());
-                        shared
-                    }
-                };
-                rows.push(CityNetworkHealth {
-                    window_start: columns.seconds(row),
-                    city_network,
-                    observed_bytes: columns.int64("observed_bytes", row).unwrap_or(0),
-                    expected_bytes: columns.int64("expected_bytes", row),
-                    baseline: columns.text("baseline", row).and_then(Method::from_name),
-                    history_days: columns.int32("history_days", row).unwrap_or(0),
-                    demand_scale: columns.double("demand_scale", row),
-                    window_demand: columns.double("window_demand", row),
-                    availability_score: columns.double("availability_score", row),
-                    performance_score: columns.double("performance_score", row),
-                    percent_of_client_location_impacted: columns
-                        .double("percent_of_client_location_impacted", row),
-                    percent_of_total_traffic_impacted: columns
-                        .double("percent_of_total_traffic_impacted", row),
-                    percent_of_total_traffic: columns
-                        .double("percent_of_total_traffic", row)
-                        .unwrap_or(0.0),
-                    unanswered_out: columns.ratio(
-                        "unanswered_out_percent",
-                        "unanswered_out_expected_percent",
-                        row,
-                    ),
-                    unanswered_in: columns.ratio(
-                        "unanswered_in_percent",
-                        "unanswered_in_expected_percent",
-                        row,
-                    ),
-                    reset: columns.ratio("reset_percent", "reset_expected_percent", row),
-                    rejected: columns.ratio("rejected_percent", "rejected_expected_percent", row),
-                    impact_signal: columns
-                        .text("impact_signal", row)
-                        .and_then(Signal::from_name),
-                    performance: columns.performance_health(row),
-                });
+    let table = city_network_health().definition();
+    read_rows(data_dir, &table, from, to, |columns, row, texts| {
+        let city_network = CityNetwork {
+            account_id: texts.get(columns.text("account_id", row)),
+            region: texts.get(columns.text("region", row)),
+            client: columns.client(row, texts),
+        };
+        let city_network = match city_networks.get(&city_network.identity()) {
+            Some(shared) if **shared == city_network => shared.clone(),
+            _ => {
+                let shared = Arc::new(city_network);
+                city_networks.insert(shared.identity(), shared.clone());
+                shared
             }
-        },
-    )?;
-    Ok(rows)
+        };
+        Some(CityNetworkHealth {
+            window_start: columns.seconds(row),
+            city_network,
+            observed_bytes: columns.int64("observed_bytes", row).unwrap_or(0),
+            expected_bytes: columns.int64("expected_bytes", row),
+            baseline: columns.text("baseline", row).and_then(Method::from_name),
+            history_days: columns.int32("history_days", row).unwrap_or(0),
+            demand_scale: columns.double("demand_scale", row),
+            window_demand: columns.double("window_demand", row),
+            availability_score: columns.double("availability_score", row),
+            performance_score: columns.double("performance_score", row),
+            percent_of_client_location_impacted: columns
+                .double("percent_of_client_location_impacted", row),
+            percent_of_total_traffic_impacted: columns
+                .double("percent_of_total_traffic_impacted", row),
+            percent_of_total_traffic: columns
+                .double("percent_of_total_traffic", row)
+                .unwrap_or(0.0),
+            unanswered_out: columns.ratio(
+                "unanswered_out_percent",
+                "unanswered_out_expected_percent",
+                row,
+            ),
+            unanswered_in: columns.ratio(
+                "unanswered_in_percent",
+                "unanswered_in_expected_percent",
+                row,
+            ),
+            reset: columns.ratio("reset_percent", "reset_expected_percent", row),
+            rejected: columns.ratio("rejected_percent", "rejected_expected_percent", row),
+            impact_signal: columns
+                .text("impact_signal", row)
+                .and_then(Signal::from_name),
+            performance: columns.performance_health(row),
+        })
+    })
 }
 
 /// A `health_events` row as the table holds it: the impacted city-networks are their labels
