@@ -152,14 +152,8 @@ mod tests {
     use flowatlas_rollup::{CityNetworkRow, Measures, ServiceLocation, WINDOW_SECONDS};
 
     use super::*;
+    use crate::test_world::{CHANGE, DAY, NETWORKS, START, VICTIM, assert_events_cover_the_change};
     use crate::{ImpactType, Method, Signal};
-
-    const START: i64 = 1_780_272_000;
-    const DAY: usize = 288;
-    /// The change under test covers these windows, on the third day.
-    const CHANGE: std::ops::Range<usize> = 2 * DAY + 100..2 * DAY + 106;
-    const NETWORKS: [u32; 5] = [64496, 64497, 64498, 64499, 64500];
-    const VICTIM: u32 = 64496;
 
     /// Two days and a bit of five equal networks with a small deterministic wobble, changed by
     /// `change` (network, measures) in the `CHANGE` windows.
@@ -315,30 +309,7 @@ mod tests {
                     assert_eq!(row.availability_score, Some(100.0), "{}", case.name);
                 }
             }
-            let mut raised: Vec<ImpactType> = assessment
-                .events
-                .iter()
-                .map(|event| event.impact_type)
-                .collect();
-            raised.dedup();
-            assert_eq!(raised, case.events, "{}", case.name);
-            for event in &assessment.events {
-                let start = START + CHANGE.start as i64 * WINDOW_SECONDS;
-                assert_eq!(event.started_at, start, "{}", case.name);
-                assert_eq!(
-                    event.detected_at,
-                    start + 2 * WINDOW_SECONDS,
-                    "{}",
-                    case.name
-                );
-                assert_eq!(
-                    event.ended_at,
-                    Some(START + CHANGE.end as i64 * WINDOW_SECONDS),
-                    "{}",
-                    case.name
-                );
-                assert_eq!(event.asns(), [VICTIM], "{}", case.name);
-            }
+            assert_events_cover_the_change(&assessment, case.events, case.name);
         }
     }
 

@@ -36,6 +36,8 @@ mod observations;
 mod performance;
 pub mod publish;
 mod resume;
+#[cfg(test)]
+mod test_world;
 
 pub use assess::{assess, assess_after};
 pub use assessment::{Assessment, CityNetworkHealth, Connections, OverallHealth, RatioEvidence};
