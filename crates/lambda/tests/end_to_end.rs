@@ -153,17 +153,23 @@ fn demo_object(logs: &Path, interface: &str, window: &str) -> Vec<u8> {
     std::fs::read(folder.join(name)).unwrap()
 }
 
-/// What the function runs, configured the same way, for processing the same objects locally.
-fn local_pipeline(demo: &flowatlas_demo::Demo, out_dir: &Path) -> (Config, Enricher) {
+/// What the function runs, configured the same way (these databases, these local networks),
+/// for processing the same objects locally.
+fn local_pipeline(
+    asn_db: &Path,
+    city_db: &Path,
+    local_cidrs: &[String],
+    out_dir: &Path,
+) -> (Config, Enricher) {
     let databases = Databases::open(&GeoConfig {
-        asn_dbs: vec![demo.asn_db.clone()],
-        geo_dbs: vec![demo.city_db.clone()],
+        asn_dbs: vec![asn_db.to_path_buf()],
+        geo_dbs: vec![city_db.to_path_buf()],
         prefixes: None,
     })
     .unwrap();
     let config = Config {
         read: flowatlas_flowlog::Options::default(),
-        rules: PeerRules::new(&[LOCAL_CIDR.to_string()], None).unwrap(),
+        rules: PeerRules::new(local_cidrs, None).unwrap(),
         rollup: RollupConfig {
             prefix_len_v4: 24,
             prefix_len_v6: 48,
@@ -173,6 +179,16 @@ fn local_pipeline(demo: &flowatlas_demo::Demo, out_dir: &Path) -> (Config, Enric
         tables: Tables::default(),
     };
     (config, Enricher::new(Arc::new(databases)))
+}
+
+/// [`local_pipeline`] as the demo's function runs: its databases, its local network.
+fn demo_pipeline(demo: &flowatlas_demo::Demo, out_dir: &Path) -> (Config, Enricher) {
+    local_pipeline(
+        &demo.asn_db,
+        &demo.city_db,
+        &[LOCAL_CIDR.to_string()],
+        out_dir,
+    )
 }
 
 #[test]
@@ -356,7 +372,7 @@ fn events_to_tables_on_loopback() {
         std::fs::write(path, body).unwrap();
     }
     let local_tables = dir.join("local-tables");
-    let (config, mut enricher) = local_pipeline(&demo, &local_tables);
+    let (config, mut enricher) = demo_pipeline(&demo, &local_tables);
     for (key, _) in &flow_logs {
         process_file(&local_logs.join(key), &config, Some(&mut enricher)).unwrap();
     }
@@ -592,7 +608,7 @@ fn health_on_schedule() {
     let s3 = S3Server::start(&[TABLES]);
     let demo = flowatlas_demo::write_demo(&dir.join("demo"), 1, 300).unwrap();
     let tables = dir.join("tables");
-    let (config, mut enricher) = local_pipeline(&demo, &tables);
+    let (config, mut enricher) = demo_pipeline(&demo, &tables);
     let folder = demo.logs.join(PREFIX);
     for entry in std::fs::read_dir(&folder).unwrap() {
         process_file(&entry.unwrap().path(), &config, Some(&mut enricher)).unwrap();
@@ -722,24 +738,7 @@ fn agent_objects_to_performance_tables() {
 
     // The same object through `process`'s path, locally.
     let local = dir.join("local");
-    let databases = Databases::open(&GeoConfig {
-        asn_dbs: vec![asn_db],
-        geo_dbs: vec![city_db],
-        prefixes: None,
-    })
-    .unwrap();
-    let config = Config {
-        read: flowatlas_flowlog::Options::default(),
-        rules: PeerRules::new(&[], None).unwrap(),
-        rollup: RollupConfig {
-            prefix_len_v4: 24,
-            prefix_len_v6: 48,
-            default_location: ServiceLocation::default(),
-        },
-        out_dir: local.clone(),
-        tables: Tables::default(),
-    };
-    let mut enricher = Enricher::new(Arc::new(databases));
+    let (config, mut enricher) = local_pipeline(&asn_db, &city_db, &[], &local);
     let report = process_file(&object, &config, Some(&mut enricher)).unwrap();
     assert_eq!(report.counts.read, 16);
     assert_eq!(report.counts.rejected, 0);
@@ -868,24 +867,7 @@ fn load_balancer_logs_to_performance_tables() {
 
     // The same objects through `process`'s path, locally, with the same databases.
     let local = dir.join("local");
-    let databases = Databases::open(&GeoConfig {
-        asn_dbs: vec![asn_db],
-        geo_dbs: vec![city_db],
-        prefixes: None,
-    })
-    .unwrap();
-    let config = Config {
-        read: flowatlas_flowlog::Options::default(),
-        rules: PeerRules::new(&[], None).unwrap(),
-        rollup: RollupConfig {
-            prefix_len_v4: 24,
-            prefix_len_v6: 48,
-            default_location: ServiceLocation::default(),
-        },
-        out_dir: local.clone(),
-        tables: Tables::default(),
-    };
-    let mut enricher = Enricher::new(Arc::new(databases));
+    let (config, mut enricher) = local_pipeline(&asn_db, &city_db, &[], &local);
     let local_logs = dir.join("logs");
     for (n_read, entry) in std::fs::read_dir(&fixture).unwrap().enumerate() {
         let path = entry.unwrap().path();
