@@ -10,8 +10,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use flowatlas_flowlog::Reader;
 use flowatlas_geo::Enricher;
@@ -26,7 +24,7 @@ use flowatlas_store::LocalStore;
 
 use crate::commit::{Journal, publish_batch};
 use crate::object::{ObjectRef, Opened, open_object};
-use crate::{Config, Error, Manifest, ObjectReport, Source, read_object};
+use crate::{Config, Error, Manifest, ObjectReport, Source, read_object, unique_id};
 
 /// The objects a worker has read whose rollup rows wait to be written together. Dropping a
 /// batch without [`Batch::flush`] loses those objects' outputs (none of them has a manifest,
@@ -171,7 +169,7 @@ impl<'c> Batch<'c> {
         if self.pending.is_empty() {
             return Ok(Vec::new());
         }
-        let batch_id = new_batch_id();
+        let batch_id = unique_id();
         let stem = batch_file_stem(&batch_id);
         let out_dir = &self.config.out_dir;
         let mut pending = std::mem::take(&mut self.pending);
@@ -208,17 +206,4 @@ impl<'c> Batch<'c> {
         publish_batch(&self.store, &batch_id, Journal { files, manifests })?;
         Ok(pending.into_iter().map(|(_, report)| report).collect())
     }
-}
-
-/// A name no other batch has: the time, the process and a counter within it.
-fn new_batch_id() -> String {
-    static BATCHES: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_nanos());
-    format!(
-        "{nanos:x}-{}-{}",
-        std::process::id(),
-        BATCHES.fetch_add(1, Ordering::Relaxed)
-    )
 }

@@ -35,7 +35,7 @@ pub(crate) fn commit_object(
             .map_err(Error::Store)?;
     }
     let _lock = OutputLock::acquire(store)?;
-    commit_manifest(store, &Manifest::of(source, report))
+    commit_manifest(store, &config.out_dir, &Manifest::of(source, report))
 }
 
 /// The output folder's commit lock, held while it lives. Taking it first finishes (or undoes)
@@ -119,7 +119,7 @@ pub(crate) fn publish_batch(
             .map_err(io_error(&out_dir.join(relative)))?;
     }
     for manifest in &record.manifests {
-        commit_manifest(store, manifest)?;
+        commit_manifest(store, &out_dir, manifest)?;
     }
     store.delete(&key).map_err(Error::Store)
 }
@@ -178,7 +178,7 @@ fn recover_batch(store: &dyn Store, out_dir: &Path, journal: &JournalRecord) -> 
         }
     }
     for manifest in &journal.manifests {
-        commit_manifest(store, manifest)?;
+        commit_manifest(store, out_dir, manifest)?;
     }
     Ok(())
 }
@@ -186,15 +186,18 @@ fn recover_batch(store: &dyn Store, out_dir: &Path, journal: &JournalRecord) -> 
 /// Replaces an object's manifest (the lock is held): the stale files of its earlier manifest
 /// ([`stale_files`]) are deleted when they are the object's own, and its rows are taken out of
 /// them when they are batch files (local folders only: S3 outputs hold none); then the
-/// manifest is written.
-fn commit_manifest(store: &dyn Store, manifest: &Manifest) -> Result<(), Error> {
+/// manifest is written. Hours compacted with its earlier rows are then compacted again
+/// (`compact::recompact_for`; `scratch` holds downloads when the store is not local), so its
+/// new rows replace them there too.
+fn commit_manifest(store: &dyn Store, scratch: &Path, manifest: &Manifest) -> Result<(), Error> {
     let source_id = manifest.source_id.as_str();
     if source_id.is_empty() {
         return Ok(());
     }
     let key = manifest_key(source_id);
-    if let Some(earlier) = read_json::<Manifest>(store, &key).map_err(Error::Store)? {
-        for stale in stale_files(&earlier, source_id, &manifest.file_paths()) {
+    let earlier = read_json::<Manifest>(store, &key).map_err(Error::Store)?;
+    if let Some(earlier) = &earlier {
+        for stale in stale_files(earlier, source_id, &manifest.file_paths()) {
             if !is_batch_file(&stale) {
                 store
                     .delete(&stale.to_string_lossy())
@@ -209,7 +212,11 @@ fn commit_manifest(store: &dyn Store, manifest: &Manifest) -> Result<(), Error> 
             }
         }
     }
-    write_json(store, &key, manifest).map_err(Error::Store)
+    write_json(store, &key, manifest).map_err(Error::Store)?;
+    match &earlier {
+        Some(earlier) => crate::compact::recompact_for(store, scratch, earlier, manifest),
+        None => Ok(()),
+    }
 }
 
 fn remove_if_present(path: &Path) -> Result<(), Error> {

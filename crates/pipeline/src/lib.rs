@@ -19,12 +19,17 @@
 
 mod batch;
 mod commit;
+mod compact;
 mod elb;
 mod key_layout;
 mod manifest;
 mod object;
 
 pub use batch::Batch;
+pub use compact::{
+    CompactOptions, CompactReport, CompactedObject, Compaction, HourCompacted, KeptFile, LeftFile,
+    Step, compact,
+};
 pub use key_layout::is_log_file_name;
 pub use manifest::{Manifest, Records, stale_files};
 pub use object::{ObjectRef, process_object};
@@ -38,6 +43,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::ops::AddAssign;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use flowatlas_flowlog::{Counts, Entry, LogStatus, Options, Reader, Reject};
@@ -683,6 +689,19 @@ impl<'c> RollupFiles<'c> {
         }
         written
     }
+}
+
+/// A name no other batch or compaction has: the time, the process and a counter within it.
+fn unique_id() -> String {
+    static IDS: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos());
+    format!(
+        "{nanos:x}-{}-{}",
+        std::process::id(),
+        IDS.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {

@@ -17,16 +17,26 @@ pub const REJECTS: &str = "_rejects";
 /// The folder of batch journals and of the output's commit lock.
 pub const BATCHES: &str = "_batches";
 
+/// The folder of compaction: the source files a compacted hour holds, kept out of every
+/// table's location (Athena skips names starting with `_`), each hour's compaction manifest,
+/// and the journals of compactions under way.
+pub const COMPACTED: &str = "_compacted";
+
+/// Prefix of compacted files' names (`compacted-<id>.parquet`). Not `_` or `.`: Athena reads them.
+const COMPACTED_PREFIX: &str = "compacted-";
+
 /// Prefix of batch files' names (`batch-<id>.parquet`). Not `_` or `.`: Athena skips those.
 const BATCH_PREFIX: &str = "batch-";
 
 /// `dt=YYYY-MM-DD/hour=HH`: the Hive partition of the hour holding a Unix time (UTC).
 pub fn partition_of(seconds: i64) -> String {
     let hour = seconds.rem_euclid(86_400) / 3_600;
-    format!(
-        "{}hour={hour:02}",
-        day_folder(&flowatlas_time::utc_date(seconds))
-    )
+    format!("{}hour={hour:02}", day_folder_of(seconds))
+}
+
+/// `dt=YYYY-MM-DD/`: the folder of the day holding a Unix time (UTC).
+pub fn day_folder_of(seconds: i64) -> String {
+    day_folder(&flowatlas_time::utc_date(seconds))
 }
 
 /// `dt=YYYY-MM-DD/`: the folder of a day's hour partitions.
@@ -115,6 +125,107 @@ pub fn batch_file_stem(batch_id: &str) -> String {
     format!("{BATCH_PREFIX}{batch_id}")
 }
 
+/// True for the name of a compacted file (`compacted-….parquet`); object ids end with
+/// `-<16 hex digits>` after the object's own name, so an object's file never has this shape.
+pub fn is_compacted_file(name: &str) -> bool {
+    name.starts_with(COMPACTED_PREFIX) && name.ends_with(".parquet")
+}
+
+/// The file name of a compaction with this id.
+pub fn compacted_file_name(compaction_id: &str) -> String {
+    format!("{COMPACTED_PREFIX}{compaction_id}.parquet")
+}
+
+/// The source id a file name (without extension) of one object carries: its own, or that of
+/// the object whose part it is ([`part_name`]'s inverse).
+pub fn source_of_stem(stem: &str) -> &str {
+    match stem.rsplit_once(".part") {
+        Some((source_id, part))
+            if !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit()) =>
+        {
+            source_id
+        }
+        _ => stem,
+    }
+}
+
+/// An hour partition of a table: `<table>/dt=YYYY-MM-DD/hour=HH`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TablePartition {
+    /// The table's name (its folder).
+    pub table: String,
+    /// `dt=YYYY-MM-DD/hour=HH`.
+    pub partition: String,
+}
+
+impl TablePartition {
+    /// The partition and file name of a key `<table>/dt=…/hour=…/<name>`; `None` for any other
+    /// shape (or a partition that names no hour).
+    pub fn of_key(key: &str) -> Option<(TablePartition, &str)> {
+        let mut parts = key.splitn(4, '/');
+        let (table, day, hour, name) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if name.contains('/') || table.is_empty() || name.is_empty() {
+            return None;
+        }
+        let partition = TablePartition {
+            table: table.to_owned(),
+            partition: format!("{day}/{hour}"),
+        };
+        partition.start()?;
+        Some((partition, name))
+    }
+
+    /// Start of the hour, Unix seconds; `None` when the partition names no hour.
+    pub fn start(&self) -> Option<i64> {
+        let (day, hour) = self.partition.split_once('/')?;
+        let midnight = flowatlas_time::parse_date(day_of_folder(day)?)?;
+        let hour = hour.strip_prefix("hour=")?;
+        if hour.len() != 2 {
+            return None;
+        }
+        let hour: i64 = hour.parse().ok().filter(|hour| (0..24).contains(hour))?;
+        Some(midnight + hour * 3_600)
+    }
+
+    /// The key of a file of the partition.
+    pub fn key(&self, name: &str) -> String {
+        format!("{}/{}/{name}", self.table, self.partition)
+    }
+
+    /// The key under which a compacted source file of the partition is kept.
+    pub fn kept_key(&self, name: &str) -> String {
+        format!("{COMPACTED}/{}/{}/{name}", self.table, self.partition)
+    }
+
+    /// The key of the partition's compaction manifest (beside its kept files).
+    pub fn compaction_key(&self) -> String {
+        self.kept_key("_compaction.json")
+    }
+
+    /// The key of the journal of a compaction of the partition under way.
+    pub fn journal_key(&self) -> String {
+        format!(
+            "{COMPACTED}/{COMPACTION_JOURNALS}/{}/{}.json",
+            self.table, self.partition
+        )
+    }
+
+    /// The partition a journal key names.
+    pub fn of_journal_key(key: &str) -> Option<TablePartition> {
+        let rest = key
+            .strip_prefix(COMPACTED)?
+            .strip_prefix('/')?
+            .strip_prefix(COMPACTION_JOURNALS)?
+            .strip_prefix('/')?
+            .strip_suffix(".json")?;
+        let (partition, _) = TablePartition::of_key(&format!("{rest}/x"))?;
+        Some(partition)
+    }
+}
+
+/// The folder (under [`COMPACTED`]) of compaction journals.
+pub const COMPACTION_JOURNALS: &str = "_journals";
+
 /// The account and Region a key names, when it follows one of AWS's flow-log layouts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KeyLocation {
@@ -202,5 +313,34 @@ mod tests {
             "tcp_stats/dt=2026-06-01/hour=12/web-1.parquet"
         ));
         assert!(!is_tcp_stats("AWSLogs/tcp_stats_x/a.log"));
+    }
+
+    #[test]
+    fn compaction_keys_name_their_partition() {
+        assert_eq!(source_of_stem("x.log.gz-1.part12"), "x.log.gz-1");
+        assert_eq!(source_of_stem("x.log.gz-1"), "x.log.gz-1");
+        assert_eq!(source_of_stem("x.partial-1"), "x.partial-1");
+        let (partition, name) =
+            TablePartition::of_key("city_networks/dt=2026-06-01/hour=19/a-1.parquet").unwrap();
+        assert_eq!(name, "a-1.parquet");
+        assert_eq!(partition.start(), Some(1_780_315_200 + 7 * 3_600));
+        assert_eq!(
+            partition.kept_key(name),
+            "_compacted/city_networks/dt=2026-06-01/hour=19/a-1.parquet"
+        );
+        assert_eq!(
+            TablePartition::of_journal_key(&partition.journal_key()),
+            Some(partition)
+        );
+        for key in [
+            "city_networks/dt=2026-06-01/hour=24/a.parquet",
+            "city_networks/dt=2026-13-01/hour=01/a.parquet",
+            "city_networks/dt=2026-06-01/a.parquet",
+            "city_networks/dt=2026-06-01/hour=01/x/a.parquet",
+        ] {
+            assert_eq!(TablePartition::of_key(key), None, "{key}");
+        }
+        assert!(is_compacted_file(&compacted_file_name("19a-2")));
+        assert!(!is_compacted_file("batch-1.parquet"));
     }
 }

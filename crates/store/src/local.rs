@@ -75,7 +75,13 @@ impl Store for LocalStore {
 
     fn list(&self, prefix: &str) -> Result<Vec<Listed>, Error> {
         let mut listed = Vec::new();
-        let mut folders = vec![self.root.clone()];
+        // Only the folder the prefix names (up to its last `/`) can hold its keys: a listing
+        // of one partition never walks the rest of the output.
+        let start = match prefix.rfind('/') {
+            Some(end) => self.root.join(&prefix[..end]),
+            None => self.root.clone(),
+        };
+        let mut folders = vec![start];
         while let Some(folder) = folders.pop() {
             let entries = match std::fs::read_dir(&folder) {
                 Ok(entries) => entries,

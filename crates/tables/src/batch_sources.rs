@@ -43,6 +43,32 @@ fn from_json(text: &str) -> Option<Vec<FileSource>> {
     )
 }
 
+/// The objects whose rows a batch file holds, in row order, read from its footer; empty for a
+/// file of one object.
+pub fn file_sources(path: &Path) -> Result<Vec<FileSource>, WriteError> {
+    let file = File::open(path).map_err(|source| WriteError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let metadata = parquet::file::metadata::ParquetMetaDataReader::new()
+        .parse_and_finish(&file)
+        .map_err(|source| WriteError::Parquet {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(sources_in(&metadata))
+}
+
+fn sources_in(metadata: &parquet::file::metadata::ParquetMetaData) -> Vec<FileSource> {
+    metadata
+        .file_metadata()
+        .key_value_metadata()
+        .and_then(|pairs| pairs.iter().find(|pair| pair.key == SOURCES_KEY))
+        .and_then(|pair| pair.value.as_deref())
+        .and_then(from_json)
+        .unwrap_or_default()
+}
+
 /// Takes `source_id`'s rows out of the batch file at `path`: the file is written again without
 /// them (under a temporary name, renamed over it) or removed when no rows are left. Returns the
 /// rows removed: 0 when the file is gone or does not hold the source (so doing it twice is
@@ -62,14 +88,7 @@ pub fn remove_source_rows(path: &Path, source_id: &str) -> Result<u64, WriteErro
         Err(error) => return Err(io_error(error)),
     };
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_error)?;
-    let sources = builder
-        .metadata()
-        .file_metadata()
-        .key_value_metadata()
-        .and_then(|pairs| pairs.iter().find(|pair| pair.key == SOURCES_KEY))
-        .and_then(|pair| pair.value.as_deref())
-        .and_then(from_json)
-        .unwrap_or_default();
+    let sources = sources_in(builder.metadata());
     let Some(index) = sources
         .iter()
         .position(|source| source.source_id == source_id)

@@ -157,6 +157,22 @@ pub fn flows_schema() -> SchemaRef {
     SCHEMA.clone()
 }
 
+/// What reading the `flows` table's files checks them against (every column nullable).
+pub fn flows_definition() -> crate::TableDefinition {
+    crate::TableDefinition {
+        name: FLOWS,
+        columns: COLUMNS
+            .iter()
+            .map(|column| (column.name, column.kind, true))
+            .collect(),
+    }
+}
+
+/// The settings the `flows` table's files are written with.
+pub(crate) fn flows_properties() -> parquet::file::properties::WriterProperties {
+    FLOWS_PROPERTIES.clone()
+}
+
 /// The `flows` table as catalogs see it.
 pub fn flows_catalog() -> crate::CatalogTable {
     crate::CatalogTable {

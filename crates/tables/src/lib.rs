@@ -27,6 +27,7 @@
 mod batch_sources;
 mod catalog;
 mod cloudformation;
+mod compact;
 mod flows;
 mod health;
 mod performance;
@@ -34,12 +35,13 @@ mod read;
 mod tcp;
 mod top;
 
-pub use batch_sources::{FileSource, SOURCES_KEY, remove_source_rows};
+pub use batch_sources::{FileSource, SOURCES_KEY, file_sources, remove_source_rows};
 pub use catalog::{CatalogTable, PARTITION_KEYS};
 pub use cloudformation::{glue_resources, named_query_resource};
+pub use compact::{COMPACTED_TABLES, MERGE_ROW_BUDGET, Merge, Merged, merge_files, merge_of};
 pub use flowatlas_store::TemporaryFile;
 pub use flowatlas_store::layout::partition_of;
-pub use flows::{FLOWS, FlowsWriter, flows_catalog, flows_schema};
+pub use flows::{FLOWS, FlowsWriter, flows_catalog, flows_definition, flows_schema};
 pub use health::{city_network_health, health_events};
 pub use performance::{
     PerformanceEntry, PerformanceMetric, city_network_performance,

@@ -12,7 +12,7 @@ use flowatlas_rollup::{
     ServiceLocation, TcpMeasures,
 };
 
-use crate::read::{Columns, for_each_batch, for_each_row, read_rows};
+use crate::read::{Columns, Texts, for_each_batch, for_each_row, read_rows};
 use crate::tcp::{TcpRow, histogram_of, tcp_measure_columns, tcp_measures_of};
 use crate::top::{TopBy, identity_of, key_columns, key_parts, label_of};
 use crate::{
@@ -183,17 +183,24 @@ pub fn for_each_city_network_performance(
         &table,
         from,
         to,
-        |columns, row, texts| {
-            Some(CityNetworkPerformanceRow {
-                window_start: columns.seconds(row),
-                location: columns.location(row, texts),
-                rtt_source: rtt_source_of(columns, row)?,
-                client: columns.client(row, texts),
-                performance: performance_of(columns, row),
-            })
-        },
+        city_network_performance_row,
         add,
     )
+}
+
+/// One `city_network_performance` row of a batch; `None` for an unknown RTT source.
+pub(crate) fn city_network_performance_row(
+    columns: &Columns<'_>,
+    row: usize,
+    texts: &mut Texts,
+) -> Option<CityNetworkPerformanceRow> {
+    Some(CityNetworkPerformanceRow {
+        window_start: columns.seconds(row),
+        location: columns.location(row, texts),
+        rtt_source: rtt_source_of(columns, row)?,
+        client: columns.client(row, texts),
+        performance: performance_of(columns, row),
+    })
 }
 
 /// The `prefix_performance` rows of the windows in `[from, to)`, for naming the prefixes of a
@@ -204,15 +211,23 @@ pub fn read_prefix_performance(
     to: Option<i64>,
 ) -> Result<Vec<PrefixPerformanceRow>, WriteError> {
     let table = prefix_performance().definition();
-    read_rows(data_dir, &table, from, to, |columns, row, texts| {
-        Some(PrefixPerformanceRow {
-            window_start: columns.seconds(row),
-            location: columns.location(row, texts),
-            rtt_source: rtt_source_of(columns, row)?,
-            client_prefix: columns.text("client_prefix", row)?.parse().ok()?,
-            client: columns.client(row, texts),
-            performance: performance_of(columns, row),
-        })
+    read_rows(data_dir, &table, from, to, prefix_performance_row)
+}
+
+/// One `prefix_performance` row of a batch; `None` when its prefix does not parse or its RTT
+/// source is unknown.
+pub(crate) fn prefix_performance_row(
+    columns: &Columns<'_>,
+    row: usize,
+    texts: &mut Texts,
+) -> Option<PrefixPerformanceRow> {
+    Some(PrefixPerformanceRow {
+        window_start: columns.seconds(row),
+        location: columns.location(row, texts),
+        rtt_source: rtt_source_of(columns, row)?,
+        client_prefix: columns.text("client_prefix", row)?.parse().ok()?,
+        client: columns.client(row, texts),
+        performance: performance_of(columns, row),
     })
 }
 

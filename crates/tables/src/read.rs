@@ -30,14 +30,21 @@ pub fn read_city_networks(
     to: Option<i64>,
 ) -> Result<Vec<CityNetworkRow>, WriteError> {
     let table = city_networks().definition();
-    read_rows(data_dir, &table, from, to, |columns, row, texts| {
-        Some(CityNetworkRow {
-            window_start: columns.seconds(row),
-            location: columns.location(row, texts),
-            client: columns.client(row, texts),
-            measures: columns.measures(row),
-            client_ips: columns.int64("client_ips", row).unwrap_or(0),
-        })
+    read_rows(data_dir, &table, from, to, city_network_row)
+}
+
+/// One `city_networks` row of a batch.
+pub(crate) fn city_network_row(
+    columns: &Columns<'_>,
+    row: usize,
+    texts: &mut Texts,
+) -> Option<CityNetworkRow> {
+    Some(CityNetworkRow {
+        window_start: columns.seconds(row),
+        location: columns.location(row, texts),
+        client: columns.client(row, texts),
+        measures: columns.measures(row),
+        client_ips: columns.int64("client_ips", row).unwrap_or(0),
     })
 }
 
@@ -49,22 +56,29 @@ pub fn read_client_prefixes(
     to: Option<i64>,
 ) -> Result<Vec<PrefixRow>, WriteError> {
     let table = client_prefixes().definition();
-    read_rows(data_dir, &table, from, to, |columns, row, texts| {
-        let client_prefix = columns.text("client_prefix", row)?.parse().ok()?;
-        Some(PrefixRow {
-            window_start: columns.seconds(row),
-            location: columns.location(row, texts),
-            client_prefix,
-            city_network_id: texts
-                .get(columns.text("city_network_id", row))
-                .unwrap_or_else(|| Arc::from("")),
-            client_asn: columns.int64("client_asn", row).map(|asn| asn as u32),
-            client_as_name: texts.get(columns.text("client_as_name", row)),
-            client_country_code: texts.get(columns.text("client_country_code", row)),
-            client_city: texts.get(columns.text("client_city", row)),
-            measures: columns.measures(row),
-            client_ips: columns.int64("client_ips", row).unwrap_or(0),
-        })
+    read_rows(data_dir, &table, from, to, prefix_row)
+}
+
+/// One `client_prefixes` row of a batch; `None` when its prefix does not parse.
+pub(crate) fn prefix_row(
+    columns: &Columns<'_>,
+    row: usize,
+    texts: &mut Texts,
+) -> Option<PrefixRow> {
+    let client_prefix = columns.text("client_prefix", row)?.parse().ok()?;
+    Some(PrefixRow {
+        window_start: columns.seconds(row),
+        location: columns.location(row, texts),
+        client_prefix,
+        city_network_id: texts
+            .get(columns.text("city_network_id", row))
+            .unwrap_or_else(|| Arc::from("")),
+        client_asn: columns.int64("client_asn", row).map(|asn| asn as u32),
+        client_as_name: texts.get(columns.text("client_as_name", row)),
+        client_country_code: texts.get(columns.text("client_country_code", row)),
+        client_city: texts.get(columns.text("client_city", row)),
+        measures: columns.measures(row),
+        client_ips: columns.int64("client_ips", row).unwrap_or(0),
     })
 }
 
