@@ -3,6 +3,7 @@
 pub mod agent;
 pub mod backfill;
 pub mod build_mmdb;
+pub mod compact;
 pub mod data;
 pub mod demo;
 pub mod fields;

@@ -331,3 +331,25 @@ mod tests {
         assert!(parse_time("1900-02-29").is_err());
     }
 }
+
+/// A duration given as seconds or with a unit (`90s`, `30m`, `1h`, `2d`), as seconds.
+pub fn parse_duration(text: &str) -> Result<i64, String> {
+    let bad = || format!("{text:?} is not a duration like 90m, 1h or 2d");
+    let trimmed = text.trim();
+    let (number, unit) = match trimmed.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => trimmed.split_at(at),
+        None => (trimmed, "s"),
+    };
+    let seconds_per = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    number
+        .parse::<i64>()
+        .ok()
+        .and_then(|number| number.checked_mul(seconds_per))
+        .ok_or_else(bad)
+}

@@ -1,0 +1,366 @@
+//! `flowatlas compact` on a folder (issue 17): closed hours of many small objects become one
+//! file per table and hour, and every sum DuckDB reads — the way Athena reads the tables,
+//! skipping names that start with `_` or `.` — is the same before and after: with late
+//! objects, objects processed again (changed or not), an hour of one file, a damaged file,
+//! and compactions killed at every step.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::{flowatlas_ok, python, repo, scratch};
+
+/// The tables `process --flows` writes per object.
+const TABLES: [&str; 3] = ["city_networks", "client_prefixes", "flows"];
+
+/// 2026-06-01T10:00Z: the objects' hours are long closed.
+const START: i64 = 1_780_308_000;
+
+/// One small object as a small VPC delivers it: `n_records` records over five minutes of
+/// `hour` (0-based from [`START`]), peers scattered over a /24 of many small networks (several
+/// per city, some in no database) and a few other /24s; returns the bytes it holds.
+fn write_object(path: &Path, seed: usize, hour: i64, n_records: usize) -> i64 {
+    let mut text = String::new();
+    let mut total = 0;
+    let window = START + hour * 3_600 + (seed as i64 % 12) * 300;
+    for record in 0..n_records {
+        let peer = match (seed + record) % 4 {
+            0 => format!("89.{}.{}.{}", 160 + seed % 3, record % 5, record % 250),
+            _ => format!("203.0.113.{}", (seed * 7 + record * 13) % 256),
+        };
+        let bytes = 40 + ((seed * 31 + record * 17) % 9_000) as i64;
+        let start = window + (record as i64 * 7) % 300;
+        let (action, flags) = if record % 23 == 0 {
+            ("REJECT", 2)
+        } else {
+            ("ACCEPT", 19)
+        };
+        text.push_str(&format!(
+            "5 123456789012 eni-0a1b2c3d4e5f60718 {peer} 10.0.{}.7 {} 443 6 {} {bytes} {start} {} {action} OK vpc-0a1b2c3d euw1-az{} {flags}\n",
+            seed % 3,
+            1024 + record,
+            1 + record % 9,
+            start + 30,
+            1 + seed % 3,
+        ));
+        total += bytes;
+    }
+    // Default v5 order starts with version .. log-status, then the v5 fields used here.
+    let header = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status vpc-id az-id tcp-flags\n";
+    std::fs::write(path, format!("{header}{text}")).unwrap();
+    total
+}
+
+/// `n_objects` objects in `dir`, spread over `hours` hours, a few hundred records each.
+fn objects(dir: &Path, first: usize, n_objects: usize, hours: i64) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    (first..first + n_objects)
+        .map(|seed| {
+            let path = dir.join(format!("{seed:04}.log"));
+            write_object(&path, seed, seed as i64 % hours, 150 + (seed * 37) % 350);
+            path
+        })
+        .collect()
+}
+
+fn process(out: &Path, inputs: &[&Path]) {
+    let mut args = vec![
+        "process",
+        "--flows",
+        "--batch-rows",
+        "1",
+        "--asn-db",
+    ];
+    let (asn, city) = (
+        repo("testdata/geo/geolite2-asn-scattered.mmdb"),
+        repo("testdata/geo/geolite2-city-scattered.mmdb"),
+    );
+    args.extend([asn.as_str(), "--geo-db", city.as_str(), "--out"]);
+    args.push(out.to_str().unwrap());
+    args.extend(inputs.iter().map(|input| input.to_str().unwrap()));
+    flowatlas_ok(&args);
+}
+
+fn compact(out: &Path) -> Vec<u8> {
+    flowatlas_ok(&["compact", "--data", out.to_str().unwrap()])
+}
+
+/// What a reader of the tables sees, as Athena would: per table the totals, the per-key sums
+/// (city-network and day; prefix and day; for `flows` the rows per peer), the files per hour.
+fn tables(out: &Path) -> serde_json::Value {
+    let script = r#"
+import sys, json, glob, os, duckdb
+out = sys.argv[1]
+con = duckdb.connect()
+queries = {
+    "city_networks": "SELECT city_network_id || '|' || CAST(CAST(window_start AS DATE) AS VARCHAR), sum(bytes_in + bytes_out)::BIGINT, sum(flows)::BIGINT, sum(tcp_syn_in)::BIGINT FROM read_parquet(?) GROUP BY 1",
+    "client_prefixes": "SELECT client_prefix || '|' || CAST(CAST(window_start AS DATE) AS VARCHAR), sum(bytes_in + bytes_out)::BIGINT, sum(flows)::BIGINT, sum(packets_in)::BIGINT FROM read_parquet(?) GROUP BY 1",
+    "flows": "SELECT peer_ip, sum(bytes)::BIGINT, count(*), sum(packets)::BIGINT FROM read_parquet(?) GROUP BY 1",
+}
+result = {}
+for table, query in queries.items():
+    files = []
+    for root, dirs, names in os.walk(os.path.join(out, table)):
+        dirs[:] = [d for d in dirs if not d.startswith(("_", "."))]
+        files += [os.path.join(root, n) for n in names
+                  if n.endswith(".parquet") and not n.startswith(("_", "."))]
+    per_hour = {}
+    for path in files:
+        hour = os.path.relpath(os.path.dirname(path), os.path.join(out, table))
+        per_hour[hour] = per_hour.get(hour, 0) + 1
+    rows = con.execute(query, [files]).fetchall() if files else []
+    result[table] = {
+        "sums": {str(key): [a, b, c] for key, a, b, c in rows},
+        "total": [sum(r[1] for r in rows), sum(r[2] for r in rows)],
+        "files_per_hour": per_hour,
+    }
+print(json.dumps(result, sort_keys=True))
+"#;
+    serde_json::from_slice(&python(script, &[out.to_str().unwrap()])).unwrap()
+}
+
+/// The sums of every table, without the file counts.
+fn sums(found: &serde_json::Value) -> serde_json::Value {
+    serde_json::Value::Object(
+        TABLES
+            .iter()
+            .map(|table| (table.to_string(), found[table]["sums"].clone()))
+            .collect(),
+    )
+}
+
+fn files_per_hour(found: &serde_json::Value, table: &str) -> Vec<u64> {
+    found[table]["files_per_hour"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .collect()
+}
+
+/// A copy of the folder `from` into `to` (the test's processed corpus, reused per case).
+fn copy_folder(from: &Path, to: &Path) {
+    let status = Command::new("cp")
+        .args(["-a", from.to_str().unwrap(), to.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn closed_hours_become_one_file_per_table_with_the_same_sums() {
+    let dir = scratch("compact-sums");
+    let logs = dir.join("logs");
+    let inputs = objects(&logs, 0, 72, 3);
+    let out = dir.join("out");
+    process(&out, &inputs.iter().map(PathBuf::as_path).collect::<Vec<_>>());
+    let before = tables(&out);
+    assert!(
+        files_per_hour(&before, "city_networks").iter().all(|&n| n == 24),
+        "{}",
+        before["city_networks"]["files_per_hour"]
+    );
+    let printed = String::from_utf8(compact(&out)).unwrap();
+    assert!(printed.contains("9 hours compacted"), "{printed}");
+    let after = tables(&out);
+    assert_eq!(sums(&after), sums(&before));
+    for table in TABLES {
+        assert_eq!(files_per_hour(&after, table), [1, 1, 1], "{table}");
+    }
+    // Every source object is named, with the file it came from, in its hour's manifest.
+    let compaction: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.join("_compacted/city_networks/dt=2026-06-01/hour=10/_compaction.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let kept = compaction["sources"].as_array().unwrap();
+    assert_eq!(kept.len(), 24, "{compaction}");
+    for file in kept {
+        let name = file["name"].as_str().unwrap();
+        assert!(
+            out.join("_compacted/city_networks/dt=2026-06-01/hour=10")
+                .join(name)
+                .is_file()
+        );
+        assert_eq!(file["objects"].as_array().unwrap().len(), 1, "{file}");
+    }
+    // Nothing left to do: a second run changes nothing.
+    let again = String::from_utf8(compact(&out)).unwrap();
+    assert!(again.contains("0 hours compacted"), "{again}");
+    assert_eq!(tables(&out), after);
+
+    // A late object adds its own file beside the compacted one; the next run folds it in.
+    let late = objects(&logs, 1_000, 1, 1);
+    process(&out, &[&late[0]]);
+    let with_late = tables(&out);
+    assert_eq!(files_per_hour(&with_late, "city_networks"), [2, 1, 1]);
+    compact(&out);
+    let folded = tables(&out);
+    assert_eq!(sums(&folded), sums(&with_late));
+    assert_eq!(files_per_hour(&folded, "city_networks"), [1, 1, 1]);
+
+    // An object processed again, unchanged: its commit recompacts its hour, nothing doubles.
+    process(&out, &[&inputs[7]]);
+    assert_eq!(sums(&tables(&out)), sums(&folded));
+    // Changed (other records, another size): its new rows replace its old ones exactly.
+    write_object(&inputs[7], 7_777, 7 % 3, 60);
+    process(&out, &[&inputs[7]]);
+    let changed = tables(&out);
+    assert_ne!(sums(&changed), sums(&folded));
+    let fresh = dir.join("fresh");
+    let mut all: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+    all.push(&late[0]);
+    process(&fresh, &all);
+    assert_eq!(sums(&changed), sums(&tables(&fresh)));
+    for table in TABLES {
+        assert_eq!(files_per_hour(&changed, table), [1, 1, 1], "{table}");
+    }
+    // Everything again: every contribution replaced, once.
+    process(&out, &all);
+    compact(&out);
+    assert_eq!(sums(&tables(&out)), sums(&tables(&fresh)));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_hour_of_one_file_and_the_current_hour_are_left_alone() {
+    let dir = scratch("compact-alone");
+    let out = dir.join("out");
+    let one = objects(&dir.join("logs"), 0, 1, 1);
+    process(&out, &[&one[0]]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    // Two objects of the current hour.
+    let current: Vec<PathBuf> = (0..2)
+        .map(|seed| {
+            let path = dir.join(format!("logs/now-{seed}.log"));
+            let hour = (now - START).div_euclid(3_600);
+            write_object(&path, seed * 12, hour, 50);
+            path
+        })
+        .collect();
+    process(&out, &[&current[0], &current[1]]);
+    let before = tables(&out);
+    let printed = String::from_utf8(
+        flowatlas_ok(&["compact", "--data", out.to_str().unwrap(), "--older-than", "0"]),
+    )
+    .unwrap();
+    assert!(printed.contains("0 hours compacted"), "{printed}");
+    assert_eq!(tables(&out), before);
+    assert!(!out.join("_compacted").join("city_networks").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_damaged_file_fails_its_hour_by_name_and_nothing_is_lost() {
+    let dir = scratch("compact-damaged");
+    let inputs = objects(&dir.join("logs"), 0, 12, 2);
+    let out = dir.join("out");
+    process(&out, &inputs.iter().map(PathBuf::as_path).collect::<Vec<_>>());
+    let hour = out.join("city_networks/dt=2026-06-01/hour=10");
+    let damaged = std::fs::read_dir(&hour)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.extension().is_some_and(|ext| ext == "parquet"))
+        .unwrap();
+    std::fs::write(&damaged, b"PAR1 not really").unwrap();
+    std::fs::write(hour.join("notes.txt"), b"a file someone copied here").unwrap();
+    let before: Vec<PathBuf> = std::fs::read_dir(&hour)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    let output = Command::new(env!("CARGO_BIN_EXE_flowatlas"))
+        .args(["compact", "--data", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&damaged.display().to_string()),
+        "{stderr}"
+    );
+    assert!(stderr.contains("notes.txt: left in place"), "{stderr}");
+    // The damaged hour is as it was; the other hours of every table are compacted.
+    let mut after: Vec<PathBuf> = std::fs::read_dir(&hour)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    after.sort();
+    let mut before = before;
+    before.sort();
+    assert_eq!(after, before);
+    let found = tables(&out);
+    assert_eq!(found["client_prefixes"]["files_per_hour"]["dt=2026-06-01/hour=10"], 1);
+    assert_eq!(found["city_networks"]["files_per_hour"]["dt=2026-06-01/hour=11"], 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The crash test: no test can time a `kill -9` to land after one chosen step, so the
+/// binary's test hook (`FLOWATLAS_COMPACT_ABORT_AFTER`) aborts the process there — no
+/// destructor runs, as with SIGKILL. After each, a reader sees whole files; the next run (or a
+/// commit into the hour) finishes or drops the compaction, and every sum is exact again.
+#[test]
+fn compactions_killed_after_any_step_are_finished_by_the_next_run() {
+    let dir = scratch("compact-killed");
+    let inputs = objects(&dir.join("logs"), 0, 16, 2);
+    let processed = dir.join("processed");
+    process(&processed, &inputs.iter().map(PathBuf::as_path).collect::<Vec<_>>());
+    let expected = sums(&tables(&processed));
+    for (case, step) in [
+        "merged",
+        "journaled",
+        "published",
+        "retired-1",
+        "retired-5",
+        "recorded",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let out = dir.join(format!("case-{case}"));
+        copy_folder(&processed, &out);
+        let status = Command::new(env!("CARGO_BIN_EXE_flowatlas"))
+            .args(["compact", "--data", out.to_str().unwrap()])
+            .env("FLOWATLAS_COMPACT_ABORT_AFTER", step)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(!status.success(), "{step}: the run was not stopped");
+        let journals = out.join("_compacted/_journals");
+        let journaled = std::fs::read_dir(&journals).is_ok_and(|mut entries| entries.next().is_some());
+        assert_eq!(journaled, step != "merged", "{step}");
+        // Whatever a reader sees meanwhile is whole Parquet files.
+        tables(&out);
+        if case % 2 == 0 {
+            compact(&out);
+        } else {
+            // A commit into the hour finishes it too: an object processed again.
+            process(&out, &[&inputs[0]]);
+            compact(&out);
+        }
+        let found = tables(&out);
+        assert_eq!(sums(&found), expected, "{step}");
+        for table in TABLES {
+            assert_eq!(files_per_hour(&found, table), [1, 1], "{step}: {table}");
+        }
+        let left: Vec<_> = walk(&out.join("_compacted/_journals"));
+        assert!(left.is_empty(), "{step}: {left:?}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flat_map(|entry| {
+            let path = entry.unwrap().path();
+            if path.is_dir() { walk(&path) } else { vec![path] }
+        })
+        .collect()
+}
