@@ -65,13 +65,7 @@ fn objects(dir: &Path, first: usize, n_objects: usize, hours: i64) -> Vec<PathBu
 }
 
 fn process(out: &Path, inputs: &[&Path]) {
-    let mut args = vec![
-        "process",
-        "--flows",
-        "--batch-rows",
-        "1",
-        "--asn-db",
-    ];
+    let mut args = vec!["process", "--flows", "--batch-rows", "1", "--asn-db"];
     let (asn, city) = (
         repo("testdata/geo/geolite2-asn-scattered.mmdb"),
         repo("testdata/geo/geolite2-city-scattered.mmdb"),
@@ -154,10 +148,15 @@ fn closed_hours_become_one_file_per_table_with_the_same_sums() {
     let logs = dir.join("logs");
     let inputs = objects(&logs, 0, 72, 3);
     let out = dir.join("out");
-    process(&out, &inputs.iter().map(PathBuf::as_path).collect::<Vec<_>>());
+    process(
+        &out,
+        &inputs.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
+    );
     let before = tables(&out);
     assert!(
-        files_per_hour(&before, "city_networks").iter().all(|&n| n == 24),
+        files_per_hour(&before, "city_networks")
+            .iter()
+            .all(|&n| n == 24),
         "{}",
         before["city_networks"]["files_per_hour"]
     );
@@ -244,9 +243,13 @@ fn an_hour_of_one_file_and_the_current_hour_are_left_alone() {
         .collect();
     process(&out, &[&current[0], &current[1]]);
     let before = tables(&out);
-    let printed = String::from_utf8(
-        flowatlas_ok(&["compact", "--data", out.to_str().unwrap(), "--older-than", "0"]),
-    )
+    let printed = String::from_utf8(flowatlas_ok(&[
+        "compact",
+        "--data",
+        out.to_str().unwrap(),
+        "--older-than",
+        "0",
+    ]))
     .unwrap();
     assert!(printed.contains("0 hours compacted"), "{printed}");
     assert_eq!(tables(&out), before);
@@ -259,7 +262,10 @@ fn a_damaged_file_fails_its_hour_by_name_and_nothing_is_lost() {
     let dir = scratch("compact-damaged");
     let inputs = objects(&dir.join("logs"), 0, 12, 2);
     let out = dir.join("out");
-    process(&out, &inputs.iter().map(PathBuf::as_path).collect::<Vec<_>>());
+    process(
+        &out,
+        &inputs.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
+    );
     let hour = out.join("city_networks/dt=2026-06-01/hour=10");
     let damaged = std::fs::read_dir(&hour)
         .unwrap()
@@ -267,7 +273,8 @@ fn a_damaged_file_fails_its_hour_by_name_and_nothing_is_lost() {
         .find(|path| path.extension().is_some_and(|ext| ext == "parquet"))
         .unwrap();
     std::fs::write(&damaged, b"PAR1 not really").unwrap();
-    std::fs::write(hour.join("notes.txt"), b"a file someone copied here").unwrap();
+    let other_hour = out.join("client_prefixes/dt=2026-06-01/hour=11");
+    std::fs::write(other_hour.join("notes.txt"), b"a file someone copied here").unwrap();
     let before: Vec<PathBuf> = std::fs::read_dir(&hour)
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -278,10 +285,7 @@ fn a_damaged_file_fails_its_hour_by_name_and_nothing_is_lost() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains(&damaged.display().to_string()),
-        "{stderr}"
-    );
+    assert!(stderr.contains(&damaged.display().to_string()), "{stderr}");
     assert!(stderr.contains("notes.txt: left in place"), "{stderr}");
     // The damaged hour is as it was; the other hours of every table are compacted.
     let mut after: Vec<PathBuf> = std::fs::read_dir(&hour)
@@ -292,9 +296,20 @@ fn a_damaged_file_fails_its_hour_by_name_and_nothing_is_lost() {
     let mut before = before;
     before.sort();
     assert_eq!(after, before);
-    let found = tables(&out);
-    assert_eq!(found["client_prefixes"]["files_per_hour"]["dt=2026-06-01/hour=10"], 1);
-    assert_eq!(found["city_networks"]["files_per_hour"]["dt=2026-06-01/hour=11"], 1);
+    let visible = |table: &str, hour: &str| {
+        std::fs::read_dir(out.join(table).join("dt=2026-06-01").join(hour))
+            .unwrap()
+            .filter(|entry| {
+                let name = entry.as_ref().unwrap().file_name();
+                let name = name.to_string_lossy();
+                name.ends_with(".parquet") && !name.starts_with(['.', '_'])
+            })
+            .count()
+    };
+    assert_eq!(visible("client_prefixes", "hour=10"), 1);
+    assert_eq!(visible("client_prefixes", "hour=11"), 1);
+    assert_eq!(visible("city_networks", "hour=11"), 1);
+    assert!(other_hour.join("notes.txt").is_file());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -307,7 +322,10 @@ fn compactions_killed_after_any_step_are_finished_by_the_next_run() {
     let dir = scratch("compact-killed");
     let inputs = objects(&dir.join("logs"), 0, 16, 2);
     let processed = dir.join("processed");
-    process(&processed, &inputs.iter().map(PathBuf::as_path).collect::<Vec<_>>());
+    process(
+        &processed,
+        &inputs.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
+    );
     let expected = sums(&tables(&processed));
     for (case, step) in [
         "merged",
@@ -331,7 +349,8 @@ fn compactions_killed_after_any_step_are_finished_by_the_next_run() {
             .unwrap();
         assert!(!status.success(), "{step}: the run was not stopped");
         let journals = out.join("_compacted/_journals");
-        let journaled = std::fs::read_dir(&journals).is_ok_and(|mut entries| entries.next().is_some());
+        let journaled =
+            std::fs::read_dir(&journals).is_ok_and(|mut entries| entries.next().is_some());
         assert_eq!(journaled, step != "merged", "{step}");
         // Whatever a reader sees meanwhile is whole Parquet files.
         tables(&out);
@@ -360,7 +379,11 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     entries
         .flat_map(|entry| {
             let path = entry.unwrap().path();
-            if path.is_dir() { walk(&path) } else { vec![path] }
+            if path.is_dir() {
+                walk(&path)
+            } else {
+                vec![path]
+            }
         })
         .collect()
 }

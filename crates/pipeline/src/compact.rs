@@ -543,10 +543,7 @@ impl Ctx<'_> {
         let source_ids: Vec<String> = if is_batch_file(Path::new(name)) {
             let path = self.fetch(key)?;
             file_sources(&path)
-                .map_err(|source| Error::Write {
-                    object: self.store.name(key),
-                    source,
-                })?
+                .map_err(self.failed(key))?
                 .into_iter()
                 .map(|source| source.source_id)
                 .collect()
@@ -592,16 +589,23 @@ impl Ctx<'_> {
         let path = self.fetch(&kept_key)?;
         if !gone.is_empty() {
             for source_id in &gone {
-                remove_source_rows(&path, source_id).map_err(|source| Error::Write {
-                    object: self.store.name(&kept_key),
-                    source,
-                })?;
+                remove_source_rows(&path, source_id).map_err(self.failed(&kept_key))?;
             }
             if self.store.local_root().is_none() {
                 self.store.publish(&kept_key, &path).map_err(Error::Store)?;
             }
         }
         Ok(Some((path, still)))
+    }
+
+    /// A table error met compacting the object (or hour) at `key`; the error names the local
+    /// file, a download when the store is remote.
+    fn failed(&self, key: &str) -> impl Fn(flowatlas_tables::WriteError) -> Error {
+        let object = format!("compacting {}", self.store.name(key));
+        move |source| Error::Write {
+            object: object.clone(),
+            source,
+        }
     }
 
     /// A local path holding the object at `key`: the file itself in a local folder, else a
