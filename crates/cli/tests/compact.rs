@@ -387,3 +387,113 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         })
         .collect()
 }
+
+/// The same compaction on S3 (moto's server on loopback), where the Lambda and backfill write
+/// one file per object: objects delivered under AWS's key layout, backfilled, compacted, a
+/// late object, an object changed and backfilled again; the bucket is read back as Athena
+/// would read it.
+#[test]
+fn hours_in_s3_compact_and_stay_exact() {
+    let dir = scratch("compact-s3");
+    let s3 = flowatlas_testkit::S3Server::start(&["logs", "out"]);
+    let logs = dir.join("logs");
+    let day_folder = "AWSLogs/123456789012/vpcflowlogs/eu-west-1/2026/06/01";
+    let upload = |path: &Path| {
+        let name = path.file_name().unwrap().to_string_lossy();
+        s3.put("logs", &format!("{day_folder}/{name}"), std::fs::read(path).unwrap());
+    };
+    let inputs = objects(&logs, 0, 36, 2);
+    inputs.iter().for_each(|path| upload(path));
+    let env = [
+        ("AWS_ENDPOINT_URL", s3.endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let (asn, city) = (
+        repo("testdata/geo/geolite2-asn-scattered.mmdb"),
+        repo("testdata/geo/geolite2-city-scattered.mmdb"),
+    );
+    let backfill = |out: &str| {
+        support::flowatlas_ok_with(
+            &[
+                "backfill", "--source", "s3://logs/", "--from", "2026-06-01", "--to",
+                "2026-06-01", "--flows", "--concurrency", "2", "--asn-db", &asn, "--geo-db",
+                &city, "--out", out,
+            ],
+            &env,
+        )
+    };
+    let compact_s3 = || {
+        support::flowatlas_ok_with(&["compact", "--data", "s3://out/tables"], &env);
+    };
+    // The bucket's prefix as a folder, as Athena sees it (DuckDB reads the copy).
+    let read_back = |prefix: &str| {
+        let copy = dir.join("copies").join(prefix);
+        let _ = std::fs::remove_dir_all(&copy);
+        for key in s3.keys("out") {
+            let Some(relative) = key.strip_prefix(&format!("{prefix}/")) else {
+                continue;
+            };
+            let path = copy.join(relative);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, s3.get("out", &key)).unwrap();
+        }
+        (tables(&copy), copy)
+    };
+    backfill("s3://out/tables");
+    let (before, _) = read_back("tables");
+    assert_eq!(files_per_hour(&before, "city_networks"), [18, 18]);
+    compact_s3();
+    let (after, copy) = read_back("tables");
+    assert_eq!(sums(&after), sums(&before));
+    for table in TABLES {
+        assert_eq!(files_per_hour(&after, table), [1, 1], "{table}");
+    }
+    let compaction: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(copy.join("_compacted/client_prefixes/dt=2026-06-01/hour=10/_compaction.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let objects_named: Vec<&serde_json::Value> = compaction["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|file| file["objects"].as_array().unwrap())
+        .collect();
+    assert_eq!(objects_named.len(), 18);
+    assert!(
+        objects_named.iter().all(|object| object["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("s3://logs/AWSLogs/")
+            && object["source_etag"].is_string()),
+        "{compaction}"
+    );
+
+    // A late object: its own file beside the compacted one, folded in by the next run.
+    let late = objects(&logs, 1_000, 1, 1);
+    upload(&late[0]);
+    backfill("s3://out/tables");
+    let (with_late, _) = read_back("tables");
+    assert_eq!(files_per_hour(&with_late, "city_networks"), [2, 1]);
+    compact_s3();
+    let (folded, _) = read_back("tables");
+    assert_eq!(sums(&folded), sums(&with_late));
+    assert_eq!(files_per_hour(&folded, "flows"), [1, 1]);
+
+    // An object changed in place (a new ETag): backfill processes it again, and its commit
+    // replaces its rows in the compacted hour.
+    write_object(&inputs[5], 5_555, 5 % 2, 80);
+    upload(&inputs[5]);
+    backfill("s3://out/tables");
+    backfill("s3://out/fresh");
+    let (changed, _) = read_back("tables");
+    let (fresh, _) = read_back("fresh");
+    assert_ne!(sums(&changed), sums(&folded));
+    assert_eq!(sums(&changed), sums(&fresh));
+    for table in TABLES {
+        assert_eq!(files_per_hour(&changed, table), [1, 1], "{table}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -48,6 +48,19 @@ pub struct Settings {
     pub part_size: u64,
     /// The scheduled health mode's settings.
     pub health: HealthSettings,
+    /// What the scheduled mode compacts after the health run.
+    pub compaction: CompactionSettings,
+}
+
+/// Which closed hours the scheduled mode compacts (`flowatlas_pipeline::compact`).
+#[derive(Clone, Debug)]
+pub struct CompactionSettings {
+    /// Hours that ended less than this long ago are not compacted: their flow logs are still
+    /// arriving (a later object would only add a file beside the compacted one).
+    pub delay: Duration,
+    /// How many hours before that each run looks at (0: compaction off); older hours are
+    /// left to `flowatlas compact`.
+    pub hours: u64,
 }
 
 /// How the scheduled health mode assesses the destination's tables.
@@ -78,6 +91,8 @@ const VARIABLES: &[&str] = &[
     "FLOWATLAS_HEALTH_CONFIG",
     "FLOWATLAS_HEALTH_DELAY_MINUTES",
     "FLOWATLAS_HEALTH_EVENT_BUS",
+    "FLOWATLAS_COMPACT_DELAY_MINUTES",
+    "FLOWATLAS_COMPACT_HOURS",
 ];
 
 /// S3's smallest multipart part.
@@ -215,8 +230,13 @@ impl Settings {
                 None => Some("default".to_owned()),
             },
         };
+        let compaction = CompactionSettings {
+            delay: Duration::from_secs(60 * number("FLOWATLAS_COMPACT_DELAY_MINUTES", 60)?),
+            hours: number("FLOWATLAS_COMPACT_HOURS", 24)?,
+        };
         Ok(Settings {
             health,
+            compaction,
             sources,
             destination,
             tables,

@@ -4,7 +4,8 @@
 //! the hour partitions those windows compare with and the state the previous run left; events
 //! that opened or resolved in the windows it judged are put on EventBridge, those windows'
 //! overall scores go out as EMF, and the last day's HTML report is written to
-//! `report/index.html`.
+//! `report/index.html`. Then the closed hours of the last `FLOWATLAS_COMPACT_HOURS` are
+//! compacted (`flowatlas_pipeline::compact`, the code of `flowatlas compact`).
 
 use std::io::Write;
 
@@ -13,6 +14,8 @@ use flowatlas_health::publish::{
     DEFAULT_EMF_TOP_CITY_NETWORKS, EVENT_DETAIL_TYPE, EVENT_SOURCE, emf_lines, eventbridge_event,
 };
 use flowatlas_health_job::{Destination, assess_scheduled};
+use flowatlas_pipeline::CompactOptions;
+use flowatlas_s3::S3Store;
 use serde_json::{Value, json};
 
 use crate::state::State;
@@ -58,6 +61,7 @@ pub async fn run(state: &State, scheduled_at: i64, function: &str) -> Result<Val
     }
     let (from, to) = run.judged.unwrap_or((ready, ready));
     let report_key = write_report(state, to).await?;
+    let compacted = compact(state, scheduled_at).await?;
     let events = &run.assessment.events;
     tracing::info!(
         from,
@@ -79,6 +83,52 @@ pub async fn run(state: &State, scheduled_at: i64, function: &str) -> Result<Val
         "events_active": events.iter().filter(|event| event.ended_at.is_none()).count(),
         "events_published": published,
         "report": format!("s3://{}/{report_key}", state.settings.destination.bucket),
+        "compaction": compacted,
+    }))
+}
+
+/// Compacts the destination's closed hours of the last `FLOWATLAS_COMPACT_HOURS` that ended
+/// `FLOWATLAS_COMPACT_DELAY_MINUTES` before `scheduled_at`. An hour that fails is logged and
+/// left as it was (the next run tries again); the health run's work stands.
+async fn compact(state: &State, scheduled_at: i64) -> Result<Value, String> {
+    let settings = &state.settings.compaction;
+    if settings.hours == 0 {
+        return Ok(Value::Null);
+    }
+    let closed_by = scheduled_at - settings.delay.as_secs() as i64;
+    let options = CompactOptions {
+        closed_by,
+        from: Some(closed_by - 3_600 * settings.hours as i64),
+        scratch: std::env::temp_dir().join(format!("flowatlas-{}-compact", std::process::id())),
+    };
+    let store = S3Store::new(state.client.clone(), state.settings.destination.clone())
+        .with_part_size(state.settings.part_size);
+    let report = tokio::task::spawn_blocking(move || {
+        let report = flowatlas_pipeline::compact(&store, &options, &|_, _| {});
+        let _ = std::fs::remove_dir_all(&options.scratch);
+        report
+    })
+    .await
+    .map_err(|error| format!("compaction panicked: {error}"))?
+    .map_err(|error| format!("compaction: {}", flowatlas_pipeline::error_chain(&error)))?;
+    for failed in &report.failed {
+        tracing::error!(error = %flowatlas_pipeline::error_chain(failed), "Hour not compacted");
+    }
+    for left in &report.left {
+        tracing::warn!(file = %left.name, reason = left.reason, "File left beside a compacted hour");
+    }
+    tracing::info!(
+        hours = report.compacted.len(),
+        recovered = report.n_recovered,
+        failed = report.failed.len(),
+        "compacted"
+    );
+    Ok(json!({
+        "hours_compacted": report.compacted.len(),
+        "files_before": report.compacted.iter().map(|hour| hour.files_before).sum::<usize>(),
+        "interrupted_finished": report.n_recovered,
+        "files_left": report.left.len(),
+        "hours_failed": report.failed.len(),
     }))
 }
 

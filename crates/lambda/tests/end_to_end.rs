@@ -613,7 +613,9 @@ fn health_on_schedule() {
     for entry in std::fs::read_dir(&folder).unwrap() {
         process_file(&entry.unwrap().path(), &config, Some(&mut enricher)).unwrap();
     }
-    for table in ["city_networks", "client_prefixes"] {
+    // The tables with their manifests, as the function writes them: the schedule compacts
+    // their closed hours after the health run.
+    for table in ["city_networks", "client_prefixes", "_manifests"] {
         for path in flowatlas_testkit::files_under(&tables.join(table)) {
             let relative = path
                 .strip_prefix(&tables)
@@ -677,6 +679,27 @@ fn health_on_schedule() {
     assert!(
         page.contains("LOCAL_AVAILABILITY") && page.contains("London"),
         "{page}"
+    );
+    // Hours that ended an hour (FLOWATLAS_COMPACT_DELAY_MINUTES' default) before the schedule
+    // are compacted, one file per table; 13:00–14:00 is not closed yet.
+    let compaction = &response["compaction"];
+    assert_eq!(compaction["hours_failed"], 0, "{response}");
+    assert!(
+        compaction["hours_compacted"].as_u64().unwrap() >= 2,
+        "{response}"
+    );
+    let keys = s3.keys(TABLES);
+    let visible = |hour: &str| {
+        keys.iter()
+            .filter(|key| key.starts_with(&format!("tables/city_networks/dt=2026-06-01/{hour}/")))
+            .count()
+    };
+    assert_eq!(visible("hour=12"), 1, "{keys:#?}");
+    assert!(visible("hour=13") > 1, "{keys:#?}");
+    assert!(
+        keys.iter().any(|key| key
+            == "tables/_compacted/city_networks/dt=2026-06-01/hour=12/_compaction.json"),
+        "{keys:#?}"
     );
     let log = function.log();
     assert!(log.contains("\"health assessed\""), "{log}");
