@@ -400,7 +400,11 @@ fn hours_in_s3_compact_and_stay_exact() {
     let day_folder = "AWSLogs/123456789012/vpcflowlogs/eu-west-1/2026/06/01";
     let upload = |path: &Path| {
         let name = path.file_name().unwrap().to_string_lossy();
-        s3.put("logs", &format!("{day_folder}/{name}"), std::fs::read(path).unwrap());
+        s3.put(
+            "logs",
+            &format!("{day_folder}/{name}"),
+            std::fs::read(path).unwrap(),
+        );
     };
     let inputs = objects(&logs, 0, 36, 2);
     inputs.iter().for_each(|path| upload(path));
@@ -417,9 +421,22 @@ fn hours_in_s3_compact_and_stay_exact() {
     let backfill = |out: &str| {
         support::flowatlas_ok_with(
             &[
-                "backfill", "--source", "s3://logs/", "--from", "2026-06-01", "--to",
-                "2026-06-01", "--flows", "--concurrency", "2", "--asn-db", &asn, "--geo-db",
-                &city, "--out", out,
+                "backfill",
+                "--source",
+                "s3://logs/",
+                "--from",
+                "2026-06-01",
+                "--to",
+                "2026-06-01",
+                "--flows",
+                "--concurrency",
+                "2",
+                "--asn-db",
+                &asn,
+                "--geo-db",
+                &city,
+                "--out",
+                out,
             ],
             &env,
         )
@@ -451,8 +468,10 @@ fn hours_in_s3_compact_and_stay_exact() {
         assert_eq!(files_per_hour(&after, table), [1, 1], "{table}");
     }
     let compaction: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(copy.join("_compacted/client_prefixes/dt=2026-06-01/hour=10/_compaction.json"))
-            .unwrap(),
+        &std::fs::read(
+            copy.join("_compacted/client_prefixes/dt=2026-06-01/hour=10/_compaction.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     let objects_named: Vec<&serde_json::Value> = compaction["sources"]

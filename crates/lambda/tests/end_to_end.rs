@@ -697,8 +697,9 @@ fn health_on_schedule() {
     assert_eq!(visible("hour=12"), 1, "{keys:#?}");
     assert!(visible("hour=13") > 1, "{keys:#?}");
     assert!(
-        keys.iter().any(|key| key
-            == "tables/_compacted/city_networks/dt=2026-06-01/hour=12/_compaction.json"),
+        keys.iter()
+            .any(|key| key
+                == "tables/_compacted/city_networks/dt=2026-06-01/hour=12/_compaction.json"),
         "{keys:#?}"
     );
     let log = function.log();

@@ -72,7 +72,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             compact(&LocalStore::new(folder), &options, &on_step)
         }
         Data::S3(url) => {
-            let runtime = tokio::runtime::Builder::new_current_thread()
+            // The store blocks on the runtime from this thread; a multi-thread runtime's
+            // workers drive its connections meanwhile (a current-thread one would wait forever).
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
                 .enable_all()
                 .build()
                 .context("tokio runtime")?;
