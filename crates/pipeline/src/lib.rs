@@ -15,6 +15,10 @@
 //! ([`stale_files`]), and the [`Manifest`] written last: a manifest means the object's tables
 //! are complete. The [`ObjectReport`] says what happened, with counts that add up; an
 //! [`Error`] says whether a retry may help ([`Error::is_retryable`]).
+//!
+//! [`compact`] merges each closed hour's files of a table into one, keeping the sources aside
+//! and named in the hour's [`Compaction`] manifest; an object processed again replaces its
+//! rows there too.
 #![deny(missing_docs)]
 
 mod batch;

@@ -10,6 +10,8 @@
 //!   wrote before.
 //! - [`Table::catalog`] (and [`catalog_tables`] for every table) gives the Athena DDL and the
 //!   Glue table of a CloudFormation template, with partition projection.
+//! - [`merge_files`] merges one hour's files of a table into one, for compaction (rows of one
+//!   key summed, `flows` concatenated).
 //! - [`FlowsWriter`] writes the opt-in `flows` table, whose columns come from the field
 //!   catalogue plus the peer's enrichment.
 //! - [`top`] ranks ISPs, cities, countries or prefixes by traffic straight from the files;
@@ -471,7 +473,7 @@ fn measure_columns<R: RollupRow>() -> Vec<Column<R>> {
             ..column(
                 "client_ips",
                 ColumnKind::Int64,
-                "Distinct client addresses in the row (the one measure that does not add up across rows).",
+                "Distinct client addresses in the row (the one measure that does not add up across rows). In a compacted hour (flowatlas compact), rows of one key from several objects are summed, so it is an upper bound: an address seen by two objects counts twice.",
                 |row: &R| Cell::Int64(Some(row.client_ips())),
             )
         },
