@@ -516,3 +516,100 @@ fn hours_in_s3_compact_and_stay_exact() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Agent objects (one host's window each) give the performance tables a file per object; a
+/// compacted hour holds one row per window, location, RTT source and city-network or prefix,
+/// whose histogram is the sum of the objects' histograms bucket by bucket, and whose
+/// percentiles are read off it (so they lie within the objects' own).
+#[test]
+fn performance_rows_merge_their_histograms() {
+    let dir = scratch("compact-performance");
+    let agents = dir.join("agents");
+    let location = flowatlas_rollup::ServiceLocation {
+        account_id: Some("123456789012".into()),
+        region: Some("eu-west-1".into()),
+        az_id: Some("euw1-az1".into()),
+        vpc_id: None,
+    };
+    for host in ["web-1", "web-2", "web-3", "web-4"] {
+        for window_start in [1_780_315_200, 1_780_315_500, 1_780_315_800] {
+            let name = format!("{host}-{window_start}-1780300000");
+            let rows = flowatlas_testkit::agent_rows(window_start, host, &location);
+            flowatlas_testkit::write_agent_window(&agents, &name, rows);
+        }
+    }
+    let out = dir.join("out");
+    let (asn, city) = (
+        repo("testdata/geo/geolite2-asn-scattered.mmdb"),
+        repo("testdata/geo/geolite2-city-scattered.mmdb"),
+    );
+    flowatlas_ok(&[
+        "process",
+        "--prefix-len",
+        "28,48",
+        "--asn-db",
+        &asn,
+        "--geo-db",
+        &city,
+        "--out",
+        out.to_str().unwrap(),
+        agents.join("tcp_stats").to_str().unwrap(),
+    ]);
+    let script = r#"
+import sys, json, os, duckdb
+out = sys.argv[1]
+con = duckdb.connect()
+result = {}
+for table, key in [("city_network_performance", "city_network_id"), ("prefix_performance", "client_prefix")]:
+    files = [os.path.join(root, n) for root, dirs, names in os.walk(os.path.join(out, table))
+             for n in names if n.endswith(".parquet") and not n.startswith(("_", "."))]
+    con.execute("CREATE OR REPLACE TABLE t AS SELECT * FROM read_parquet(?)", [files])
+    histograms = con.execute(f"""
+        SELECT CAST(window_start AS VARCHAR) || '|' || rtt_source || '|' || {key} || '|' || CAST(b AS VARCHAR), sum(w)::BIGINT
+        FROM (SELECT window_start, rtt_source, {key}, UNNEST(rtt_buckets) AS b, UNNEST(rtt_weights) AS w FROM t)
+        GROUP BY 1""").fetchall()
+    keys = con.execute(f"""
+        SELECT CAST(window_start AS VARCHAR) || '|' || rtt_source || '|' || {key}, count(*),
+               min(rtt_p90_ms), max(rtt_p90_ms), sum(bytes_out)::BIGINT, sum(retrans_segs)::BIGINT
+        FROM t GROUP BY 1""").fetchall()
+    result[table] = {
+        "files": len(files),
+        "histograms": {k: w for k, w in histograms},
+        "keys": {k: [n, lo, hi, b, r] for k, n, lo, hi, b, r in keys},
+    }
+print(json.dumps(result, sort_keys=True))
+"#;
+    let read = || -> serde_json::Value {
+        serde_json::from_slice(&python(script, &[out.to_str().unwrap()])).unwrap()
+    };
+    let before = read();
+    assert_eq!(before["city_network_performance"]["files"], 12);
+    compact(&out);
+    let after = read();
+    for table in ["city_network_performance", "prefix_performance"] {
+        assert_eq!(after[table]["files"], 1, "{table}");
+        assert_eq!(
+            after[table]["histograms"], before[table]["histograms"],
+            "{table}"
+        );
+        let keys_before = before[table]["keys"].as_object().unwrap();
+        let keys_after = after[table]["keys"].as_object().unwrap();
+        assert_eq!(keys_after.len(), keys_before.len(), "{table}");
+        for (key, merged) in keys_after {
+            let parts = &keys_before[key];
+            assert_eq!(merged[0], 1, "{table} {key}: one row per key");
+            assert!(parts[0].as_u64().unwrap() > 1, "{table} {key}: {parts}");
+            assert_eq!(merged[3], parts[3], "{table} {key}: bytes_out");
+            assert_eq!(merged[4], parts[4], "{table} {key}: retrans_segs");
+            if let (Some(p90), Some(low), Some(high)) =
+                (merged[1].as_f64(), parts[1].as_f64(), parts[2].as_f64())
+            {
+                assert!(
+                    low - 1e-9 <= p90 && p90 <= high + 1e-9,
+                    "{table} {key}: {p90} not in [{low}, {high}]"
+                );
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
