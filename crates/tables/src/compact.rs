@@ -67,7 +67,7 @@ pub fn merge_of(table: &str) -> Option<Merge> {
 pub struct Merged {
     /// Rows read from the inputs.
     pub rows_read: u64,
-    /// Rows written.
+    /// Rows in the merged file: fewer than read where rows of one key were summed.
     pub rows_written: u64,
 }
 

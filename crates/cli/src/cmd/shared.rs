@@ -303,6 +303,28 @@ pub fn check_range(from: Option<i64>, to: Option<i64>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A duration given as seconds or with a unit (`90s`, `30m`, `1h`, `2d`), as seconds.
+pub fn parse_duration(text: &str) -> Result<i64, String> {
+    let bad = || format!("{text:?} is not a duration like 90m, 1h or 2d");
+    let trimmed = text.trim();
+    let (number, unit) = match trimmed.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => trimmed.split_at(at),
+        None => (trimmed, "s"),
+    };
+    let seconds_per = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    number
+        .parse::<i64>()
+        .ok()
+        .and_then(|number| number.checked_mul(seconds_per))
+        .ok_or_else(bad)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,26 +352,15 @@ mod tests {
         assert!(parse_time("2000-02-29").is_ok());
         assert!(parse_time("1900-02-29").is_err());
     }
-}
 
-/// A duration given as seconds or with a unit (`90s`, `30m`, `1h`, `2d`), as seconds.
-pub fn parse_duration(text: &str) -> Result<i64, String> {
-    let bad = || format!("{text:?} is not a duration like 90m, 1h or 2d");
-    let trimmed = text.trim();
-    let (number, unit) = match trimmed.find(|c: char| !c.is_ascii_digit()) {
-        Some(at) => trimmed.split_at(at),
-        None => (trimmed, "s"),
-    };
-    let seconds_per = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
-        _ => return Err(bad()),
-    };
-    number
-        .parse::<i64>()
-        .ok()
-        .and_then(|number| number.checked_mul(seconds_per))
-        .ok_or_else(bad)
+    #[test]
+    fn durations_take_a_unit() {
+        assert_eq!(parse_duration("90m"), Ok(5_400));
+        assert_eq!(parse_duration("1h"), Ok(3_600));
+        assert_eq!(parse_duration("2d"), Ok(172_800));
+        assert_eq!(parse_duration("45"), Ok(45));
+        for bad in ["", "h", "1w", "-1h", "1.5h", "99999999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 }
