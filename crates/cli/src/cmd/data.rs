@@ -43,7 +43,7 @@ pub fn parse_data(text: &str) -> Result<Data, String> {
 pub struct S3Data {
     /// Kept alive as long as the store is used.
     _runtime: tokio::runtime::Runtime,
-    /// The store.
+    /// The bucket and prefix the tables are under.
     pub store: S3Store,
 }
 
