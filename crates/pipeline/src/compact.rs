@@ -22,15 +22,14 @@
 //! Local compactions take the output's lock (`_batches/.lock`) per hour, as commits do; S3
 //! has no lock (see ARCHITECTURE.md for the worst case).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Write;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use flowatlas_store::layout::{
-    COMPACTED, COMPACTION_JOURNALS, TablePartition, compacted_file_name, day_folder_of,
-    is_batch_file, is_compacted_file, manifest_key, source_of_stem,
+    COMPACTED, COMPACTION_JOURNALS, TablePartition, compacted_file_name, is_batch_file,
+    is_compacted_file, manifest_key, source_of_stem,
 };
-use flowatlas_store::{Body, Store, read_json, write_json};
+use flowatlas_store::{Store, files_by_hour, read_json, table_days, write_json};
 use flowatlas_tables::{COMPACTED_TABLES, file_sources, merge_files, remove_source_rows};
 
 use crate::commit::OutputLock;
@@ -200,13 +199,8 @@ pub fn compact(
             report.n_recovered += 1;
         }
     }
-    let lowest_hour = options.from.map(|from| from - from.rem_euclid(3_600));
     for table in COMPACTED_TABLES {
         for (partition, names) in ctx.hours(table, options)? {
-            let start = partition.start().unwrap_or(i64::MIN);
-            if start + 3_600 > options.closed_by || lowest_hour.is_some_and(|low| start < low) {
-                continue;
-            }
             if !may_need_work(&names) {
                 report.n_unchanged += 1;
                 continue;
@@ -309,31 +303,36 @@ struct HourOutcome {
 }
 
 impl Ctx<'_> {
-    /// The hour partitions of `table` the run may cover, with their files' names.
+    /// The closed hour partitions of `table` the run covers, with their files' names: one
+    /// listing per day folder of the range (from the table's first day when open).
     fn hours(
         &self,
         table: &str,
         options: &CompactOptions,
-    ) -> Result<BTreeMap<TablePartition, Vec<String>>, Error> {
-        let prefixes: Vec<String> = match options.from {
-            None => vec![format!("{table}/")],
-            Some(from) => {
-                let first_day = from - from.rem_euclid(86_400);
-                (first_day..options.closed_by)
-                    .step_by(86_400)
-                    .map(|day| format!("{table}/{}", day_folder_of(day)))
-                    .collect()
-            }
+    ) -> Result<Vec<(TablePartition, Vec<String>)>, Error> {
+        let from = match options.from {
+            Some(from) => from,
+            None => match table_days(self.store, table).map_err(Error::Store)? {
+                Some((first_day, _)) => first_day,
+                None => return Ok(Vec::new()),
+            },
         };
-        let mut hours: BTreeMap<TablePartition, Vec<String>> = BTreeMap::new();
-        for prefix in prefixes {
-            for listed in self.store.list(&prefix).map_err(Error::Store)? {
-                if let Some((partition, name)) = TablePartition::of_key(&listed.key) {
-                    hours.entry(partition).or_default().push(name.to_owned());
-                }
-            }
-        }
-        Ok(hours)
+        let hours =
+            files_by_hour(self.store, table, from, options.closed_by).map_err(Error::Store)?;
+        Ok(hours
+            .into_iter()
+            .filter(|&(hour, _)| {
+                hour >= from - from.rem_euclid(3_600) && hour + 3_600 <= options.closed_by
+            })
+            .filter_map(|(_, keys)| {
+                let (partition, _) = TablePartition::of_key(keys.first()?)?;
+                let names = keys
+                    .iter()
+                    .filter_map(|key| Some(TablePartition::of_key(key)?.1.to_owned()))
+                    .collect();
+                Some((partition, names))
+            })
+            .collect())
     }
 
     /// Finishes or drops the compaction a killed run left in `partition`; false when there
@@ -615,29 +614,7 @@ impl Ctx<'_> {
             return Ok(root.join(key));
         }
         let path = self.scratch.join(COMPACTED).join("downloads").join(key);
-        if let Some(folder) = path.parent() {
-            std::fs::create_dir_all(folder).map_err(io_error(folder))?;
-        }
-        let (body, _) = self.store.open(key).map_err(Error::Store)?;
-        let mut out = std::fs::File::create(&path).map_err(io_error(&path))?;
-        match body {
-            Body::File(mut file) => std::io::copy(&mut file, &mut out).map(drop),
-            Body::Stream(mut stream) => std::io::copy(&mut stream, &mut out).map(drop),
-            Body::Ranged(ranged) => {
-                const CHUNK: u64 = 8 * 1024 * 1024;
-                let mut start = 0;
-                let mut result = Ok(());
-                while start < ranged.len() && result.is_ok() {
-                    let length = CHUNK.min(ranged.len() - start) as usize;
-                    result = ranged
-                        .read_range(start, length)
-                        .and_then(|bytes| out.write_all(&bytes));
-                    start += length as u64;
-                }
-                result
-            }
-        }
-        .map_err(io_error(&path))?;
+        self.store.download(key, &path).map_err(Error::Store)?;
         Ok(path)
     }
 

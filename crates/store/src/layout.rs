@@ -31,12 +31,18 @@ const BATCH_PREFIX: &str = "batch-";
 /// `dt=YYYY-MM-DD/hour=HH`: the Hive partition of the hour holding a Unix time (UTC).
 pub fn partition_of(seconds: i64) -> String {
     let hour = seconds.rem_euclid(86_400) / 3_600;
-    format!("{}hour={hour:02}", day_folder_of(seconds))
+    format!(
+        "{}hour={hour:02}",
+        day_folder(&flowatlas_time::utc_date(seconds))
+    )
 }
 
-/// `dt=YYYY-MM-DD/`: the folder of the day holding a Unix time (UTC).
-pub fn day_folder_of(seconds: i64) -> String {
-    day_folder(&flowatlas_time::utc_date(seconds))
+/// The hour (Unix seconds) a partition `dt=YYYY-MM-DD/hour=HH` names.
+pub fn hour_of_partition(partition: &str) -> Option<i64> {
+    let (day, hour) = partition.split_once('/')?;
+    let midnight = flowatlas_time::parse_date(day_of_folder(day)?)?;
+    let hour: i64 = hour.strip_prefix("hour=")?.parse().ok()?;
+    (0..24).contains(&hour).then_some(midnight + hour * 3_600)
 }
 
 /// `dt=YYYY-MM-DD/`: the folder of a day's hour partitions.
@@ -177,14 +183,7 @@ impl TablePartition {
 
     /// Start of the hour, Unix seconds; `None` when the partition names no hour.
     pub fn start(&self) -> Option<i64> {
-        let (day, hour) = self.partition.split_once('/')?;
-        let midnight = flowatlas_time::parse_date(day_of_folder(day)?)?;
-        let hour = hour.strip_prefix("hour=")?;
-        if hour.len() != 2 {
-            return None;
-        }
-        let hour: i64 = hour.parse().ok().filter(|hour| (0..24).contains(hour))?;
-        Some(midnight + hour * 3_600)
+        hour_of_partition(&self.partition)
     }
 
     /// The key of a file of the partition.
@@ -308,6 +307,16 @@ mod tests {
             "dt=2026-06-01/hour=19"
         );
         assert_eq!(day_of_folder("dt=2026-06-01"), Some("2026-06-01"));
+        assert_eq!(
+            hour_of_partition("dt=2026-06-01/hour=13"),
+            Some(1_780_272_000 + 13 * 3_600)
+        );
+        assert_eq!(hour_of_partition("dt=2026-06-01/hour=24"), None);
+        assert_eq!(hour_of_partition("dt=2026-06-01/hour=x"), None);
+        assert_eq!(
+            hour_of_partition(&partition_of(1_780_272_000 + 7_300)),
+            Some(1_780_272_000 + 7_200)
+        );
         assert_eq!(manifest_key("x-1"), "_manifests/x-1.json");
         assert!(is_tcp_stats(
             "tcp_stats/dt=2026-06-01/hour=12/web-1.parquet"

@@ -26,8 +26,9 @@ use crate::flows::{flows_definition, flows_properties};
 use crate::performance::{city_network_performance_row, prefix_performance_row};
 use crate::read::{Columns, Texts, city_network_row, for_each_batch_of_file, prefix_row};
 use crate::{
-    FLOWS, Table, TableDefinition, TemporaryFile, WriteError, city_network_performance,
-    city_networks, client_prefixes, flows_schema, prefix_performance, writer_properties,
+    CITY_NETWORK_PERFORMANCE, CITY_NETWORKS, CLIENT_PREFIXES, FLOWS, PREFIX_PERFORMANCE, Table,
+    TableDefinition, TemporaryFile, WriteError, city_network_performance, city_networks,
+    client_prefixes, flows_schema, prefix_performance, writer_properties,
 };
 
 /// Merged rows held before they are written as a row group.
@@ -37,10 +38,10 @@ pub const MERGE_ROW_BUDGET: usize = 256 * 1024;
 /// object. The health tables (one writer, the health job, which replaces them per hour) and
 /// the agents' `tcp_stats` (the pipeline's input, read object by object) are not among them.
 pub const COMPACTED_TABLES: [&str; 5] = [
-    "city_networks",
-    "client_prefixes",
-    "city_network_performance",
-    "prefix_performance",
+    CITY_NETWORKS,
+    CLIENT_PREFIXES,
+    CITY_NETWORK_PERFORMANCE,
+    PREFIX_PERFORMANCE,
     FLOWS,
 ];
 
@@ -81,15 +82,15 @@ pub fn merge_files(
     output: &Path,
 ) -> Result<(TemporaryFile, Merged), WriteError> {
     match table {
-        "city_networks" => sum_files(&city_networks(), city_network_row, inputs, output),
-        "client_prefixes" => sum_files(&client_prefixes(), prefix_row, inputs, output),
-        "city_network_performance" => sum_files(
+        CITY_NETWORKS => sum_files(&city_networks(), city_network_row, inputs, output),
+        CLIENT_PREFIXES => sum_files(&client_prefixes(), prefix_row, inputs, output),
+        CITY_NETWORK_PERFORMANCE => sum_files(
             &city_network_performance(),
             city_network_performance_row,
             inputs,
             output,
         ),
-        "prefix_performance" => sum_files(
+        PREFIX_PERFORMANCE => sum_files(
             &prefix_performance(),
             prefix_performance_row,
             inputs,
