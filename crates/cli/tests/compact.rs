@@ -76,6 +76,13 @@ fn process(out: &Path, inputs: &[&Path]) {
     flowatlas_ok(&args);
 }
 
+fn process_all(out: &Path, inputs: &[PathBuf]) {
+    process(
+        out,
+        &inputs.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
+    );
+}
+
 fn compact(out: &Path) -> Vec<u8> {
     flowatlas_ok(&["compact", "--data", out.to_str().unwrap()])
 }
@@ -148,10 +155,7 @@ fn closed_hours_become_one_file_per_table_with_the_same_sums() {
     let logs = dir.join("logs");
     let inputs = objects(&logs, 0, 72, 3);
     let out = dir.join("out");
-    process(
-        &out,
-        &inputs.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
-    );
+    process_all(&out, &inputs);
     let before = tables(&out);
     assert!(
         files_per_hour(&before, "city_networks")
@@ -262,10 +266,7 @@ fn a_damaged_file_fails_its_hour_by_name_and_nothing_is_lost() {
     let dir = scratch("compact-damaged");
     let inputs = objects(&dir.join("logs"), 0, 12, 2);
     let out = dir.join("out");
-    process(
-        &out,
-        &inputs.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
-    );
+    process_all(&out, &inputs);
     let hour = out.join("city_networks/dt=2026-06-01/hour=10");
     let damaged = std::fs::read_dir(&hour)
         .unwrap()
@@ -322,10 +323,7 @@ fn compactions_killed_after_any_step_are_finished_by_the_next_run() {
     let dir = scratch("compact-killed");
     let inputs = objects(&dir.join("logs"), 0, 16, 2);
     let processed = dir.join("processed");
-    process(
-        &processed,
-        &inputs.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
-    );
+    process_all(&processed, &inputs);
     let expected = sums(&tables(&processed));
     for (case, step) in [
         "merged",
