@@ -50,6 +50,16 @@ impl Store for Generated {
         }])
     }
 
+    fn list_folders(&self, _prefix: &str) -> Result<Vec<String>, Error> {
+        Ok(Vec::new())
+    }
+
+    fn download(&self, key: &str, _path: &Path) -> Result<(), Error> {
+        Err(Error::Remote(
+            format!("{key}: the generated store is only streamed").into(),
+        ))
+    }
+
     fn delete(&self, key: &str) -> Result<(), Error> {
         Err(read_only(key))
     }
