@@ -181,11 +181,7 @@ pub fn compact(
     options: &CompactOptions,
     on_step: &dyn Fn(&TablePartition, Step),
 ) -> Result<CompactReport, Error> {
-    let ctx = Ctx {
-        store,
-        scratch: scratch_of(store, &options.scratch),
-        on_step,
-    };
+    let ctx = Ctx::new(store, &options.scratch, on_step);
     let mut report = CompactReport::default();
     let journals = store
         .list(&format!("{COMPACTED}/{COMPACTION_JOURNALS}/"))
@@ -218,7 +214,6 @@ pub fn compact(
             }
         }
     }
-    let _ = std::fs::remove_dir_all(ctx.scratch.join(COMPACTED));
     Ok(report)
 }
 
@@ -240,11 +235,7 @@ pub(crate) fn recompact_for(
         .filter(|partition| COMPACTED_TABLES.contains(&partition.table.as_str()))
         .collect();
     let no_steps = |_: &TablePartition, _: Step| {};
-    let ctx = Ctx {
-        store,
-        scratch: scratch_of(store, scratch),
-        on_step: &no_steps,
-    };
+    let ctx = Ctx::new(store, scratch, &no_steps);
     for partition in partitions {
         let compaction: Option<Compaction> =
             read_json(store, &partition.compaction_key()).map_err(Error::Store)?;
@@ -272,15 +263,6 @@ fn may_need_work(names: &[String]) -> bool {
         > 1
 }
 
-/// Where merged files and downloads go: beside the output for a local folder (a hidden
-/// folder under `_compacted/`, so publishing is a copy on one file system), else `scratch`.
-fn scratch_of(store: &dyn Store, scratch: &Path) -> PathBuf {
-    match store.local_root() {
-        Some(root) => root.join(COMPACTED).join(".work"),
-        None => scratch.to_path_buf(),
-    }
-}
-
 fn store_has(store: &dyn Store, key: &str) -> Result<bool, Error> {
     Ok(store
         .list(key)
@@ -294,6 +276,37 @@ struct Ctx<'a> {
     store: &'a dyn Store,
     scratch: PathBuf,
     on_step: &'a dyn Fn(&TablePartition, Step),
+}
+
+impl<'a> Ctx<'a> {
+    /// Merged files and downloads go beside the output for a local folder (a hidden folder
+    /// under `_compacted/`, so publishing is a copy on one file system; each merged file is
+    /// removed once published), else into a folder of this run's own under `scratch`, removed
+    /// with the context.
+    fn new(
+        store: &'a dyn Store,
+        scratch: &Path,
+        on_step: &'a dyn Fn(&TablePartition, Step),
+    ) -> Ctx<'a> {
+        let scratch = match store.local_root() {
+            Some(root) => root.join(COMPACTED).join(".work"),
+            None => scratch.join(format!("compaction-{}", unique_id())),
+        };
+        Ctx {
+            store,
+            scratch,
+            on_step,
+        }
+    }
+}
+
+impl Drop for Ctx<'_> {
+    fn drop(&mut self) {
+        if self.store.local_root().is_none() {
+            // Best effort: downloads and merged files of a remote store, never read again.
+            let _ = std::fs::remove_dir_all(&self.scratch);
+        }
+    }
 }
 
 /// What compacting one hour did.
@@ -613,7 +626,7 @@ impl Ctx<'_> {
         if let Some(root) = self.store.local_root() {
             return Ok(root.join(key));
         }
-        let path = self.scratch.join(COMPACTED).join("downloads").join(key);
+        let path = self.scratch.join("downloads").join(key);
         self.store.download(key, &path).map_err(Error::Store)?;
         Ok(path)
     }
