@@ -72,8 +72,10 @@ enum Builder {
     Int32(Int32Builder),
     Double(Float64Builder),
     Text(StringBuilder),
-    Int64List(ListBuilder<Int64Builder>),
-    TextList(ListBuilder<StringBuilder>),
+    // Boxed: a list builder is twice the size of the others, and a wide table's builders are
+    // walked once per row.
+    Int64List(Box<ListBuilder<Int64Builder>>),
+    TextList(Box<ListBuilder<StringBuilder>>),
 }
 
 /// One column's values being gathered. Nulls are counted and appended in runs when the next
@@ -97,12 +99,14 @@ impl ColumnBuilder {
             ColumnKind::Text => {
                 Builder::Text(StringBuilder::with_capacity(capacity, capacity * 16))
             }
-            ColumnKind::Int64List => {
-                Builder::Int64List(ListBuilder::with_capacity(Int64Builder::new(), capacity))
-            }
-            ColumnKind::TextList => {
-                Builder::TextList(ListBuilder::with_capacity(StringBuilder::new(), capacity))
-            }
+            ColumnKind::Int64List => Builder::Int64List(Box::new(ListBuilder::with_capacity(
+                Int64Builder::new(),
+                capacity,
+            ))),
+            ColumnKind::TextList => Builder::TextList(Box::new(ListBuilder::with_capacity(
+                StringBuilder::new(),
+                capacity,
+            ))),
         };
         ColumnBuilder {
             builder,
