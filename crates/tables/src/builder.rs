@@ -1,9 +1,8 @@
 //! Rows into an Arrow batch, row by row, for any table: what [`crate::Table::batch`] builds
 //! a slice of rows with, and what the streamed `flows` table appends each record through.
 //! Its tricks are the ones streaming a wide, mostly empty table needs, so every table gets
-//! them: nulls are counted and appended in runs, and text is written into the column's buffer
-//! (IPv4 dotted quads without `fmt`, other values through `Display`), never made a `String`
-//! first.
+//! them: nulls are counted and appended in runs, and addresses and networks are written into
+//! the column's buffer (IPv4 without `fmt`), never made a `String` first.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
@@ -15,6 +14,7 @@ use arrow_array::builder::{
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::ArrowError;
+use flowatlas_geo::IpNetwork;
 
 use crate::{Cell, ColumnKind, Rows, Table};
 
@@ -160,8 +160,8 @@ impl ColumnBuilder {
             Cell::OwnedText(text) => self.text(&text),
             Cell::Ip(Some(ip)) => match (ip, self.builder()) {
                 (IpAddr::V4(ip), Builder::Text(builder)) => {
-                    let mut text = [0u8; 15];
-                    builder.append_value(dotted_quad(ip, &mut text));
+                    let mut text = [0u8; IPV4_TEXT];
+                    builder.append_value(ipv4_text(ip, None, &mut text));
                 }
                 (ip, Builder::Text(builder)) => {
                     // The builder gathers what is written into it as the next value.
@@ -170,9 +170,17 @@ impl ColumnBuilder {
                 }
                 _ => self.pending_nulls += 1,
             },
-            Cell::Shown(Some(value)) => match self.builder() {
-                Builder::Text(builder) => {
-                    let _ = write!(builder, "{value}");
+            Cell::Network(Some(network)) => match (network, self.builder()) {
+                (IpNetwork::V4(network), Builder::Text(builder)) => {
+                    let mut text = [0u8; IPV4_TEXT];
+                    builder.append_value(ipv4_text(
+                        network.ip(),
+                        Some(network.prefix()),
+                        &mut text,
+                    ));
+                }
+                (network, Builder::Text(builder)) => {
+                    let _ = write!(builder, "{network}");
                     builder.append_value("");
                 }
                 _ => self.pending_nulls += 1,
@@ -192,7 +200,7 @@ impl ColumnBuilder {
             | Cell::Double(None)
             | Cell::Text(None)
             | Cell::Ip(None)
-            | Cell::Shown(None) => self.pending_nulls += 1,
+            | Cell::Network(None) => self.pending_nulls += 1,
         }
     }
 
@@ -217,25 +225,35 @@ impl ColumnBuilder {
     }
 }
 
-/// An IPv4 address as dotted-quad text in `buffer`, without the formatting machinery, whose
-/// cost showed in profiles of `--flows` (two or three addresses a record).
-fn dotted_quad(ip: Ipv4Addr, buffer: &mut [u8; 15]) -> &str {
+/// The longest IPv4 text: a dotted quad and a prefix length (`255.255.255.255/32`).
+const IPV4_TEXT: usize = 18;
+
+/// An IPv4 address as dotted-quad text in `buffer`, with `/prefix` when given, as `Display`
+/// writes it but without the formatting machinery, whose cost showed in profiles of `--flows`
+/// (two or three addresses and a network a record) and of the rollup tables' prefixes.
+fn ipv4_text(ip: Ipv4Addr, prefix: Option<u8>, buffer: &mut [u8; IPV4_TEXT]) -> &str {
     let mut length = 0;
+    let mut push_decimal = |separator: Option<u8>, value: u8, length: &mut usize| {
+        if let Some(separator) = separator {
+            buffer[*length] = separator;
+            *length += 1;
+        }
+        if value >= 100 {
+            buffer[*length] = b'0' + value / 100;
+            *length += 1;
+        }
+        if value >= 10 {
+            buffer[*length] = b'0' + value / 10 % 10;
+            *length += 1;
+        }
+        buffer[*length] = b'0' + value % 10;
+        *length += 1;
+    };
     for (index, octet) in ip.octets().into_iter().enumerate() {
-        if index > 0 {
-            buffer[length] = b'.';
-            length += 1;
-        }
-        if octet >= 100 {
-            buffer[length] = b'0' + octet / 100;
-            length += 1;
-        }
-        if octet >= 10 {
-            buffer[length] = b'0' + octet / 10 % 10;
-            length += 1;
-        }
-        buffer[length] = b'0' + octet % 10;
-        length += 1;
+        push_decimal((index > 0).then_some(b'.'), octet, &mut length);
+    }
+    if let Some(prefix) = prefix {
+        push_decimal(Some(b'/'), prefix, &mut length);
     }
     std::str::from_utf8(&buffer[..length]).unwrap_or_default()
 }
@@ -245,7 +263,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dotted_quads_read_as_the_standard_library_writes_them() {
+    fn ipv4_text_reads_as_display_writes_it() {
         for ip in [
             Ipv4Addr::new(0, 0, 0, 0),
             Ipv4Addr::new(255, 255, 255, 255),
@@ -253,8 +271,16 @@ mod tests {
             Ipv4Addr::new(89, 160, 20, 128),
             Ipv4Addr::new(1, 105, 99, 200),
         ] {
-            let mut buffer = [0u8; 15];
-            assert_eq!(dotted_quad(ip, &mut buffer), ip.to_string());
+            let mut buffer = [0u8; IPV4_TEXT];
+            assert_eq!(ipv4_text(ip, None, &mut buffer), ip.to_string());
+            for prefix in [0, 9, 24, 32] {
+                let network = IpNetwork::new(IpAddr::V4(ip), prefix).unwrap();
+                let mut buffer = [0u8; IPV4_TEXT];
+                assert_eq!(
+                    ipv4_text(ip, Some(prefix), &mut buffer),
+                    network.to_string()
+                );
+            }
         }
     }
 }

@@ -3,7 +3,6 @@
 //! catalogue, so a field AWS adds appears here by being added there.
 
 use std::collections::BTreeMap;
-use std::fmt::Display;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -92,13 +91,7 @@ pub fn flows() -> Table<FlowRow<'static>> {
         peer_column(
             "peer_prefix",
             "The most specific network that answered for the peer.",
-            |row| {
-                Cell::Shown(
-                    row.enrichment
-                        .and_then(|enrichment| enrichment.network.as_ref())
-                        .map(|network| network as &dyn Display),
-                )
-            },
+            |row| Cell::Network(row.enrichment.and_then(|enrichment| enrichment.network)),
         ),
     ];
     let facts = FactField::ALL.iter().map(|&field| Column {

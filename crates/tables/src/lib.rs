@@ -60,7 +60,6 @@ pub use tcp::{TCP_STATS, TcpRow, TcpStatsRead, for_each_tcp_stats_row, read_tcp_
 pub use top::{TopBy, TopEntry, TopReport, top};
 
 use std::collections::BTreeMap;
-use std::fmt::Display;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -68,7 +67,7 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 use flowatlas_flowlog::{Field as FlowField, Record, Value};
-use flowatlas_geo::{FactField, FactKind, FactValue, Facts};
+use flowatlas_geo::{FactField, FactKind, FactValue, Facts, IpNetwork};
 use flowatlas_health::{CityNetworkHealth, HealthEvent};
 use flowatlas_rollup::{
     CityNetworkKey, CityNetworkPerformanceRow, CityNetworkRow, Measures, PrefixPerformanceRow,
@@ -152,8 +151,8 @@ pub enum Cell<'r> {
     OwnedText(String),
     /// An address, as text.
     Ip(Option<IpAddr>),
-    /// A value written as text by its `Display`, straight into the column.
-    Shown(Option<&'r dyn Display>),
+    /// A network, as CIDR text.
+    Network(Option<IpNetwork>),
     /// A list of integers made for the cell.
     Int64List(Vec<i64>),
     /// A list of texts made for the cell.
@@ -658,7 +657,7 @@ pub fn client_prefixes() -> Table<PrefixRow> {
                 "client_prefix",
                 ColumnKind::Text,
                 "Client prefix as CIDR text (/24 IPv4, /48 IPv6 by default).",
-                |row: &PrefixRow| Cell::OwnedText(row.client_prefix.to_string()),
+                |row: &PrefixRow| Cell::Network(Some(row.client_prefix)),
             )
         },
         Column {

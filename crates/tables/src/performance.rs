@@ -134,7 +134,7 @@ pub fn prefix_performance() -> Table<PrefixPerformanceRow> {
             "client_prefix",
             ColumnKind::Text,
             "Client prefix as CIDR text, as the agents wrote it.",
-            |row: &PrefixPerformanceRow| Cell::OwnedText(row.client_prefix.to_string()),
+            |row: &PrefixPerformanceRow| Cell::Network(Some(row.client_prefix)),
         )
     });
     columns.extend(client_columns::<PrefixPerformanceRow>());

@@ -153,7 +153,7 @@ pub fn tcp_stats() -> Table<TcpStatsRow> {
                 "client_prefix",
                 ColumnKind::Text,
                 "Client prefix as CIDR text (/24 IPv4, /48 IPv6 by default); never an address.",
-                |row: &TcpStatsRow| Cell::OwnedText(row.client_prefix.to_string()),
+                |row: &TcpStatsRow| Cell::Network(Some(row.client_prefix)),
             )
         },
         Column {
