@@ -930,6 +930,7 @@ mod tests {
             tcp_stats().schema(),
             city_network_performance().schema(),
             prefix_performance().schema(),
+            flows().schema(),
         ] {
             for field in schema.fields() {
                 let name = field.name();
