@@ -1,6 +1,6 @@
 //! The health job: the one way the tables' health is assessed and written, for the CLI
 //! (`flowatlas health`, `flowatlas demo`) and the Lambda's schedule alike, over a local folder or
-//! S3 ([`Destination`]). It owns what the engine (`flowatlas-health`, rows in, assessment out)
+//! S3 (any [`Store`]). It owns what the engine (`flowatlas-health`, rows in, assessment out)
 //! must not: which hour partitions to read, whole-hour rounding, the state between runs, and
 //! the per-hour replacement of the health tables.
 //!
@@ -46,17 +46,18 @@ use flowatlas_health::{
 };
 use flowatlas_rollup::WINDOW_SECONDS;
 use flowatlas_tables::{
-    HEALTH_SOURCE_ID, WriteError, city_network_health, health_events, read_city_network_health,
-    read_city_network_performance, read_city_networks, read_client_prefixes, read_health_events,
-    read_prefix_performance, write_partitioned,
+    CITY_NETWORK_HEALTH, CITY_NETWORK_PERFORMANCE, CITY_NETWORKS, CLIENT_PREFIXES, HEALTH_EVENTS,
+    HEALTH_SOURCE_ID, PREFIX_PERFORMANCE, WriteError, city_network_health, health_events,
+    read_city_network_health, read_city_network_performance, read_city_networks,
+    read_client_prefixes, read_health_events, read_prefix_performance, write_partitioned,
 };
 
 pub use crate::hours::whole_hours;
 pub use crate::state::{Rebuild, STATE_NAME, STATE_VERSION, State};
-pub use crate::store::Destination;
 
 use crate::hours::{HOUR, hour_of, hours_needed, spans, window_of};
 use crate::store::View;
+use flowatlas_store::{Store, files_in_hour, hours_with_files, table_days};
 
 /// Windows one scheduled run judges at most: after missed schedules a run catches up this
 /// many (three hours), and the next runs the rest, so no window is lost and no run is long.
@@ -70,15 +71,13 @@ pub const REBUILD_LOOKBACK_SECONDS: i64 = 7 * 86_400;
 /// What the engine reads: the flow-log rollups (availability) and the performance tables
 /// (round-trip times and retransmissions, where an agent or load-balancer logs measured them).
 const INPUT_TABLES: [&str; 4] = [
-    "city_networks",
-    "client_prefixes",
-    "city_network_performance",
-    "prefix_performance",
+    CITY_NETWORKS,
+    CLIENT_PREFIXES,
+    CITY_NETWORK_PERFORMANCE,
+    PREFIX_PERFORMANCE,
 ];
 /// Tables whose hour partitions say a window may hold data.
-const DATA_TABLES: [&str; 2] = ["city_networks", "city_network_performance"];
-const CITY_NETWORK_HEALTH: &str = "city_network_health";
-const HEALTH_EVENTS: &str = "health_events";
+const DATA_TABLES: [&str; 2] = [CITY_NETWORKS, CITY_NETWORK_PERFORMANCE];
 
 /// Why a health run failed.
 #[derive(Debug, thiserror::Error)]
@@ -86,9 +85,9 @@ pub enum JobError {
     /// A table could not be read or written.
     #[error(transparent)]
     Tables(#[from] WriteError),
-    /// S3 refused a request.
+    /// The store could not be read or written (the message names the object).
     #[error(transparent)]
-    S3(#[from] flowatlas_s3::Error),
+    Store(#[from] flowatlas_store::Error),
     /// A local file could not be read or written.
     #[error("{path}: {source}")]
     File {
@@ -139,8 +138,8 @@ impl Run {
 /// Assesses the windows of `[from, to)` (the whole hours around it; open ends: the days the
 /// tables hold) with the history before it, and with `write` replaces those hours' health
 /// tables.
-pub async fn assess_range(
-    destination: &Destination,
+pub fn assess_range(
+    store: &dyn Store,
     config: &HealthConfig,
     from: Option<i64>,
     to: Option<i64>,
@@ -148,7 +147,7 @@ pub async fn assess_range(
 ) -> Result<Run, JobError> {
     let days = match (from, to) {
         (Some(_), Some(_)) => None,
-        _ => destination.table_days("city_networks").await?,
+        _ => table_days(store, CITY_NETWORKS)?,
     };
     let from = from.or(days.map(|(first, _)| first));
     let to = to.or(days.map(|(_, last)| last + 86_400));
@@ -156,7 +155,7 @@ pub async fn assess_range(
         return Ok(Run::default());
     };
     let (from, to) = whole_hours(from, to);
-    let view = destination.view()?;
+    let view = View::of(store)?;
     let hours: BTreeSet<i64> = (hour_of(from - HISTORY_SECONDS)..to)
         .step_by(HOUR as usize)
         .collect();
@@ -165,13 +164,13 @@ pub async fn assess_range(
         ..Run::default()
     };
     for table in INPUT_TABLES {
-        run.files_downloaded += destination.fetch(&view, table, &hours).await?;
+        run.files_downloaded += view.fetch(store, table, &hours)?;
     }
     let mut observations = read_observations(&view.dir, &hours)?;
     run.hours_read = hours.len();
     run.assessment = assess(&mut observations, config, Some(from), Some(to));
     if write {
-        run.files_written = write_judged(destination, &view, &run.assessment, from, to).await?;
+        run.files_written = write_judged(store, &view, &run.assessment, from, to)?;
     }
     Ok(run)
 }
@@ -180,32 +179,32 @@ pub async fn assess_range(
 /// delivery delay already taken off): judges the windows after the last one judged up to the
 /// window holding `at` (at most [`MAX_WINDOWS_PER_RUN`]), writes the health tables of their
 /// hours, and stores the state.
-pub async fn assess_scheduled(
-    destination: &Destination,
+pub fn assess_scheduled(
+    store: &dyn Store,
     config: &HealthConfig,
     at: i64,
 ) -> Result<Run, JobError> {
     let to = window_of(at);
-    let view = destination.view()?;
-    let stored = destination.read_state().await?;
+    let view = View::of(store)?;
+    let stored = store::read_state(store)?;
     let mut run = Run::default();
     let (from, carry) = match State::usable(stored.as_deref(), config, to, STALE_AFTER_SECONDS) {
         Ok(state) => (state.last_window + WINDOW_SECONDS, state.carry),
         Err(why) => {
             tracing::info!(reason = why.name(), "health state rebuilt from the tables");
             run.rebuilt = Some(why);
-            let from = rebuild_from(destination, &view, to, &mut run).await?;
+            let from = rebuild_from(store, &view, to, &mut run)?;
             (from, Carry::default())
         }
     };
-    let (windows, judged_to) = windows_to_judge(destination, from, to).await?;
+    let (windows, judged_to) = windows_to_judge(store, from, to)?;
     run.judged = Some((from, judged_to));
     if windows.is_empty() && run.rebuilt.is_none() {
         return Ok(run);
     }
     let hours = hours_needed(windows.iter().copied());
     for table in INPUT_TABLES.into_iter().chain([CITY_NETWORK_HEALTH]) {
-        run.files_downloaded += destination.fetch(&view, table, &hours).await?;
+        run.files_downloaded += view.fetch(store, table, &hours)?;
     }
     run.hours_read = hours.len();
     let mut observations = read_observations(&view.dir, &hours)?;
@@ -229,7 +228,7 @@ pub async fn assess_scheduled(
         before,
     );
     run.assessment = assessment;
-    run.files_written = write_judged(destination, &view, &run.assessment, from, judged_to).await?;
+    run.files_written = write_judged(store, &view, &run.assessment, from, judged_to)?;
     // Every window before `judged_to` is decided when the run stopped at its bound; otherwise
     // windows after the newest data wait for it.
     let decided = if judged_to < to {
@@ -249,39 +248,28 @@ pub async fn assess_scheduled(
         last_window,
         carry: resumed.carry,
     };
-    destination.write_state(state.to_json()?).await?;
+    store::write_state(store, &state.to_json()?)?;
     Ok(run)
 }
 
 /// Where a run without a usable state starts (see the crate's documentation).
-async fn rebuild_from(
-    destination: &Destination,
-    view: &View,
-    to: i64,
-    run: &mut Run,
-) -> Result<i64, JobError> {
+fn rebuild_from(store: &dyn Store, view: &View, to: i64, run: &mut Run) -> Result<i64, JobError> {
     let lookback = to - REBUILD_LOOKBACK_SECONDS;
-    let judged_hours = destination
-        .hours_with_files(CITY_NETWORK_HEALTH, lookback, to)
-        .await?;
+    let judged_hours = hours_with_files(store, CITY_NETWORK_HEALTH, lookback, to)?;
     let Some(&newest_hour) = judged_hours.last() else {
         // The hour of the last window and the one before: what every scheduled run judged
         // before runs kept a state.
         return Ok(hour_of(to - WINDOW_SECONDS) - HOUR);
     };
     let newest = BTreeSet::from([newest_hour]);
-    run.files_downloaded += destination
-        .fetch(view, CITY_NETWORK_HEALTH, &newest)
-        .await?;
+    run.files_downloaded += view.fetch(store, CITY_NETWORK_HEALTH, &newest)?;
     let newest_judged = read_city_network_health(&view.dir, Some(newest_hour), Some(to))?
         .iter()
         .map(|row| row.window_start)
         .max()
         .unwrap_or(newest_hour - WINDOW_SECONDS);
-    let event_hours = destination
-        .hours_with_files(HEALTH_EVENTS, lookback, to)
-        .await?;
-    run.files_downloaded += destination.fetch(view, HEALTH_EVENTS, &event_hours).await?;
+    let event_hours = hours_with_files(store, HEALTH_EVENTS, lookback, to)?;
+    run.files_downloaded += view.fetch(store, HEALTH_EVENTS, &event_hours)?;
     let events = read_health_events(&view.dir, Some(lookback), Some(to))?;
     // Replay from a window before which every tracker was at rest: the newest judged window
     // (a candidate raised by the next window may have started in it), moved back to the start
@@ -310,14 +298,10 @@ async fn rebuild_from(
 
 /// The windows of `[from, to)` in hours that hold data, at most [`MAX_WINDOWS_PER_RUN`], and
 /// where they end.
-async fn windows_to_judge(
-    destination: &Destination,
-    from: i64,
-    to: i64,
-) -> Result<(Vec<i64>, i64), JobError> {
+fn windows_to_judge(store: &dyn Store, from: i64, to: i64) -> Result<(Vec<i64>, i64), JobError> {
     let mut data_hours = BTreeSet::new();
     for table in DATA_TABLES {
-        data_hours.extend(destination.hours_with_files(table, from, to).await?);
+        data_hours.extend(hours_with_files(store, table, from, to)?);
     }
     let mut windows = Vec::new();
     for hour in data_hours {
@@ -377,8 +361,8 @@ fn started_at_of_file(name: &str) -> Option<i64> {
 /// `city_network_health` of every hour they touch (rows of the hour before `from` kept), one
 /// `health_events` file per event, and the events of the range's hours no longer found
 /// removed. Returns the files written.
-async fn write_judged(
-    destination: &Destination,
+fn write_judged(
+    store: &dyn Store,
     view: &View,
     assessment: &Assessment,
     from: i64,
@@ -388,7 +372,7 @@ async fn write_judged(
     let mut rows: Vec<CityNetworkHealth> = Vec::new();
     if hour_of(from) < from {
         let hour = BTreeSet::from([hour_of(from)]);
-        destination.fetch(view, CITY_NETWORK_HEALTH, &hour).await?;
+        view.fetch(store, CITY_NETWORK_HEALTH, &hour)?;
         rows = read_city_network_health(&view.dir, Some(hour_of(from)), Some(from))?;
     }
     rows.extend(assessment.city_networks.iter().cloned());
@@ -418,7 +402,7 @@ async fn write_judged(
         if !written.contains(&health) {
             removed.push(health);
         }
-        for name in destination.files_in_hour(HEALTH_EVENTS, hour).await? {
+        for name in files_in_hour(store, HEALTH_EVENTS, hour)? {
             let judged_here = match started_at_of_file(&name) {
                 Some(started_at) => started_at >= from,
                 // The one file per hour of earlier versions.
@@ -429,6 +413,6 @@ async fn write_judged(
             }
         }
     }
-    destination.publish(view, &written, &removed).await?;
+    view.publish(store, &written, &removed)?;
     Ok(written.len())
 }

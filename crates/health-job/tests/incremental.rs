@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 use flowatlas_demo::Scenario;
 use flowatlas_health::{HealthConfig, Status};
 use flowatlas_health_job::{
-    Destination, MAX_WINDOWS_PER_RUN, Rebuild, STATE_NAME, assess_range, assess_scheduled,
+    MAX_WINDOWS_PER_RUN, Rebuild, STATE_NAME, assess_range, assess_scheduled,
 };
 use flowatlas_rollup::WINDOW_SECONDS;
+use flowatlas_store::LocalStore;
 use flowatlas_tables::{
     HealthEventRecord, city_network_performance, city_networks, client_prefixes,
     prefix_performance, read_city_network_health, read_health_events, write_partitioned,
@@ -111,13 +112,6 @@ fn assert_same(what: &str, runs: &[String], full: &[String]) {
     );
 }
 
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
-        .block_on(future)
-}
-
 #[test]
 fn scheduled_runs_give_the_events_of_one_run_over_all_of_history() {
     let scenario = Scenario::new(3, 3);
@@ -130,12 +124,12 @@ fn scheduled_runs_give_the_events_of_one_run_over_all_of_history() {
     let runs_dir = scratch("runs");
     write_tables(&scenario, end, &full_dir);
     write_tables(&scenario, end, &runs_dir);
-    let full = Destination::Folder(full_dir.clone());
-    let runs = Destination::Folder(runs_dir.clone());
+    let full = LocalStore::new(&full_dir);
+    let runs = LocalStore::new(&runs_dir);
 
-    block_on(assess_range(&full, &config, None, Some(end), true)).unwrap();
+    assess_range(&full, &config, None, Some(end), true).unwrap();
     // History judged by one run up to the split, then scheduled runs.
-    block_on(assess_range(&runs, &config, None, Some(split), true)).unwrap();
+    assess_range(&runs, &config, None, Some(split), true).unwrap();
 
     // Every 5 minutes (at odd seconds, as a schedule fires) through the availability incident
     // of day 16 18:00; the state deleted in its middle.
@@ -159,13 +153,13 @@ fn scheduled_runs_give_the_events_of_one_run_over_all_of_history() {
             std::fs::write(runs_dir.join(STATE_NAME), b"{\"version\": 1, \"last_wi").unwrap();
         }
         if time == at(17, 9, 30) {
-            let future = block_on(assess_scheduled(&runs, &config, 4_102_444_800)).unwrap();
+            let future = assess_scheduled(&runs, &config, 4_102_444_800).unwrap();
             assert!(future.assessment.overall.len() as i64 <= MAX_WINDOWS_PER_RUN);
         }
         if time == at(17, 9, 35) {
-            block_on(assess_scheduled(&runs, &config, at(17, 9, 5))).unwrap();
+            assess_scheduled(&runs, &config, at(17, 9, 5)).unwrap();
         }
-        let run = block_on(assess_scheduled(&runs, &config, time)).unwrap();
+        let run = assess_scheduled(&runs, &config, time).unwrap();
         most_windows = most_windows.max(run.assessment.overall.len() as i64);
         rebuilt.extend(run.rebuilt);
     }
@@ -220,8 +214,8 @@ fn an_empty_destination_and_two_racing_runs_leave_a_usable_state() {
     // Nothing there: nothing judged, no error, a state to start from.
     let empty_dir = scratch("empty");
     std::fs::create_dir_all(&empty_dir).unwrap();
-    let empty = Destination::Folder(empty_dir.clone());
-    let run = block_on(assess_scheduled(&empty, &config, 1_780_272_000)).unwrap();
+    let empty = LocalStore::new(&empty_dir);
+    let run = assess_scheduled(&empty, &config, 1_780_272_000).unwrap();
     assert!(run.assessment.overall.is_empty());
     assert_eq!(run.rebuilt, Some(Rebuild::Missing));
     std::fs::remove_dir_all(&empty_dir).unwrap();
@@ -232,21 +226,18 @@ fn an_empty_destination_and_two_racing_runs_leave_a_usable_state() {
     let (alone_dir, racing_dir) = (scratch("alone"), scratch("racing"));
     write_tables(&scenario, end + HOUR, &alone_dir);
     write_tables(&scenario, end + HOUR, &racing_dir);
-    let (alone, racing) = (
-        Destination::Folder(alone_dir.clone()),
-        Destination::Folder(racing_dir.clone()),
-    );
-    block_on(assess_scheduled(&alone, &config, end)).unwrap();
+    let (alone, racing) = (LocalStore::new(&alone_dir), LocalStore::new(&racing_dir));
+    assess_scheduled(&alone, &config, end).unwrap();
     std::thread::scope(|scope| {
         let runs: Vec<_> = (0..2)
-            .map(|_| scope.spawn(|| block_on(assess_scheduled(&racing, &config, end))))
+            .map(|_| scope.spawn(|| assess_scheduled(&racing, &config, end)))
             .collect();
         for run in runs {
             assert_eq!(run.join().unwrap().unwrap().assessment.overall.len(), 24);
         }
     });
     for destination in [&alone, &racing] {
-        let run = block_on(assess_scheduled(destination, &config, end + 1_800)).unwrap();
+        let run = assess_scheduled(destination, &config, end + 1_800).unwrap();
         assert_eq!(run.rebuilt, None);
         assert_eq!(run.assessment.overall.len(), 6);
     }

@@ -259,8 +259,8 @@ impl std::str::FromStr for TableList {
             .filter(|name| !name.is_empty())
         {
             match name {
-                "city_networks" => tables.city_networks = true,
-                "client_prefixes" => tables.client_prefixes = true,
+                flowatlas_tables::CITY_NETWORKS => tables.city_networks = true,
+                flowatlas_tables::CLIENT_PREFIXES => tables.client_prefixes = true,
                 flowatlas_tables::FLOWS => tables.flows = true,
                 other => {
                     return Err(format!(

@@ -12,31 +12,34 @@ use flowatlas_health::HealthEvent;
 use flowatlas_health::publish::{
     DEFAULT_EMF_TOP_CITY_NETWORKS, EVENT_DETAIL_TYPE, EVENT_SOURCE, emf_lines, eventbridge_event,
 };
-use flowatlas_health_job::{Destination, assess_scheduled};
+use flowatlas_health_job::assess_scheduled;
+use flowatlas_s3::S3Store;
+use flowatlas_store::download_partitions;
+use flowatlas_tables::{
+    CITY_NETWORK_PERFORMANCE, CITY_NETWORKS, CLIENT_PREFIXES, HEALTH_TABLES, PREFIX_PERFORMANCE,
+};
 use serde_json::{Value, json};
 
 use crate::state::State;
 
 /// What the report reads besides the health tables.
 const REPORT_INPUT_TABLES: [&str; 4] = [
-    "city_networks",
-    "client_prefixes",
-    "city_network_performance",
-    "prefix_performance",
+    CITY_NETWORKS,
+    CLIENT_PREFIXES,
+    CITY_NETWORK_PERFORMANCE,
+    PREFIX_PERFORMANCE,
 ];
 
 /// Runs the scheduled health job for the windows complete at `scheduled_at` less the delay;
 /// returns a summary.
 pub async fn run(state: &State, scheduled_at: i64, function: &str) -> Result<Value, String> {
     let settings = &state.settings.health;
-    let destination = Destination::S3 {
-        client: state.client.clone(),
-        tables: state.settings.destination.clone(),
-        part_size: state.settings.part_size,
-    };
+    let store = destination_store(state);
     let ready = scheduled_at - settings.delay.as_secs() as i64;
-    let run = assess_scheduled(&destination, &settings.config, ready)
+    let config = settings.config.clone();
+    let run = tokio::task::spawn_blocking(move || assess_scheduled(&store, &config, ready))
         .await
+        .map_err(|error| format!("health panicked: {error}"))?
         .map_err(|error| format!("health: {error}"))?;
     let changed = run.changed_events();
     let published = match (&settings.event_bus, &state.events) {
@@ -82,6 +85,12 @@ pub async fn run(state: &State, scheduled_at: i64, function: &str) -> Result<Val
     }))
 }
 
+/// The destination as a store, on the invocation's runtime: call it from blocking threads.
+fn destination_store(state: &State) -> S3Store {
+    S3Store::new(state.client.clone(), state.settings.destination.clone())
+        .with_part_size(state.settings.part_size)
+}
+
 /// The time the report shows, up to the newest window assessed.
 const REPORT_SECONDS: i64 = 86_400;
 /// How long a browser or CDN may keep the report: about one schedule.
@@ -95,23 +104,21 @@ async fn write_report(state: &State, to: i64) -> Result<String, String> {
     let from = to - REPORT_SECONDS;
     let scratch = std::env::temp_dir().join(format!("flowatlas-{}-report", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
-    for table in REPORT_INPUT_TABLES
-        .into_iter()
-        .chain(flowatlas_s3::HEALTH_TABLES)
-    {
-        flowatlas_s3::download_partitions(&state.client, destination, table, from, to, &scratch)
-            .await
-            .map_err(|error| error.to_string())?;
-    }
+    let store = destination_store(state);
     let folder = scratch.clone();
     let page = tokio::task::spawn_blocking(move || {
+        for table in REPORT_INPUT_TABLES.into_iter().chain(HEALTH_TABLES) {
+            download_partitions(&store, table, from, to, &folder)
+                .map_err(|error| error.to_string())?;
+        }
         flowatlas_report::read_folder(&folder, Some(from), Some(to))
             .map(|report| flowatlas_report::render(&report))
             .map_err(|error| error.to_string())
     })
     .await
-    .map_err(|error| format!("report panicked: {error}"))??;
+    .map_err(|error| format!("report panicked: {error}"))?;
     let _ = std::fs::remove_dir_all(&scratch);
+    let page = page?;
     let key = destination.key("report/index.html");
     flowatlas_s3::put_web_page(
         &state.client,

@@ -13,19 +13,15 @@
 //!   [`list_folders`].
 //! - [`S3Store`]: a bucket and prefix as a `flowatlas_store::Store`, the pipeline's view of
 //!   S3 (it knows nothing of flow logs: the pipeline drives it).
-//! - [`download_partitions`] and [`table_days`]: tables in S3 read by hour partition, for the
-//!   health job and `report` on `--data s3://…`.
 //!
 //! The readers block: use them from a blocking thread (`tokio::task::spawn_blocking`), never
 //! from an async task.
 #![deny(missing_docs)]
 
 mod store;
-mod tables;
 
 pub use flowatlas_store::{Listed, ObjectInfo};
 pub use store::S3Store;
-pub use tables::{HEALTH_TABLES, download_partitions, table_days};
 
 use std::fmt;
 use std::io::{self, Read};

@@ -97,6 +97,33 @@ impl Store for S3Store {
             .collect())
     }
 
+    fn list_folders(&self, prefix: &str) -> Result<Vec<String>, flowatlas_store::Error> {
+        let root = self.url.key("");
+        let folders = self.block_on(crate::list_folders(
+            &self.client,
+            &self.url.bucket,
+            &self.url.key(prefix),
+        ))?;
+        let mut folders: Vec<String> = folders
+            .into_iter()
+            .filter_map(|folder| Some(folder.strip_prefix(&root)?.to_owned()))
+            .collect();
+        folders.sort();
+        Ok(folders)
+    }
+
+    fn download(&self, key: &str, path: &Path) -> Result<(), flowatlas_store::Error> {
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder).map_err(flowatlas_store::Error::file(folder))?;
+        }
+        self.block_on(crate::download(
+            &self.client,
+            &self.url.bucket,
+            &self.url.key(key),
+            path,
+        ))
+    }
+
     fn delete(&self, key: &str) -> Result<(), flowatlas_store::Error> {
         self.block_on(crate::delete(
             &self.client,

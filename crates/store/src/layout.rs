@@ -29,6 +29,14 @@ pub fn partition_of(seconds: i64) -> String {
     )
 }
 
+/// The hour (Unix seconds) a partition `dt=YYYY-MM-DD/hour=HH` names.
+pub fn hour_of_partition(partition: &str) -> Option<i64> {
+    let (day, hour) = partition.split_once('/')?;
+    let midnight = flowatlas_time::parse_date(day_of_folder(day)?)?;
+    let hour: i64 = hour.strip_prefix("hour=")?.parse().ok()?;
+    (0..24).contains(&hour).then_some(midnight + hour * 3_600)
+}
+
 /// `dt=YYYY-MM-DD/`: the folder of a day's hour partitions.
 pub fn day_folder(date: &str) -> String {
     format!("dt={date}/")
@@ -197,6 +205,16 @@ mod tests {
             "dt=2026-06-01/hour=19"
         );
         assert_eq!(day_of_folder("dt=2026-06-01"), Some("2026-06-01"));
+        assert_eq!(
+            hour_of_partition("dt=2026-06-01/hour=13"),
+            Some(1_780_272_000 + 13 * 3_600)
+        );
+        assert_eq!(hour_of_partition("dt=2026-06-01/hour=24"), None);
+        assert_eq!(hour_of_partition("dt=2026-06-01/hour=x"), None);
+        assert_eq!(
+            hour_of_partition(&partition_of(1_780_272_000 + 7_300)),
+            Some(1_780_272_000 + 7_200)
+        );
         assert_eq!(manifest_key("x-1"), "_manifests/x-1.json");
         assert!(is_tcp_stats(
             "tcp_stats/dt=2026-06-01/hour=12/web-1.parquet"

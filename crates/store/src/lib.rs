@@ -11,15 +11,20 @@
 //!   ([`TemporaryFile`]). `flowatlas-s3` implements the trait for a bucket.
 //! - [`layout`]: partition paths, manifests, rejects, `tcp_stats/`, source ids, and AWS's
 //!   flow-log key layouts.
+//! - [`download_partitions`], [`hours_with_files`], [`files_in_hour`], [`table_days`]: a
+//!   table's hour partitions in any store, for the engines that read local folders (health,
+//!   report): only the day folders a range needs are listed.
 //!
 //! Every call blocks: call it from a blocking thread, never from inside an async task.
 #![deny(missing_docs)]
 
 pub mod layout;
 mod local;
+mod partitions;
 mod temporary;
 
 pub use local::LocalStore;
+pub use partitions::{download_partitions, files_in_hour, hours_with_files, table_days};
 pub use temporary::TemporaryFile;
 
 use std::io::{self, Read};
@@ -120,6 +125,14 @@ pub trait Store: Send + Sync {
 
     /// Every object under `prefix`, in key order.
     fn list(&self, prefix: &str) -> Result<Vec<Listed>, Error>;
+
+    /// The folders directly under the folder `prefix` (which ends with `/`), as keys ending
+    /// with `/`, in key order: one level, no object listed (S3: a delimiter listing).
+    fn list_folders(&self, prefix: &str) -> Result<Vec<String>, Error>;
+
+    /// Copies the object at `key` whole into the local file `path` (its folder created),
+    /// under a temporary name renamed when complete.
+    fn download(&self, key: &str, path: &Path) -> Result<(), Error>;
 
     /// Deletes an object; a missing object is not an error.
     fn delete(&self, key: &str) -> Result<(), Error>;

@@ -41,6 +41,17 @@ impl LocalStore {
     }
 }
 
+/// Copies the file `from` to `to` (its folder created) under a temporary name, renamed when
+/// complete.
+fn copy_into_place(from: &Path, to: &Path) -> Result<(), Error> {
+    create_parent(to)?;
+    let (temporary, mut out) = TemporaryFile::create(to).map_err(Error::file(to))?;
+    let mut input = std::fs::File::open(from).map_err(Error::file(from))?;
+    io::copy(&mut input, &mut out).map_err(Error::file(to))?;
+    drop(out);
+    temporary.persist().map_err(Error::file(to))
+}
+
 fn create_parent(path: &Path) -> Result<(), Error> {
     match path.parent() {
         Some(folder) if !folder.as_os_str().is_empty() => {
@@ -65,17 +76,17 @@ impl Store for LocalStore {
             // Written in place (under a temporary name, already renamed).
             return Ok(());
         }
-        create_parent(&target)?;
-        let (temporary, mut out) = TemporaryFile::create(&target).map_err(Error::file(&target))?;
-        let mut input = std::fs::File::open(file).map_err(Error::file(file))?;
-        io::copy(&mut input, &mut out).map_err(Error::file(&target))?;
-        drop(out);
-        temporary.persist().map_err(Error::file(&target))
+        copy_into_place(file, &target)
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<Listed>, Error> {
         let mut listed = Vec::new();
-        let mut folders = vec![self.root.clone()];
+        // Only the folder the prefix names (up to its last `/`) is walked, not the whole root.
+        let folder = match prefix.rfind('/') {
+            Some(end) => self.path(&prefix[..end]),
+            None => self.root.clone(),
+        };
+        let mut folders = vec![folder];
         while let Some(folder) = folders.pop() {
             let entries = match std::fs::read_dir(&folder) {
                 Ok(entries) => entries,
@@ -104,6 +115,30 @@ impl Store for LocalStore {
         }
         listed.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(listed)
+    }
+
+    fn list_folders(&self, prefix: &str) -> Result<Vec<String>, Error> {
+        let folder = self.path(prefix);
+        let entries = match std::fs::read_dir(&folder) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(error) => return Err(Error::file(&folder)(error)),
+        };
+        let mut folders = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(Error::file(&folder))?;
+            if entry.path().is_dir()
+                && let Some(name) = entry.file_name().to_str()
+            {
+                folders.push(format!("{prefix}{name}/"));
+            }
+        }
+        folders.sort();
+        Ok(folders)
+    }
+
+    fn download(&self, key: &str, path: &Path) -> Result<(), Error> {
+        copy_into_place(&self.path(key), path)
     }
 
     fn delete(&self, key: &str) -> Result<(), Error> {

@@ -177,7 +177,7 @@ pub fn city_network_health() -> Table<CityNetworkHealth> {
         |row: &CityNetworkHealth| Cell::Double(row.window_demand),
     ));
     Table::new(
-        "city_network_health",
+        crate::CITY_NETWORK_HEALTH,
         "Availability and performance per 5-minute window and client city-network: observed against expected traffic, connection signals, round-trip times and retransmissions, scores and impact.",
         columns,
     )
@@ -497,7 +497,7 @@ pub fn health_events() -> Table<HealthEvent> {
         ),
     ];
     Table::new(
-        "health_events",
+        crate::HEALTH_EVENTS,
         "Health events in Internet Monitor's terms, raised and resolved window by window.",
         columns,
     )

@@ -78,6 +78,22 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesBuilder};
 
+/// Name of the `city_networks` table ([`city_networks`]). A table's name is also its folder
+/// under an output and its Glue table's name.
+pub const CITY_NETWORKS: &str = "city_networks";
+/// Name of the `client_prefixes` table ([`client_prefixes`]).
+pub const CLIENT_PREFIXES: &str = "client_prefixes";
+/// Name of the `city_network_performance` table ([`city_network_performance`]).
+pub const CITY_NETWORK_PERFORMANCE: &str = "city_network_performance";
+/// Name of the `prefix_performance` table ([`prefix_performance`]).
+pub const PREFIX_PERFORMANCE: &str = "prefix_performance";
+/// Name of the `city_network_health` table ([`city_network_health`]).
+pub const CITY_NETWORK_HEALTH: &str = "city_network_health";
+/// Name of the `health_events` table ([`health_events`]).
+pub const HEALTH_EVENTS: &str = "health_events";
+/// The tables the health job writes.
+pub const HEALTH_TABLES: [&str; 2] = [CITY_NETWORK_HEALTH, HEALTH_EVENTS];
+
 /// Version of the tables' schemas, written into every file's metadata.
 pub const SCHEMA_VERSION: &str = "2";
 
@@ -641,7 +657,7 @@ pub fn city_networks() -> Table<CityNetworkRow> {
     columns.extend(client_columns::<CityNetworkRow>());
     columns.extend(measure_columns::<CityNetworkRow>());
     Table::new(
-        "city_networks",
+        CITY_NETWORKS,
         "Internet traffic per 5-minute window, service location and client city-network (ASN + place).",
         columns,
     )
@@ -696,7 +712,7 @@ pub fn client_prefixes() -> Table<PrefixRow> {
     ]);
     columns.extend(measure_columns::<PrefixRow>());
     Table::new(
-        "client_prefixes",
+        CLIENT_PREFIXES,
         "Internet traffic per 5-minute window, service location and client prefix.",
         columns,
     )

@@ -118,7 +118,7 @@ pub fn city_network_performance() -> Table<CityNetworkPerformanceRow> {
     columns.extend(derived_columns::<CityNetworkPerformanceRow>());
     columns.extend(tcp_measure_columns::<CityNetworkPerformanceRow>());
     Table::new(
-        "city_network_performance",
+        crate::CITY_NETWORK_PERFORMANCE,
         "Round-trip times per 5-minute window, service location, RTT source and client city-network: TCP smoothed RTT and retransmissions from flowatlas agent, or TLS handshake times from ALB connection logs and NLB access logs.",
         columns,
     )
@@ -141,7 +141,7 @@ pub fn prefix_performance() -> Table<PrefixPerformanceRow> {
     columns.extend(derived_columns::<PrefixPerformanceRow>());
     columns.extend(tcp_measure_columns::<PrefixPerformanceRow>());
     Table::new(
-        "prefix_performance",
+        crate::PREFIX_PERFORMANCE,
         "Round-trip times per 5-minute window, service location, RTT source and client prefix: TCP smoothed RTT and retransmissions from flowatlas agent, or TLS handshake times from ALB connection logs and NLB access logs.",
         columns,
     )

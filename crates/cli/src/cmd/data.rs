@@ -1,11 +1,13 @@
 //! `--data DIR|s3://BUCKET/PREFIX` of `health` and `report`: the engines read folders, so tables
 //! in S3 are first copied into a scratch folder, only the hour partitions the range needs
-//! (`flowatlas_s3::download_partitions`); the folder is removed when the command ends.
+//! (`flowatlas_store::download_partitions`); the folder is removed when the command ends.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use flowatlas_s3::{Client, S3Url};
+use flowatlas_s3::{S3Store, S3Url};
+use flowatlas_store::{download_partitions, table_days};
+use flowatlas_tables::CITY_NETWORKS;
 
 /// Where the tables are.
 #[derive(Clone, Debug)]
@@ -36,18 +38,34 @@ pub fn parse_data(text: &str) -> Result<Data, String> {
     }
 }
 
+/// A bucket and prefix as a store, with the runtime its calls block on (its worker thread
+/// drives the requests while the command's thread waits).
+pub struct S3Data {
+    /// Kept alive as long as the store is used.
+    _runtime: tokio::runtime::Runtime,
+    /// The bucket and prefix the tables are under.
+    pub store: S3Store,
+}
+
+/// The store of `tables`, with the SDK's standard settings.
+pub fn s3_store(tables: &S3Url) -> anyhow::Result<S3Data> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    let store = runtime
+        .block_on(async { S3Store::new(flowatlas_s3::client_from_env().await, tables.clone()) });
+    Ok(S3Data {
+        _runtime: runtime,
+        store,
+    })
+}
+
 /// Tables of S3 copied into a scratch folder, removed on drop.
 pub struct Copied {
     /// The scratch folder, laid out as the tables are.
     pub dir: PathBuf,
-    /// The range copied: `--from`/`--to`, or the days the tables hold.
-    pub from: i64,
-    /// End of the range copied (exclusive).
-    pub to: i64,
-    /// The runtime and client, for writing back.
-    pub runtime: tokio::runtime::Runtime,
-    /// The S3 client.
-    pub client: Client,
 }
 
 impl Drop for Copied {
@@ -73,11 +91,7 @@ pub fn copy_from_s3(
     from: Option<i64>,
     to: Option<i64>,
 ) -> anyhow::Result<Copied> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("tokio runtime")?;
-    let client = runtime.block_on(flowatlas_s3::client_from_env());
+    let s3 = s3_store(tables)?;
     let dir = std::env::temp_dir().join(format!(
         "flowatlas-data-{}-{}",
         std::process::id(),
@@ -86,40 +100,17 @@ pub fn copy_from_s3(
             .map_or(0, |since| since.subsec_nanos())
     ));
     std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-    let mut copied = Copied {
-        dir,
-        from: 0,
-        to: 0,
-        runtime,
-        client,
-    };
+    let copied = Copied { dir };
     let days = match (from, to) {
         (Some(_), Some(_)) => None,
-        _ => copied
-            .runtime
-            .block_on(flowatlas_s3::table_days(
-                &copied.client,
-                tables,
-                "city_networks",
-            ))
-            .with_context(|| format!("{tables}: listing city_networks"))?,
+        _ => table_days(&s3.store, CITY_NETWORKS)
+            .with_context(|| format!("{tables}: listing {CITY_NETWORKS}"))?,
     };
     const DAY: i64 = 86_400;
-    copied.from = from.or(days.map(|(first, _)| first)).unwrap_or(0);
-    copied.to = to
-        .or(days.map(|(_, last)| last + DAY))
-        .unwrap_or(copied.from);
+    let from = from.or(days.map(|(first, _)| first)).unwrap_or(0);
+    let to = to.or(days.map(|(_, last)| last + DAY)).unwrap_or(from);
     for Needed { table, before } in needed {
-        copied
-            .runtime
-            .block_on(flowatlas_s3::download_partitions(
-                &copied.client,
-                tables,
-                table,
-                copied.from - before,
-                copied.to,
-                &copied.dir,
-            ))
+        download_partitions(&s3.store, table, from - before, to, &copied.dir)
             .with_context(|| format!("{tables}: downloading {table}"))?;
     }
     Ok(copied)

@@ -8,9 +8,10 @@ use anyhow::Context;
 use flowatlas_flowlog::Options;
 use flowatlas_geo::{Databases, GeoConfig, PeerRules};
 use flowatlas_health::HealthConfig;
-use flowatlas_health_job::{Destination, assess_range};
+use flowatlas_health_job::assess_range;
 use flowatlas_pipeline::Config;
 use flowatlas_rollup::{RollupConfig, ServiceLocation};
+use flowatlas_store::LocalStore;
 use flowatlas_tables::{TopBy, top};
 
 use crate::Outcome;
@@ -107,16 +108,13 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     }
     // One day of history: expectations come from the last hour's trend.
     writeln!(out)?;
-    let destination = Destination::Folder(tables.clone());
-    let health = tokio::runtime::Builder::new_current_thread()
-        .build()?
-        .block_on(assess_range(
-            &destination,
-            &HealthConfig::default(),
-            None,
-            None,
-            true,
-        ))?;
+    let health = assess_range(
+        &LocalStore::new(&tables),
+        &HealthConfig::default(),
+        None,
+        None,
+        true,
+    )?;
     write_human(&mut out, &health.assessment, 5)?;
     writeln!(
         out,

@@ -12,11 +12,12 @@ use flowatlas_health::{
     Assessment, CityNetworkHealth, HealthConfig, HealthEvent, Identity, PerformanceHealth,
     RoundTripTime, Status,
 };
-use flowatlas_health_job::{Destination, Run, STATE_NAME, assess_range, assess_scheduled};
+use flowatlas_health_job::{Run, STATE_NAME, assess_range, assess_scheduled};
 use flowatlas_rollup::WINDOW_SECONDS;
+use flowatlas_store::{LocalStore, Store};
 
 use crate::Outcome;
-use crate::cmd::data::{Data, parse_data};
+use crate::cmd::data::{Data, parse_data, s3_store};
 use crate::cmd::shared::{check_data_and_range, check_range, parse_time};
 
 /// Score the availability and performance of every client city-network window by window and
@@ -84,9 +85,6 @@ pub struct Args {
     no_write: bool,
 }
 
-/// Health files are a few MB at most: one PUT each below this.
-const HEALTH_PART_SIZE: u64 = 16 * 1024 * 1024;
-
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let config = match &args.config {
         Some(path) => {
@@ -96,37 +94,25 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         }
         None => HealthConfig::default(),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("tokio runtime")?;
-    let destination = match &args.data {
+    let s3;
+    let local;
+    let store: &dyn Store = match &args.data {
         Data::Folder(folder) => {
             check_data_and_range(folder, args.from, args.to)?;
-            Destination::Folder(folder.clone())
+            local = LocalStore::new(folder);
+            &local
         }
         Data::S3(tables) => {
             check_range(args.from, args.to)?;
-            Destination::S3 {
-                client: runtime.block_on(flowatlas_s3::client_from_env()),
-                tables: tables.clone(),
-                part_size: HEALTH_PART_SIZE,
-            }
+            s3 = s3_store(tables)?;
+            &s3.store
         }
     };
     let run = match args.at {
-        Some(at) => runtime
-            .block_on(assess_scheduled(&destination, &config, at))
+        Some(at) => assess_scheduled(store, &config, at)
             .with_context(|| format!("{}: scheduled health run", args.data))?,
         None => {
-            let run = runtime
-                .block_on(assess_range(
-                    &destination,
-                    &config,
-                    args.from,
-                    args.to,
-                    !args.no_write,
-                ))
+            let run = assess_range(store, &config, args.from, args.to, !args.no_write)
                 .with_context(|| format!("{}: health", args.data))?;
             if run.assessment.overall.is_empty() {
                 anyhow::bail!(

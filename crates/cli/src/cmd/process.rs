@@ -244,13 +244,13 @@ pub fn write_summary(
         out,
         "{:<22} {:>14}",
         "rows city_networks",
-        rows("city_networks")
+        rows(flowatlas_tables::CITY_NETWORKS)
     )?;
     writeln!(
         out,
         "{:<22} {:>14}",
         "rows client_prefixes",
-        rows("client_prefixes")
+        rows(flowatlas_tables::CLIENT_PREFIXES)
     )?;
     writeln!(out, "{:<22} {:>14}", "files written", totals.files.len())?;
     writeln!(out, "{:<22} {:>14.1}", "MB decoded", megabytes)?;

@@ -45,19 +45,19 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             // Events are filed by their start: one that began earlier may still cover the range.
             let needed = [
                 Needed {
-                    table: "city_networks",
+                    table: flowatlas_tables::CITY_NETWORKS,
                     before: 0,
                 },
                 Needed {
-                    table: "client_prefixes",
+                    table: flowatlas_tables::CLIENT_PREFIXES,
                     before: 0,
                 },
                 Needed {
-                    table: "city_network_health",
+                    table: flowatlas_tables::CITY_NETWORK_HEALTH,
                     before: 0,
                 },
                 Needed {
-                    table: "health_events",
+                    table: flowatlas_tables::HEALTH_EVENTS,
                     before: flowatlas_health::HISTORY_SECONDS,
                 },
             ];
