@@ -61,7 +61,8 @@ fn peer_column(
 }
 
 /// The `flows` table: every field of the field catalogue, then the peer, then the peer's
-/// facts. A field AWS adds appears here by being added to the catalogue.
+/// facts. A field AWS adds appears here by being added to the catalogue. `FlowRow<'static>`
+/// only names the row type: the columns read a [`FlowRow`] of any lifetime ([`Rows`]).
 pub fn flows() -> Table<FlowRow<'static>> {
     let fields = Field::ALL.iter().map(|&field| Column {
         name: field.column_name(),
