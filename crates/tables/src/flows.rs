@@ -26,7 +26,7 @@ const PEER_IP: &str = "peer_ip";
 /// One row of `flows`: a record as the reader yields it, its peer and the peer's enrichment,
 /// all borrowed for as long as the record is read.
 pub struct FlowRow<'a> {
-    /// The record.
+    /// The flow-log record as the reader yields it, its fields typed by the catalogue.
     pub record: &'a Record<'a>,
     /// Who is on the other end.
     pub peer: &'a Peer,
