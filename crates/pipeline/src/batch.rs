@@ -16,8 +16,8 @@ use flowatlas_geo::Enricher;
 use flowatlas_rollup::{CityNetworkRow, PrefixRow};
 use flowatlas_store::layout::batch_file_stem;
 use flowatlas_tables::{
-    FileSource, PartitionTime, Table, TemporaryFile, city_networks, client_prefixes, partition_of,
-    write_rows_file,
+    FileSource, OwnedRows, PartitionTime, Table, TemporaryFile, city_networks, client_prefixes,
+    partition_of, write_rows_file,
 };
 
 use flowatlas_store::LocalStore;
@@ -44,7 +44,7 @@ struct HourRows<R> {
     hours: BTreeMap<i64, (Vec<R>, Vec<FileSource>)>,
 }
 
-impl<R: PartitionTime> HourRows<R> {
+impl<R: PartitionTime + OwnedRows> HourRows<R> {
     fn new() -> HourRows<R> {
         HourRows {
             hours: BTreeMap::new(),

@@ -22,13 +22,13 @@ use flowatlas_rollup::{
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 
-use crate::flows::{flows_definition, flows_properties};
+use crate::flows::{flows, flows_properties};
 use crate::performance::{city_network_performance_row, prefix_performance_row};
 use crate::read::{Columns, Texts, city_network_row, for_each_batch_of_file, prefix_row};
 use crate::{
-    CITY_NETWORK_PERFORMANCE, CITY_NETWORKS, CLIENT_PREFIXES, FLOWS, PREFIX_PERFORMANCE, Table,
-    TableDefinition, TemporaryFile, WriteError, city_network_performance, city_networks,
-    client_prefixes, flows_schema, prefix_performance, writer_properties,
+    CITY_NETWORK_PERFORMANCE, CITY_NETWORKS, CLIENT_PREFIXES, FLOWS, OwnedRows, PREFIX_PERFORMANCE,
+    Table, TableDefinition, TemporaryFile, WriteError, city_network_performance, city_networks,
+    client_prefixes, prefix_performance, writer_properties,
 };
 
 /// Merged rows held before they are written as a row group.
@@ -105,7 +105,7 @@ pub fn merge_files(
 }
 
 /// Rows that compaction sums per key.
-trait Summed: Sized {
+trait Summed: OwnedRows + Sized {
     type Key: Hash + Eq;
     /// What identifies the row's group: window, service location and client.
     fn key(&self) -> Self::Key;
@@ -333,8 +333,9 @@ fn concatenate_files(
     inputs: &[PathBuf],
     output: &Path,
 ) -> Result<(TemporaryFile, Merged), WriteError> {
-    let definition = flows_definition();
-    let schema = flows_schema();
+    let table = flows();
+    let definition = table.definition();
+    let schema = table.schema();
     let mut out = MergedFile::create(output, schema.clone(), flows_properties())?;
     for input in inputs {
         let mut failed = None;

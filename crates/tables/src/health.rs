@@ -6,7 +6,7 @@ use flowatlas_health::{CityNetworkHealth, HealthEvent, PerformanceHealth};
 use flowatlas_rollup::CityNetworkKey;
 
 use crate::{
-    Cell, ClientRow, Column, ColumnKind, PartitionTime, Table, client_columns, column, text,
+    Cell, ClientRow, Column, ColumnKind, PartitionTime, Rows, Table, client_columns, column, text,
 };
 
 impl ClientRow for CityNetworkHealth {
@@ -27,7 +27,7 @@ impl PartitionTime for HealthEvent {
     }
 }
 
-fn required<R>(column: Column<R>) -> Column<R> {
+fn required<R: Rows>(column: Column<R>) -> Column<R> {
     Column {
         nullable: false,
         ..column

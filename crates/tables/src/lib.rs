@@ -5,15 +5,19 @@
 //!
 //! - [`Table`] is a name, a doc line and its [`Column`]s; [`city_networks`] and
 //!   [`client_prefixes`] are the tables of rollup rows.
-//! - [`Table::batch`] turns rows into an Arrow `RecordBatch`; [`write_partitioned`] writes rows
+//! - [`Rows`] says what a table's rows are as its columns read them: owned values
+//!   ([`OwnedRows`]: rollup, health and agent rows) or borrowed parts ([`FlowRow`]: a record,
+//!   its peer and the peer's enrichment).
+//! - [`Table::batch`] turns rows into an Arrow `RecordBatch` through a [`BatchBuilder`], which
+//!   also builds a streamed table's batches row by row; [`write_partitioned`] writes rows
 //!   as `<dir>/<table>/dt=YYYY-MM-DD/hour=HH/<source-id>.parquet`, replacing what the same source
 //!   wrote before.
 //! - [`Table::catalog`] (and [`catalog_tables`] for every table) gives the Athena DDL and the
 //!   Glue table of a CloudFormation template, with partition projection.
+//! - [`flows`] is the opt-in table of every record, whose columns come from the field
+//!   catalogue plus the peer and its enrichment; [`FlowsWriter`] streams it.
 //! - [`merge_files`] merges one hour's files of a table into one, for compaction (rows of one
 //!   key summed, `flows` concatenated).
-//! - [`FlowsWriter`] writes the opt-in `flows` table, whose columns come from the field
-//!   catalogue plus the peer's enrichment.
 //! - [`top`] ranks ISPs, cities, countries or prefixes by traffic straight from the files;
 //!   [`read_city_networks`] and [`read_client_prefixes`] read rollup rows back for a range,
 //!   [`read_city_network_health`] and [`read_health_events`] the health tables.
@@ -27,6 +31,7 @@
 #![deny(missing_docs)]
 
 mod batch_sources;
+mod builder;
 mod catalog;
 mod cloudformation;
 mod compact;
@@ -38,12 +43,13 @@ mod tcp;
 mod top;
 
 pub use batch_sources::{FileSource, SOURCES_KEY, file_sources, remove_source_rows};
+pub use builder::BatchBuilder;
 pub use catalog::{CatalogTable, PARTITION_KEYS};
 pub use cloudformation::{glue_resources, named_query_resource};
 pub use compact::{COMPACTED_TABLES, MERGE_ROW_BUDGET, Merge, Merged, merge_files, merge_of};
 pub use flowatlas_store::TemporaryFile;
 pub use flowatlas_store::layout::partition_of;
-pub use flows::{FLOWS, FlowsWriter, flows_catalog, flows_definition, flows_schema};
+pub use flows::{FLOWS, FlowRow, FlowsWriter, flows};
 pub use health::{city_network_health, health_events};
 pub use performance::{
     PerformanceEntry, PerformanceMetric, city_network_performance,
@@ -58,17 +64,19 @@ pub use tcp::{TCP_STATS, TcpRow, TcpStatsRead, for_each_tcp_stats_row, read_tcp_
 pub use top::{TopBy, TopEntry, TopReport, top};
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::builder::{
-    ArrayBuilder, Float64Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
-    TimestampMillisecondBuilder,
-};
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::RecordBatch;
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
-use flowatlas_geo::{FactField, FactKind, FactValue, Facts};
-use flowatlas_rollup::{CityNetworkKey, CityNetworkRow, Measures, PrefixRow, ServiceLocation};
+use flowatlas_flowlog::{Field as FlowField, Record, Value};
+use flowatlas_geo::{FactField, FactKind, FactValue, Facts, IpNetwork};
+use flowatlas_health::{CityNetworkHealth, HealthEvent};
+use flowatlas_rollup::{
+    CityNetworkKey, CityNetworkPerformanceRow, CityNetworkRow, Measures, PrefixPerformanceRow,
+    PrefixRow, ServiceLocation, TcpStatsRow,
+};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
@@ -142,8 +150,11 @@ impl ColumnKind {
     }
 }
 
-/// One value of a row, as a column reads it.
+/// One value of a row, as a column reads it. A missing value, or one of another type than
+/// the column's, is written as null.
 pub enum Cell<'r> {
+    /// No value.
+    Null,
     /// A timestamp in Unix seconds.
     Seconds(i64),
     /// A timestamp in Unix seconds that may be missing.
@@ -158,14 +169,51 @@ pub enum Cell<'r> {
     Text(Option<&'r str>),
     /// Text made for the cell.
     OwnedText(String),
+    /// An address, as text.
+    Ip(Option<IpAddr>),
+    /// A network, as CIDR text.
+    Network(Option<IpNetwork>),
     /// A list of integers made for the cell.
     Int64List(Vec<i64>),
     /// A list of texts made for the cell.
     TextList(Vec<String>),
 }
 
+/// What a table's rows are, as its columns read them: `R::Row<'r>` is one row, borrowed for
+/// `'r`. A table of rows it can hold names the row type itself ([`OwnedRows`]); the `flows`
+/// table reads rows that live only while their record is read ([`FlowRow`]: the reader's
+/// record, its peer and the peer's enrichment, all borrowed), so its columns read a row of
+/// any lifetime and none is copied.
+pub trait Rows {
+    /// One row as the columns read it.
+    type Row<'r>;
+}
+
+/// Rows that are values of their own type, held in slices: the rollup, health and agent rows.
+pub trait OwnedRows: for<'r> Rows<Row<'r> = Self> {}
+
+impl<R: for<'r> Rows<Row<'r> = R>> OwnedRows for R {}
+
+macro_rules! owned_rows {
+    ($($row:ty),* $(,)?) => {
+        $(impl Rows for $row {
+            type Row<'r> = $row;
+        })*
+    };
+}
+
+owned_rows!(
+    CityNetworkRow,
+    PrefixRow,
+    CityNetworkHealth,
+    HealthEvent,
+    TcpStatsRow,
+    CityNetworkPerformanceRow,
+    PrefixPerformanceRow,
+);
+
 /// A column: its name, type, meaning, and how to read it from a row.
-pub struct Column<R> {
+pub struct Column<R: Rows> {
     /// snake_case name.
     pub name: &'static str,
     /// Type.
@@ -178,18 +226,35 @@ pub struct Column<R> {
 }
 
 /// How a column reads its value from a row.
-enum Accessor<R> {
+enum Accessor<R: Rows> {
     /// A function of the row.
-    Row(for<'r> fn(&'r R) -> Cell<'r>),
-    /// A fact of the row's client, as the fact catalogue reads it.
-    ClientFact(for<'r> fn(&'r R) -> &'r Facts, FactField),
+    Row(for<'r> fn(&'r R::Row<'r>) -> Cell<'r>),
+    /// A fact of the facts the row has (a client's, an enriched peer's), as the fact catalogue
+    /// reads it.
+    Fact(for<'r> fn(&'r R::Row<'r>) -> Option<&'r Facts>, FactField),
+    /// A field of the row's flow record, as the field catalogue types it.
+    Field(for<'r> fn(&'r R::Row<'r>) -> &'r Record<'r>, FlowField),
 }
 
-impl<R> Accessor<R> {
-    fn cell<'r>(&self, row: &'r R) -> Cell<'r> {
-        match *self {
+impl<R: Rows> Column<R> {
+    /// The column's value in a row.
+    #[inline]
+    fn cell<'r>(&self, row: &'r R::Row<'r>) -> Cell<'r> {
+        match self.value {
             Accessor::Row(value) => value(row),
-            Accessor::ClientFact(client, field) => fact_cell(field, field.value(client(row))),
+            Accessor::Fact(facts, field) => match facts(row) {
+                Some(facts) => fact_cell(field, field.value(facts)),
+                None => Cell::Null,
+            },
+            Accessor::Field(record, field) => match record(row).get(field) {
+                Value::Int(int) if self.kind == ColumnKind::Int32 => {
+                    Cell::Int32(i32::try_from(int).ok())
+                }
+                Value::Int(int) => Cell::Int64(Some(int)),
+                Value::Text(text) => Cell::Text(Some(text)),
+                Value::Ip(ip) => Cell::Ip(Some(ip)),
+                Value::Absent => Cell::Null,
+            },
         }
     }
 }
@@ -217,7 +282,7 @@ pub(crate) fn column_kind_of(kind: FactKind) -> ColumnKind {
 }
 
 /// A table: its name, what a row is, and its columns in order.
-pub struct Table<R> {
+pub struct Table<R: Rows> {
     /// Name, also the folder under the output directory.
     pub name: &'static str,
     /// What a row is.
@@ -368,7 +433,7 @@ impl RollupRow for PrefixRow {
     }
 }
 
-fn column<R>(
+fn column<R: OwnedRows>(
     name: &'static str,
     kind: ColumnKind,
     doc: &'static str,
@@ -379,7 +444,7 @@ fn column<R>(
         kind,
         nullable: true,
         doc,
-        value: Accessor::Row(value),
+        value: Accessor::<R>::Row(value),
     }
 }
 
@@ -391,7 +456,7 @@ fn text_of(value: &Arc<str>) -> Cell<'_> {
     Cell::Text(Some(value))
 }
 
-fn leading_columns<R: LocatedRow>() -> Vec<Column<R>> {
+fn leading_columns<R: LocatedRow + OwnedRows>() -> Vec<Column<R>> {
     vec![
         Column {
             nullable: false,
@@ -429,7 +494,7 @@ fn leading_columns<R: LocatedRow>() -> Vec<Column<R>> {
     ]
 }
 
-fn measure_columns<R: RollupRow>() -> Vec<Column<R>> {
+fn measure_columns<R: RollupRow + OwnedRows>() -> Vec<Column<R>> {
     macro_rules! measure {
         ($name:literal, $field:ident, $doc:literal) => {
             Column {
@@ -496,7 +561,7 @@ fn measure_columns<R: RollupRow>() -> Vec<Column<R>> {
     ]
 }
 
-impl<R> Table<R> {
+impl<R: Rows> Table<R> {
     fn new(name: &'static str, doc: &'static str, columns: Vec<Column<R>>) -> Table<R> {
         let fields: Vec<Field> = columns
             .iter()
@@ -528,82 +593,12 @@ impl<R> Table<R> {
     }
 
     /// Rows as one Arrow batch.
-    pub fn batch(&self, rows: &[R]) -> Result<RecordBatch, ArrowError> {
-        let n_rows = rows.len();
-        let arrays: Vec<ArrayRef> = self
-            .columns
-            .iter()
-            .map(|column| -> ArrayRef {
-                let cells = rows.iter().map(|row| column.value.cell(row));
-                match column.kind {
-                    ColumnKind::Timestamp => {
-                        let builder =
-                            TimestampMillisecondBuilder::with_capacity(n_rows).with_timezone("UTC");
-                        build(builder, cells, |builder, cell| match cell {
-                            Cell::Seconds(seconds) => {
-                                builder.append_value(seconds.saturating_mul(1000))
-                            }
-                            Cell::MaybeSeconds(seconds) => builder
-                                .append_option(seconds.map(|seconds| seconds.saturating_mul(1000))),
-                            _ => builder.append_null(),
-                        })
-                    }
-                    ColumnKind::Int64 => build(
-                        Int64Builder::with_capacity(n_rows),
-                        cells,
-                        |builder, cell| match cell {
-                            Cell::Int64(value) => builder.append_option(value),
-                            _ => builder.append_null(),
-                        },
-                    ),
-                    ColumnKind::Int32 => build(
-                        Int32Builder::with_capacity(n_rows),
-                        cells,
-                        |builder, cell| match cell {
-                            Cell::Int32(value) => builder.append_option(value),
-                            _ => builder.append_null(),
-                        },
-                    ),
-                    ColumnKind::Double => build(
-                        Float64Builder::with_capacity(n_rows),
-                        cells,
-                        |builder, cell| match cell {
-                            Cell::Double(value) => builder.append_option(value),
-                            _ => builder.append_null(),
-                        },
-                    ),
-                    ColumnKind::Text => {
-                        let builder = StringBuilder::with_capacity(n_rows, n_rows * 16);
-                        build(builder, cells, |builder, cell| match cell {
-                            Cell::Text(value) => builder.append_option(value),
-                            Cell::OwnedText(value) => builder.append_value(value),
-                            _ => builder.append_null(),
-                        })
-                    }
-                    ColumnKind::Int64List => build(
-                        ListBuilder::with_capacity(Int64Builder::new(), n_rows),
-                        cells,
-                        |builder, cell| match cell {
-                            Cell::Int64List(values) => {
-                                builder.append_value(values.into_iter().map(Some))
-                            }
-                            _ => builder.append_null(),
-                        },
-                    ),
-                    ColumnKind::TextList => build(
-                        ListBuilder::with_capacity(StringBuilder::new(), n_rows),
-                        cells,
-                        |builder, cell| match cell {
-                            Cell::TextList(values) => {
-                                builder.append_value(values.into_iter().map(Some))
-                            }
-                            _ => builder.append_null(),
-                        },
-                    ),
-                }
-            })
-            .collect();
-        RecordBatch::try_new(self.schema(), arrays)
+    pub fn batch<'r>(&self, rows: &'r [R::Row<'r>]) -> Result<RecordBatch, ArrowError> {
+        let mut builder = BatchBuilder::new(self, rows.len());
+        for row in rows {
+            builder.append(row);
+        }
+        builder.finish()
     }
 
     /// The table as a catalog sees it (Athena DDL, Glue table).
@@ -620,18 +615,6 @@ impl<R> Table<R> {
     }
 }
 
-/// Fills one column's builder from its cells.
-fn build<'c, B: ArrayBuilder>(
-    mut builder: B,
-    cells: impl Iterator<Item = Cell<'c>>,
-    mut append: impl FnMut(&mut B, Cell<'c>),
-) -> ArrayRef {
-    for cell in cells {
-        append(&mut builder, cell);
-    }
-    builder.finish()
-}
-
 /// Every table flowatlas writes, as catalogs see them.
 pub fn catalog_tables() -> Vec<CatalogTable> {
     vec![
@@ -639,7 +622,7 @@ pub fn catalog_tables() -> Vec<CatalogTable> {
         client_prefixes().catalog(),
         city_network_health().catalog(),
         health_events().catalog(),
-        flows_catalog(),
+        flows().catalog(),
         tcp_stats().catalog(),
         city_network_performance().catalog(),
         prefix_performance().catalog(),
@@ -650,7 +633,7 @@ pub fn catalog_tables() -> Vec<CatalogTable> {
 /// coordinates. Group by `city_network_id` (with the service location): the other columns
 /// are attributes, and rows of one city-network from different objects may carry different
 /// coordinates.
-fn client_columns<R: ClientRow>() -> Vec<Column<R>> {
+fn client_columns<R: ClientRow + OwnedRows>() -> Vec<Column<R>> {
     let identity = Column {
         nullable: false,
         ..column(
@@ -666,7 +649,7 @@ fn client_columns<R: ClientRow>() -> Vec<Column<R>> {
             kind: column_kind_of(field.kind()),
             nullable: true,
             doc: field.doc(),
-            value: Accessor::ClientFact(R::client, field),
+            value: Accessor::Fact(|row: &R| Some(row.client()), field),
         })
     });
     std::iter::once(identity).chain(facts).collect()
@@ -694,7 +677,7 @@ pub fn client_prefixes() -> Table<PrefixRow> {
                 "client_prefix",
                 ColumnKind::Text,
                 "Client prefix as CIDR text (/24 IPv4, /48 IPv6 by default).",
-                |row: &PrefixRow| Cell::OwnedText(row.client_prefix.to_string()),
+                |row: &PrefixRow| Cell::Network(Some(row.client_prefix)),
             )
         },
         Column {
@@ -843,7 +826,7 @@ fn writer_properties_builder(rows: Option<usize>) -> WriterPropertiesBuilder {
 /// Writes rows as one Parquet file under a temporary name beside `path` (its folder created),
 /// not yet in place: the caller persists it. `sources`, for a file holding several objects'
 /// rows, names them in row order ([`SOURCES_KEY`]).
-pub fn write_rows_file<R>(
+pub fn write_rows_file<R: OwnedRows>(
     table: &Table<R>,
     rows: &[R],
     path: &Path,
@@ -897,7 +880,7 @@ fn write_batch_file(
 /// final name and renamed over it ([`TemporaryFile`]), so a reader never sees half a file, two
 /// runs into one output never corrupt each other's files (the last complete one wins) and a
 /// re-run replaces, never duplicates.
-pub fn write_partitioned<R: PartitionTime + Clone>(
+pub fn write_partitioned<R: PartitionTime + Clone + OwnedRows>(
     table: &Table<R>,
     rows: &[R],
     dir: &Path,
@@ -967,6 +950,7 @@ mod tests {
             tcp_stats().schema(),
             city_network_performance().schema(),
             prefix_performance().schema(),
+            flows().schema(),
         ] {
             for field in schema.fields() {
                 let name = field.name();

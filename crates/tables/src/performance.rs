@@ -16,8 +16,8 @@ use crate::read::{Columns, Texts, for_each_batch, for_each_row, read_rows};
 use crate::tcp::{TcpRow, histogram_of, tcp_measure_columns, tcp_measures_of};
 use crate::top::{TopBy, identity_of, key_columns, key_parts, label_of};
 use crate::{
-    Cell, ClientRow, Column, ColumnKind, LocatedRow, Table, WriteError, client_columns, column,
-    leading_columns,
+    Cell, ClientRow, Column, ColumnKind, LocatedRow, OwnedRows, Table, WriteError, client_columns,
+    column, leading_columns,
 };
 
 macro_rules! performance_row {
@@ -60,7 +60,7 @@ trait SourcedRow {
 }
 
 /// The `rtt_source` column, right after the location: every percentile is of one source.
-fn source_column<R: SourcedRow>() -> Column<R> {
+fn source_column<R: SourcedRow + OwnedRows>() -> Column<R> {
     Column {
         nullable: false,
         ..column(
@@ -76,7 +76,7 @@ performance_row!(CityNetworkPerformanceRow);
 performance_row!(PrefixPerformanceRow);
 
 /// What is read off the merged measures: the retransmission rate and RTT percentiles (ms).
-fn derived_columns<R: TcpRow>() -> Vec<Column<R>> {
+fn derived_columns<R: TcpRow + OwnedRows>() -> Vec<Column<R>> {
     macro_rules! percentile {
         ($name:literal, $q:literal, $doc:literal) => {
             column($name, ColumnKind::Double, $doc, |row: &R| {
@@ -134,7 +134,7 @@ pub fn prefix_performance() -> Table<PrefixPerformanceRow> {
             "client_prefix",
             ColumnKind::Text,
             "Client prefix as CIDR text, as the agents wrote it.",
-            |row: &PrefixPerformanceRow| Cell::OwnedText(row.client_prefix.to_string()),
+            |row: &PrefixPerformanceRow| Cell::Network(Some(row.client_prefix)),
         )
     });
     columns.extend(client_columns::<PrefixPerformanceRow>());

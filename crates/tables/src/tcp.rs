@@ -9,7 +9,9 @@ use flowatlas_rollup::{RttHistogram, TcpMeasures, TcpStatsRow};
 use parquet::file::reader::ChunkReader;
 
 use crate::read::{Columns, Texts, for_each_batch_of, read_rows};
-use crate::{Cell, Column, ColumnKind, LocatedRow, Table, WriteError, column, leading_columns};
+use crate::{
+    Cell, Column, ColumnKind, LocatedRow, OwnedRows, Table, WriteError, column, leading_columns,
+};
 
 /// Name of the agent's table, also its folder.
 pub use flowatlas_store::layout::TCP_STATS;
@@ -42,7 +44,7 @@ impl TcpRow for TcpStatsRow {
 
 /// The TCP measures, then the histogram as two parallel lists (bucket numbers, weights), so
 /// that SQL can merge histograms with `UNNEST` and `SUM` by bucket.
-pub(crate) fn tcp_measure_columns<R: TcpRow>() -> Vec<Column<R>> {
+pub(crate) fn tcp_measure_columns<R: TcpRow + OwnedRows>() -> Vec<Column<R>> {
     macro_rules! measure {
         ($name:literal, $field:ident, $doc:literal) => {
             Column {
@@ -151,7 +153,7 @@ pub fn tcp_stats() -> Table<TcpStatsRow> {
                 "client_prefix",
                 ColumnKind::Text,
                 "Client prefix as CIDR text (/24 IPv4, /48 IPv6 by default); never an address.",
-                |row: &TcpStatsRow| Cell::OwnedText(row.client_prefix.to_string()),
+                |row: &TcpStatsRow| Cell::Network(Some(row.client_prefix)),
             )
         },
         Column {
