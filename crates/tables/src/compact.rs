@@ -82,19 +82,33 @@ pub fn merge_files(
     output: &Path,
 ) -> Result<(TemporaryFile, Merged), WriteError> {
     match table {
-        CITY_NETWORKS => sum_files(&city_networks(), city_network_row, inputs, output),
-        CLIENT_PREFIXES => sum_files(&client_prefixes(), prefix_row, inputs, output),
+        CITY_NETWORKS => sum_files(
+            &city_networks(),
+            city_network_row,
+            inputs,
+            output,
+            MERGE_ROW_BUDGET,
+        ),
+        CLIENT_PREFIXES => sum_files(
+            &client_prefixes(),
+            prefix_row,
+            inputs,
+            output,
+            MERGE_ROW_BUDGET,
+        ),
         CITY_NETWORK_PERFORMANCE => sum_files(
             &city_network_performance(),
             city_network_performance_row,
             inputs,
             output,
+            MERGE_ROW_BUDGET,
         ),
         PREFIX_PERFORMANCE => sum_files(
             &prefix_performance(),
             prefix_performance_row,
             inputs,
             output,
+            MERGE_ROW_BUDGET,
         ),
         FLOWS => concatenate_files(inputs, output),
         _ => Err(WriteError::Io {
@@ -253,6 +267,7 @@ fn sum_files<R: Summed>(
     decode: fn(&Columns<'_>, usize, &mut Texts) -> Option<R>,
     inputs: &[PathBuf],
     output: &Path,
+    budget: usize,
 ) -> Result<(TemporaryFile, Merged), WriteError> {
     let definition = table.definition();
     let mut out = MergedFile::create(output, table.schema(), writer_properties(None))?;
@@ -261,8 +276,19 @@ fn sum_files<R: Summed>(
     let mut texts = Texts::default();
     for input in inputs {
         let mut undecodable: Option<usize> = None;
+        let mut failed: Option<WriteError> = None;
         let mut n_rows = 0usize;
         for_each_batch_of_file(input, &definition, None, |batch| {
+            if failed.is_some() {
+                return;
+            }
+            // Checked per batch, so one large input (an earlier compacted file) is bounded too.
+            if rows.len() >= budget
+                && let Err(error) = write_rows(table, &mut out, &mut rows, &mut index)
+            {
+                failed = Some(error);
+                return;
+            }
             let columns = Columns { batch };
             for row in 0..batch.num_rows() {
                 let Some(decoded) = decode(&columns, row, &mut texts) else {
@@ -286,13 +312,13 @@ fn sum_files<R: Summed>(
             }
             n_rows += batch.num_rows();
         })?;
+        if let Some(error) = failed {
+            return Err(error);
+        }
         if let Some(row) = undecodable {
             return Err(not_decodable(input, &definition, row));
         }
         out.merged.rows_read += n_rows as u64;
-        if rows.len() >= MERGE_ROW_BUDGET {
-            write_rows(table, &mut out, &mut rows, &mut index)?;
-        }
     }
     write_rows(table, &mut out, &mut rows, &mut index)?;
     out.finish()
@@ -369,4 +395,53 @@ fn concatenate_files(
         }
     }
     out.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read::tests::sample_rows;
+    use crate::{read_city_networks, write_rows_file};
+
+    /// Rows of one key in several files are summed into one row; with a budget smaller than
+    /// the keys held, a key gets a row per row group, and the sums are the same.
+    #[test]
+    fn rows_of_one_key_sum_within_and_across_budgets() {
+        let dir = std::env::temp_dir().join(format!("flowatlas-merge-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let table = city_networks();
+        let (rows, _) = sample_rows();
+        let inputs: Vec<PathBuf> = (0..3)
+            .map(|n| {
+                let path = dir.join(format!("in-{n}.parquet"));
+                write_rows_file(&table, &rows, &path, None)
+                    .unwrap()
+                    .persist()
+                    .unwrap();
+                path
+            })
+            .collect();
+        let bytes_in =
+            |rows: &[CityNetworkRow]| -> i64 { rows.iter().map(|row| row.measures.bytes_in).sum() };
+        for (budget, expected_rows) in [(MERGE_ROW_BUDGET, 3), (2, 9)] {
+            let out = dir.join(format!("merged-{budget}"));
+            let output = out.join("city_networks/dt=2026-06-01/hour=00/merged.parquet");
+            let (temporary, merged) =
+                sum_files(&table, city_network_row, &inputs, &output, budget).unwrap();
+            temporary.persist().unwrap();
+            assert_eq!(
+                merged,
+                Merged {
+                    rows_read: 9,
+                    rows_written: expected_rows
+                }
+            );
+            let back = read_city_networks(&out, None, None).unwrap();
+            assert_eq!(back.len() as u64, expected_rows);
+            assert_eq!(bytes_in(&back), 3 * bytes_in(&rows));
+            let client_ips: i64 = back.iter().map(|row| row.client_ips).sum();
+            assert_eq!(client_ips, 3 * 9, "summed: an upper bound");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -659,11 +659,11 @@ impl Columns<'_> {
 pub const HEALTH_SOURCE_ID: &str = "flowatlas-health";
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::{city_networks, client_prefixes, write_partitioned};
 
-    fn sample_rows() -> (Vec<CityNetworkRow>, Vec<PrefixRow>) {
+    pub(crate) fn sample_rows() -> (Vec<CityNetworkRow>, Vec<PrefixRow>) {
         let location = ServiceLocation {
             account_id: Some(Arc::from("123456789012")),
             region: Some(Arc::from("us-east-1")),
