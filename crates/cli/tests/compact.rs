@@ -2,7 +2,7 @@
 //! file per table and hour, and every sum DuckDB reads — the way Athena reads the tables,
 //! skipping names that start with `_` or `.` — is the same before and after: with late
 //! objects, objects processed again (changed or not), an hour of one file, a damaged file,
-//! and compactions killed at every step.
+//! compactions killed at every step, two compactions at once, and the same in S3 (moto).
 
 mod support;
 
@@ -608,6 +608,36 @@ print(json.dumps(result, sort_keys=True))
                 );
             }
         }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Two compactions of one folder at once, while objects of those hours are processed again:
+/// they take turns under the output's lock hour by hour, and the tables end exact.
+#[test]
+fn concurrent_compactions_and_commits_take_turns() {
+    let dir = scratch("compact-concurrent");
+    let inputs = objects(&dir.join("logs"), 0, 48, 3);
+    let out = dir.join("out");
+    process_all(&out, &inputs);
+    let expected = sums(&tables(&out));
+    let spawn_compact = || {
+        Command::new(env!("CARGO_BIN_EXE_flowatlas"))
+            .args(["compact", "--data", out.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let (mut first, mut second) = (spawn_compact(), spawn_compact());
+    // Objects of every hour processed again (unchanged) meanwhile.
+    process_all(&out, &inputs[..12]);
+    assert!(first.wait().unwrap().success());
+    assert!(second.wait().unwrap().success());
+    compact(&out);
+    let found = tables(&out);
+    assert_eq!(sums(&found), expected);
+    for table in TABLES {
+        assert_eq!(files_per_hour(&found, table), [1, 1, 1], "{table}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
