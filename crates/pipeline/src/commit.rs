@@ -11,12 +11,12 @@
 //! in place, every manifest written) or, when a file was lost, undoes. S3 outputs hold no batch
 //! files (each object is written alone there), so they need no lock.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use flowatlas_store::layout::{BATCHES, is_batch_file, journal_key, manifest_key};
 use flowatlas_store::{LocalStore, Store, TemporaryFile, read_json, write_json};
 
+use crate::lock::OutputLock;
 use crate::manifest::{Manifest, is_inside, stale_files};
 use crate::{Config, Error, ObjectReport, Source, io_error};
 
@@ -34,34 +34,18 @@ pub(crate) fn commit_object(
             .publish(&relative.to_string_lossy(), &config.out_dir.join(relative))
             .map_err(Error::Store)?;
     }
-    let _lock = OutputLock::acquire(store)?;
+    let _lock = lock_and_recover(store)?;
     commit_manifest(store, &config.out_dir, &Manifest::of(source, report))
 }
 
-/// The output folder's commit lock, held while it lives. Taking it first finishes (or undoes)
-/// any batch a killed run left half published. Stores that are not local folders have none.
-pub(crate) struct OutputLock {
-    _file: Option<File>,
-}
-
-impl OutputLock {
-    pub(crate) fn acquire(store: &dyn Store) -> Result<OutputLock, Error> {
-        let Some(out_dir) = store.local_root() else {
-            return Ok(OutputLock { _file: None });
-        };
-        let folder = out_dir.join(BATCHES);
-        std::fs::create_dir_all(&folder).map_err(io_error(&folder))?;
-        let path = folder.join(".lock");
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io_error(&path))?;
-        file.lock().map_err(io_error(&path))?;
+/// Takes the output's lock ([`OutputLock`]), then finishes (or undoes) any batch a killed run
+/// left half published, so a commit starts from committed batches only.
+fn lock_and_recover(store: &dyn Store) -> Result<OutputLock, Error> {
+    let lock = OutputLock::acquire(store)?;
+    if let Some(out_dir) = store.local_root() {
         recover_batches(store, out_dir)?;
-        Ok(OutputLock { _file: Some(file) })
     }
+    Ok(lock)
 }
 
 /// A batch being published: its files under their temporary names and final names (relative
@@ -93,7 +77,7 @@ pub(crate) fn publish_batch(
     batch_id: &str,
     journal: Journal,
 ) -> Result<(), Error> {
-    let _lock = OutputLock::acquire(store)?;
+    let _lock = lock_and_recover(store)?;
     let out_dir = store.path("");
     let files = journal
         .files

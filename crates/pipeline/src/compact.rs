@@ -32,7 +32,7 @@ use flowatlas_store::layout::{
 use flowatlas_store::{Store, files_by_hour, read_json, table_days, write_json};
 use flowatlas_tables::{COMPACTED_TABLES, file_sources, merge_files, remove_source_rows};
 
-use crate::commit::OutputLock;
+use crate::lock::OutputLock;
 use crate::{Error, Manifest, io_error, unique_id};
 
 /// What a compaction run covers.

@@ -26,6 +26,7 @@ mod commit;
 mod compact;
 mod elb;
 mod key_layout;
+mod lock;
 mod manifest;
 mod object;
 
