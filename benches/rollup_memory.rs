@@ -72,6 +72,19 @@ impl Store for Generated {
         Err(read_only(key))
     }
 
+    fn get_tagged(&self, _key: &str) -> Result<Option<(Vec<u8>, String)>, Error> {
+        Ok(None)
+    }
+
+    fn put_if(
+        &self,
+        key: &str,
+        _bytes: &[u8],
+        _expected: Option<&str>,
+    ) -> Result<Option<String>, Error> {
+        Err(read_only(key))
+    }
+
     fn local_root(&self) -> Option<&Path> {
         None
     }

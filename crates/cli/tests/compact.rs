@@ -466,7 +466,31 @@ fn hours_in_s3_compact_and_stay_exact() {
     backfill("s3://out/tables");
     let (before, _) = read_back("tables");
     assert_eq!(files_per_hour(&before, "city_networks"), [18, 18]);
-    compact_s3();
+    // S3 has no lock: compactions take turns through a lease object written by conditional
+    // PUTs. One held by another run (unexpired) stops this one before any hour; an expired
+    // one (a run that died) is taken over.
+    let lease = |expires_at_ms: i64| {
+        let body = format!(r#"{{"owner":"another-run","expires_at_ms":{expires_at_ms}}}"#);
+        s3.put("out", "tables/_compacted/_lease.json", body.into_bytes());
+    };
+    lease(4_102_444_800_000);
+    let stdout = support::flowatlas_ok_with(&["compact", "--data", "s3://out/tables"], &env);
+    assert!(
+        String::from_utf8_lossy(&stdout).contains("0 hours compacted"),
+        "{}",
+        String::from_utf8_lossy(&stdout)
+    );
+    assert_eq!(
+        files_per_hour(&read_back("tables").0, "city_networks"),
+        [18, 18]
+    );
+    lease(1_000);
+    // Two compactions at once, as overlapping scheduled runs would be: one takes the expired
+    // lease and compacts; the other finds it held (or, starting after, nothing to do).
+    std::thread::scope(|scope| {
+        scope.spawn(compact_s3);
+        scope.spawn(compact_s3);
+    });
     let (after, copy) = read_back("tables");
     assert_eq!(sums(&after), sums(&before));
     for table in TABLES {

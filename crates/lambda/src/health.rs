@@ -118,6 +118,13 @@ async fn compact(state: &State, scheduled_at: i64) -> Result<Value, String> {
     for left in &report.left {
         tracing::warn!(file = %left.name, reason = left.reason, "File left beside a compacted hour");
     }
+    if let Some(holder) = &report.busy {
+        tracing::info!(
+            holder = %holder.owner,
+            until_ms = holder.expires_at_ms,
+            "Another compaction holds the lease; it compacts what this run did not"
+        );
+    }
     tracing::info!(
         hours = report.compacted.len(),
         recovered = report.n_recovered,
@@ -130,6 +137,7 @@ async fn compact(state: &State, scheduled_at: i64) -> Result<Value, String> {
         "interrupted_finished": report.n_recovered,
         "files_left": report.left.len(),
         "hours_failed": report.failed.len(),
+        "lease_held_elsewhere": report.busy.is_some(),
     }))
 }
 

@@ -29,6 +29,7 @@ use flowatlas_store::layout::{
     COMPACTED, COMPACTION_JOURNALS, TablePartition, compacted_file_name, is_batch_file,
     is_compacted_file, manifest_key, source_of_stem,
 };
+use flowatlas_store::lease::{self, Lease, LeaseBody, Taken};
 use flowatlas_store::{Store, files_by_hour, read_json, table_days, write_json};
 use flowatlas_tables::{COMPACTED_TABLES, file_sources, merge_files, remove_source_rows};
 
@@ -166,6 +167,41 @@ pub struct CompactReport {
     pub left: Vec<LeftFile>,
     /// Hours that failed, each error naming its file; they are as they were.
     pub failed: Vec<Error>,
+    /// Another compaction held the store's lease (S3), so this run stopped before the hours
+    /// it did not reach: the lease's holder and when it expires unless renewed.
+    pub busy: Option<LeaseBody>,
+}
+
+/// The lease compactions of a store without a lock (S3) share, so two never merge an hour
+/// at once (two compacted files of one hour would count its rows twice).
+fn lease_key() -> String {
+    format!("{COMPACTED}/_lease.json")
+}
+
+/// How long a compaction's lease holds unless renewed. A compaction renews it before every
+/// hour (seconds each), so only a holder that died leaves it standing this long.
+const LEASE_TTL_MS: i64 = 10 * 60 * 1_000;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
+}
+
+/// Takes the store's compaction lease when it has no lock of its own (`Ok(None)` for a local
+/// folder, whose lock is taken per hour); `Err(holder)` when another compaction holds it.
+fn take_lease(store: &dyn Store) -> Result<Result<Option<Lease<'_>>, LeaseBody>, Error> {
+    if store.local_root().is_some() {
+        return Ok(Ok(None));
+    }
+    match lease::take(store, &lease_key(), &unique_id(), now_ms(), LEASE_TTL_MS)
+        .map_err(Error::Store)?
+    {
+        Taken::Held(lease) => Ok(Ok(Some(lease))),
+        Taken::Busy(holder) => Ok(Err(holder)),
+    }
 }
 
 const NOT_PARQUET: &str = "not a Parquet file: no table's file";
@@ -183,6 +219,13 @@ pub fn compact(
 ) -> Result<CompactReport, Error> {
     let ctx = Ctx::new(store, &options.scratch, on_step);
     let mut report = CompactReport::default();
+    let mut lease = match take_lease(store)? {
+        Ok(lease) => lease,
+        Err(holder) => {
+            report.busy = Some(holder);
+            return Ok(report);
+        }
+    };
     let journals = store
         .list(&format!("{COMPACTED}/{COMPACTION_JOURNALS}/"))
         .map_err(Error::Store)?;
@@ -201,6 +244,17 @@ pub fn compact(
                 report.n_unchanged += 1;
                 continue;
             }
+            if let Some(lease) = &mut lease
+                && !lease.renew(now_ms(), LEASE_TTL_MS).map_err(Error::Store)?
+            {
+                // It expired (a stalled run) and another compaction took it over.
+                report.busy = store
+                    .get(&lease_key())
+                    .ok()
+                    .flatten()
+                    .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+                return Ok(report);
+            }
             let _lock = OutputLock::acquire(store)?;
             match ctx.compact_hour(&partition, None) {
                 Ok(outcome) => {
@@ -213,6 +267,9 @@ pub fn compact(
                 Err(error) => report.failed.push(error),
             }
         }
+    }
+    if let Some(lease) = lease {
+        lease.release().map_err(Error::Store)?;
     }
     Ok(report)
 }
@@ -236,6 +293,7 @@ pub(crate) fn recompact_for(
         .collect();
     let no_steps = |_: &TablePartition, _: Step| {};
     let ctx = Ctx::new(store, scratch, &no_steps);
+    let mut lease = None;
     for partition in partitions {
         let compaction: Option<Compaction> =
             read_json(store, &partition.compaction_key()).map_err(Error::Store)?;
@@ -247,8 +305,22 @@ pub(crate) fn recompact_for(
                 .any(|object| object.source_id == manifest.source_id)
         });
         if holds_object || store_has(store, &partition.journal_key())? {
+            if lease.is_none() {
+                lease = match take_lease(store)? {
+                    Ok(lease) => Some(lease),
+                    Err(holder) => {
+                        return Err(Error::CompactionBusy {
+                            output: store.name(&lease_key()),
+                            until: flowatlas_time::iso_time(holder.expires_at_ms.div_euclid(1_000)),
+                        });
+                    }
+                };
+            }
             ctx.compact_hour(&partition, Some(&manifest.source_id))?;
         }
+    }
+    if let Some(Some(lease)) = lease {
+        lease.release().map_err(Error::Store)?;
     }
     Ok(())
 }

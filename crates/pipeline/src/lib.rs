@@ -150,6 +150,16 @@ pub enum Error {
         /// The object's path or `s3://` URL.
         object: String,
     },
+    /// Another compaction of the output holds its lease (S3), so the hours an object processed
+    /// again must be compacted again wait: its files and manifest are in place; a retry
+    /// compacts them.
+    #[error("{output}: another compaction holds the output's lease until {until}; try again then")]
+    CompactionBusy {
+        /// The lease object's `s3://` URL.
+        output: String,
+        /// When the lease expires unless renewed (ISO 8601, UTC).
+        until: String,
+    },
     /// Processing panicked (a bug); the object's outputs are not committed.
     #[error("{object}: processing panicked")]
     Panicked {

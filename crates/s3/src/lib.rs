@@ -471,6 +471,17 @@ pub async fn get_text(client: &Client, bucket: &str, key: &str) -> Result<Option
 
 /// Reads a small object whole; `None` when it does not exist.
 pub async fn get_bytes(client: &Client, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, Error> {
+    Ok(get_tagged(client, bucket, key)
+        .await?
+        .map(|(bytes, _)| bytes))
+}
+
+/// Reads a small object whole with its ETag (without quotes); `None` when it does not exist.
+pub async fn get_tagged(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<(Vec<u8>, String)>, Error> {
     let response = match client.get_object().bucket(bucket).key(key).send().await {
         Ok(response) => response,
         Err(error) => {
@@ -483,13 +494,58 @@ pub async fn get_bytes(client: &Client, bucket: &str, key: &str) -> Result<Optio
             return Err(request_error("GetObject", bucket, key)(error));
         }
     };
+    let etag = response
+        .e_tag()
+        .unwrap_or_default()
+        .trim_matches('"')
+        .to_owned();
     let bytes = response
         .body
         .collect()
         .await
         .map_err(request_error("GetObject", bucket, key))?
         .into_bytes();
-    Ok(Some(bytes.to_vec()))
+    Ok(Some((bytes.to_vec(), etag)))
+}
+
+/// Writes a small object only when `expected` holds — `None`: no object is at the key
+/// (`If-None-Match: *`); `Some(etag)`: the object there has that ETag (`If-Match`). Returns the
+/// new ETag, or `None` when the condition failed (412, or 409 when a concurrent conditional
+/// write to the key won).
+pub async fn put_if(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    bytes: Vec<u8>,
+    expected: Option<&str>,
+) -> Result<Option<String>, Error> {
+    let request = client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(bytes));
+    let request = match expected {
+        None => request.if_none_match("*"),
+        Some(etag) => request.if_match(format!("\"{etag}\"")),
+    };
+    match request.send().await {
+        Ok(response) => Ok(Some(
+            response
+                .e_tag()
+                .unwrap_or_default()
+                .trim_matches('"')
+                .to_owned(),
+        )),
+        Err(error) => {
+            let status = error
+                .raw_response()
+                .map(|response| response.status().as_u16());
+            if matches!(status, Some(412 | 409)) {
+                return Ok(None);
+            }
+            Err(request_error("PutObject", bucket, key)(error))
+        }
+    }
 }
 
 /// Downloads an object to a local file (written under a hidden name unique to this download

@@ -149,6 +149,29 @@ impl Store for S3Store {
         ))
     }
 
+    fn get_tagged(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, flowatlas_store::Error> {
+        self.block_on(crate::get_tagged(
+            &self.client,
+            &self.url.bucket,
+            &self.url.key(key),
+        ))
+    }
+
+    fn put_if(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        expected: Option<&str>,
+    ) -> Result<Option<String>, flowatlas_store::Error> {
+        self.block_on(crate::put_if(
+            &self.client,
+            &self.url.bucket,
+            &self.url.key(key),
+            bytes.to_vec(),
+            expected,
+        ))
+    }
+
     fn local_root(&self) -> Option<&Path> {
         None
     }

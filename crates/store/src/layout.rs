@@ -93,7 +93,7 @@ pub fn source_id(file_name: &str, identity: &[u8]) -> String {
 }
 
 /// FNV-1a: stable across builds and platforms, unlike the standard library's hashers.
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
     })

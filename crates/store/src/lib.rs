@@ -11,6 +11,8 @@
 //!   ([`TemporaryFile`]). `flowatlas-s3` implements the trait for a bucket.
 //! - [`layout`]: partition paths, manifests, rejects, `tcp_stats/`, source ids, and AWS's
 //!   flow-log key layouts.
+//! - [`lease`]: one holder at a time of some work, on a store without locks (S3), through
+//!   conditional writes ([`Store::put_if`]).
 //! - [`download_partitions`], [`hours_with_files`], [`files_in_hour`], [`table_days`]: a
 //!   table's hour partitions in any store, for the engines that read local folders (health,
 //!   report): only the day folders a range needs are listed.
@@ -19,6 +21,7 @@
 #![deny(missing_docs)]
 
 pub mod layout;
+pub mod lease;
 mod local;
 mod partitions;
 mod temporary;
@@ -144,6 +147,20 @@ pub trait Store: Send + Sync {
 
     /// Writes a small object whole, atomically.
     fn put(&self, key: &str, bytes: &[u8]) -> Result<(), Error>;
+
+    /// A small object whole with its tag (S3: its ETag; a folder: a hash of its bytes), the
+    /// tag [`Store::put_if`] compares; `None` when it does not exist.
+    fn get_tagged(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, Error>;
+
+    /// Writes a small object whole only when `expected` holds — `None`: nothing is at `key`;
+    /// `Some(tag)`: what is there has that tag — as one step no other writer can come between
+    /// (S3: a conditional PUT). Returns the new tag, or `None` when the condition failed.
+    fn put_if(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        expected: Option<&str>,
+    ) -> Result<Option<String>, Error>;
 
     /// The folder, when the store is a local one: there outputs can be written in place, and
     /// files shared by several objects rewritten under a lock.

@@ -41,6 +41,11 @@ impl LocalStore {
     }
 }
 
+/// A folder's tag of a small object: a hash of its bytes (equal bytes, equal tags).
+fn tag_of(bytes: &[u8]) -> String {
+    format!("{:016x}", crate::layout::fnv1a(bytes))
+}
+
 /// Copies the file `from` to `to` (its folder created) under a temporary name, renamed when
 /// complete.
 fn copy_into_place(from: &Path, to: &Path) -> Result<(), Error> {
@@ -165,6 +170,43 @@ impl Store for LocalStore {
         file.write_all(bytes).map_err(Error::file(&path))?;
         drop(file);
         temporary.persist().map_err(Error::file(&path))
+    }
+
+    fn get_tagged(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, Error> {
+        Ok(self.get(key)?.map(|bytes| {
+            let tag = tag_of(&bytes);
+            (bytes, tag)
+        }))
+    }
+
+    fn put_if(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        expected: Option<&str>,
+    ) -> Result<Option<String>, Error> {
+        let path = self.path(key);
+        create_parent(&path)?;
+        // Writers of the key take turns under a hidden lock file beside it, so the comparison
+        // and the rename are one step for them.
+        let name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let lock_path = path.with_file_name(format!(".{name}.lock"));
+        let lock = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(Error::file(&lock_path))?;
+        lock.lock().map_err(Error::file(&lock_path))?;
+        let current = self.get(key)?.map(|bytes| tag_of(&bytes));
+        if current.as_deref() != expected {
+            return Ok(None);
+        }
+        self.put(key, bytes)?;
+        Ok(Some(tag_of(bytes)))
     }
 
     fn local_root(&self) -> Option<&Path> {

@@ -7,9 +7,10 @@ use anyhow::Context;
 use flowatlas_pipeline::{CompactOptions, CompactReport, Step, compact, error_chain};
 use flowatlas_store::layout::TablePartition;
 use flowatlas_store::{LocalStore, Store};
+use flowatlas_time::iso_time;
 
 use crate::Outcome;
-use crate::cmd::data::{Data, parse_data};
+use crate::cmd::data::{Data, parse_data, s3_store};
 use crate::cmd::shared::{parse_duration, parse_time};
 
 /// Merge the files of each closed hour of the tables `process`, backfill and the Lambda write
@@ -72,19 +73,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             compact(&LocalStore::new(folder), &options, &on_step)
         }
         Data::S3(url) => {
-            // The store blocks on the runtime from this thread; a multi-thread runtime's
-            // workers drive its connections meanwhile (a current-thread one would wait forever).
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .context("tokio runtime")?;
-            let client = runtime.block_on(flowatlas_s3::client_from_env());
-            let store = {
-                let _inside = runtime.enter();
-                flowatlas_s3::S3Store::new(client, url.clone())
-            };
-            let report = compact(&store as &dyn Store, &options, &on_step);
+            let s3 = s3_store(url)?;
+            let report = compact(&s3.store as &dyn Store, &options, &on_step);
             let _ = std::fs::remove_dir_all(&scratch);
             report
         }
@@ -126,6 +116,14 @@ fn print_report(report: &CompactReport) -> io::Result<()> {
         report.failed.len()
     )?;
     let mut err = io::stderr().lock();
+    if let Some(holder) = &report.busy {
+        writeln!(
+            err,
+            "flowatlas: another compaction ({}) holds the output's lease until {}: it compacts what this run did not",
+            holder.owner,
+            iso_time(holder.expires_at_ms.div_euclid(1_000))
+        )?;
+    }
     for left in &report.left {
         writeln!(err, "{}: left in place: {}", left.name, left.reason)?;
     }
