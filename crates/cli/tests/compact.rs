@@ -171,6 +171,23 @@ fn closed_hours_become_one_file_per_table_with_the_same_sums() {
         "{}",
         before["city_networks"]["files_per_hour"]
     );
+    // No time given: no hour is begun, every one waits for the next run.
+    let out_str = out.to_str().unwrap();
+    let no_time = support::flowatlas_ok(&[
+        "compact",
+        "--data",
+        out_str,
+        "--older-than",
+        "0",
+        "--for",
+        "0",
+    ]);
+    let no_time = String::from_utf8(no_time).unwrap();
+    assert!(
+        no_time.contains("0 hours compacted") && no_time.contains("9 hours not begun"),
+        "{no_time}"
+    );
+    assert_eq!(tables(&out), before);
     let printed = String::from_utf8(compact(&out)).unwrap();
     assert!(printed.contains("9 hours compacted"), "{printed}");
     let after = tables(&out);

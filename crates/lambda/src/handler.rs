@@ -113,9 +113,11 @@ pub async fn handle(
     let invocation = event::parse(&payload).map_err(InvocationError::Event)?;
     let mut metrics = Metrics::default();
     let response = match invocation {
-        Invocation::Health(scheduled_at) => crate::health::run(&state, scheduled_at, function)
-            .await
-            .map_err(InvocationError::Health),
+        Invocation::Health(scheduled_at) => {
+            crate::health::run(&state, scheduled_at, function, stop_at)
+                .await
+                .map_err(InvocationError::Health)
+        }
         Invocation::Ignore(why) => {
             info!(reason = %why, "event ignored");
             Ok(json!({ "ignored": why }))

@@ -8,6 +8,7 @@
 //! compacted (`flowatlas_pipeline::compact`, the code of `flowatlas compact`).
 
 use std::io::Write;
+use std::time::Instant;
 
 use flowatlas_health::HealthEvent;
 use flowatlas_health::publish::{
@@ -32,9 +33,14 @@ const REPORT_INPUT_TABLES: [&str; 4] = [
     PREFIX_PERFORMANCE,
 ];
 
-/// Runs the scheduled health job for the windows complete at `scheduled_at` less the delay;
-/// returns a summary.
-pub async fn run(state: &State, scheduled_at: i64, function: &str) -> Result<Value, String> {
+/// Runs the scheduled health job for the windows complete at `scheduled_at` less the delay,
+/// then compacts closed hours, beginning none after `stop_at`; returns a summary.
+pub async fn run(
+    state: &State,
+    scheduled_at: i64,
+    function: &str,
+    stop_at: Instant,
+) -> Result<Value, String> {
     let settings = &state.settings.health;
     let store = destination_store(state);
     let ready = scheduled_at - settings.delay.as_secs() as i64;
@@ -63,7 +69,7 @@ pub async fn run(state: &State, scheduled_at: i64, function: &str) -> Result<Val
     }
     let (from, to) = run.judged.unwrap_or((ready, ready));
     let report_key = write_report(state, to).await?;
-    let compacted = compact(state, scheduled_at).await?;
+    let compacted = compact(state, scheduled_at, stop_at).await?;
     let events = &run.assessment.events;
     tracing::info!(
         from,
@@ -92,7 +98,7 @@ pub async fn run(state: &State, scheduled_at: i64, function: &str) -> Result<Val
 /// Compacts the destination's closed hours of the last `FLOWATLAS_COMPACT_HOURS` that ended
 /// `FLOWATLAS_COMPACT_DELAY_MINUTES` before `scheduled_at`. An hour that fails is logged and
 /// left as it was (the next run tries again); the health run's work stands.
-async fn compact(state: &State, scheduled_at: i64) -> Result<Value, String> {
+async fn compact(state: &State, scheduled_at: i64, stop_at: Instant) -> Result<Value, String> {
     let settings = &state.settings.compaction;
     if settings.hours == 0 {
         return Ok(Value::Null);
@@ -102,6 +108,8 @@ async fn compact(state: &State, scheduled_at: i64) -> Result<Value, String> {
         closed_by,
         from: Some(closed_by - 3_600 * settings.hours as i64),
         scratch: std::env::temp_dir().join(format!("flowatlas-{}-compact", std::process::id())),
+        // A backlog (a first deployment) takes several schedules rather than a timeout.
+        stop_at: Some(stop_at),
     };
     let store = destination_store(state);
     let report = tokio::task::spawn_blocking(move || {
@@ -138,6 +146,7 @@ async fn compact(state: &State, scheduled_at: i64) -> Result<Value, String> {
         "files_left": report.left.len(),
         "hours_failed": report.failed.len(),
         "lease_held_elsewhere": report.busy.is_some(),
+        "hours_deferred": report.n_deferred,
     }))
 }
 

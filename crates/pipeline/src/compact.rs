@@ -46,6 +46,9 @@ pub struct CompactOptions {
     pub from: Option<i64>,
     /// A folder for downloads and merged files, when the store is not a local folder.
     pub scratch: PathBuf,
+    /// No hour is begun after this instant (a Lambda's deadline less its reserve, or a time
+    /// limit a user gave): the hours not reached wait for the next run.
+    pub stop_at: Option<std::time::Instant>,
 }
 
 /// A compacted hour's manifest: its compacted file and every source file it holds.
@@ -170,6 +173,9 @@ pub struct CompactReport {
     /// Another compaction held the store's lease (S3), so this run stopped before the hours
     /// it did not reach: the lease's holder and when it expires unless renewed.
     pub busy: Option<LeaseBody>,
+    /// Hours with work that the run did not begin because its time was up
+    /// ([`CompactOptions::stop_at`]); the next run compacts them.
+    pub n_deferred: usize,
 }
 
 /// The lease compactions of a store without a lock (S3) share, so two never merge an hour
@@ -242,6 +248,13 @@ pub fn compact(
         for (partition, names) in ctx.hours(table, options)? {
             if !may_need_work(&names) {
                 report.n_unchanged += 1;
+                continue;
+            }
+            if options
+                .stop_at
+                .is_some_and(|stop_at| std::time::Instant::now() >= stop_at)
+            {
+                report.n_deferred += 1;
                 continue;
             }
             if let Some(lease) = &mut lease

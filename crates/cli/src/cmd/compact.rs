@@ -38,6 +38,11 @@ pub struct Args {
     /// every hour.
     #[arg(long, value_parser = parse_time)]
     from: Option<i64>,
+
+    /// Begin no hour after this long (seconds, or `90m`, `1h`), for a run that must end by a
+    /// time (a cron slot); the hours not reached wait for the next run. Default: no limit.
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    time_limit: Option<i64>,
 }
 
 /// Test hook: the process aborts (no destructors, as `kill -9`) right after the named step of
@@ -47,6 +52,13 @@ const ABORT_AFTER: &str = "FLOWATLAS_COMPACT_ABORT_AFTER";
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     anyhow::ensure!(args.older_than >= 0, "--older-than must not be negative");
+    anyhow::ensure!(
+        args.time_limit.is_none_or(|limit| limit >= 0),
+        "--for must not be negative"
+    );
+    let stop_at = args.time_limit.map(|limit| {
+        std::time::Instant::now() + std::time::Duration::from_secs(limit.unsigned_abs())
+    });
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .context("system clock before 1970")?
@@ -62,6 +74,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         closed_by: now - args.older_than,
         from: args.from,
         scratch: scratch.clone(),
+        stop_at,
     };
     let report = match &args.data {
         Data::Folder(folder) => {
@@ -115,6 +128,13 @@ fn print_report(report: &CompactReport) -> io::Result<()> {
         report.left.len(),
         report.failed.len()
     )?;
+    if report.n_deferred > 0 {
+        writeln!(
+            out,
+            "{} hours not begun: the time given was up (the next run compacts them)",
+            report.n_deferred
+        )?;
+    }
     let mut err = io::stderr().lock();
     if let Some(holder) = &report.busy {
         writeln!(
