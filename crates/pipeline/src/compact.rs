@@ -184,9 +184,11 @@ fn lease_key() -> String {
     format!("{COMPACTED}/_lease.json")
 }
 
-/// How long a compaction's lease holds unless renewed. A compaction renews it before every
-/// hour (seconds each), so only a holder that died leaves it standing this long.
-const LEASE_TTL_MS: i64 = 10 * 60 * 1_000;
+/// How long a compaction's lease holds unless renewed: longer than a Lambda can live (15
+/// minutes), so a Lambda holding an unexpired lease is still running. A compaction renews it
+/// before every hour, so only a holder that died (or one hour merging for longer than this)
+/// leaves it standing this long.
+const LEASE_TTL_MS: i64 = 20 * 60 * 1_000;
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
