@@ -68,8 +68,10 @@ fn run_agent_with(
         .into_iter()
         .map(|client| client.join().unwrap())
         .sum();
-    // Let the closes reach the server's sockets before the agent's last dump.
-    std::thread::sleep(Duration::from_millis(500));
+    // Let the closes reach the server's sockets before the agent's last dump: a fixed pause was
+    // too short on a loaded machine (the delay line forwards in user space), and the last
+    // dump then found every connection still open.
+    wait_for_closes(&link.server.name, 8080);
     let status = Command::new("kill")
         .args(["-TERM", &agent.id().to_string()])
         .status()
@@ -522,6 +524,27 @@ print(json.dumps(rows))
         }
     }
     std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// Waits (10 s at most) until the namespace holds no socket of `port` that the agent dumps:
+/// none but listening ones and TIME-WAIT minisockets (which have no `tcp_info`).
+fn wait_for_closes(netns: &str, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let listed = Command::new("ip")
+            .args(["netns", "exec", netns, "ss", "-Htn", "state", "connected"])
+            .arg(format!("( sport = :{port} )"))
+            .output()
+            .unwrap();
+        let open = String::from_utf8_lossy(&listed.stdout)
+            .lines()
+            .filter(|line| !line.contains("TIME-WAIT"))
+            .count();
+        if open == 0 || Instant::now() >= deadline {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Waits for a child with piped stderr and returns its status and stderr; kills it after 30 s
