@@ -8,7 +8,7 @@ use std::path::Path;
 
 use flowatlas_time::utc_date;
 
-use crate::layout::{day_folder, day_of_folder, hour_of_partition, partition_of};
+use crate::layout::{TablePartition, day_folder, day_of_folder, partition_of};
 use crate::{Error, Store};
 
 const DAY: i64 = 86_400;
@@ -31,14 +31,11 @@ fn table_files(
     let mut files = Vec::new();
     for folder in day_folders(store, table, from, to)? {
         for listed in store.list(&folder)? {
-            let Some((partition, name)) = listed
-                .key
-                .strip_prefix(&format!("{table}/"))
-                .and_then(|relative| relative.rsplit_once('/'))
-            else {
+            let Some((partition, name)) = TablePartition::of_key(&listed.key) else {
                 continue;
             };
-            if let Some(hour) = hour_of_partition(partition)
+            if let Some(hour) = partition.start()
+                && partition.table == table
                 && hour + HOUR > from
                 && hour < to
                 && is_table_file(name)
