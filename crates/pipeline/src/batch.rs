@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use flowatlas_flowlog::Reader;
 use flowatlas_geo::Enricher;
-use flowatlas_rollup::{CityNetworkRow, PrefixRow};
+use flowatlas_rollup::{CityNetworkRow, PrefixRow, Rollup};
 use flowatlas_store::layout::batch_file_stem;
 use flowatlas_tables::{
     FileSource, OwnedRows, PartitionTime, Table, TemporaryFile, city_networks, client_prefixes,
@@ -35,6 +35,9 @@ pub struct Batch<'c> {
     city: Option<(Table<CityNetworkRow>, HourRows<CityNetworkRow>)>,
     prefix: Option<(Table<PrefixRow>, HourRows<PrefixRow>)>,
     pending: Vec<(Source, ObjectReport)>,
+    /// One rollup for every object the worker reads, restarted for each: what outlives an
+    /// object (city-network numbering, maps' room) is not built again per small object.
+    rollup: Rollup,
     held_rows: usize,
     max_rows: usize,
 }
@@ -104,6 +107,7 @@ impl<'c> Batch<'c> {
                 .client_prefixes
                 .then(|| (client_prefixes(), HourRows::new())),
             pending: Vec::new(),
+            rollup: Rollup::new(config.rollup.clone()),
             held_rows: 0,
             max_rows,
         }
@@ -138,7 +142,7 @@ impl<'c> Batch<'c> {
             committed.extend(self.flush()?);
         }
         let config = self.config;
-        let mut object = read_object(reader, &source, config, enricher)?;
+        let mut object = read_object(reader, &source, config, enricher, &mut self.rollup)?;
         if object.rollup_files.parts > 0 {
             // Larger than the budget: its parts are written, and so is the rest, as its own.
             committed.push(object.commit_alone(config, &self.store, &source)?);

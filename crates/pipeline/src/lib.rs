@@ -552,6 +552,7 @@ fn read_object<'c>(
     source: &'c Source,
     config: &'c Config,
     enricher: Option<&mut Enricher>,
+    rollup: &mut Rollup,
 ) -> Result<ReadObject<'c>, Error> {
     let object = source.name.as_str();
     let source_id = source.id.as_str();
@@ -569,7 +570,7 @@ fn read_object<'c>(
     if let Some(region) = from_key.region {
         rollup_config.default_location.region = Some(region.into());
     }
-    let mut rollup = Rollup::new(rollup_config);
+    rollup.restart(rollup_config);
     let mut enricher = enricher;
     let mut report = ObjectReport {
         n_objects: 1,
@@ -604,17 +605,17 @@ fn read_object<'c>(
             .ok_bytes
             .saturating_add(record.int(flowatlas_flowlog::Field::Bytes).unwrap_or(0));
         let peer = finder.find(&record);
-        let enrichment = enricher
-            .as_deref_mut()
-            .and_then(|enricher| enricher.enrich_peer(&peer));
         if let Some(flows) = flows.as_mut() {
+            let enrichment = enricher
+                .as_deref_mut()
+                .and_then(|enricher| enricher.enrich_peer(&peer));
             flows
                 .append(&record, &peer, enrichment.as_deref())
                 .map_err(write_error)?;
         }
-        rollup.add(&record, &peer, enrichment.as_ref());
+        rollup.add(&record, &peer);
         if rollup.is_full() {
-            let (city_rows, prefix_rows) = rollup.take_rows();
+            let (city_rows, prefix_rows) = rollup.take_rows(enricher.as_deref_mut());
             rollup_files
                 .write(&city_rows, &prefix_rows)
                 .map_err(write_error)?;
@@ -629,7 +630,8 @@ fn read_object<'c>(
         }
     }
 
-    let (city_rows, prefix_rows, summary) = rollup.finish();
+    let (city_rows, prefix_rows) = rollup.take_rows(enricher);
+    let summary = rollup.summary();
     add_bytes(&mut report.other_bytes, &summary.other_bytes);
     if summary.unwindowed_bytes > 0 {
         add_bytes(

@@ -10,6 +10,7 @@ use std::path::Path;
 use bytes::Bytes;
 use flowatlas_flowlog::Reader;
 use flowatlas_geo::Enricher;
+use flowatlas_rollup::Rollup;
 use flowatlas_store::layout::is_tcp_stats;
 use flowatlas_store::{Body, RangedRead, Store};
 
@@ -51,8 +52,15 @@ pub fn process_object(
         match open_object(object, config, store, enricher.as_deref_mut())? {
             Opened::Done(report) => Ok(report),
             Opened::FlowLog(reader, source) => {
-                crate::read_object(*reader, &source, config, enricher.as_deref_mut())?
-                    .commit_alone(config, store, &source)
+                let mut rollup = Rollup::new(config.rollup.clone());
+                crate::read_object(
+                    *reader,
+                    &source,
+                    config,
+                    enricher.as_deref_mut(),
+                    &mut rollup,
+                )?
+                .commit_alone(config, store, &source)
             }
         }
     }))

@@ -4,10 +4,11 @@
 //!
 //! # Overview
 //!
-//! [`Rollup::add`] takes a record, its [`Peer`] and the peer's [`Enrichment`]; internet peers
-//! go into the rows, everything else into the [`RollupSummary`], so that the bytes of OK records
-//! always equal the rows' `bytes_in + bytes_out` plus the summary's other bytes.
-//! [`Rollup::finish`] returns [`CityNetworkRow`]s and [`PrefixRow`]s in a stable order.
+//! [`Rollup::add`] takes a record and its [`Peer`]; internet peers are summed per window,
+//! service location and address, everything else goes into the [`RollupSummary`], so that the
+//! bytes of OK records always equal the rows' `bytes_in + bytes_out` plus the summary's other
+//! bytes. [`Rollup::finish`] enriches each address once and returns [`CityNetworkRow`]s and
+//! [`PrefixRow`]s in a stable order.
 //! [`TcpStatsRow`]s are the agent's measurements of TCP connections, with their mergeable
 //! [`RttHistogram`]; [`client_prefix`] is the one place an address becomes its prefix.
 #![deny(missing_docs)]
@@ -25,7 +26,7 @@ use std::ops::AddAssign;
 use std::sync::Arc;
 
 use flowatlas_flowlog::{Field, Record};
-use flowatlas_geo::{Direction, Enrichment, Facts, IpNetwork, Peer, PeerKind};
+use flowatlas_geo::{Direction, Enricher, Enrichment, Facts, IpNetwork, Peer, PeerKind};
 
 /// Length of a window, in seconds.
 pub const WINDOW_SECONDS: i64 = 300;
@@ -294,8 +295,14 @@ pub fn city_network_facts(enrichment: Option<&Enrichment>) -> Facts {
 /// override matches brings a new `Arc`, and memory must not grow with the object.
 const MAX_REMEMBERED_ENRICHMENTS: usize = 64 * 1024;
 
-/// The city-networks of a rollup, numbered, so that rows are keyed per record by a number
-/// rather than by hashing and comparing the facts' strings (which showed in profiles).
+/// Variants a rollup keeps numbered across [`Rollup::restart`]s before it starts over, so
+/// that a worker that reads objects for hours holds a bounded interner.
+const MAX_VARIANTS: usize = 256 * 1024;
+
+/// The city-networks of a rollup, numbered, so that rows are keyed by a number rather than by
+/// hashing and comparing the facts' strings (which showed in profiles). The numbering outlives
+/// a rollup's objects ([`Rollup::restart`]): a worker's small objects mostly see the same
+/// networks, and interning them again for every object showed in profiles too.
 ///
 /// Two numberings: *variants* (distinct facts, coordinates included: one city-network has as
 /// many as the networks of its city the database places apart) and *city-networks* (distinct
@@ -307,22 +314,52 @@ struct CityNetworks {
     variants: Vec<Variant>,
     key_ids: foldhash::HashMap<CityNetworkKey, u32>,
     keys: Vec<CityNetworkKey>,
+    /// Each city-network's id as written (`CityNetworkKey`'s text), made when first needed.
+    key_texts: Vec<Option<Arc<str>>>,
     /// The id of each enrichment already seen, by the address of its `Arc` (the enricher hands
     /// out the same `Arc` for every address of a cached network). The `Arc`s are held, so no
     /// address is reused while it is a key here.
     by_enrichment: foldhash::HashMap<usize, u32>,
     held: Vec<Arc<Enrichment>>,
     unenriched: Option<u32>,
+    /// Which rollup the variants' bytes belong to: a variant last seen in an earlier one starts
+    /// again from zero, so restarting costs nothing per variant.
+    generation: u32,
+    /// The variants seen in this generation, in the order first seen.
+    seen: Vec<u32>,
 }
 
 struct Variant {
     facts: Facts,
     city_network: u32,
+    generation: u32,
     bytes: i64,
 }
 
 impl CityNetworks {
-    /// The variant of an enrichment.
+    /// Starts a new rollup's count of bytes per variant.
+    fn restart(&mut self) {
+        if self.variants.len() >= MAX_VARIANTS {
+            *self = CityNetworks::default();
+            return;
+        }
+        self.generation = self.generation.wrapping_add(1);
+        self.seen.clear();
+    }
+
+    /// The variant of an enrichment, with `bytes` more counted for it in this rollup.
+    fn count(&mut self, enrichment: Option<&Arc<Enrichment>>, bytes: i64) -> u32 {
+        let id = self.variant_of(enrichment);
+        let variant = &mut self.variants[id as usize];
+        if variant.generation != self.generation {
+            variant.generation = self.generation;
+            variant.bytes = 0;
+            self.seen.push(id);
+        }
+        variant.bytes = variant.bytes.saturating_add(bytes);
+        id
+    }
+
     fn variant_of(&mut self, enrichment: Option<&Arc<Enrichment>>) -> u32 {
         let Some(enrichment) = enrichment else {
             if let Some(id) = self.unenriched {
@@ -355,46 +392,45 @@ impl CityNetworks {
         let city_network = *self.key_ids.entry(key.clone()).or_insert(next_key);
         if city_network == next_key {
             self.keys.push(key);
+            self.key_texts.push(None);
         }
         let id = self.variants.len() as u32;
         self.variants.push(Variant {
             facts: facts.clone(),
             city_network,
+            // Not yet seen in any rollup.
+            generation: self.generation.wrapping_sub(1),
             bytes: 0,
         });
         self.variant_ids.insert(facts, id);
         id
     }
 
-    /// The attributes of each city-network: its heaviest variant's facts.
-    fn attributes(&self) -> Vec<&Facts> {
-        let mut best: Vec<Option<&Variant>> = vec![None; self.keys.len()];
-        for variant in &self.variants {
-            let slot = &mut best[variant.city_network as usize];
-            if slot.is_none_or(|current| variant.bytes > current.bytes) {
-                *slot = Some(variant);
-            }
+    /// A city-network's id as written.
+    fn key_text(&mut self, city_network: u32) -> Arc<str> {
+        let slot = &mut self.key_texts[city_network as usize];
+        slot.get_or_insert_with(|| Arc::from(self.keys[city_network as usize].to_string()))
+            .clone()
+    }
+
+    /// The attributes of each city-network of this rollup: its heaviest variant's facts.
+    fn attributes(&self) -> foldhash::HashMap<u32, &Facts> {
+        let mut best: foldhash::HashMap<u32, &Variant> = foldhash::HashMap::default();
+        for &id in &self.seen {
+            let variant = &self.variants[id as usize];
+            best.entry(variant.city_network)
+                .and_modify(|current| {
+                    if variant.bytes > current.bytes {
+                        *current = variant;
+                    }
+                })
+                .or_insert(variant);
         }
         best.into_iter()
-            .map(|variant| variant.map(|variant| &variant.facts).unwrap_or(&NO_FACTS))
+            .map(|(city_network, variant)| (city_network, &variant.facts))
             .collect()
     }
 }
-
-static NO_FACTS: Facts = Facts {
-    asn: None,
-    as_name: None,
-    country_code: None,
-    country: None,
-    subdivision_code: None,
-    subdivision: None,
-    city: None,
-    metro_code: None,
-    latitude: None,
-    longitude: None,
-    postal_code: None,
-    geoname_id: None,
-};
 
 /// A row of the `city_networks` table.
 #[derive(Clone, Debug, PartialEq)]
@@ -452,49 +488,58 @@ pub struct RollupSummary {
     pub unwindowed_bytes: i64,
 }
 
-#[derive(Default)]
-struct Accumulator {
+/// One client address's traffic in one window at one service location: what a rollup holds
+/// while it reads. Rows are built from these when they are taken, so that a record costs one
+/// lookup, and enrichment is paid per address rather than per record.
+struct AddressTotals {
+    key: AddressKey,
     measures: Measures,
-    client_ips: foldhash::HashSet<IpAddr>,
-    /// The address added last: a connection's records often follow each other, and skipping
-    /// the set for a repeat saves a hash per record.
-    last_ip: Option<IpAddr>,
 }
 
-impl Accumulator {
-    /// Adds a record; true when its address is new to the row (one more held in memory).
-    fn add(&mut self, record: &Record<'_>, direction: Direction, ip: IpAddr) -> bool {
-        self.measures.add_record(record, direction);
-        if self.last_ip == Some(ip) {
-            return false;
-        }
-        self.last_ip = Some(ip);
-        self.client_ips.insert(ip)
+/// Window start, service location and client address.
+type AddressKey = (i64, u32, IpAddr);
+
+/// A row's totals while rows are built: its measures and how many distinct addresses fed it.
+#[derive(Default)]
+struct RowTotals {
+    measures: Measures,
+    client_ips: i64,
+}
+
+impl RowTotals {
+    fn add(&mut self, measures: Measures) {
+        self.measures += measures;
+        self.client_ips += 1;
     }
 }
 
-/// Rows and addresses a rollup holds before [`Rollup::is_full`] says to take its rows: about
-/// 400 bytes each, so that the rollup of one object stays within tens of MiB whatever its
-/// number of distinct client prefixes (a NAT gateway facing the internet has millions).
+/// Addresses a rollup holds before [`Rollup::is_full`] says to take its rows: about 200 bytes
+/// each while reading, and at most two rows each when taken, so that the rollup of one object
+/// stays within tens of MiB whatever its number of distinct clients (a NAT gateway facing the
+/// internet has millions).
 pub const DEFAULT_ROW_BUDGET: usize = 100_000;
 
-struct PrefixAccumulator {
-    /// The variant of the prefix's first enriched address.
+struct PrefixTotals {
+    /// The variant of the prefix's first address.
     first: u32,
-    totals: Accumulator,
+    totals: RowTotals,
 }
 
 /// Rolls up one object's (or several objects') records.
 pub struct Rollup {
     config: RollupConfig,
     locations: Vec<ServiceLocation>,
-    // Updated on every record: foldhash, not SipHash, whose cost showed in profiles.
+    /// The location of records whose format has no location field, once known.
+    format_location: Option<u32>,
     cities: CityNetworks,
-    city_networks: foldhash::HashMap<(i64, u32, u32), Accumulator>,
-    prefixes: foldhash::HashMap<(i64, u32, IpNetwork), PrefixAccumulator>,
+    /// In the order first seen, which decides a prefix's first address.
+    addresses: Vec<AddressTotals>,
+    // Looked up on every record: foldhash, not SipHash, whose cost showed in profiles.
+    address_ids: foldhash::HashMap<AddressKey, u32>,
+    /// The address of the previous record: a connection's records often follow each other,
+    /// and a repeat then costs a comparison instead of a hash.
+    last: Option<(AddressKey, u32)>,
     summary: RollupSummary,
-    /// Rows and distinct addresses held, against `budget`.
-    held: usize,
     budget: usize,
 }
 
@@ -504,31 +549,45 @@ impl Rollup {
         Rollup {
             config,
             locations: Vec::new(),
+            format_location: None,
             cities: CityNetworks::default(),
-            city_networks: foldhash::HashMap::default(),
-            prefixes: foldhash::HashMap::default(),
+            addresses: Vec::new(),
+            address_ids: foldhash::HashMap::default(),
+            last: None,
             summary: RollupSummary::default(),
-            held: 0,
             budget: DEFAULT_ROW_BUDGET,
         }
     }
 
-    /// The same rollup with another budget of rows and addresses held (see [`Rollup::is_full`]).
+    /// Makes the rollup empty for another object read with `config`, keeping what outlives an
+    /// object: the numbering of city-networks and the room its maps have grown.
+    pub fn restart(&mut self, config: RollupConfig) {
+        self.config = config;
+        self.locations.clear();
+        self.format_location = None;
+        self.cities.restart();
+        self.addresses.clear();
+        self.address_ids.clear();
+        self.last = None;
+        self.summary = RollupSummary::default();
+    }
+
+    /// The same rollup with another budget of addresses held (see [`Rollup::is_full`]).
     pub fn with_row_budget(mut self, budget: usize) -> Rollup {
         self.budget = budget.max(1);
         self
     }
 
-    /// True when the rollup holds as many rows and distinct addresses as its budget: the
-    /// caller then takes the rows so far ([`Rollup::take_rows`]) and writes them, so memory
-    /// stays bounded. Rows taken at different times may repeat a key; their measures add up
-    /// (only `client_ips` counts an address once per row, not once per key).
+    /// True when the rollup holds as many distinct (window, location, address) totals as its
+    /// budget: the caller then takes the rows so far ([`Rollup::take_rows`]) and writes them,
+    /// so memory stays bounded. Rows taken at different times may repeat a key; their measures
+    /// add up (only `client_ips` counts an address once per row, not once per key).
     pub fn is_full(&self) -> bool {
-        self.held >= self.budget
+        self.addresses.len() >= self.budget
     }
 
     /// Adds an OK record with its peer. Records of other kinds only count in the summary.
-    pub fn add(&mut self, record: &Record<'_>, peer: &Peer, enrichment: Option<&Arc<Enrichment>>) {
+    pub fn add(&mut self, record: &Record<'_>, peer: &Peer) {
         let bytes = record.int(Field::Bytes).unwrap_or(0);
         let (PeerKind::Internet, Some(ip), Some(direction)) = (peer.kind, peer.ip, peer.direction)
         else {
@@ -552,29 +611,25 @@ impl Rollup {
         };
         self.summary.internet_records += 1;
         let window_start = start - start.rem_euclid(WINDOW_SECONDS);
-        let location = self.location_of(record);
-        let variant = self.cities.variant_of(enrichment);
-        let counted = &mut self.cities.variants[variant as usize];
-        counted.bytes = counted.bytes.saturating_add(bytes);
-        let client = counted.city_network;
-
-        let prefix = client_prefix(ip, self.config.prefix_len_v4, self.config.prefix_len_v6);
-        let n_rows = self.prefixes.len() + self.city_networks.len();
-        let by_prefix = self
-            .prefixes
-            .entry((window_start, location, prefix))
-            .or_insert_with(|| PrefixAccumulator {
-                first: variant,
-                totals: Accumulator::default(),
-            });
-        let mut new_ips = usize::from(by_prefix.totals.add(record, direction, ip));
-        new_ips += usize::from(
-            self.city_networks
-                .entry((window_start, location, client))
-                .or_default()
-                .add(record, direction, ip),
-        );
-        self.held += self.prefixes.len() + self.city_networks.len() - n_rows + new_ips;
+        let key = (window_start, self.location_of(record), ip);
+        let id = match self.last {
+            Some((last, id)) if last == key => id,
+            _ => {
+                let next = self.addresses.len() as u32;
+                let id = *self.address_ids.entry(key).or_insert(next);
+                if id == next {
+                    self.addresses.push(AddressTotals {
+                        key,
+                        measures: Measures::default(),
+                    });
+                }
+                self.last = Some((key, id));
+                id
+            }
+        };
+        self.addresses[id as usize]
+            .measures
+            .add_record(record, direction);
     }
 
     /// What did not go into rows.
@@ -584,6 +639,21 @@ impl Rollup {
 
     /// Interns the record's service location (few per object, so a scan beats hashing text).
     fn location_of(&mut self, record: &Record<'_>) -> u32 {
+        const LOCATION_FIELDS: [Field; 4] =
+            [Field::AccountId, Field::Region, Field::AzId, Field::VpcId];
+        let has_location = |field| record.format().position(field).is_some();
+        if !LOCATION_FIELDS.into_iter().any(has_location) {
+            if let Some(id) = self.format_location {
+                return id;
+            }
+            let id = self.intern_location(record);
+            self.format_location = Some(id);
+            return id;
+        }
+        self.intern_location(record)
+    }
+
+    fn intern_location(&mut self, record: &Record<'_>) -> u32 {
         let defaults = &self.config.default_location;
         let field = |name: Field, default: &Option<Arc<str>>| -> Option<Arc<str>> {
             record.text(name).map(Arc::from).or_else(|| default.clone())
@@ -623,80 +693,167 @@ impl Rollup {
     }
 
     /// The rows, ordered by window, location, then traffic (largest first), and the summary.
-    pub fn finish(mut self) -> (Vec<CityNetworkRow>, Vec<PrefixRow>, RollupSummary) {
-        let (city_rows, prefix_rows) = self.take_rows();
+    /// The enricher, when there is one, places each address.
+    pub fn finish(
+        mut self,
+        enricher: Option<&mut Enricher>,
+    ) -> (Vec<CityNetworkRow>, Vec<PrefixRow>, RollupSummary) {
+        let (city_rows, prefix_rows) = self.take_rows(enricher);
         (city_rows, prefix_rows, self.summary)
     }
 
     /// The rows so far, ordered as [`Rollup::finish`] orders them, leaving the rollup empty of
     /// rows (the summary and the city-networks' attributes go on).
-    pub fn take_rows(&mut self) -> (Vec<CityNetworkRow>, Vec<PrefixRow>) {
-        self.held = 0;
-        let city_networks = std::mem::take(&mut self.city_networks);
-        let prefixes = std::mem::take(&mut self.prefixes);
-        let locations = &self.locations;
+    pub fn take_rows(
+        &mut self,
+        mut enricher: Option<&mut Enricher>,
+    ) -> (Vec<CityNetworkRow>, Vec<PrefixRow>) {
+        self.address_ids.clear();
+        self.last = None;
+        let mut city_networks: foldhash::HashMap<(i64, u32, u32), RowTotals> =
+            foldhash::HashMap::default();
+        let mut prefixes: foldhash::HashMap<(i64, u32, IpNetwork), PrefixTotals> =
+            foldhash::HashMap::default();
+        let (prefix_len_v4, prefix_len_v6) = (self.config.prefix_len_v4, self.config.prefix_len_v6);
+        for address in self.addresses.drain(..) {
+            let (window_start, location, ip) = address.key;
+            let enrichment = enricher.as_deref_mut().map(|enricher| enricher.enrich(ip));
+            let variant = self
+                .cities
+                .count(enrichment.as_ref(), address.measures.bytes());
+            let client = self.cities.variants[variant as usize].city_network;
+            city_networks
+                .entry((window_start, location, client))
+                .or_default()
+                .add(address.measures);
+            let prefix = client_prefix(ip, prefix_len_v4, prefix_len_v6);
+            prefixes
+                .entry((window_start, location, prefix))
+                .or_insert_with(|| PrefixTotals {
+                    first: variant,
+                    totals: RowTotals::default(),
+                })
+                .totals
+                .add(address.measures);
+        }
+        // Rows order by the locations' values; ranking them once spares comparing their text.
+        let mut by_value: Vec<usize> = (0..self.locations.len()).collect();
+        by_value.sort_by(|&a, &b| self.locations[a].cmp(&self.locations[b]));
+        let mut rank = vec![0; by_value.len()];
+        for (position, &location) in by_value.iter().enumerate() {
+            rank[location] = position;
+        }
+
         let attributes = self.cities.attributes();
-        let ids: Vec<Arc<str>> = self
-            .cities
-            .keys
-            .iter()
-            .map(|key| Arc::from(key.to_string()))
-            .collect();
-        let mut city_rows: Vec<CityNetworkRow> = city_networks
+        let mut city_networks: Vec<_> = city_networks.into_iter().collect();
+        city_networks.sort_by(
+            |((a_window, a_location, a_key), a), ((b_window, b_location, b_key), b)| {
+                (a_window, rank[*a_location as usize], b.measures.bytes())
+                    .cmp(&(b_window, rank[*b_location as usize], a.measures.bytes()))
+                    .then_with(|| {
+                        self.cities.keys[*a_key as usize].cmp(&self.cities.keys[*b_key as usize])
+                    })
+            },
+        );
+        let city_rows: Vec<CityNetworkRow> = city_networks
             .into_iter()
             .map(
                 |((window_start, location, client), totals)| CityNetworkRow {
                     window_start,
-                    location: locations[location as usize].clone(),
-                    client: attributes[client as usize].clone(),
+                    location: self.locations[location as usize].clone(),
+                    client: attributes
+                        .get(&client)
+                        .map_or_else(Facts::default, |&facts| facts.clone()),
                     measures: totals.measures,
-                    client_ips: totals.client_ips.len() as i64,
+                    client_ips: totals.client_ips,
                 },
             )
             .collect();
-        city_rows.sort_by(|a, b| {
-            (
-                a.window_start,
-                &a.location,
-                b.measures.bytes(),
-                a.client.asn,
-            )
-                .cmp(&(
-                    b.window_start,
-                    &b.location,
-                    a.measures.bytes(),
-                    b.client.asn,
-                ))
-                .then_with(|| CityNetworkKey::of(&a.client).cmp(&CityNetworkKey::of(&b.client)))
-        });
-        let mut prefix_rows: Vec<PrefixRow> = prefixes
+        drop(attributes);
+
+        let mut prefixes: Vec<_> = prefixes
             .into_iter()
-            .map(|((window_start, location, client_prefix), accumulated)| {
-                let first = &self.cities.variants[accumulated.first as usize];
-                let city_network = first.city_network as usize;
-                let first = &first.facts;
-                PrefixRow {
-                    window_start,
-                    location: locations[location as usize].clone(),
-                    client_prefix,
-                    city_network_id: ids[city_network].clone(),
-                    client_asn: first.asn,
-                    client_as_name: first.as_name.clone(),
-                    client_country_code: first.country_code.clone(),
-                    client_city: first.city.clone(),
-                    measures: accumulated.totals.measures,
-                    client_ips: accumulated.totals.client_ips.len() as i64,
-                }
-            })
+            .map(|(key, totals)| (PrefixOrder::of(key, &rank), totals))
             .collect();
-        // Prefixes order as text; the key is built once per row, not twice per comparison.
-        prefix_rows.sort_by_cached_key(|row| {
-            (
-                row.window_start,
-                row.location.clone(),
-                row.client_prefix.to_string(),
-            )
-        });
+        prefixes.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+        let mut prefix_rows = Vec::with_capacity(prefixes.len());
+        for (order, accumulated) in prefixes {
+            let (window_start, location, client_prefix) = order.key;
+            let first = &self.cities.variants[accumulated.first as usize];
+            let city_network = first.city_network;
+            let city_network_id = self.cities.key_text(city_network);
+            let first = &self.cities.variants[accumulated.first as usize].facts;
+            prefix_rows.push(PrefixRow {
+                window_start,
+                location: self.locations[location as usize].clone(),
+                client_prefix,
+                city_network_id,
+                client_asn: first.asn,
+                client_as_name: first.as_name.clone(),
+                client_country_code: first.country_code.clone(),
+                client_city: first.city.clone(),
+                measures: accumulated.totals.measures,
+                client_ips: accumulated.totals.client_ips,
+            });
+        }
         (city_rows, prefix_rows)
+    }
+}
+
+/// Where a prefix row goes: by window, location, then the prefix as text (as it is written),
+/// made once per row without allocating.
+struct PrefixOrder {
+    window_start: i64,
+    location_rank: usize,
+    text: [u8; PREFIX_TEXT_MAX],
+    text_len: u8,
+    key: (i64, u32, IpNetwork),
+}
+
+/// `ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128`, the longest prefix text.
+const PREFIX_TEXT_MAX: usize = 43;
+
+impl PrefixOrder {
+    fn of(key: (i64, u32, IpNetwork), rank: &[usize]) -> PrefixOrder {
+        let mut text = [0; PREFIX_TEXT_MAX];
+        let mut cursor = std::io::Cursor::new(&mut text[..]);
+        // The buffer holds the longest text, so the write cannot fall short.
+        let _ = std::io::Write::write_fmt(&mut cursor, format_args!("{}", key.2));
+        let text_len = cursor.position() as u8;
+        PrefixOrder {
+            window_start: key.0,
+            location_rank: rank[key.1 as usize],
+            text,
+            text_len,
+            key,
+        }
+    }
+
+    fn text(&self) -> &[u8] {
+        &self.text[..usize::from(self.text_len)]
+    }
+}
+
+impl PartialEq for PrefixOrder {
+    fn eq(&self, other: &PrefixOrder) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for PrefixOrder {}
+
+impl PartialOrd for PrefixOrder {
+    fn partial_cmp(&self, other: &PrefixOrder) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for PrefixOrder {
+    fn cmp(&self, other: &PrefixOrder) -> std::cmp::Ordering {
+        (self.window_start, self.location_rank, self.text()).cmp(&(
+            other.window_start,
+            other.location_rank,
+            other.text(),
+        ))
     }
 }
