@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use flowatlas_flowlog::{Entry, Field, LogStatus, Options, Reader};
-use flowatlas_geo::{Databases, Enricher, GeoConfig, PeerFinder, PeerKind, PeerRules};
+use flowatlas_geo::{Databases, Enricher, GeoConfig, PeerFinder, PeerRules};
 use flowatlas_rollup::{Rollup, RollupConfig, ServiceLocation};
 
 const LOG: &str = "version account-id interface-id vpc-id az-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status tcp-flags flow-direction
