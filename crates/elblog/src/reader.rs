@@ -508,11 +508,17 @@ pub fn sniff_object(head: &[u8]) -> Option<LogKind> {
     const LOOKED_AT: u64 = 16 * 1024;
     let mut text = Vec::new();
     if head.starts_with(GZIP_MAGIC) {
-        // The head is usually a cut-off stream: take what decodes before the cut.
+        // The head is usually a cut-off stream: take what decodes before the cut, and stop at
+        // the first whole line that is not blank (every object is sniffed, and decoding all of
+        // a small one's head showed in profiles).
         let mut decoder = GzDecoder::new(head).take(LOOKED_AT);
-        let mut chunk = [0u8; 4096];
+        let mut chunk = [0u8; 1024];
         while let Ok(n_read @ 1..) = decoder.read(&mut chunk) {
+            let searched = text.len();
             text.extend_from_slice(&chunk[..n_read]);
+            if text[searched..].contains(&b'\n') && has_whole_line(&text) {
+                break;
+            }
         }
     } else {
         text.extend_from_slice(&head[..head.len().min(LOOKED_AT as usize)]);
@@ -523,4 +529,13 @@ pub fn sniff_object(head: &[u8]) -> Option<LogKind> {
         .find(|line| !line.iter().all(|&byte| byte == b' ' || byte == b'\r'))?;
     // A first line cut by the end of `head` may still show its first values.
     sniff_line(first_line.strip_suffix(b"\r").unwrap_or(first_line))
+}
+
+/// True when `text` holds a line that is not blank, ended by a newline.
+fn has_whole_line(text: &[u8]) -> bool {
+    let text = text.strip_prefix(UTF8_BOM).unwrap_or(text);
+    let mut lines = text.split(|&byte| byte == b'\n');
+    // The last piece has no newline after it.
+    lines.next_back();
+    lines.any(|line| !line.iter().all(|&byte| byte == b' ' || byte == b'\r'))
 }

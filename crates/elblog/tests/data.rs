@@ -90,3 +90,47 @@ fn gzip_and_text_read_alike() {
     let gzip = render(&testdata().join("ok/alb-connection-gzip.log.gz"));
     assert_eq!(text, gzip);
 }
+
+/// A gzip object is told by its first line that is not blank, however far into the decoded
+/// head that line starts and ends: as its text is.
+#[test]
+fn gzip_heads_sniff_as_their_text() {
+    use std::io::Write as _;
+    let line_of = |name: &str| {
+        let text = std::fs::read_to_string(testdata().join("ok").join(name)).unwrap();
+        text.lines().next().unwrap().to_owned()
+    };
+    let firsts = [
+        line_of("alb-connection.log"),
+        line_of("nlb-access.log"),
+        // Not a load-balancer log: a flow log's header.
+        "version account-id interface-id srcaddr dstaddr".to_owned(),
+        // A first line far longer than what is decoded at a time.
+        format!("{} {}", line_of("nlb-access.log"), "x".repeat(5_000)),
+    ];
+    for first in &firsts {
+        for blank in [
+            "",
+            "\n",
+            " \r\n\n",
+            &" ".repeat(3_000),
+            &format!("{}\n", " ".repeat(3_000)),
+        ] {
+            let text = format!("\u{feff}{blank}{first}\nnext line\n");
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder.write_all(text.as_bytes()).unwrap();
+            let gzip = encoder.finish().unwrap();
+            assert_eq!(
+                flowatlas_elblog::sniff_object(&gzip),
+                flowatlas_elblog::sniff_object(text.as_bytes()),
+                "{blank:?} then {:?}",
+                &first[..first.len().min(40)]
+            );
+        }
+    }
+    assert!(
+        flowatlas_elblog::sniff_object(format!("{}\n", line_of("alb-connection.log")).as_bytes())
+            .is_some()
+    );
+}

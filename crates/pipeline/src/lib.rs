@@ -299,7 +299,7 @@ pub struct Source {
 impl Source {
     /// A local file, named after its canonical path.
     pub fn of_path(path: &Path) -> Source {
-        let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let absolute = canonical_path(path);
         let meta = std::fs::metadata(path).ok();
         let file_name = path
             .file_name()
@@ -357,6 +357,33 @@ impl Source {
             delivered_at: None,
         }
     }
+}
+
+/// The path with every symbolic link resolved (the path itself when it cannot be). A run reads
+/// many objects of one folder in turn, and resolving every folder of every path again cost
+/// a system call per folder per object; the last folder resolved is remembered per thread.
+fn canonical_path(path: &Path) -> PathBuf {
+    thread_local! {
+        static LAST_FOLDER: std::cell::RefCell<Option<(PathBuf, PathBuf)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let resolve = |path: &Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
+        return resolve(path);
+    };
+    let is_link = std::fs::symlink_metadata(path).map_or(true, |meta| meta.is_symlink());
+    if is_link || folder.as_os_str().is_empty() {
+        return resolve(path);
+    }
+    LAST_FOLDER.with_borrow_mut(|last| match last {
+        Some((seen, resolved)) if seen == folder => resolved.join(name),
+        _ => {
+            let resolved = resolve(folder);
+            let canonical = resolved.join(name);
+            *last = Some((folder.to_path_buf(), resolved));
+            canonical
+        }
+    })
 }
 
 /// Flow-log records are delivered within minutes of their window; a day is slack enough for
@@ -817,5 +844,43 @@ impl RejectsFile {
                 _ => Ok(None),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Remembering the last folder resolved names every file as resolving the whole path
+    /// does: through a linked folder, a linked file, a dangling link, a missing file, and
+    /// a path that climbs out of a folder and back.
+    #[test]
+    fn canonical_paths_match_resolving_every_folder() {
+        let root = std::env::temp_dir().join(format!("flowatlas-canonical-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let (real, other) = (root.join("real"), root.join("other"));
+        std::fs::create_dir_all(&real).unwrap();
+        std::fs::create_dir_all(&other).unwrap();
+        std::fs::write(real.join("a.log.gz"), b"a").unwrap();
+        std::fs::write(real.join("b.log.gz"), b"b").unwrap();
+        std::fs::write(other.join("c.log.gz"), b"c").unwrap();
+        std::os::unix::fs::symlink(&real, root.join("linked")).unwrap();
+        std::os::unix::fs::symlink(other.join("c.log.gz"), real.join("to-c.log.gz")).unwrap();
+        std::os::unix::fs::symlink(root.join("gone"), real.join("dangling.log.gz")).unwrap();
+        let paths = [
+            root.join("linked/a.log.gz"),
+            root.join("linked/b.log.gz"),
+            root.join("linked/to-c.log.gz"),
+            root.join("linked/dangling.log.gz"),
+            root.join("linked/missing.log.gz"),
+            root.join("real/../linked/a.log.gz"),
+            real.join("a.log.gz"),
+            other.join("c.log.gz"),
+        ];
+        for path in &paths {
+            let whole = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+            assert_eq!(canonical_path(path), whole, "{}", path.display());
+        }
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }
