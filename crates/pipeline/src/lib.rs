@@ -362,7 +362,7 @@ impl Source {
 /// The path with every symbolic link resolved (the path itself when it cannot be). A run reads
 /// many objects of one folder in turn, and resolving every folder of every path again cost
 /// a system call per folder per object; the last folder resolved is remembered per thread.
-fn canonical_path(path: &Path) -> PathBuf {
+pub fn canonical_path(path: &Path) -> PathBuf {
     thread_local! {
         static LAST_FOLDER: std::cell::RefCell<Option<(PathBuf, PathBuf)>> =
             const { std::cell::RefCell::new(None) };

@@ -170,12 +170,12 @@ fn distinct_objects(
     let mut by_size: std::collections::BTreeMap<u64, Vec<usize>> = Default::default();
     for object in objects {
         // Stdin and anything that cannot be examined are kept: reading them reports the problem.
-        let examined = (object.as_os_str() != "-")
-            .then(|| (std::fs::canonicalize(&object), std::fs::metadata(&object)));
-        let Some((Ok(canonical), Ok(meta))) = examined else {
+        let examined = (object.as_os_str() != "-").then(|| std::fs::metadata(&object));
+        let Some(Ok(meta)) = examined else {
             kept.push(object);
             continue;
         };
+        let canonical = flowatlas_pipeline::canonical_path(&object);
         if let Some(&first) = by_path.get(&canonical) {
             repeats.push((object, kept[first].clone(), "the same file as"));
             continue;
