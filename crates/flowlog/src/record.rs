@@ -1,6 +1,6 @@
 //! Typed records, borrowed from the reader's buffers.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
 use crate::field::Field;
@@ -25,7 +25,9 @@ pub enum Value<'r> {
 pub(crate) enum Slot {
     Absent,
     Int(i64),
-    Ip(IpAddr),
+    /// An IPv4 address's bits (see [`Typed::V4`]).
+    V4(u32),
+    V6(Ipv6Addr),
     /// A closed set's word (`action`, `log-status`, `flow-direction`).
     Word(&'static str),
     /// Byte range in the reader's text buffer.
@@ -42,7 +44,8 @@ impl Slot {
         match typed {
             Typed::Absent => Slot::Absent,
             Typed::Int(int) => Slot::Int(int),
-            Typed::Ip(ip) => Slot::Ip(ip),
+            Typed::V4(bits) => Slot::V4(bits),
+            Typed::V6(v6) => Slot::V6(v6),
             Typed::Word(word) => Slot::Word(word),
             Typed::Text => Slot::Text {
                 start: span.start as u32,
@@ -98,7 +101,8 @@ impl<'r> Record<'r> {
         match self.slots[position] {
             Slot::Absent => Value::Absent,
             Slot::Int(int) => Value::Int(int),
-            Slot::Ip(ip) => Value::Ip(ip),
+            Slot::V4(bits) => Value::Ip(IpAddr::V4(Ipv4Addr::from_bits(bits))),
+            Slot::V6(v6) => Value::Ip(IpAddr::V6(v6)),
             Slot::Word(word) => Value::Text(word),
             Slot::Text { start, end } => Value::Text(
                 std::str::from_utf8(&self.text[start as usize..end as usize]).unwrap_or_default(),
