@@ -327,16 +327,12 @@ impl ParquetRows {
                 None => unreachable!("column types are checked when the file is opened"),
             };
             slots[position] = match typed {
-                Ok(Typed::Absent) => Slot::Absent,
-                Ok(Typed::Int(int)) => Slot::Int(int),
-                Ok(Typed::Ip(ip)) => Slot::Ip(ip),
-                Ok(Typed::Text) => {
-                    let start = self.text.len() as u32;
-                    self.text.push_str(text_token);
-                    Slot::Text {
-                        start,
-                        end: self.text.len() as u32,
+                Ok(typed) => {
+                    let start = self.text.len();
+                    if matches!(typed, Typed::Text) {
+                        self.text.push_str(text_token);
                     }
+                    Slot::of(typed, start..self.text.len())
                 }
                 Err((reason, value)) => {
                     let time_detail = (reason == Reason::OutOfRange

@@ -13,7 +13,7 @@ use crate::lines::{LineEvent, Lines};
 use crate::parquet_rows::ParquetRows;
 use crate::record::{LogStatus, Outcome, Record, Slot};
 use crate::reject::{Reason, Reject, shorten};
-use crate::value::{Typed, time_fault, type_token};
+use crate::value::{find_separator, is_separator, time_fault, type_leading, type_token};
 
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 const PARQUET_MAGIC: &[u8] = b"PAR1";
@@ -441,38 +441,6 @@ fn token_spans(line: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
     })
 }
 
-/// The first separator in `bytes`, eight bytes at a time: values are short, but there are
-/// many of them on every line.
-#[inline]
-fn find_separator(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = bytes.chunks_exact(8);
-    let mut offset = 0;
-    for chunk in &mut chunks {
-        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        // High bit set in each byte <= b' ' (exact for the lowest such byte, which is all
-        // that is used: no borrow reaches it from below).
-        let flagged = word.wrapping_sub(ONES * u64::from(b' ' + 1)) & !word & HIGH_BITS;
-        if flagged != 0 {
-            return Some(offset + (flagged.trailing_zeros() / 8) as usize);
-        }
-        offset += 8;
-    }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&byte| is_separator(byte))
-        .map(|idx| offset + idx)
-}
-
-/// Spaces and tabs separate values. Every other control byte is taken as a separator too: none
-/// is valid inside a value, and one comparison per byte is what keeps splitting cheap.
-#[inline]
-fn is_separator(byte: u8) -> bool {
-    byte <= b' '
-}
-
 /// What went wrong typing a line.
 enum Fault {
     Count { n_tokens: usize },
@@ -514,10 +482,38 @@ impl Fault {
     }
 }
 
-/// Types every token of a line into `slots`, in one pass over the bytes.
+/// Types every token of a line into `slots`.
 #[inline]
 fn type_line(line: &[u8], format: &Format, slots: &mut [Slot], latest: i64) -> Result<(), Fault> {
-    let kinds = format.kinds();
+    if type_values(line, format.kinds(), slots, latest) {
+        return Ok(());
+    }
+    type_tokens(line, format.kinds(), slots, latest)
+}
+
+/// Types every value of a line into `slots` in one pass, each typed as its end is found.
+/// False when the line has a fault: [`type_tokens`] then finds which, the general way.
+#[inline]
+fn type_values(line: &[u8], kinds: &[Kind], slots: &mut [Slot], latest: i64) -> bool {
+    let mut pos = 0;
+    for (&kind, slot) in kinds.iter().zip(slots.iter_mut()) {
+        while line.get(pos).is_some_and(|&byte| is_separator(byte)) {
+            pos += 1;
+        }
+        if pos == line.len() {
+            return false;
+        }
+        let Some((typed, len)) = type_leading(kind, &line[pos..], latest) else {
+            return false;
+        };
+        *slot = Slot::of(typed, pos..pos + len);
+        pos += len;
+    }
+    line[pos..].iter().all(|&byte| is_separator(byte))
+}
+
+/// Types every token of a line into `slots`, token by token; the first fault is the line's.
+fn type_tokens(line: &[u8], kinds: &[Kind], slots: &mut [Slot], latest: i64) -> Result<(), Fault> {
     let mut position = 0;
     for span in token_spans(line) {
         let (Some(&kind), Some(slot)) = (kinds.get(position), slots.get_mut(position)) else {
@@ -526,13 +522,7 @@ fn type_line(line: &[u8], format: &Format, slots: &mut [Slot], latest: i64) -> R
             });
         };
         *slot = match type_token(kind, &line[span.clone()], latest) {
-            Ok(Typed::Absent) => Slot::Absent,
-            Ok(Typed::Int(int)) => Slot::Int(int),
-            Ok(Typed::Ip(ip)) => Slot::Ip(ip),
-            Ok(Typed::Text) => Slot::Text {
-                start: span.start as u32,
-                end: span.end as u32,
-            },
+            Ok(typed) => Slot::of(typed, span),
             Err(reason) => {
                 // A short line is reported as such, not as a bad value in the wrong column.
                 let n_tokens = position + token_spans(&line[span.start..]).count();
@@ -552,22 +542,184 @@ fn type_line(line: &[u8], format: &Format, slots: &mut [Slot], latest: i64) -> R
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn separators_are_found_like_a_byte_scan() {
-        let samples: [&[u8]; 7] = [
-            b"",
-            b"abc",
-            b"abcdefgh ijk",
-            b"abcdefghijklmnop\tq",
-            b"\xff\xa1\x80 x",
-            b"12345678",
-            b"\x7f\x21\x20\x00abcdefg",
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::field::Field;
+
+    /// Values of every kind, with the near misses each path must judge alike: non-ASCII text,
+    /// broken UTF-8, IPv6, leading zeros, 19 and 20 digits, milliseconds, words in the wrong case.
+    const TOKENS: &[&[u8]] = &[
+        b"2",
+        b"5",
+        b"-",
+        b"--",
+        b"0",
+        b"00",
+        b"007",
+        b"+1",
+        b"-1",
+        b"1e3",
+        b"443",
+        b"65535",
+        b"65536",
+        b"255",
+        b"256",
+        b"2147483648",
+        b"9223372036854775807",
+        b"9223372036854775808",
+        b"12345678901234567890",
+        b"1418530010",
+        b"1418530010123",
+        b"1388534399",
+        b"4102444800",
+        b"123456789010",
+        b"unknown",
+        b"eni-1235b8ca123456789",
+        "eni-\u{e9}t\u{e9}".as_bytes(),
+        b"\xe2\x82\xac",
+        b"\xff",
+        b"\xc3",
+        b"ab\xe2\x82",
+        b"172.31.16.139",
+        b"10.0.0.1",
+        b"0.0.0.0",
+        b"255.255.255.255",
+        b"01.2.3.4",
+        b"1.2.3.04",
+        b"256.1.1.1",
+        b"1.2.3",
+        b"1.2.3.4.5",
+        b"1.2.3.4a",
+        b"::1",
+        b"2001:db8::14",
+        b"::ffff:1.2.3.4",
+        b"ACCEPT",
+        b"REJECT",
+        b"accept",
+        b"OK",
+        b"NODATA",
+        b"SKIPDATA",
+        b"ingress",
+        b"egress",
+        b"IPv4",
+        b"use1-az4",
+    ];
+    const SEPARATORS: &[&[u8]] = &[b" ", b" ", b" ", b"\t", b"  ", b" \t", b"\x00", b"\x0b"];
+
+    fn line() -> impl Strategy<Value = Vec<u8>> {
+        let token = proptest::sample::select(TOKENS);
+        let separator = proptest::sample::select(SEPARATORS);
+        (
+            proptest::collection::vec((separator, token), 0..32),
+            proptest::option::of(proptest::sample::select(SEPARATORS)),
+        )
+            .prop_map(|(pairs, trailing)| {
+                let mut line = Vec::new();
+                for (idx, (separator, token)) in pairs.into_iter().enumerate() {
+                    if idx > 0 {
+                        line.extend_from_slice(separator);
+                    }
+                    line.extend_from_slice(token);
+                }
+                line.extend_from_slice(trailing.unwrap_or_default());
+                line
+            })
+    }
+
+    /// A value of `kind` most of the time, any of [`TOKENS`] otherwise.
+    fn token_for(kind: Kind) -> BoxedStrategy<&'static [u8]> {
+        let valid: &[&[u8]] = match kind {
+            Kind::Int { .. } => &[b"0", b"6", b"443", b"255", b"65535", b"2147483647", b"-"],
+            Kind::Timestamp => &[b"1418530010", b"1418530010123", b"1780315098", b"-"],
+            Kind::Ip => &[
+                b"172.31.16.139",
+                b"10.0.0.1",
+                b"0.0.0.0",
+                b"255.255.255.255",
+                b"::1",
+                b"2001:db8::14",
+                b"::ffff:1.2.3.4",
+                b"-",
+            ],
+            Kind::Choice(_) => &[
+                b"ACCEPT", b"REJECT", b"OK", b"NODATA", b"ingress", b"egress", b"-",
+            ],
+            Kind::Text => &[
+                b"123456789010",
+                b"eni-1235b8ca123456789",
+                b"\xc3\xa9t\xc3\xa9",
+                b"-",
+            ],
+        };
+        prop_oneof![
+            6 => proptest::sample::select(valid),
+            1 => proptest::sample::select(TOKENS),
+        ]
+        .boxed()
+    }
+
+    fn formats() -> Vec<Format> {
+        let version_5: Vec<Field> = Field::ALL
+            .iter()
+            .copied()
+            .filter(|field| field.version() <= 5 && !field.is_transit_gateway_only())
+            .collect();
+        let every_kind = [
+            Field::Srcaddr,
+            Field::Action,
+            Field::Start,
+            Field::InterfaceId,
+            Field::Srcport,
+            Field::Protocol,
+            Field::Bytes,
+            Field::FlowDirection,
         ];
-        for sample in samples {
-            for start in 0..=sample.len() {
-                let slice = &sample[start..];
-                let expected = slice.iter().position(|&byte| super::is_separator(byte));
-                assert_eq!(super::find_separator(slice), expected, "{slice:?}");
+        vec![
+            Format::default_v2(),
+            Format::from_fields(version_5).unwrap(),
+            Format::from_fields(every_kind.to_vec()).unwrap(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// The one-pass path takes exactly the lines the token-by-token path takes, typed the
+        /// same; every line it refuses, the general path faults.
+        #[test]
+        fn one_pass_typing_agrees_with_token_by_token(line in line(), latest in prop_oneof![Just(i64::MAX), Just(1_500_000_000i64)]) {
+            for format in formats() {
+                let kinds = format.kinds();
+                let mut fast = vec![Slot::Absent; kinds.len()];
+                let mut general = vec![Slot::Absent; kinds.len()];
+                let taken = type_values(&line, kinds, &mut fast, latest);
+                let typed = type_tokens(&line, kinds, &mut general, latest);
+                prop_assert_eq!(taken, typed.is_ok(), "{:?}", String::from_utf8_lossy(&line));
+                if taken {
+                    prop_assert_eq!(&fast, &general);
+                }
+            }
+        }
+
+        /// Lines shaped like the format, values mostly of the right kind, so most are taken:
+        /// the agreement is checked on typed values, not only on refusals.
+        #[test]
+        fn one_pass_typing_agrees_on_lines_of_the_format(
+            (format, line) in proptest::sample::select(formats()).prop_flat_map(|format| {
+                let tokens: Vec<BoxedStrategy<&'static [u8]>> =
+                    format.kinds().iter().map(|&kind| token_for(kind)).collect();
+                (Just(format), tokens, proptest::sample::select(SEPARATORS))
+                    .prop_map(|(format, tokens, separator)| (format, tokens.join(separator)))
+            }),
+        ) {
+            let kinds = format.kinds();
+            let mut fast = vec![Slot::Absent; kinds.len()];
+            let mut general = vec![Slot::Absent; kinds.len()];
+            let taken = type_values(&line, kinds, &mut fast, i64::MAX);
+            prop_assert_eq!(taken, type_tokens(&line, kinds, &mut general, i64::MAX).is_ok());
+            if taken {
+                prop_assert_eq!(&fast, &general);
             }
         }
     }

@@ -1,10 +1,11 @@
 //! Typed records, borrowed from the reader's buffers.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
 use crate::field::Field;
 use crate::format::Format;
+use crate::value::Typed;
 
 /// A parsed value. `-` in the log is `Absent`, never 0 or "".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,12 +25,34 @@ pub enum Value<'r> {
 pub(crate) enum Slot {
     Absent,
     Int(i64),
-    Ip(IpAddr),
+    /// An IPv4 address's bits (see [`Typed::V4`]).
+    V4(u32),
+    V6(Ipv6Addr),
+    /// A closed set's word (`action`, `log-status`, `flow-direction`).
+    Word(&'static str),
     /// Byte range in the reader's text buffer.
     Text {
         start: u32,
         end: u32,
     },
+}
+
+impl Slot {
+    /// Where a typed value is kept; `span` is where text is in the buffer.
+    #[inline]
+    pub(crate) fn of(typed: Typed, span: Range<usize>) -> Slot {
+        match typed {
+            Typed::Absent => Slot::Absent,
+            Typed::Int(int) => Slot::Int(int),
+            Typed::V4(bits) => Slot::V4(bits),
+            Typed::V6(v6) => Slot::V6(v6),
+            Typed::Word(word) => Slot::Word(word),
+            Typed::Text => Slot::Text {
+                start: span.start as u32,
+                end: span.end as u32,
+            },
+        }
+    }
 }
 
 /// What `log-status` says of a record.
@@ -78,7 +101,9 @@ impl<'r> Record<'r> {
         match self.slots[position] {
             Slot::Absent => Value::Absent,
             Slot::Int(int) => Value::Int(int),
-            Slot::Ip(ip) => Value::Ip(ip),
+            Slot::V4(bits) => Value::Ip(IpAddr::V4(Ipv4Addr::from_bits(bits))),
+            Slot::V6(v6) => Value::Ip(IpAddr::V6(v6)),
+            Slot::Word(word) => Value::Text(word),
             Slot::Text { start, end } => Value::Text(
                 std::str::from_utf8(&self.text[start as usize..end as usize]).unwrap_or_default(),
             ),
@@ -118,11 +143,8 @@ impl<'r> Record<'r> {
             return LogStatus::Ok;
         };
         match self.slots[position] {
-            Slot::Text { start, end } => match &self.text[start as usize..end as usize] {
-                b"NODATA" => LogStatus::NoData,
-                b"SKIPDATA" => LogStatus::SkipData,
-                _ => LogStatus::Ok,
-            },
+            Slot::Word("NODATA") => LogStatus::NoData,
+            Slot::Word("SKIPDATA") => LogStatus::SkipData,
             _ => LogStatus::Ok,
         }
     }
