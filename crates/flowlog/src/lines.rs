@@ -11,6 +11,9 @@ use crate::reject::KEPT_CHARS;
 /// The largest line limit accepted: record offsets are `u32`.
 pub(crate) const MAX_LINE_LIMIT: usize = 1 << 30;
 
+/// The buffer's first size: a small object's text fits in a few refills of it.
+const INITIAL_BUFFER: usize = 32 * 1024;
+
 /// What the next step through the stream found.
 pub enum LineEvent {
     /// A line (without its `\n`) at this range of the buffer.
@@ -32,6 +35,8 @@ pub enum LineEvent {
 pub struct Lines {
     input: Box<dyn Read + Send>,
     buf: Vec<u8>,
+    /// The most `buf` grows to: twice the longest line, so a line always fits after a refill.
+    capacity: usize,
     pos: usize,
     filled: usize,
     at_eof: bool,
@@ -51,7 +56,10 @@ impl Lines {
         let capacity = (max_line_bytes * 2).max(256 * 1024);
         Lines {
             input,
-            buf: vec![0; capacity],
+            // Grown as lines need, up to `capacity`: most objects are small, and zeroing the
+            // whole buffer for each of them showed in profiles.
+            buf: vec![0; INITIAL_BUFFER.min(capacity)],
+            capacity,
             pos: 0,
             filled: 0,
             at_eof: false,
@@ -109,6 +117,12 @@ impl Lines {
         self.buf.copy_within(self.pos..self.filled, 0);
         self.filled -= self.pos;
         self.pos = 0;
+        if self.filled == self.buf.len() {
+            // A pending line fills the buffer; it is shorter than the limit, which is at most
+            // half the capacity, so doubling leaves room.
+            let grown = (self.buf.len() * 2).min(self.capacity);
+            self.buf.resize(grown, 0);
+        }
         loop {
             match self.input.read(&mut self.buf[self.filled..]) {
                 Ok(0) => {
