@@ -609,7 +609,7 @@ fn read_object<'c>(
             .and_then(|enricher| enricher.enrich_peer(&peer));
         if let Some(flows) = flows.as_mut() {
             flows
-                .append(&record, &peer, enrichment.as_deref())
+                .append(&record, &peer, enrichment.as_ref())
                 .map_err(write_error)?;
         }
         rollup.add(&record, &peer, enrichment.as_ref());
