@@ -78,6 +78,14 @@ impl<'t, R: Rows> BatchBuilder<'t, R> {
         self.rows == 0
     }
 
+    /// Whether no row since the last [`BatchBuilder::finish`] gave the column at `index` a
+    /// value.
+    pub(crate) fn is_column_empty(&self, index: usize) -> bool {
+        self.columns
+            .get(index)
+            .is_none_or(|column| column.builder.len() == 0)
+    }
+
     /// The rows appended so far as one batch; the builder is empty again.
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
         self.finish_with(Vec::new())

@@ -232,13 +232,13 @@ impl Enrichments {
 /// The settings the `flows` table's compacted files are written with: any column may hold
 /// values.
 pub(crate) fn flows_properties() -> WriterProperties {
-    properties_for(|_| true)
+    properties_for(&[])
 }
 
 /// The writer settings, with dictionaries off for the columns whose values are mostly
-/// distinct (addresses, times, counts and ports), and the columns of the fields `has` denies
-/// written as the nulls they hold ([`streamed_writer_properties`]).
-fn properties_for(has: impl Fn(Field) -> bool) -> WriterProperties {
+/// distinct (addresses, times, counts and ports), and the columns `all_null` written as the
+/// nulls they are expected to hold ([`streamed_writer_properties`]).
+fn properties_for(all_null: &[&str]) -> WriterProperties {
     let mostly_distinct: Vec<&str> = Field::ALL
         .iter()
         .filter(|&&field| {
@@ -251,26 +251,18 @@ fn properties_for(has: impl Fn(Field) -> bool) -> WriterProperties {
         .map(|field| field.column_name())
         .chain([PEER_IP])
         .collect();
-    let all_null: Vec<&str> = Field::ALL
-        .iter()
-        .filter(|&&field| !has(field))
-        .map(|field| field.column_name())
-        .collect();
-    streamed_writer_properties(&mostly_distinct, &all_null)
+    streamed_writer_properties(&mostly_distinct, all_null)
 }
 
-/// How records of one log format are written: a record's columns are the fields of its
+/// How records of one log format are appended: a record's columns are the fields of its
 /// format, the peer's and its enrichment's ([`PeerColumns`]); the other fields' columns are
-/// null in every row, so a row never reads them and a file opened for the format writes them
-/// as nulls.
+/// null in every row, so a row never reads them.
 struct Plan {
     /// The format's fields in order: a record's format is this plan's when its fields are.
     fields: Vec<Field>,
     /// The column of each of the format's fields, in record order, by index in the table,
     /// with its type (every catalogue field has one).
     field_columns: Vec<Option<(usize, ColumnKind)>>,
-    /// The settings of a file whose first record has the format.
-    properties: WriterProperties,
 }
 
 impl Plan {
@@ -288,7 +280,6 @@ impl Plan {
         Plan {
             fields: fields.to_vec(),
             field_columns,
-            properties: properties_for(|field| fields.contains(&field)),
         }
     }
 }
@@ -297,7 +288,10 @@ struct Partition {
     relative: PathBuf,
     path: PathBuf,
     temporary: TemporaryFile,
-    writer: ArrowWriter<File>,
+    /// The file, until the first batch is written and decides the writer's settings.
+    file: Option<File>,
+    /// The file's Parquet writer, from the first batch on.
+    writer: Option<ArrowWriter<File>>,
     batch: BatchBuilder<'static, FlowRow<'static>>,
     /// The enrichment of each row of `batch`.
     enrichments: Enrichments,
@@ -306,25 +300,56 @@ struct Partition {
 
 impl Partition {
     fn flush(&mut self) -> Result<(), WriteError> {
-        if self.batch.is_empty() {
-            return Ok(());
-        }
         let arrow_error = |source| WriteError::Arrow {
             table: FLOWS,
             source,
         };
+        let parquet_error = |source| WriteError::Parquet {
+            path: self.path.clone(),
+            source,
+        };
+        if let Some(file) = self.file.take() {
+            // The fields no record of the first batch gave a value (those the format lacks,
+            // and those it always logs as `-`) are written as nulls, without a zstd context
+            // each (`streamed_writer_properties`).
+            let all_null: Vec<&str> = TABLE
+                .columns
+                .iter()
+                .enumerate()
+                .filter(|&(index, column)| {
+                    column.field().is_some() && self.batch.is_column_empty(index)
+                })
+                .map(|(_, column)| column.name)
+                .collect();
+            let writer =
+                ArrowWriter::try_new(file, TABLE.schema(), Some(properties_for(&all_null)))
+                    .map_err(parquet_error)?;
+            self.writer = Some(writer);
+        }
+        if self.batch.is_empty() {
+            return Ok(());
+        }
         let enrichment_columns = self.enrichments.take_columns().map_err(arrow_error)?;
         let batch = self
             .batch
             .finish_with(enrichment_columns)
             .map_err(arrow_error)?;
-        self.writer
-            .write(&batch)
-            .map_err(|source| WriteError::Parquet {
+        if let Some(writer) = &mut self.writer {
+            writer.write(&batch).map_err(parquet_error)?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is buffered and closes the file, not yet in place.
+    fn close(mut self) -> Result<Partition, WriteError> {
+        self.flush()?;
+        if let Some(writer) = self.writer.take() {
+            writer.close().map_err(|source| WriteError::Parquet {
                 path: self.path.clone(),
                 source,
             })?;
-        Ok(())
+        }
+        Ok(self)
     }
 }
 
@@ -375,12 +400,9 @@ impl FlowsWriter {
         let hour = time.div_euclid(3_600);
         let partition = match self.partitions.entry(hour) {
             std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
-            std::collections::btree_map::Entry::Vacant(entry) => entry.insert(open(
-                &self.dir,
-                &self.source_id,
-                hour,
-                plan.properties.clone(),
-            )?),
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                entry.insert(open(&self.dir, &self.source_id, hour)?)
+            }
         };
         let row = FlowRow {
             record,
@@ -410,13 +432,8 @@ impl FlowsWriter {
     /// Writes what is buffered, closes every file and puts it in place.
     pub fn finish(self) -> Result<Vec<WrittenFile>, WriteError> {
         let mut written = Vec::new();
-        for (_, mut partition) in self.partitions {
-            partition.flush()?;
-            let parquet_error = |source| WriteError::Parquet {
-                path: partition.path.clone(),
-                source,
-            };
-            partition.writer.close().map_err(parquet_error)?;
+        for (_, partition) in self.partitions {
+            let partition = partition.close()?;
             partition
                 .temporary
                 .persist()
@@ -433,14 +450,8 @@ impl FlowsWriter {
     }
 }
 
-/// Opens the file of one hour's records, under a temporary name until `finish`, written
-/// with `properties` (its first record's [`Plan`]'s).
-fn open(
-    dir: &Path,
-    source_id: &str,
-    hour: i64,
-    properties: WriterProperties,
-) -> Result<Partition, WriteError> {
+/// Opens the file of one hour's records, under a temporary name until `finish`.
+fn open(dir: &Path, source_id: &str, hour: i64) -> Result<Partition, WriteError> {
     let relative = Path::new(FLOWS)
         .join(partition_of(hour * 3_600))
         .join(format!("{source_id}.parquet"));
@@ -454,18 +465,12 @@ fn open(
         path: path.clone(),
         source,
     })?;
-    let writer =
-        ArrowWriter::try_new(file, TABLE.schema(), Some(properties)).map_err(|source| {
-            WriteError::Parquet {
-                path: path.clone(),
-                source,
-            }
-        })?;
     Ok(Partition {
         relative,
         path,
         temporary,
-        writer,
+        file: Some(file),
+        writer: None,
         // Arrow's builders start empty again after each batch; the first grows from here.
         batch: BatchBuilder::new(&TABLE, 1024),
         enrichments: Enrichments::default(),
