@@ -637,7 +637,7 @@ fn read_object<'c>(
                 .as_deref_mut()
                 .and_then(|enricher| enricher.enrich_peer(&peer));
             flows
-                .append(&record, &peer, enrichment.as_deref())
+                .append(&record, &peer, enrichment.as_ref())
                 .map_err(write_error)?;
         }
         rollup.add(&record, &peer);

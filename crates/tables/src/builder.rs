@@ -1,8 +1,11 @@
 //! Rows into an Arrow batch, row by row, for any table: what [`crate::Table::batch`] builds
 //! a slice of rows with, and what the streamed `flows` table appends each record through.
 //! Its tricks are the ones streaming a wide, mostly empty table needs, so every table gets
-//! them: nulls are counted and appended in runs, and addresses and networks are written into
-//! the column's buffer (IPv4 without `fmt`), never made a `String` first.
+//! them: a null costs nothing when it is read (a column is filled with nulls up to the row
+//! when its next value comes, or at the end), a column no row gave a value is made whole as
+//! a null array, a row may name the only columns worth reading ([`BatchBuilder::append_columns`]),
+//! and addresses and networks are written into the column's buffer (IPv4 without `fmt`),
+//! never made a `String` first.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
@@ -12,8 +15,8 @@ use arrow_array::builder::{
     Float64Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
     TimestampMillisecondBuilder,
 };
-use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::ArrowError;
+use arrow_array::{ArrayRef, RecordBatch, new_null_array};
+use arrow_schema::{ArrowError, DataType};
 use flowatlas_geo::IpNetwork;
 
 use crate::{Cell, ColumnKind, Rows, Table};
@@ -42,8 +45,23 @@ impl<'t, R: Rows> BatchBuilder<'t, R> {
 
     /// Appends one row, each column's value as its accessor reads it.
     pub fn append<'r>(&mut self, row: &'r R::Row<'r>) {
+        // A loop of its own rather than `append_cells` over an iterator of cells: moving each
+        // cell through the iterator tripled the time of this loop for the rollup tables.
         for (column, builder) in self.table.columns.iter().zip(&mut self.columns) {
-            builder.append(column.cell(row));
+            builder.append(self.rows, column.cell(row));
+        }
+        self.rows += 1;
+    }
+
+    /// Appends one row given as cells by column index (in the table's order); every column
+    /// not given is null. A wide table whose rows leave most columns empty (a `flows` record
+    /// has the fields of its log format only) reads only the columns worth reading. An index
+    /// out of the table is passed over.
+    pub(crate) fn append_cells<'c>(&mut self, cells: impl IntoIterator<Item = (usize, Cell<'c>)>) {
+        for (index, cell) in cells {
+            if let Some(builder) = self.columns.get_mut(index) {
+                builder.append(self.rows, cell);
+            }
         }
         self.rows += 1;
     }
@@ -58,12 +76,58 @@ impl<'t, R: Rows> BatchBuilder<'t, R> {
         self.rows == 0
     }
 
+    /// Whether no row since the last [`BatchBuilder::finish`] gave the column at `index` a
+    /// value.
+    pub(crate) fn is_column_empty(&self, index: usize) -> bool {
+        self.columns.get(index).is_none_or(|column| column.len == 0)
+    }
+
     /// The rows appended so far as one batch; the builder is empty again.
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
-        self.rows = 0;
-        let arrays: Vec<ArrayRef> = self.columns.iter_mut().map(ColumnBuilder::finish).collect();
-        RecordBatch::try_new(self.table.schema(), arrays)
+        self.finish_with(Vec::new())
     }
+
+    /// The rows appended so far as one batch, with the columns `given` (by index: arrays of
+    /// as many rows, made apart from the rows) in place of what was appended to them; the
+    /// builder is empty again.
+    pub(crate) fn finish_with(
+        &mut self,
+        mut given: Vec<(usize, ArrayRef)>,
+    ) -> Result<RecordBatch, ArrowError> {
+        let rows = std::mem::take(&mut self.rows);
+        let schema = self.table.schema();
+        let arrays: Vec<ArrayRef> = self
+            .columns
+            .iter_mut()
+            .zip(schema.fields())
+            .enumerate()
+            .map(|(index, (builder, field))| {
+                match given
+                    .iter()
+                    .position(|(given_index, _)| *given_index == index)
+                {
+                    Some(position) => given.swap_remove(position).1,
+                    None => builder.finish(rows, field.data_type()),
+                }
+            })
+            .collect();
+        RecordBatch::try_new(schema, arrays)
+    }
+}
+
+/// `cells` as an array of `data_type` (the type of `kind`), each cell what it would be in a
+/// table's column of that kind: a column's values made apart from its table's rows.
+pub(crate) fn array_of_cells<'c>(
+    kind: ColumnKind,
+    data_type: &DataType,
+    cells: impl ExactSizeIterator<Item = Cell<'c>>,
+) -> ArrayRef {
+    let rows = cells.len();
+    let mut builder = ColumnBuilder::new(kind, rows);
+    for (row, cell) in cells.enumerate() {
+        builder.append(row, cell);
+    }
+    builder.finish(rows, data_type)
 }
 
 enum Builder {
@@ -78,13 +142,15 @@ enum Builder {
     TextList(Box<ListBuilder<StringBuilder>>),
 }
 
-/// One column's values being gathered. Nulls are counted and appended in runs when the next
-/// value (or the end) comes: most of a `flows` record's columns are absent (fields its format
-/// does not log, a peer without enrichment), and appending nulls one by one took a tenth of
-/// the time of a run with `--flows`.
+/// One column's values being gathered. A null is not appended when it is read: the column is
+/// filled with nulls up to the row of its next value, or at the end. Most of a `flows`
+/// record's columns are absent (fields its format does not log, a peer without enrichment),
+/// and appending nulls one by one took a tenth of the time of a run with `--flows`.
 struct ColumnBuilder {
     builder: Builder,
-    pending_nulls: usize,
+    /// Values in `builder`, nulls included, kept here because asking a string builder took a
+    /// call per cell.
+    len: usize,
 }
 
 impl ColumnBuilder {
@@ -108,57 +174,48 @@ impl ColumnBuilder {
                 capacity,
             ))),
         };
-        ColumnBuilder {
-            builder,
-            pending_nulls: 0,
-        }
+        ColumnBuilder { builder, len: 0 }
     }
 
-    /// The builder, with the nulls counted so far appended.
+    /// The builder, filled with nulls up to `row` (the rows before it that gave no value), to
+    /// which the caller appends exactly one value or null for `row`.
     #[inline]
-    fn builder(&mut self) -> &mut Builder {
-        if self.pending_nulls > 0 {
-            self.append_pending_nulls();
+    fn builder_at(&mut self, row: usize) -> &mut Builder {
+        if row > self.len {
+            self.builder.append_nulls(row - self.len);
         }
+        self.len = row + 1;
         &mut self.builder
     }
 
-    fn append_pending_nulls(&mut self) {
-        let nulls = std::mem::take(&mut self.pending_nulls);
-        match &mut self.builder {
-            Builder::Timestamp(builder) => builder.append_nulls(nulls),
-            Builder::Int64(builder) => builder.append_nulls(nulls),
-            Builder::Int32(builder) => builder.append_nulls(nulls),
-            Builder::Double(builder) => builder.append_nulls(nulls),
-            Builder::Text(builder) => builder.append_nulls(nulls),
-            Builder::Int64List(builder) => builder.append_nulls(nulls),
-            Builder::TextList(builder) => builder.append_nulls(nulls),
-        }
-    }
-
-    /// Appends a cell; a missing value, or a cell of another type than the column's, is null.
+    /// Sets the column's value in `row`; a missing value, or a cell of another type than the
+    /// column's, is null: nothing is appended until a later value or the end fills the gap.
     #[inline]
-    fn append(&mut self, cell: Cell<'_>) {
+    fn append(&mut self, row: usize, cell: Cell<'_>) {
         match cell {
-            Cell::Seconds(seconds) | Cell::MaybeSeconds(Some(seconds)) => match self.builder() {
-                Builder::Timestamp(builder) => builder.append_value(seconds.saturating_mul(1000)),
-                _ => self.pending_nulls += 1,
-            },
-            Cell::Int64(Some(value)) => match self.builder() {
+            Cell::Seconds(seconds) | Cell::MaybeSeconds(Some(seconds)) => {
+                match self.builder_at(row) {
+                    Builder::Timestamp(builder) => {
+                        builder.append_value(seconds.saturating_mul(1000))
+                    }
+                    other => other.append_nulls(1),
+                }
+            }
+            Cell::Int64(Some(value)) => match self.builder_at(row) {
                 Builder::Int64(builder) => builder.append_value(value),
-                _ => self.pending_nulls += 1,
+                other => other.append_nulls(1),
             },
-            Cell::Int32(Some(value)) => match self.builder() {
+            Cell::Int32(Some(value)) => match self.builder_at(row) {
                 Builder::Int32(builder) => builder.append_value(value),
-                _ => self.pending_nulls += 1,
+                other => other.append_nulls(1),
             },
-            Cell::Double(Some(value)) => match self.builder() {
+            Cell::Double(Some(value)) => match self.builder_at(row) {
                 Builder::Double(builder) => builder.append_value(value),
-                _ => self.pending_nulls += 1,
+                other => other.append_nulls(1),
             },
-            Cell::Text(Some(text)) => self.text(text),
-            Cell::OwnedText(text) => self.text(&text),
-            Cell::Ip(Some(ip)) => match (ip, self.builder()) {
+            Cell::Text(Some(text)) => self.text(row, text),
+            Cell::OwnedText(text) => self.text(row, &text),
+            Cell::Ip(Some(ip)) => match (ip, self.builder_at(row)) {
                 (IpAddr::V4(ip), Builder::Text(builder)) => {
                     let mut text = [0u8; IPV4_TEXT];
                     builder.append_value(ipv4_text(ip, None, &mut text));
@@ -168,9 +225,9 @@ impl ColumnBuilder {
                     let _ = write!(builder, "{ip}");
                     builder.append_value("");
                 }
-                _ => self.pending_nulls += 1,
+                (_, other) => other.append_nulls(1),
             },
-            Cell::Network(Some(network)) => match (network, self.builder()) {
+            Cell::Network(Some(network)) => match (network, self.builder_at(row)) {
                 (IpNetwork::V4(network), Builder::Text(builder)) => {
                     let mut text = [0u8; IPV4_TEXT];
                     builder.append_value(ipv4_text(
@@ -183,15 +240,15 @@ impl ColumnBuilder {
                     let _ = write!(builder, "{network}");
                     builder.append_value("");
                 }
-                _ => self.pending_nulls += 1,
+                (_, other) => other.append_nulls(1),
             },
-            Cell::Int64List(values) => match self.builder() {
+            Cell::Int64List(values) => match self.builder_at(row) {
                 Builder::Int64List(builder) => builder.append_value(values.into_iter().map(Some)),
-                _ => self.pending_nulls += 1,
+                other => other.append_nulls(1),
             },
-            Cell::TextList(values) => match self.builder() {
+            Cell::TextList(values) => match self.builder_at(row) {
                 Builder::TextList(builder) => builder.append_value(values.into_iter().map(Some)),
-                _ => self.pending_nulls += 1,
+                other => other.append_nulls(1),
             },
             Cell::Null
             | Cell::MaybeSeconds(None)
@@ -200,20 +257,29 @@ impl ColumnBuilder {
             | Cell::Double(None)
             | Cell::Text(None)
             | Cell::Ip(None)
-            | Cell::Network(None) => self.pending_nulls += 1,
+            | Cell::Network(None) => {}
         }
     }
 
     #[inline]
-    fn text(&mut self, text: &str) {
-        match self.builder() {
+    fn text(&mut self, row: usize, text: &str) {
+        match self.builder_at(row) {
             Builder::Text(builder) => builder.append_value(text),
-            _ => self.pending_nulls += 1,
+            other => other.append_nulls(1),
         }
     }
 
-    fn finish(&mut self) -> ArrayRef {
-        match self.builder() {
+    /// The column's `rows` values as an array of `data_type` (the column's); a column that no
+    /// row gave a value is made as one null array, its builder never having grown.
+    fn finish(&mut self, rows: usize, data_type: &DataType) -> ArrayRef {
+        let len = std::mem::take(&mut self.len);
+        if len == 0 {
+            return new_null_array(data_type, rows);
+        }
+        if rows > len {
+            self.builder.append_nulls(rows - len);
+        }
+        match &mut self.builder {
             Builder::Timestamp(builder) => Arc::new(builder.finish()),
             Builder::Int64(builder) => Arc::new(builder.finish()),
             Builder::Int32(builder) => Arc::new(builder.finish()),
@@ -221,6 +287,20 @@ impl ColumnBuilder {
             Builder::Text(builder) => Arc::new(builder.finish()),
             Builder::Int64List(builder) => Arc::new(builder.finish()),
             Builder::TextList(builder) => Arc::new(builder.finish()),
+        }
+    }
+}
+
+impl Builder {
+    fn append_nulls(&mut self, nulls: usize) {
+        match self {
+            Builder::Timestamp(builder) => builder.append_nulls(nulls),
+            Builder::Int64(builder) => builder.append_nulls(nulls),
+            Builder::Int32(builder) => builder.append_nulls(nulls),
+            Builder::Double(builder) => builder.append_nulls(nulls),
+            Builder::Text(builder) => builder.append_nulls(nulls),
+            Builder::Int64List(builder) => builder.append_nulls(nulls),
+            Builder::TextList(builder) => builder.append_nulls(nulls),
         }
     }
 }

@@ -5,16 +5,19 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
+use arrow_array::{ArrayRef, UInt32Array, new_null_array};
+use arrow_schema::ArrowError;
 use flowatlas_flowlog::{Field, Kind, Record};
 use flowatlas_geo::{Enrichment, FactField, Peer};
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 
+use crate::builder::array_of_cells;
 use crate::{
     Accessor, BatchBuilder, Cell, Column, ColumnKind, Rows, Table, TemporaryFile, WriteError,
-    WrittenFile, partition_of, streamed_writer_properties,
+    WrittenFile, fact_cell, field_cell, partition_of, streamed_writer_properties,
 };
 
 /// Name of the table and its folder.
@@ -22,6 +25,7 @@ pub const FLOWS: &str = "flows";
 /// Rows buffered per partition before they are written as a row group.
 const BATCH_ROWS: usize = 64 * 1024;
 const PEER_IP: &str = "peer_ip";
+const PEER_PREFIX: &str = "peer_prefix";
 
 /// One row of `flows`: a record as the reader yields it, its peer and the peer's enrichment,
 /// all borrowed for as long as the record is read.
@@ -90,9 +94,9 @@ pub fn flows() -> Table<FlowRow<'static>> {
             |row| Cell::Text(row.peer.aws_service.as_deref()),
         ),
         peer_column(
-            "peer_prefix",
+            PEER_PREFIX,
             "The most specific network that answered for the peer.",
-            |row| Cell::Network(row.enrichment.and_then(|enrichment| enrichment.network)),
+            |row| prefix_cell(row.enrichment),
         ),
     ];
     let facts = FactField::ALL.iter().map(|&field| Column {
@@ -112,17 +116,129 @@ pub fn flows() -> Table<FlowRow<'static>> {
     )
 }
 
+/// The peer's prefix: the network of its enrichment.
+fn prefix_cell(enrichment: Option<&Enrichment>) -> Cell<'static> {
+    Cell::Network(enrichment.and_then(|enrichment| enrichment.network))
+}
+
 /// The table every [`FlowsWriter`] appends through, made once.
 static TABLE: LazyLock<Table<FlowRow<'static>>> = LazyLock::new(flows);
 
-/// The settings the `flows` table's files are written with (streamed, and compacted).
+/// A column whose value is a function of the peer's enrichment alone.
+#[derive(Clone, Copy)]
+enum EnrichmentColumn {
+    Prefix,
+    Fact(FactField),
+}
+
+impl EnrichmentColumn {
+    fn cell(self, enrichment: &Enrichment) -> Cell<'_> {
+        match self {
+            EnrichmentColumn::Prefix => prefix_cell(Some(enrichment)),
+            EnrichmentColumn::Fact(field) => fact_cell(field, field.value(&enrichment.facts)),
+        }
+    }
+}
+
+/// The columns a row reads besides its format's fields, by index in [`TABLE`]: the peer's,
+/// read per row, and those of its enrichment, made per batch ([`Enrichments`]).
+struct PeerColumns {
+    peer: Vec<usize>,
+    enrichment: Vec<(usize, EnrichmentColumn)>,
+}
+
+static PEER_COLUMNS: LazyLock<PeerColumns> = LazyLock::new(|| {
+    let mut columns = PeerColumns {
+        peer: Vec::new(),
+        enrichment: Vec::new(),
+    };
+    for (index, column) in TABLE.columns.iter().enumerate() {
+        if column.field().is_some() {
+            continue;
+        }
+        match column.fact() {
+            Some(field) => columns
+                .enrichment
+                .push((index, EnrichmentColumn::Fact(field))),
+            None if column.name == PEER_PREFIX => {
+                columns.enrichment.push((index, EnrichmentColumn::Prefix))
+            }
+            None => columns.peer.push(index),
+        }
+    }
+    columns
+});
+
+/// The enrichment of each row of a batch, as which of the batch's distinct enrichments it
+/// is. The enricher hands out one `Arc` for every address of a network, so a batch holds far
+/// fewer enrichments than rows; the enrichment columns are made when the batch is finished
+/// by taking each row's value from the distinct ones' ([`Enrichments::take_columns`]), where
+/// reading and appending a dozen facts per row was a third of building a batch.
+#[derive(Default)]
+struct Enrichments {
+    distinct: Vec<Arc<Enrichment>>,
+    /// Index in `distinct` by the address of the `Arc`; `distinct` holds each one, so no
+    /// address is reused while it is a key.
+    index_of: foldhash::HashMap<usize, u32>,
+    /// Each row's index in `distinct`; `None`: the peer was not enriched.
+    rows: Vec<Option<u32>>,
+}
+
+impl Enrichments {
+    fn push(&mut self, enrichment: Option<&Arc<Enrichment>>) {
+        let index = enrichment.map(|enrichment| {
+            let distinct = &mut self.distinct;
+            *self
+                .index_of
+                .entry(Arc::as_ptr(enrichment) as usize)
+                .or_insert_with(|| {
+                    distinct.push(Arc::clone(enrichment));
+                    // A batch holds at most `BATCH_ROWS` rows, so their enrichments fit.
+                    (distinct.len() - 1) as u32
+                })
+        });
+        self.rows.push(index);
+    }
+
+    /// The enrichment columns of the rows pushed since the last call, by column index; the
+    /// rows are forgotten.
+    fn take_columns(&mut self) -> Result<Vec<(usize, ArrayRef)>, ArrowError> {
+        let indices = UInt32Array::from(std::mem::take(&mut self.rows));
+        let schema = TABLE.schema();
+        let columns = PEER_COLUMNS
+            .enrichment
+            .iter()
+            .map(|&(index, column)| {
+                let data_type = schema.field(index).data_type();
+                if self.distinct.is_empty() {
+                    return Ok((index, new_null_array(data_type, indices.len())));
+                }
+                let values = array_of_cells(
+                    TABLE.columns[index].kind,
+                    data_type,
+                    self.distinct
+                        .iter()
+                        .map(|enrichment| column.cell(enrichment)),
+                );
+                Ok((index, arrow_select::take::take(&values, &indices, None)?))
+            })
+            .collect();
+        self.distinct.clear();
+        self.index_of.clear();
+        columns
+    }
+}
+
+/// The settings the `flows` table's compacted files are written with: any column may hold
+/// values.
 pub(crate) fn flows_properties() -> WriterProperties {
-    PROPERTIES.clone()
+    properties_for(&[])
 }
 
 /// The writer settings, with dictionaries off for the columns whose values are mostly
-/// distinct: addresses, times, counts and ports.
-static PROPERTIES: LazyLock<WriterProperties> = LazyLock::new(|| {
+/// distinct (addresses, times, counts and ports), and the columns `all_null` written as the
+/// nulls they are expected to hold ([`streamed_writer_properties`]).
+fn properties_for(all_null: &[&str]) -> WriterProperties {
     let mostly_distinct: Vec<&str> = Field::ALL
         .iter()
         .filter(|&&field| {
@@ -135,34 +251,105 @@ static PROPERTIES: LazyLock<WriterProperties> = LazyLock::new(|| {
         .map(|field| field.column_name())
         .chain([PEER_IP])
         .collect();
-    streamed_writer_properties(&mostly_distinct)
-});
+    streamed_writer_properties(&mostly_distinct, all_null)
+}
+
+/// How records of one log format are appended: a record's columns are the fields of its
+/// format, the peer's and its enrichment's ([`PeerColumns`]); the other fields' columns are
+/// null in every row, so a row never reads them.
+struct Plan {
+    /// The format's fields in order: a record's format is this plan's when its fields are.
+    fields: Vec<Field>,
+    /// The column of each of the format's fields, in record order, by index in the table,
+    /// with its type (every catalogue field has one).
+    field_columns: Vec<Option<(usize, ColumnKind)>>,
+}
+
+impl Plan {
+    fn new(fields: &[Field]) -> Plan {
+        let field_columns = fields
+            .iter()
+            .map(|&field| {
+                let index = TABLE
+                    .columns
+                    .iter()
+                    .position(|column| column.field() == Some(field))?;
+                Some((index, TABLE.columns[index].kind))
+            })
+            .collect();
+        Plan {
+            fields: fields.to_vec(),
+            field_columns,
+        }
+    }
+}
 
 struct Partition {
     relative: PathBuf,
     path: PathBuf,
     temporary: TemporaryFile,
-    writer: ArrowWriter<File>,
+    /// The file, until the first batch is written and decides the writer's settings.
+    file: Option<File>,
+    /// The file's Parquet writer, from the first batch on.
+    writer: Option<ArrowWriter<File>>,
     batch: BatchBuilder<'static, FlowRow<'static>>,
+    /// The enrichment of each row of `batch`.
+    enrichments: Enrichments,
     rows: u64,
 }
 
 impl Partition {
     fn flush(&mut self) -> Result<(), WriteError> {
+        let arrow_error = |source| WriteError::Arrow {
+            table: FLOWS,
+            source,
+        };
+        let parquet_error = |source| WriteError::Parquet {
+            path: self.path.clone(),
+            source,
+        };
+        if let Some(file) = self.file.take() {
+            // The fields no record of the first batch gave a value (those the format lacks,
+            // and those it always logs as `-`) are written as nulls, without a zstd context
+            // each (`streamed_writer_properties`).
+            let all_null: Vec<&str> = TABLE
+                .columns
+                .iter()
+                .enumerate()
+                .filter(|&(index, column)| {
+                    column.field().is_some() && self.batch.is_column_empty(index)
+                })
+                .map(|(_, column)| column.name)
+                .collect();
+            let writer =
+                ArrowWriter::try_new(file, TABLE.schema(), Some(properties_for(&all_null)))
+                    .map_err(parquet_error)?;
+            self.writer = Some(writer);
+        }
         if self.batch.is_empty() {
             return Ok(());
         }
-        let batch = self.batch.finish().map_err(|source| WriteError::Arrow {
-            table: FLOWS,
-            source,
-        })?;
-        self.writer
-            .write(&batch)
-            .map_err(|source| WriteError::Parquet {
+        let enrichment_columns = self.enrichments.take_columns().map_err(arrow_error)?;
+        let batch = self
+            .batch
+            .finish_with(enrichment_columns)
+            .map_err(arrow_error)?;
+        if let Some(writer) = &mut self.writer {
+            writer.write(&batch).map_err(parquet_error)?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is buffered and closes the file, not yet in place.
+    fn close(mut self) -> Result<Partition, WriteError> {
+        self.flush()?;
+        if let Some(writer) = self.writer.take() {
+            writer.close().map_err(|source| WriteError::Parquet {
                 path: self.path.clone(),
                 source,
             })?;
-        Ok(())
+        }
+        Ok(self)
     }
 }
 
@@ -172,6 +359,8 @@ pub struct FlowsWriter {
     source_id: String,
     /// By hour (Unix hours): naming the partition per record took a formatted string each.
     partitions: BTreeMap<i64, Partition>,
+    /// The plan of the last record's format: an object's records almost always share one.
+    plan: Option<Plan>,
     without_time: u64,
 }
 
@@ -182,6 +371,7 @@ impl FlowsWriter {
             dir: dir.to_path_buf(),
             source_id: source_id.to_string(),
             partitions: BTreeMap::new(),
+            plan: None,
             without_time: 0,
         }
     }
@@ -196,11 +386,16 @@ impl FlowsWriter {
         &mut self,
         record: &Record<'_>,
         peer: &Peer,
-        enrichment: Option<&Enrichment>,
+        enrichment: Option<&Arc<Enrichment>>,
     ) -> Result<(), WriteError> {
         let Some(time) = record.int(Field::Start).or(record.int(Field::End)) else {
             self.without_time += 1;
             return Ok(());
+        };
+        let fields = record.format().fields();
+        let plan = match &mut self.plan {
+            Some(plan) if plan.fields == fields => plan,
+            plan => plan.insert(Plan::new(fields)),
         };
         let hour = time.div_euclid(3_600);
         let partition = match self.partitions.entry(hour) {
@@ -209,11 +404,24 @@ impl FlowsWriter {
                 entry.insert(open(&self.dir, &self.source_id, hour)?)
             }
         };
-        partition.batch.append(&FlowRow {
+        let row = FlowRow {
             record,
             peer,
-            enrichment,
-        });
+            enrichment: enrichment.map(|enrichment| &**enrichment),
+        };
+        let field_cells =
+            record
+                .values()
+                .zip(&plan.field_columns)
+                .filter_map(|((_, value), column)| {
+                    column.map(|(index, kind)| (index, field_cell(kind, value)))
+                });
+        let peer_cells = PEER_COLUMNS
+            .peer
+            .iter()
+            .map(|&index| (index, TABLE.columns[index].cell(&row)));
+        partition.batch.append_cells(field_cells.chain(peer_cells));
+        partition.enrichments.push(enrichment);
         partition.rows += 1;
         if partition.batch.len() >= BATCH_ROWS {
             partition.flush()?;
@@ -224,13 +432,8 @@ impl FlowsWriter {
     /// Writes what is buffered, closes every file and puts it in place.
     pub fn finish(self) -> Result<Vec<WrittenFile>, WriteError> {
         let mut written = Vec::new();
-        for (_, mut partition) in self.partitions {
-            partition.flush()?;
-            let parquet_error = |source| WriteError::Parquet {
-                path: partition.path.clone(),
-                source,
-            };
-            partition.writer.close().map_err(parquet_error)?;
+        for (_, partition) in self.partitions {
+            let partition = partition.close()?;
             partition
                 .temporary
                 .persist()
@@ -262,20 +465,15 @@ fn open(dir: &Path, source_id: &str, hour: i64) -> Result<Partition, WriteError>
         path: path.clone(),
         source,
     })?;
-    let writer =
-        ArrowWriter::try_new(file, TABLE.schema(), Some(PROPERTIES.clone())).map_err(|source| {
-            WriteError::Parquet {
-                path: path.clone(),
-                source,
-            }
-        })?;
     Ok(Partition {
         relative,
         path,
         temporary,
-        writer,
+        file: Some(file),
+        writer: None,
         // Arrow's builders start empty again after each batch; the first grows from here.
         batch: BatchBuilder::new(&TABLE, 1024),
+        enrichments: Enrichments::default(),
         rows: 0,
     })
 }

@@ -237,6 +237,22 @@ enum Accessor<R: Rows> {
 }
 
 impl<R: Rows> Column<R> {
+    /// The flow-log field the column holds, if it holds one.
+    fn field(&self) -> Option<FlowField> {
+        match self.value {
+            Accessor::Field(_, field) => Some(field),
+            Accessor::Row(_) | Accessor::Fact(..) => None,
+        }
+    }
+
+    /// The fact the column holds, if it holds one.
+    fn fact(&self) -> Option<FactField> {
+        match self.value {
+            Accessor::Fact(_, field) => Some(field),
+            Accessor::Row(_) | Accessor::Field(..) => None,
+        }
+    }
+
     /// The column's value in a row.
     #[inline]
     fn cell<'r>(&self, row: &'r R::Row<'r>) -> Cell<'r> {
@@ -246,16 +262,20 @@ impl<R: Rows> Column<R> {
                 Some(facts) => fact_cell(field, field.value(facts)),
                 None => Cell::Null,
             },
-            Accessor::Field(record, field) => match record(row).get(field) {
-                Value::Int(int) if self.kind == ColumnKind::Int32 => {
-                    Cell::Int32(i32::try_from(int).ok())
-                }
-                Value::Int(int) => Cell::Int64(Some(int)),
-                Value::Text(text) => Cell::Text(Some(text)),
-                Value::Ip(ip) => Cell::Ip(Some(ip)),
-                Value::Absent => Cell::Null,
-            },
+            Accessor::Field(record, field) => field_cell(self.kind, record(row).get(field)),
         }
+    }
+}
+
+/// A flow-log field's value as the cell of a column of `kind`.
+#[inline]
+fn field_cell(kind: ColumnKind, value: Value<'_>) -> Cell<'_> {
+    match value {
+        Value::Int(int) if kind == ColumnKind::Int32 => Cell::Int32(i32::try_from(int).ok()),
+        Value::Int(int) => Cell::Int64(Some(int)),
+        Value::Text(text) => Cell::Text(Some(text)),
+        Value::Ip(ip) => Cell::Ip(Some(ip)),
+        Value::Absent => Cell::Null,
     }
 }
 
@@ -796,16 +816,28 @@ fn schema_version_metadata() -> KeyValue {
 
 /// The streamed `flows` table's settings: [`writer_properties`] with zstd at level 1 (the table
 /// is written at the speed records are read; level 3 took a tenth of that time) and without
-/// dictionaries for the columns named, whose values are mostly distinct (addresses, times,
-/// counts): building a dictionary only to drop it cost more than it saved.
-pub(crate) fn streamed_writer_properties(mostly_distinct: &[&str]) -> WriterProperties {
+/// dictionaries for the columns `mostly_distinct`, whose values are mostly distinct
+/// (addresses, times, counts): building a dictionary only to drop it cost more than it saved.
+/// The columns `all_null`, expected to hold only nulls (fields the log format lacks), are not
+/// compressed: a page of nulls is a few bytes that zstd only makes longer, and creating a zstd
+/// context for each of them per file took a quarter of the time of writing many small
+/// objects. They keep their dictionaries, so values that come after all (a format that
+/// changes within an object) still take little room.
+pub(crate) fn streamed_writer_properties(
+    mostly_distinct: &[&str],
+    all_null: &[&str],
+) -> WriterProperties {
     let mut builder = writer_properties_builder(None)
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
         .set_key_value_metadata(Some(vec![schema_version_metadata()]));
-    for column in mostly_distinct {
-        builder = builder.set_column_dictionary_enabled(
-            parquet::schema::types::ColumnPath::from(*column),
-            false,
+    for &column in mostly_distinct {
+        builder = builder
+            .set_column_dictionary_enabled(parquet::schema::types::ColumnPath::from(column), false);
+    }
+    for &column in all_null {
+        builder = builder.set_column_compression(
+            parquet::schema::types::ColumnPath::from(column),
+            Compression::UNCOMPRESSED,
         );
     }
     builder.build()
