@@ -33,6 +33,7 @@ PINNED = {"duckdb": "2.0.0", "maxminddb": "3.2.0", "pyarrow": "26.0.1"}
 LAMBDA_ARM64_PER_GB_SECOND = 0.0000133334
 LAMBDA_PER_MILLION_REQUESTS = 0.20
 ATHENA_PER_TB_SCANNED = 5.00
+BEFORE_AND_AFTER = "## Before and after (same run)"
 # Lambda gives a function one full vCPU at 1,769 MB and a proportional share below.
 LAMBDA_MB_PER_VCPU = 1769
 
@@ -378,7 +379,7 @@ def report(runs, data, big, small, ok_bytes, parse, versions, rounds, results):
     if "before-1" in by_key:
         lines += [
             "",
-            "## Before and after (same run)",
+            BEFORE_AND_AFTER,
             "",
             "| Objects | Threads | Before (s) | After (s) | Speed-up |",
             "|---|---|---:|---:|---:|",
@@ -427,7 +428,23 @@ def report(runs, data, big, small, ok_bytes, parse, versions, rounds, results):
         "once, and queries then scan the small rollup tables.",
         "",
     ]
-    results.write_text("\n".join(lines))
+    results.write_text("\n".join(lines + kept_sections(results, lines)))
+
+
+def kept_sections(results, lines):
+    """The sections of the results file that this script does not write (measured by hand or
+    by the other benches), in their order, so that rewriting the file keeps them."""
+    if not results.exists():
+        return []
+    # "Before and after" is this script's too, written only when given --before.
+    written = {line for line in lines if line.startswith("## ")} | {BEFORE_AND_AFTER}
+    kept, keeping = [], False
+    for line in results.read_text().split("\n"):
+        if line.startswith("## "):
+            keeping = line not in written
+        if keeping:
+            kept.append(line)
+    return kept
 
 
 def min_max_object_mb(data):
