@@ -26,16 +26,21 @@ fn geo(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
-#[test]
-fn rows_windows_directions_flags_and_accounting() {
-    let databases = Arc::new(
+/// The test databases of `testdata/geo` by file name, ASN then city.
+fn databases(asn: &str, city: &str) -> Arc<Databases> {
+    Arc::new(
         Databases::open(&GeoConfig {
-            asn_dbs: vec![geo("geolite2-asn.mmdb")],
-            geo_dbs: vec![geo("geolite2-city.mmdb")],
+            asn_dbs: vec![geo(asn)],
+            geo_dbs: vec![geo(city)],
             prefixes: None,
         })
         .unwrap(),
-    );
+    )
+}
+
+#[test]
+fn rows_windows_directions_flags_and_accounting() {
+    let databases = databases("geolite2-asn.mmdb", "geolite2-city.mmdb");
     let aws = r#"{"prefixes":[{"ip_prefix":"52.95.128.0/21","service":"S3"}]}"#;
     let rules = PeerRules::new(&[], Some(aws)).unwrap();
     let mut finder = PeerFinder::new(&rules);
@@ -146,13 +151,9 @@ fn rows_windows_directions_flags_and_accounting() {
 /// attribute taken from its busiest network.
 #[test]
 fn one_row_per_city_network_however_its_networks_are_placed() {
-    let databases = Arc::new(
-        Databases::open(&GeoConfig {
-            asn_dbs: vec![geo("geolite2-asn-scattered.mmdb")],
-            geo_dbs: vec![geo("geolite2-city-scattered.mmdb")],
-            prefixes: None,
-        })
-        .unwrap(),
+    let databases = databases(
+        "geolite2-asn-scattered.mmdb",
+        "geolite2-city-scattered.mmdb",
     );
     // Our IPv6 network, declared so its records' peer is known without learning it first.
     let rules = PeerRules::new(&["2600:1f18::/32".to_string()], None).unwrap();
@@ -335,13 +336,9 @@ fn a_full_rollup_hands_over_rows_that_add_up() {
 
 #[test]
 fn a_restarted_rollup_rolls_up_as_a_new_one() {
-    let databases = Arc::new(
-        Databases::open(&GeoConfig {
-            asn_dbs: vec![geo("geolite2-asn-scattered.mmdb")],
-            geo_dbs: vec![geo("geolite2-city-scattered.mmdb")],
-            prefixes: None,
-        })
-        .unwrap(),
+    let databases = databases(
+        "geolite2-asn-scattered.mmdb",
+        "geolite2-city-scattered.mmdb",
     );
     let rules = PeerRules::new(&[], None).unwrap();
     let mut enricher = Enricher::new(databases);
