@@ -526,7 +526,7 @@ pub fn sniff_object(head: &[u8]) -> Option<LogKind> {
     let text = text.strip_prefix(UTF8_BOM).unwrap_or(&text);
     let first_line = text
         .split(|&byte| byte == b'\n')
-        .find(|line| !line.iter().all(|&byte| byte == b' ' || byte == b'\r'))?;
+        .find(|line| !is_blank(line))?;
     // A first line cut by the end of `head` may still show its first values.
     sniff_line(first_line.strip_suffix(b"\r").unwrap_or(first_line))
 }
@@ -537,5 +537,10 @@ fn has_whole_line(text: &[u8]) -> bool {
     let mut lines = text.split(|&byte| byte == b'\n');
     // The last piece has no newline after it.
     lines.next_back();
-    lines.any(|line| !line.iter().all(|&byte| byte == b' ' || byte == b'\r'))
+    lines.any(|line| !is_blank(line))
+}
+
+/// True for a line of spaces and carriage returns only, which no log begins with.
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(|&byte| byte == b' ' || byte == b'\r')
 }

@@ -779,10 +779,11 @@ impl Rollup {
         let mut prefix_rows = Vec::with_capacity(prefixes.len());
         for (order, accumulated) in prefixes {
             let (window_start, location, client_prefix) = order.key;
-            let first = &self.cities.variants[accumulated.first as usize];
-            let city_network = first.city_network;
-            let city_network_id = self.cities.key_text(city_network);
-            let first = &self.cities.variants[accumulated.first as usize].facts;
+            let first = accumulated.first as usize;
+            let city_network_id = self
+                .cities
+                .key_text(self.cities.variants[first].city_network);
+            let first = &self.cities.variants[first].facts;
             prefix_rows.push(PrefixRow {
                 window_start,
                 location: self.locations[location as usize].clone(),
@@ -803,7 +804,6 @@ impl Rollup {
 /// Where a prefix row goes: by window, location, then the prefix as text (as it is written),
 /// made once per row without allocating.
 struct PrefixOrder {
-    window_start: i64,
     location_rank: usize,
     text: [u8; PREFIX_TEXT_MAX],
     text_len: u8,
@@ -821,7 +821,6 @@ impl PrefixOrder {
         let _ = std::io::Write::write_fmt(&mut cursor, format_args!("{}", key.2));
         let text_len = cursor.position() as u8;
         PrefixOrder {
-            window_start: key.0,
             location_rank: rank[key.1 as usize],
             text,
             text_len,
@@ -850,8 +849,8 @@ impl PartialOrd for PrefixOrder {
 
 impl Ord for PrefixOrder {
     fn cmp(&self, other: &PrefixOrder) -> std::cmp::Ordering {
-        (self.window_start, self.location_rank, self.text()).cmp(&(
-            other.window_start,
+        (self.key.0, self.location_rank, self.text()).cmp(&(
+            other.key.0,
             other.location_rank,
             other.text(),
         ))
