@@ -66,6 +66,11 @@ impl<'t, R: Rows> BatchBuilder<'t, R> {
         self.rows += 1;
     }
 
+    /// The table the rows are of.
+    pub fn table(&self) -> &'t Table<R> {
+        self.table
+    }
+
     /// Rows appended since the last [`BatchBuilder::finish`].
     pub fn len(&self) -> usize {
         self.rows

@@ -864,12 +864,26 @@ pub fn write_rows_file<R: OwnedRows>(
     path: &Path,
     sources: Option<&[FileSource]>,
 ) -> Result<TemporaryFile, WriteError> {
+    let mut builder = BatchBuilder::new(table, rows.len());
+    for row in rows {
+        builder.append(row);
+    }
+    write_built_file(&mut builder, path, sources)
+}
+
+/// [`write_rows_file`] for rows already appended to `builder`, which is empty again after.
+pub fn write_built_file<R: Rows>(
+    builder: &mut BatchBuilder<'_, R>,
+    path: &Path,
+    sources: Option<&[FileSource]>,
+) -> Result<TemporaryFile, WriteError> {
     let folder = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(folder).map_err(|source| WriteError::Io {
         path: folder.to_path_buf(),
         source,
     })?;
-    let batch = table.batch(rows).map_err(|source| WriteError::Arrow {
+    let table = builder.table();
+    let batch = builder.finish().map_err(|source| WriteError::Arrow {
         table: table.name,
         source,
     })?;
