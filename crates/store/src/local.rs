@@ -112,9 +112,16 @@ impl Store for LocalStore {
                 else {
                     continue;
                 };
-                if key.starts_with(prefix) {
-                    let (_, info) = LocalStore::open_path(&path)?;
-                    listed.push(Listed { key, info });
+                if !key.starts_with(prefix) {
+                    continue;
+                }
+                // A file renamed or deleted since the folder was read (another process's
+                // temporary file put in place) is no longer there to list, as in S3.
+                match LocalStore::open_path(&path) {
+                    Ok((_, info)) => listed.push(Listed { key, info }),
+                    Err(Error::File { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                    }
+                    Err(error) => return Err(error),
                 }
             }
         }
@@ -242,6 +249,36 @@ mod tests {
         store.delete("t/dt=2026-06-01/hour=00/a.parquet").unwrap();
         store.delete("t/dt=2026-06-01/hour=00/a.parquet").unwrap();
         assert!(store.list("t/").unwrap().is_empty());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// A compaction lists an hour's folder while other processes put their files in place:
+    /// a file renamed or deleted between reading the folder and opening the file is not
+    /// listed, and the listing does not fail (it did, and the compaction with it).
+    #[test]
+    fn a_listing_passes_over_files_that_vanish_while_it_runs() {
+        let root = std::env::temp_dir().join(format!("flowatlas-list-{}", std::process::id()));
+        let folder = root.join("t/dt=2026-06-01/hour=00");
+        std::fs::create_dir_all(&folder).unwrap();
+        let store = LocalStore::new(&root);
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for round in 0.. {
+                    if done.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let hidden = folder.join(format!(".{round}.parquet.partial"));
+                    let placed = folder.join(format!("{round}.parquet"));
+                    std::fs::write(&hidden, b"rows").unwrap();
+                    std::fs::rename(&hidden, &placed).unwrap();
+                    std::fs::remove_file(&placed).unwrap();
+                }
+            });
+            let failed = (0..3_000).find_map(|_| store.list("t/").err());
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            assert!(failed.is_none(), "{failed:?}");
+        });
         std::fs::remove_dir_all(&root).unwrap();
     }
 }
