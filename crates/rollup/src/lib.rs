@@ -534,8 +534,15 @@ pub struct Rollup {
     cities: CityNetworks,
     /// In the order first seen, which decides a prefix's first address.
     addresses: Vec<AddressTotals>,
-    // Looked up on every record: foldhash, not SipHash, whose cost showed in profiles.
-    address_ids: foldhash::HashMap<AddressKey, u32>,
+    /// Each address's index in `addresses`, by window (its index in `window_ids`), location
+    /// and address: looked up for almost every record, and most of a big object's time adding
+    /// records was waiting for this table's memory, so its entries are 16 bytes (IPv4), not
+    /// the 40 a full key took. foldhash, not SipHash, whose cost showed in profiles.
+    v4_ids: foldhash::HashMap<(u32, u32, u32), u32>,
+    v6_ids: foldhash::HashMap<(u32, u32, u128), u32>,
+    /// The windows of the addresses held, numbered as first seen; never more than addresses.
+    window_ids: foldhash::HashMap<i64, u32>,
+    last_window: Option<(i64, u32)>,
     /// The address of the previous record: a connection's records often follow each other,
     /// and a repeat then costs a comparison instead of a hash.
     last: Option<(AddressKey, u32)>,
@@ -552,7 +559,10 @@ impl Rollup {
             format_location: None,
             cities: CityNetworks::default(),
             addresses: Vec::new(),
-            address_ids: foldhash::HashMap::default(),
+            v4_ids: foldhash::HashMap::default(),
+            v6_ids: foldhash::HashMap::default(),
+            window_ids: foldhash::HashMap::default(),
+            last_window: None,
             last: None,
             summary: RollupSummary::default(),
             budget: DEFAULT_ROW_BUDGET,
@@ -567,8 +577,7 @@ impl Rollup {
         self.format_location = None;
         self.cities.restart();
         self.addresses.clear();
-        self.address_ids.clear();
-        self.last = None;
+        self.forget_address_ids();
         self.summary = RollupSummary::default();
     }
 
@@ -615,14 +624,7 @@ impl Rollup {
         let id = match self.last {
             Some((last, id)) if last == key => id,
             _ => {
-                let next = self.addresses.len() as u32;
-                let id = *self.address_ids.entry(key).or_insert(next);
-                if id == next {
-                    self.addresses.push(AddressTotals {
-                        key,
-                        measures: Measures::default(),
-                    });
-                }
+                let id = self.address_id(key);
                 self.last = Some((key, id));
                 id
             }
@@ -630,6 +632,47 @@ impl Rollup {
         self.addresses[id as usize]
             .measures
             .add_record(record, direction);
+    }
+
+    /// The index in `addresses` of `key`, added when new.
+    fn address_id(&mut self, key: AddressKey) -> u32 {
+        let (window_start, location, ip) = key;
+        let window = match self.last_window {
+            Some((last, id)) if last == window_start => id,
+            _ => {
+                let next = self.window_ids.len() as u32;
+                let id = *self.window_ids.entry(window_start).or_insert(next);
+                self.last_window = Some((window_start, id));
+                id
+            }
+        };
+        let next = self.addresses.len() as u32;
+        let id = match ip {
+            IpAddr::V4(v4) => *self
+                .v4_ids
+                .entry((window, location, u32::from(v4)))
+                .or_insert(next),
+            IpAddr::V6(v6) => *self
+                .v6_ids
+                .entry((window, location, u128::from(v6)))
+                .or_insert(next),
+        };
+        if id == next {
+            self.addresses.push(AddressTotals {
+                key,
+                measures: Measures::default(),
+            });
+        }
+        id
+    }
+
+    /// Empties the lookups of the addresses held, keeping their room.
+    fn forget_address_ids(&mut self) {
+        self.v4_ids.clear();
+        self.v6_ids.clear();
+        self.window_ids.clear();
+        self.last_window = None;
+        self.last = None;
     }
 
     /// What did not go into rows.
@@ -708,8 +751,7 @@ impl Rollup {
         &mut self,
         mut enricher: Option<&mut Enricher>,
     ) -> (Vec<CityNetworkRow>, Vec<PrefixRow>) {
-        self.address_ids.clear();
-        self.last = None;
+        self.forget_address_ids();
         let mut city_networks: foldhash::HashMap<(i64, u32, u32), RowTotals> =
             foldhash::HashMap::default();
         let mut prefixes: foldhash::HashMap<(i64, u32, IpNetwork), PrefixTotals> =
