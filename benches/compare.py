@@ -215,12 +215,24 @@ def contenders(flowatlas, helper, before, data, big, small, scratch, cores):
     return runs
 
 
+def set_aside(out_dir, name):
+    """Moves an earlier run's output out of the way, to be deleted when every run is done.
+    Deleting it here made the next run slower than the tool is: on a file system without a
+    journal (this machine's ext4), creating a file passes over the inodes deleted in the last
+    half-minute one by one, so a small-objects run after another's hundreds of deleted files
+    paid for them in its system time."""
+    if out_dir.exists():
+        spent = out_dir.parent / "_spent"
+        spent.mkdir(parents=True, exist_ok=True)
+        out_dir.rename(spent / name)
+
+
 def measure(runs, rounds):
     for round_index in range(rounds):
         shift = round_index % len(runs)
         for contender in runs[shift:] + runs[:shift]:
             if contender.out_dir:
-                shutil.rmtree(contender.out_dir, ignore_errors=True)
+                set_aside(contender.out_dir, f"{contender.key}-{round_index}")
                 contender.out_dir.mkdir(parents=True)
             keep_stdout = not contender.key.startswith("gzip")
             seconds, rss, output = run_child(contender.command, keep_stdout)
