@@ -130,6 +130,56 @@ fn objects_share_files_and_a_reprocessed_object_replaces_exactly_its_rows() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A batch holds its rows as Arrow builders per hour partition, a few KiB each before any row:
+/// an object whose clock scattered its records over many hours is written alone, and a batch
+/// is written before it would hold more hours than it may (64 per table). Sums stay exact.
+#[test]
+fn objects_spread_over_many_hours_do_not_pile_up_in_a_batch() {
+    let dir = scratch("batch-hours");
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    // One object over 100 hours (a record an hour), then 70 one-hour objects, an hour apart.
+    let mut text = String::new();
+    for hour in 0..100 {
+        let start = 1_780_315_200 + hour * 3_600;
+        text.push_str(&format!(
+            "2 123456789012 eni-0a1b2c3d4e5f60718 89.100.1.{} 10.0.0.7 56364 443 6 10 50 {start} {start} ACCEPT OK\n",
+            hour % 250
+        ));
+    }
+    std::fs::write(logs.join("000-scattered.log"), text).unwrap();
+    let mut bytes = 100 * 50;
+    for seed in 0..70 {
+        let start = 1_780_315_200 + seed * 3_600;
+        std::fs::write(
+            logs.join(format!("{:03}.log", seed + 1)),
+            format!(
+                "2 123456789012 eni-0a1b2c3d4e5f60718 89.101.2.{seed} 10.0.0.7 56364 443 6 10 70 {start} {start} ACCEPT OK\n"
+            ),
+        )
+        .unwrap();
+        bytes += 70;
+    }
+    let out = dir.join("out");
+    process(&out, &["--threads", "1"], &[&logs]);
+    assert_sums(&out, bytes, 100 + 70);
+    let scattered = manifest_files(&out, "000-scattered.log");
+    assert_eq!(scattered.len(), 200, "{scattered:?}");
+    assert!(
+        scattered.iter().all(|file| !file.contains("/batch-")),
+        "{scattered:?}"
+    );
+    // The 70 one-hour objects fill one batch of 64 hours and start a second.
+    let mut batches: Vec<String> = (1..=70)
+        .flat_map(|seed| manifest_files(&out, &format!("{seed:03}.log")))
+        .map(|file| file.rsplit('/').next().unwrap().to_owned())
+        .collect();
+    batches.sort();
+    batches.dedup();
+    assert_eq!(batches.len(), 2, "{batches:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn the_same_object_in_one_batch_twice_counts_once() {
     let dir = scratch("batch-duplicates");

@@ -57,8 +57,8 @@ use flowatlas_rollup::{
     CityNetworkRow, PerformanceRollup, PrefixRow, Rollup, RollupConfig, RttSource,
 };
 use flowatlas_tables::{
-    FLOWS, FlowsWriter, Table, TemporaryFile, WrittenFile, city_network_performance, city_networks,
-    client_prefixes, prefix_performance, write_partitioned,
+    FLOWS, FlowsWriter, PartitionTime, Table, TemporaryFile, WrittenFile, city_network_performance,
+    city_networks, client_prefixes, prefix_performance, write_partitioned,
 };
 use parquet::file::reader::ChunkReader;
 
@@ -524,6 +524,23 @@ impl ReadObject<'_> {
             std::mem::take(&mut self.city_rows),
             std::mem::take(&mut self.prefix_rows),
         )
+    }
+
+    /// How many hour partitions the rows still held fall in, counted up to `limit`.
+    fn hours(&self, limit: usize) -> usize {
+        let times = (self.city_rows.iter().map(PartitionTime::partition_time))
+            .chain(self.prefix_rows.iter().map(PartitionTime::partition_time));
+        let mut hours: Vec<i64> = Vec::new();
+        for hour in times.map(|time| time.div_euclid(3_600)) {
+            // Rows are sorted by window, so a repeat is almost always the last hour seen.
+            if hours.last() != Some(&hour) && !hours.contains(&hour) {
+                hours.push(hour);
+                if hours.len() >= limit {
+                    break;
+                }
+            }
+        }
+        hours.len()
     }
 
     /// Writes the rows still held as the object's own last part, puts its files in place and
