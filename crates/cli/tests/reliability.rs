@@ -463,11 +463,13 @@ fn far_times_are_rejected_not_partitioned() {
 }
 
 /// Runs `flowatlas` with arguments under Python, which reports the child's peak resident set
-/// (`getrusage`); returns its exit status, peak RSS in MiB and stdout.
+/// (`getrusage`); returns its exit status, peak RSS in MiB and stdout. The child may hold 256
+/// open files (a Lambda allows 1,024).
 fn flowatlas_peak_rss(args: &[&str]) -> (i64, u64, String) {
     let script = r#"
 import json, resource, subprocess, sys
-result = subprocess.run(sys.argv[1:], capture_output=True)
+limit = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+result = subprocess.run(sys.argv[1:], capture_output=True, preexec_fn=limit)
 print(json.dumps({"code": result.returncode, "peak_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
                   "stdout": result.stdout.decode(), "stderr": result.stderr.decode()}))
 "#;
@@ -527,5 +529,42 @@ print(json.dumps({"files": files, "rows": rows, "prefixes": prefixes, "bytes": i
     assert!(read_back["files"].as_u64().unwrap() > 1, "{read_back}");
     assert_eq!(read_back["prefixes"], n_records, "{read_back}");
     assert_eq!(read_back["bytes"], summary["ok_bytes"], "{read_back}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An object whose clock scattered its records over 1,500 hours, with `--flows`: a `flows` file
+/// per hour, written with few files open at once and little memory. Each hour's partition held
+/// its file open and made room for 1,024 rows in every column: an object over 8,633 hours
+/// peaked at 5.7 GB, and with 1,024 open files allowed the run stopped (too many open files).
+#[test]
+fn flows_of_an_object_over_many_hours_need_few_open_files() {
+    let dir = scratch("flows-many-hours");
+    std::fs::create_dir_all(&dir).unwrap();
+    let n_hours = 1_500;
+    let text: String = (0..n_hours)
+        .map(|hour| v2_record("100", &(1_780_315_200 - hour * 3_600).to_string()))
+        .collect();
+    let log = dir.join("scattered.log");
+    std::fs::write(&log, text).unwrap();
+    let out = dir.join("out");
+    let (_, peak_mib, stdout) = flowatlas_peak_rss(&[
+        "process",
+        "--json",
+        "--flows",
+        "--out",
+        out.to_str().unwrap(),
+        log.to_str().unwrap(),
+    ]);
+    assert!(peak_mib < 256, "peak RSS {peak_mib} MiB");
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["rows"]["flows"], n_hours, "{summary}");
+    let flows_files = files_under(&out.join("flows"))
+        .into_iter()
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "parquet")
+        })
+        .count();
+    assert_eq!(flows_files, n_hours as usize);
     std::fs::remove_dir_all(&dir).unwrap();
 }

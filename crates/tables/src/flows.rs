@@ -284,12 +284,15 @@ impl Plan {
     }
 }
 
+/// One hour's records. Its file is created when its first batch is written (when the batch is
+/// full, or at the end), so an object scattered over thousands of hours holds open files for
+/// its full batches only, not one per hour: with one per hour, 1,024 open files (a Lambda's
+/// limit) stopped a run over an object with a thousand hours.
 struct Partition {
     relative: PathBuf,
     path: PathBuf,
-    temporary: TemporaryFile,
-    /// The file, until the first batch is written and decides the writer's settings.
-    file: Option<File>,
+    /// The file under its temporary name, from the first batch on.
+    temporary: Option<TemporaryFile>,
     /// The file's Parquet writer, from the first batch on.
     writer: Option<ArrowWriter<File>>,
     batch: BatchBuilder<'static, FlowRow<'static>>,
@@ -308,7 +311,18 @@ impl Partition {
             path: self.path.clone(),
             source,
         };
-        if let Some(file) = self.file.take() {
+        if self.writer.is_none() {
+            let folder = self.path.parent().unwrap_or(Path::new("."));
+            std::fs::create_dir_all(folder).map_err(|source| WriteError::Io {
+                path: folder.to_path_buf(),
+                source,
+            })?;
+            let (temporary, file) =
+                TemporaryFile::create(&self.path).map_err(|source| WriteError::Io {
+                    path: self.path.clone(),
+                    source,
+                })?;
+            self.temporary = Some(temporary);
             // The fields no record of the first batch gave a value (those the format lacks,
             // and those it always logs as `-`) are written as nulls, without a zstd context
             // each (`streamed_writer_properties`).
@@ -401,7 +415,7 @@ impl FlowsWriter {
         let partition = match self.partitions.entry(hour) {
             std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::btree_map::Entry::Vacant(entry) => {
-                entry.insert(open(&self.dir, &self.source_id, hour)?)
+                entry.insert(open(&self.dir, &self.source_id, hour))
             }
         };
         let row = FlowRow {
@@ -434,13 +448,12 @@ impl FlowsWriter {
         let mut written = Vec::new();
         for (_, partition) in self.partitions {
             let partition = partition.close()?;
-            partition
-                .temporary
-                .persist()
-                .map_err(|source| WriteError::Io {
+            if let Some(temporary) = partition.temporary {
+                temporary.persist().map_err(|source| WriteError::Io {
                     path: partition.path.clone(),
                     source,
                 })?;
+            }
             written.push(WrittenFile {
                 path: partition.relative,
                 rows: partition.rows,
@@ -450,26 +463,16 @@ impl FlowsWriter {
     }
 }
 
-/// Opens the file of one hour's records, under a temporary name until `finish`.
-fn open(dir: &Path, source_id: &str, hour: i64) -> Result<Partition, WriteError> {
+/// The partition of one hour's records; its file is made with its first batch.
+fn open(dir: &Path, source_id: &str, hour: i64) -> Partition {
     let relative = Path::new(FLOWS)
         .join(partition_of(hour * 3_600))
         .join(format!("{source_id}.parquet"));
     let path = dir.join(&relative);
-    let folder = path.parent().unwrap_or(dir).to_path_buf();
-    std::fs::create_dir_all(&folder).map_err(|source| WriteError::Io {
-        path: folder,
-        source,
-    })?;
-    let (temporary, file) = TemporaryFile::create(&path).map_err(|source| WriteError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    Ok(Partition {
+    Partition {
         relative,
         path,
-        temporary,
-        file: Some(file),
+        temporary: None,
         writer: None,
         // Empty, as Arrow's builders are again after each batch: room made ahead for 1,024 rows
         // in each of 90 columns was about 1 MB per hour, and an object whose clock scattered
@@ -477,5 +480,5 @@ fn open(dir: &Path, source_id: &str, hour: i64) -> Result<Partition, WriteError>
         batch: BatchBuilder::new(&TABLE, 0),
         enrichments: Enrichments::default(),
         rows: 0,
-    })
+    }
 }
