@@ -484,6 +484,25 @@ print(json.dumps({"code": result.returncode, "peak_kib": resource.getrusage(reso
     )
 }
 
+/// Writes `text` as the object `name` in `dir` and processes it into `dir/out` (with `extra`
+/// arguments) within the issue's memory budget, 256 MiB; returns the output and the summary.
+fn process_within_budget(
+    dir: &Path,
+    name: &str,
+    text: &str,
+    extra: &[&str],
+) -> (PathBuf, serde_json::Value) {
+    let log = dir.join(name);
+    std::fs::write(&log, text).unwrap();
+    let out = dir.join("out");
+    let mut args = vec!["process", "--json", "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    args.push(log.to_str().unwrap());
+    let (_, peak_mib, stdout) = flowatlas_peak_rss(&args);
+    assert!(peak_mib < 256, "peak RSS {peak_mib} MiB");
+    (out, serde_json::from_str(&stdout).unwrap())
+}
+
 #[test]
 fn memory_is_bounded_whatever_the_distinct_prefixes() {
     let dir = scratch("distinct-prefixes");
@@ -501,19 +520,8 @@ fn memory_is_bounded_whatever_the_distinct_prefixes() {
             .replace("89.160.20.128", &peer.to_string()),
         );
     }
-    let log = dir.join("nat-gateway.log");
-    std::fs::write(&log, text).unwrap();
-    let out = dir.join("out");
-    let (_, peak_mib, stdout) = flowatlas_peak_rss(&[
-        "process",
-        "--json",
-        "--out",
-        out.to_str().unwrap(),
-        log.to_str().unwrap(),
-    ]);
     // The issue's budget; before, this object took several times as much.
-    assert!(peak_mib < 256, "peak RSS {peak_mib} MiB");
-    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let (out, summary) = process_within_budget(&dir, "nat-gateway.log", &text, &[]);
     assert_eq!(summary["rows"]["client_prefixes"], n_records, "{summary}");
     // The rows were written in parts, and they add up to every OK byte.
     let script = r#"
@@ -544,19 +552,7 @@ fn flows_of_an_object_over_many_hours_need_few_open_files() {
     let text: String = (0..n_hours)
         .map(|hour| v2_record("100", &(1_780_315_200 - hour * 3_600).to_string()))
         .collect();
-    let log = dir.join("scattered.log");
-    std::fs::write(&log, text).unwrap();
-    let out = dir.join("out");
-    let (_, peak_mib, stdout) = flowatlas_peak_rss(&[
-        "process",
-        "--json",
-        "--flows",
-        "--out",
-        out.to_str().unwrap(),
-        log.to_str().unwrap(),
-    ]);
-    assert!(peak_mib < 256, "peak RSS {peak_mib} MiB");
-    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let (out, summary) = process_within_budget(&dir, "scattered.log", &text, &["--flows"]);
     assert_eq!(summary["rows"]["flows"], n_hours, "{summary}");
     let flows_files = files_under(&out.join("flows"))
         .into_iter()
