@@ -28,7 +28,7 @@ use crate::read::{Columns, Texts, city_network_row, for_each_batch_of_file, pref
 use crate::{
     CITY_NETWORK_PERFORMANCE, CITY_NETWORKS, CLIENT_PREFIXES, FLOWS, OwnedRows, PREFIX_PERFORMANCE,
     Table, TableDefinition, TemporaryFile, WriteError, city_network_performance, city_networks,
-    client_prefixes, prefix_performance, writer_properties,
+    client_prefixes, create_temporary_beside, prefix_performance, writer_properties,
 };
 
 /// Merged rows held before they are written as a row group.
@@ -222,13 +222,7 @@ impl MergedFile {
         schema: SchemaRef,
         properties: WriterProperties,
     ) -> Result<MergedFile, WriteError> {
-        let io_error = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| WriteError::Io { path, source }
-        };
-        let folder = output.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(folder).map_err(io_error(folder))?;
-        let (temporary, file) = TemporaryFile::create(output).map_err(io_error(output))?;
+        let (temporary, file) = create_temporary_beside(output)?;
         let writer = ArrowWriter::try_new(file, schema, Some(properties)).map_err(|source| {
             WriteError::Parquet {
                 path: output.to_path_buf(),

@@ -17,7 +17,8 @@ use parquet::file::properties::WriterProperties;
 use crate::builder::array_of_cells;
 use crate::{
     Accessor, BatchBuilder, Cell, Column, ColumnKind, Rows, Table, TemporaryFile, WriteError,
-    WrittenFile, fact_cell, field_cell, partition_of, streamed_writer_properties,
+    WrittenFile, create_temporary_beside, fact_cell, field_cell, partition_of,
+    streamed_writer_properties,
 };
 
 /// Name of the table and its folder.
@@ -312,16 +313,7 @@ impl Partition {
             source,
         };
         if self.writer.is_none() {
-            let folder = self.path.parent().unwrap_or(Path::new("."));
-            std::fs::create_dir_all(folder).map_err(|source| WriteError::Io {
-                path: folder.to_path_buf(),
-                source,
-            })?;
-            let (temporary, file) =
-                TemporaryFile::create(&self.path).map_err(|source| WriteError::Io {
-                    path: self.path.clone(),
-                    source,
-                })?;
+            let (temporary, file) = create_temporary_beside(&self.path)?;
             self.temporary = Some(temporary);
             // The fields no record of the first batch gave a value (those the format lacks,
             // and those it always logs as `-`) are written as nulls, without a zstd context

@@ -877,11 +877,6 @@ pub fn write_built_file<R: Rows>(
     path: &Path,
     sources: Option<&[FileSource]>,
 ) -> Result<TemporaryFile, WriteError> {
-    let folder = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(folder).map_err(|source| WriteError::Io {
-        path: folder.to_path_buf(),
-        source,
-    })?;
     let table = builder.table();
     let batch = builder.finish().map_err(|source| WriteError::Arrow {
         table: table.name,
@@ -890,16 +885,29 @@ pub fn write_built_file<R: Rows>(
     write_batch_file(table.schema(), &batch, path, sources)
 }
 
+/// Creates the hidden file a table file is written to before it is renamed to `path`
+/// ([`TemporaryFile`]), making `path`'s folder first.
+pub(crate) fn create_temporary_beside(
+    path: &Path,
+) -> Result<(TemporaryFile, std::fs::File), WriteError> {
+    let folder = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(folder).map_err(|source| WriteError::Io {
+        path: folder.to_path_buf(),
+        source,
+    })?;
+    TemporaryFile::create(path).map_err(|source| WriteError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 fn write_batch_file(
     schema: SchemaRef,
     batch: &RecordBatch,
     path: &Path,
     sources: Option<&[FileSource]>,
 ) -> Result<TemporaryFile, WriteError> {
-    let (temporary, file) = TemporaryFile::create(path).map_err(|source| WriteError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let (temporary, file) = create_temporary_beside(path)?;
     let parquet_error = |source| WriteError::Parquet {
         path: path.to_path_buf(),
         source,
