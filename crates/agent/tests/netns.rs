@@ -233,8 +233,11 @@ fn two_agents_merged_equal_one_agent() {
             ms(part),
             ms(all)
         );
+        // Neighbouring buckets' values are γ = (1 + α) / (1 − α) apart, a little more than
+        // 2α: the bound CI once found one bucket over (51,550 µs against 50,529 µs).
+        let alpha = flowatlas_rollup::RTT_RELATIVE_ERROR;
         assert!(
-            (part - all).abs() / all <= 2.0 * flowatlas_rollup::RTT_RELATIVE_ERROR + 1e-9,
+            part.max(all) / part.min(all) <= (1.0 + alpha) / (1.0 - alpha) + 1e-9,
             "q{q}: {part} vs {all}"
         );
     }
