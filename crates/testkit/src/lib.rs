@@ -15,6 +15,7 @@ pub use metadata::{
     METADATA_ACCOUNT, METADATA_AZ_ID, METADATA_REGION, MetadataBehaviour, MetadataServer,
 };
 
+use std::collections::BTreeSet;
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -105,12 +106,23 @@ impl Drop for Running {
     }
 }
 
-/// A loopback port nobody listens on (yet).
+/// A loopback port nobody listens on (yet), and one this process has not handed out before:
+/// the kernel may offer a port again once it is released, and two of a binary's tests, run at
+/// once, would then start their servers on one port.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free loopback port")
+    static HANDED_OUT: std::sync::Mutex<BTreeSet<u16>> = std::sync::Mutex::new(BTreeSet::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|address| address.port())
+            .expect("a free loopback port");
+        let mut handed_out = HANDED_OUT
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if handed_out.insert(port) {
+            return port;
+        }
+    }
 }
 
 /// Waits until something listens on `port`; panics naming `what` after a minute.
@@ -166,12 +178,25 @@ pub fn lambda_client(runtime: &tokio::runtime::Runtime, endpoint: &str) -> aws_s
 impl S3Server {
     /// Starts the server and creates `buckets`.
     pub fn start(buckets: &[&str]) -> S3Server {
-        S3Server::start_on(free_port(), buckets)
+        // A port free when picked can be bound by another test's server before this one binds
+        // it: this server then exits, and another port is tried.
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match S3Server::try_start_on(free_port(), buckets) {
+                Ok(server) => return server,
+                Err(failure) => failures.push(failure),
+            }
+        }
+        panic!("moto_server did not start: {}", failures.join("; "))
     }
 
     /// Starts the server on a chosen loopback port (of the calling thread's network namespace,
     /// which the server process inherits) and creates `buckets`.
     pub fn start_on(port: u16, buckets: &[&str]) -> S3Server {
+        S3Server::try_start_on(port, buckets).unwrap_or_else(|failure| panic!("{failure}"))
+    }
+
+    fn try_start_on(port: u16, buckets: &[&str]) -> Result<S3Server, String> {
         let server = spawn(
             Command::new("moto_server").args(["-H", "127.0.0.1", "-p", &port.to_string()]),
             "moto_server (PyPI moto[server])",
@@ -193,18 +218,35 @@ impl S3Server {
                 .force_path_style(true)
                 .build(),
         );
-        let s3 = S3Server {
+        let mut s3 = S3Server {
             _server: server,
             endpoint,
             runtime,
             client,
         };
         for bucket in buckets {
-            s3.runtime
-                .block_on(s3.client.create_bucket().bucket(*bucket).send())
-                .unwrap_or_else(|error| panic!("create bucket {bucket}: {error:?}"));
+            // CI once saw the port answer and the first request then refused: a refused or
+            // dropped connection is tried again while the server runs, for a while.
+            let give_up = Instant::now() + Duration::from_secs(30);
+            loop {
+                let created = s3
+                    .runtime
+                    .block_on(s3.client.create_bucket().bucket(*bucket).send());
+                let error = match created {
+                    Ok(_) => break,
+                    Err(error) => error,
+                };
+                if let Ok(Some(status)) = s3._server.0.try_wait() {
+                    return Err(format!("moto_server on port {port} exited ({status})"));
+                }
+                let unreachable = matches!(error, aws_sdk_s3::error::SdkError::DispatchFailure(_));
+                if !unreachable || Instant::now() >= give_up {
+                    return Err(format!("create bucket {bucket} on port {port}: {error:?}"));
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
         }
-        s3
+        Ok(s3)
     }
 
     /// Puts an object.
