@@ -218,8 +218,8 @@ impl ParquetRows {
         &self.format
     }
 
-    pub(crate) fn text(&self) -> &[u8] {
-        self.text.as_bytes()
+    pub(crate) fn text(&self) -> &str {
+        &self.text
     }
 
     /// Uncompressed bytes in proportion to the rows read.

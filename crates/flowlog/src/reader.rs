@@ -225,8 +225,12 @@ impl Reader {
         let Some(format) = self.format.as_ref() else {
             unreachable!("a record is only read once the format is known")
         };
+        // A line is checked to be UTF-8 once, here, not at each read of a text value: every
+        // byte outside a text value of an accepted line is ASCII (numbers, addresses, words of
+        // a choice, separators), and every text value was checked as it was typed, so the
+        // check cannot fail.
         let text = match &self.source {
-            Source::Text(lines) => lines.bytes(text),
+            Source::Text(lines) => std::str::from_utf8(lines.bytes(text)).unwrap_or_default(),
             Source::Parquet(rows) => rows.text(),
         };
         let record = Record {

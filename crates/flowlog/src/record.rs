@@ -71,8 +71,8 @@ pub enum LogStatus {
 pub struct Record<'r> {
     pub(crate) format: &'r Format,
     pub(crate) slots: &'r [Slot],
-    /// The bytes text slots point into; already checked to be UTF-8 where a slot points.
-    pub(crate) text: &'r [u8],
+    /// The text slots point into.
+    pub(crate) text: &'r str,
     pub(crate) line: u64,
 }
 
@@ -105,7 +105,9 @@ impl<'r> Record<'r> {
             Slot::V6(v6) => Value::Ip(IpAddr::V6(v6)),
             Slot::Word(word) => Value::Text(word),
             Slot::Text { start, end } => Value::Text(
-                std::str::from_utf8(&self.text[start as usize..end as usize]).unwrap_or_default(),
+                self.text
+                    .get(start as usize..end as usize)
+                    .unwrap_or_default(),
             ),
         }
     }
