@@ -26,8 +26,10 @@ fn value_for(field: Field) -> BoxedStrategy<Generated> {
         Kind::Choice(words) => proptest::sample::select(words)
             .prop_map(|word| Generated::Text(word.to_string()))
             .boxed(),
-        // Any text without separators that is not the absent marker itself.
-        Kind::Text => "[A-Za-z0-9:/_.%=+-]{1,40}"
+        // Any text without separators that is not the absent marker itself, with characters
+        // of two, three and four bytes among ASCII: a text value is read as a slice of its
+        // line, checked to be UTF-8 once per line.
+        Kind::Text => "[A-Za-z0-9:/_.%=+éü日本🙂-]{1,40}"
             .prop_filter("`-` is absent", |text| text != "-")
             .prop_map(Generated::Text)
             .boxed(),
