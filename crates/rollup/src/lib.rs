@@ -260,23 +260,38 @@ impl CityNetworkKey {
 /// `AS64499|GB|ENG|London` without a GeoNames id; unknown parts are empty (`AS|GB||`).
 impl std::fmt::Display for CityNetworkKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AS")?;
+        f.write_str(&self.text())
+    }
+}
+
+impl CityNetworkKey {
+    /// The key as text ([`Display`](std::fmt::Display)'s), built in one allocation without the
+    /// formatting machinery: the `city_networks` table writes one per row, and piece by piece
+    /// formatting took about 1,700 instructions each.
+    pub fn text(&self) -> String {
+        let mut ints = itoa::Buffer::new();
+        let mut text = String::with_capacity(48);
+        text.push_str("AS");
         if let Some(asn) = self.asn {
-            write!(f, "{asn}")?;
+            text.push_str(ints.format(asn));
         }
         match &self.place {
-            Place::GeoName(id) => write!(f, "|geoname:{id}"),
+            Place::GeoName(id) => {
+                text.push_str("|geoname:");
+                text.push_str(ints.format(*id));
+            }
             Place::Named {
                 country_code,
                 subdivision,
                 city,
             } => {
                 for part in [country_code, subdivision, city] {
-                    write!(f, "|{}", part.as_deref().unwrap_or(""))?;
+                    text.push('|');
+                    text.push_str(part.as_deref().unwrap_or(""));
                 }
-                Ok(())
             }
         }
+        text
     }
 }
 
@@ -409,7 +424,7 @@ impl CityNetworks {
     /// A city-network's id as written.
     fn key_text(&mut self, city_network: u32) -> Arc<str> {
         let slot = &mut self.key_texts[city_network as usize];
-        slot.get_or_insert_with(|| Arc::from(self.keys[city_network as usize].to_string()))
+        slot.get_or_insert_with(|| Arc::from(self.keys[city_network as usize].text()))
             .clone()
     }
 
@@ -858,10 +873,17 @@ const PREFIX_TEXT_MAX: usize = 43;
 impl PrefixOrder {
     fn of(key: (i64, u32, IpNetwork), rank: &[usize]) -> PrefixOrder {
         let mut text = [0; PREFIX_TEXT_MAX];
-        let mut cursor = std::io::Cursor::new(&mut text[..]);
-        // The buffer holds the longest text, so the write cannot fall short.
-        let _ = std::io::Write::write_fmt(&mut cursor, format_args!("{}", key.2));
-        let text_len = cursor.position() as u8;
+        let text_len = match key.2 {
+            IpNetwork::V4(network) => {
+                ipv4_prefix_text(&mut text, network.ip(), network.prefix()) as u8
+            }
+            IpNetwork::V6(network) => {
+                let mut cursor = std::io::Cursor::new(&mut text[..]);
+                // The buffer holds the longest text, so the write cannot fall short.
+                let _ = std::io::Write::write_fmt(&mut cursor, format_args!("{network}"));
+                cursor.position() as u8
+            }
+        };
         PrefixOrder {
             location_rank: rank[key.1 as usize],
             text,
@@ -873,6 +895,27 @@ impl PrefixOrder {
     fn text(&self) -> &[u8] {
         &self.text[..usize::from(self.text_len)]
     }
+}
+
+/// Writes `a.b.c.d/len` at the start of `out`, as `Display` writes it but without the
+/// formatting machinery (about 1,450 instructions a prefix row), and returns its length.
+fn ipv4_prefix_text(out: &mut [u8; PREFIX_TEXT_MAX], ip: std::net::Ipv4Addr, prefix: u8) -> usize {
+    let mut ints = itoa::Buffer::new();
+    let mut len = 0;
+    let mut push = |bytes: &[u8]| {
+        // At most 18 bytes (`255.255.255.255/32`) go into 43.
+        out[len..len + bytes.len()].copy_from_slice(bytes);
+        len += bytes.len();
+    };
+    for (index, octet) in ip.octets().into_iter().enumerate() {
+        if index > 0 {
+            push(b".");
+        }
+        push(ints.format(octet).as_bytes());
+    }
+    push(b"/");
+    push(ints.format(prefix).as_bytes());
+    len
 }
 
 impl PartialEq for PrefixOrder {
@@ -896,5 +939,54 @@ impl Ord for PrefixOrder {
             other.location_rank,
             other.text(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv4_prefix_text_is_what_display_writes() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut samples = vec![(0, 0), (u32::MAX, 32), (0x0a00_0700, 24), (0x0116_8504, 9)];
+        for _ in 0..2_000 {
+            // xorshift: addresses of every digit count, prefixes of every length.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            samples.push((state as u32, (state >> 32) as u8 % 33));
+        }
+        for (bits, prefix) in samples {
+            let ip = std::net::Ipv4Addr::from_bits(bits);
+            let mut out = [0; PREFIX_TEXT_MAX];
+            let len = ipv4_prefix_text(&mut out, ip, prefix);
+            assert_eq!(
+                std::str::from_utf8(&out[..len]).unwrap(),
+                format!("{ip}/{prefix}")
+            );
+        }
+    }
+
+    #[test]
+    fn keys_without_geonames_ids_name_their_place() {
+        let key = CityNetworkKey {
+            asn: Some(64_499),
+            place: Place::Named {
+                country_code: Some(Arc::from("GB")),
+                subdivision: Some(Arc::from("ENG")),
+                city: Some(Arc::from("London")),
+            },
+        };
+        assert_eq!(key.text(), "AS64499|GB|ENG|London");
+        let unknown = CityNetworkKey {
+            asn: None,
+            place: Place::Named {
+                country_code: Some(Arc::from("GB")),
+                subdivision: None,
+                city: None,
+            },
+        };
+        assert_eq!(unknown.to_string(), "AS|GB||");
     }
 }

@@ -660,7 +660,7 @@ fn client_columns<R: ClientRow + OwnedRows>() -> Vec<Column<R>> {
             "city_network_id",
             ColumnKind::Text,
             "The client city-network: ASN and place (GeoNames id, else country|subdivision|city), e.g. `AS64499|geoname:2643743`. Group by it.",
-            |row: &R| Cell::OwnedText(CityNetworkKey::of(row.client()).to_string()),
+            |row: &R| Cell::OwnedText(CityNetworkKey::of(row.client()).text()),
         )
     };
     let facts = FactField::ALL.iter().filter_map(|&field| {
