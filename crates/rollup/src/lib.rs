@@ -254,17 +254,7 @@ impl CityNetworkKey {
             place,
         }
     }
-}
 
-/// As written in the `city_network_id` columns: `AS64499|geoname:2643743`, or
-/// `AS64499|GB|ENG|London` without a GeoNames id; unknown parts are empty (`AS|GB||`).
-impl std::fmt::Display for CityNetworkKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.text())
-    }
-}
-
-impl CityNetworkKey {
     /// The key as text ([`Display`](std::fmt::Display)'s), built in one allocation without the
     /// formatting machinery: the `city_networks` table writes one per row, and piece by piece
     /// formatting took about 1,700 instructions each.
@@ -292,6 +282,14 @@ impl CityNetworkKey {
             }
         }
         text
+    }
+}
+
+/// As written in the `city_network_id` columns: `AS64499|geoname:2643743`, or
+/// `AS64499|GB|ENG|London` without a GeoNames id; unknown parts are empty (`AS|GB||`).
+impl std::fmt::Display for CityNetworkKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text())
     }
 }
 
