@@ -363,7 +363,11 @@ fn a_delay_stepped_up_on_one_path_raises_local_performance_for_its_city_network(
             links[0].raise_delay(Duration::from_millis(100));
         }
         let run_dir = out.join(format!("run{window}"));
-        start_clear_of_a_window_boundary();
+        // A run that straddled a 5-minute boundary had its rows split over two real windows
+        // (the first with every connection open, the second with them closed), and the
+        // relabelling into one window then counted all of them open. A run takes 1.5 s of
+        // baseline, 3 s of traffic, at most 10 s waiting for the closes, then shutdown.
+        support::start_clear_of_a_boundary(300, 20);
         std::thread::scope(|scope| {
             let hosts: Vec<_> = links
                 .iter()
@@ -529,24 +533,6 @@ print(json.dumps(rows))
 
 /// Waits (10 s at most) until the namespace holds no socket of `port` that the agent dumps:
 /// none but listening ones and TIME-WAIT minisockets (which have no `tcp_info`).
-/// Sleeps past the next 5-minute boundary if it is less than a run away. A run that straddled
-/// one had its rows split over two real windows (the first with every connection open, the
-/// second with them closed), and the relabelling into one window then counted all of them open.
-fn start_clear_of_a_window_boundary() {
-    /// Longer than a run takes: 1.5 s of baseline, 3 s of traffic, at most 10 s waiting for the
-    /// closes, then shutdown.
-    const LONGEST_RUN: Duration = Duration::from_secs(20);
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    let window = Duration::from_secs(300);
-    let to_boundary =
-        window - Duration::from_nanos((since_epoch.as_nanos() % window.as_nanos()) as u64);
-    if to_boundary < LONGEST_RUN {
-        std::thread::sleep(to_boundary + Duration::from_secs(1));
-    }
-}
-
 fn wait_for_closes(netns: &str, port: u16) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

@@ -256,19 +256,13 @@ fn an_hour_of_one_file_and_the_current_hour_are_left_alone() {
     let out = dir.join("out");
     let one = objects(&dir.join("logs"), 0, 1, 1);
     process(&out, &[&one[0]]);
-    let unix_now = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64
-    };
     // The current hour must still be current when `compact` runs, a few seconds on: too near
     // its end, the test starts in the next one.
-    let to_next_hour = 3_600 - unix_now().rem_euclid(3_600);
-    if to_next_hour < 60 {
-        std::thread::sleep(std::time::Duration::from_secs(to_next_hour as u64 + 1));
-    }
-    let now = unix_now();
+    support::start_clear_of_a_boundary(3_600, 60);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     // Two objects of the current hour.
     let current: Vec<PathBuf> = (0..2)
         .map(|seed| {

@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 /// A path in the repository, as text for command lines.
 pub fn repo(relative: &str) -> String {
@@ -84,4 +85,18 @@ pub fn python(script: &str, args: &[&str]) -> Vec<u8> {
         String::from_utf8_lossy(&output.stderr)
     );
     output.stdout
+}
+
+/// Sleeps past the next multiple of `period` seconds (Unix time) when it is less than `margin`
+/// seconds away, so what a test does next stays within one window or hour of the real clock.
+pub fn start_clear_of_a_boundary(period: u64, margin: u64) {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let period = Duration::from_secs(period);
+    let to_boundary =
+        period - Duration::from_nanos((since_epoch.as_nanos() % period.as_nanos()) as u64);
+    if to_boundary < Duration::from_secs(margin) {
+        std::thread::sleep(to_boundary + Duration::from_secs(1));
+    }
 }
