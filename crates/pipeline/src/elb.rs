@@ -17,6 +17,7 @@ use flowatlas_rollup::{
     client_prefix,
 };
 use flowatlas_store::Store;
+use flowatlas_store::layout::{KeyLocation, location_from_key};
 
 use crate::{
     Config, Error, FIRST_REJECTS_KEPT, ObjectReport, RejectsFile, Source, commit::commit_object,
@@ -35,14 +36,23 @@ pub(crate) enum ElbObject {
     Other,
 }
 
-/// What an object is: by AWS's key layout first, then by its first line (`head`: its first
-/// bytes, gzip or text).
-pub(crate) fn classify(key: &str, head: &[u8]) -> ElbObject {
+/// What an object is when its key follows one of AWS's layouts: a load-balancer log's, or a
+/// VPC flow log's (its content is then not looked at: sniffing decoded the first bytes of
+/// every object a second time, a few percent of a run over small objects). `None`: only the
+/// content can tell ([`classify_by_head`]).
+pub(crate) fn classify_by_key(key: &str) -> Option<ElbObject> {
     match parse_key(key).map(|elb_key| elb_key.file) {
-        Some(ElbFile::Read { kind, .. }) => ElbObject::Read(kind),
-        Some(ElbFile::NotRead(what)) => ElbObject::NotRead(what),
-        None => sniff_object(head).map_or(ElbObject::Other, ElbObject::Read),
+        Some(ElbFile::Read { kind, .. }) => Some(ElbObject::Read(kind)),
+        Some(ElbFile::NotRead(what)) => Some(ElbObject::NotRead(what)),
+        None if location_from_key(key) != KeyLocation::default() => Some(ElbObject::Other),
+        None => None,
     }
+}
+
+/// What an object whose key tells nothing is, by its first line (`head`: its first bytes,
+/// gzip or text).
+pub(crate) fn classify_by_head(head: &[u8]) -> ElbObject {
+    sniff_object(head).map_or(ElbObject::Other, ElbObject::Read)
 }
 
 /// Reads up to [`HEAD_BYTES`] of `input` (fewer only at its end).
@@ -172,4 +182,32 @@ pub(crate) fn process_elb<R: Read + Send + 'static>(
     }
     commit_object(config, store, source, &report)?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_in_an_aws_layout_is_classified_without_its_content() {
+        let flow_logs = [
+            "AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/06/01/123456789012_vpcflowlogs_us-east-1_fl-0abc_20260601T1405Z_1a2b3c4d.log.gz",
+            "logs/AWSLogs/aws-account-id=123456789012/aws-service=vpcflowlogs/aws-region=eu-west-1/year=2026/month=06/day=01/x.log.gz",
+        ];
+        for key in flow_logs {
+            assert!(
+                matches!(classify_by_key(key), Some(ElbObject::Other)),
+                "{key}"
+            );
+        }
+        let connection_log = "AWSLogs/123456789012/elasticloadbalancing/us-east-2/2026/06/01/conn_log_123456789012_elasticloadbalancing_us-east-2_app.my-alb.50dc6c495c0c9188_20260601T1205Z_198.51.100.7_2soosksg.log.gz";
+        assert!(matches!(
+            classify_by_key(connection_log),
+            Some(ElbObject::Read(_))
+        ));
+        // Outside AWS's layouts only the content tells.
+        for key in ["copied/by hand.log.gz", "AWSLogs/123/vpcflowlogs/x.log.gz"] {
+            assert!(classify_by_key(key).is_none(), "{key}");
+        }
+    }
 }

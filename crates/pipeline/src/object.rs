@@ -139,8 +139,11 @@ pub(crate) fn open_object(
     let read = source.read_options(&config.read);
     let reader = match body {
         Body::File(mut file) => {
-            let head = elb::file_head(&mut file).map_err(read_error)?;
-            match classify(&source, &head)? {
+            let object = match elb::classify_by_key(&source.key) {
+                Some(object) => object,
+                None => elb::classify_by_head(&elb::file_head(&mut file).map_err(read_error)?),
+            };
+            match log_kind(&source, object)? {
                 Some(kind) => {
                     return process_elb(file, kind, &source, config, store, enricher)
                         .map(Opened::Done);
@@ -149,8 +152,14 @@ pub(crate) fn open_object(
             }
         }
         Body::Stream(mut stream) => {
-            let head = elb::read_head(&mut stream).map_err(read_error)?;
-            let kind = classify(&source, &head)?;
+            let (object, head) = match elb::classify_by_key(&source.key) {
+                Some(object) => (object, Vec::new()),
+                None => {
+                    let head = elb::read_head(&mut stream).map_err(read_error)?;
+                    (elb::classify_by_head(&head), head)
+                }
+            };
+            let kind = log_kind(&source, object)?;
             let input = Cursor::new(head).chain(stream);
             match kind {
                 Some(kind) => {
@@ -170,8 +179,11 @@ pub(crate) fn open_object(
 }
 
 /// The load-balancer log an object is, if any; a layout flowatlas does not read is an error.
-fn classify(source: &Source, head: &[u8]) -> Result<Option<flowatlas_elblog::LogKind>, Error> {
-    match elb::classify(&source.key, head) {
+fn log_kind(
+    source: &Source,
+    object: ElbObject,
+) -> Result<Option<flowatlas_elblog::LogKind>, Error> {
+    match object {
         ElbObject::Read(kind) => Ok(Some(kind)),
         ElbObject::NotRead(what) => Err(Error::NotRead {
             object: source.name.clone(),
