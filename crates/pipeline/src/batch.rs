@@ -18,7 +18,7 @@ use flowatlas_rollup::{CityNetworkRow, PrefixRow, Rollup};
 use flowatlas_store::layout::batch_file_stem;
 use flowatlas_tables::{
     BatchBuilder, FileSource, OwnedRows, PartitionTime, Rows, Table, TemporaryFile, city_networks,
-    client_prefixes, partition_of, write_built_file,
+    client_prefixes, hour_of, partition_of_hour, write_built_file,
 };
 
 use flowatlas_store::LocalStore;
@@ -72,7 +72,7 @@ impl<R: PartitionTime + OwnedRows> HourRows<R> {
 
     fn add(&mut self, source_id: &str, rows: &[R]) {
         for row in rows {
-            let hour = row.partition_time().div_euclid(3_600);
+            let hour = hour_of(row.partition_time());
             let (builder, sources) = self
                 .hours
                 .entry(hour)
@@ -101,7 +101,7 @@ impl<R: PartitionTime + OwnedRows> HourRows<R> {
         let mut files = Vec::new();
         for (hour, (mut builder, sources)) in std::mem::take(&mut self.hours) {
             let relative = Path::new(self.table.name)
-                .join(partition_of(hour * 3_600))
+                .join(partition_of_hour(hour))
                 .join(format!("{stem}.parquet"));
             let temporary =
                 write_built_file(&mut builder, &out_dir.join(&relative), Some(&sources))?;

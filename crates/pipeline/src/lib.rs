@@ -41,7 +41,7 @@ pub use object::{ObjectRef, process_object};
 
 use elb::process_elb;
 use flowatlas_store::Store;
-use flowatlas_store::layout::{location_from_key, part_name, source_id};
+use flowatlas_store::layout::{hour_of, location_from_key, part_name, source_id};
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -531,7 +531,7 @@ impl ReadObject<'_> {
         let times = (self.city_rows.iter().map(PartitionTime::partition_time))
             .chain(self.prefix_rows.iter().map(PartitionTime::partition_time));
         let mut hours: Vec<i64> = Vec::new();
-        for hour in times.map(|time| time.div_euclid(3_600)) {
+        for hour in times.map(hour_of) {
             // Rows are sorted by window, so a repeat is almost always the last hour seen.
             if hours.last() != Some(&hour) && !hours.contains(&hour) {
                 hours.push(hour);

@@ -37,6 +37,17 @@ pub fn partition_of(seconds: i64) -> String {
     )
 }
 
+/// The hour holding a Unix time, counted in hours since the epoch: what tells rows of one
+/// partition from another without naming it.
+pub fn hour_of(seconds: i64) -> i64 {
+    seconds.div_euclid(3_600)
+}
+
+/// `dt=YYYY-MM-DD/hour=HH`: the Hive partition of an hour counted as [`hour_of`] counts it.
+pub fn partition_of_hour(hour: i64) -> String {
+    partition_of(hour.saturating_mul(3_600))
+}
+
 /// The hour (Unix seconds) a partition `dt=YYYY-MM-DD/hour=HH` names.
 pub fn hour_of_partition(partition: &str) -> Option<i64> {
     let (day, hour) = partition.split_once('/')?;

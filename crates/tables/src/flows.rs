@@ -17,7 +17,7 @@ use parquet::file::properties::WriterProperties;
 use crate::builder::array_of_cells;
 use crate::{
     Accessor, BatchBuilder, Cell, Column, ColumnKind, Rows, Table, TemporaryFile, WriteError,
-    WrittenFile, create_temporary_beside, fact_cell, field_cell, partition_of,
+    WrittenFile, create_temporary_beside, fact_cell, field_cell, hour_of, partition_of_hour,
     streamed_writer_properties,
 };
 
@@ -403,7 +403,7 @@ impl FlowsWriter {
             Some(plan) if plan.fields == fields => plan,
             plan => plan.insert(Plan::new(fields)),
         };
-        let hour = time.div_euclid(3_600);
+        let hour = hour_of(time);
         let partition = match self.partitions.entry(hour) {
             std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::btree_map::Entry::Vacant(entry) => {
@@ -458,7 +458,7 @@ impl FlowsWriter {
 /// The partition of one hour's records; its file is made with its first batch.
 fn open(dir: &Path, source_id: &str, hour: i64) -> Partition {
     let relative = Path::new(FLOWS)
-        .join(partition_of(hour * 3_600))
+        .join(partition_of_hour(hour))
         .join(format!("{source_id}.parquet"));
     let path = dir.join(&relative);
     Partition {

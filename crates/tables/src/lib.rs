@@ -48,7 +48,7 @@ pub use catalog::{CatalogTable, PARTITION_KEYS};
 pub use cloudformation::{glue_resources, named_query_resource};
 pub use compact::{COMPACTED_TABLES, MERGE_ROW_BUDGET, Merge, Merged, merge_files, merge_of};
 pub use flowatlas_store::TemporaryFile;
-pub use flowatlas_store::layout::partition_of;
+pub use flowatlas_store::layout::{hour_of, partition_of, partition_of_hour};
 pub use flows::{FLOWS, FlowRow, FlowsWriter, flows};
 pub use health::{city_network_health, health_events};
 pub use performance::{
@@ -947,10 +947,10 @@ pub fn write_partitioned<R: PartitionTime + Clone + OwnedRows>(
     let mut runs: Vec<(i64, &[R])> = Vec::new();
     let mut run_start = 0;
     for (index, row) in rows.iter().enumerate() {
-        let hour = row.partition_time().div_euclid(3_600);
+        let hour = hour_of(row.partition_time());
         let next_hour = rows
             .get(index + 1)
-            .map(|next| next.partition_time().div_euclid(3_600));
+            .map(|next| hour_of(next.partition_time()));
         if next_hour != Some(hour) {
             runs.push((hour, &rows[run_start..=index]));
             run_start = index + 1;
@@ -966,7 +966,7 @@ pub fn write_partitioned<R: PartitionTime + Clone + OwnedRows>(
     let mut written = Vec::new();
     for (hour, rows) in runs {
         let relative = Path::new(table.name)
-            .join(partition_of(hour * 3_600))
+            .join(partition_of_hour(hour))
             .join(format!("{name}.parquet"));
         let path = dir.join(&relative);
         let temporary = write_rows_file(table, rows, &path, None)?;
@@ -992,6 +992,15 @@ mod tests {
         assert_eq!(partition_of(1_780_315_200), "dt=2026-06-01/hour=12");
         assert_eq!(partition_of(951_782_400 + 3_599), "dt=2000-02-29/hour=00");
         assert_eq!(partition_of(-1), "dt=1969-12-31/hour=23");
+        // An hour counted from the epoch names the partition of every time inside it.
+        for time in [-3_601, -1, 0, 3_599, 1_780_315_200 + 3_599] {
+            assert_eq!(
+                partition_of_hour(hour_of(time)),
+                partition_of(time),
+                "{time}"
+            );
+        }
+        assert_eq!(hour_of(-1), -1);
     }
 
     #[test]
