@@ -211,7 +211,9 @@ source = f"read_parquet('{sys.argv[1]}/flows/**/*.parquet', hive_partitioning = 
 con = duckdb.connect()
 types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {source})").fetchall())
 rows, bytes, milton = con.execute(f"SELECT count(*), sum(bytes), count(*) FILTER (WHERE peer_city = 'Milton' AND peer_asn = 64500) FROM {source}").fetchone()
-print(json.dumps({"types": types, "rows": rows, "bytes": int(bytes), "milton": milton}))
+# Which columns carry a minimum and maximum in every row group, as a reader sees them.
+stats = dict(con.execute(f"SELECT path_in_schema, bool_and(stats_min_value IS NOT NULL) FROM parquet_metadata('{sys.argv[1]}/flows/**/*.parquet') GROUP BY path_in_schema").fetchall())
+print(json.dumps({"types": types, "rows": rows, "bytes": int(bytes), "milton": milton, "stats": stats}))
 "#;
     let read_back: serde_json::Value =
         serde_json::from_slice(&python(script, &[out.to_str().unwrap()])).unwrap();
@@ -230,6 +232,22 @@ print(json.dumps({"types": types, "rows": rows, "bytes": int(bytes), "milton": m
         ("peer_latitude", "DOUBLE"),
     ] {
         assert_eq!(types[column], expected, "{column}");
+    }
+    // Statistics where they let a query skip a file or row group (times, the interface and
+    // account), none where values span their range (addresses, counts, the peer's facts).
+    let stats = &read_back["stats"];
+    for column in ["start", "end", "interface_id", "account_id"] {
+        assert_eq!(stats[column], true, "{column} has statistics");
+    }
+    for column in [
+        "srcaddr",
+        "dstaddr",
+        "bytes",
+        "peer_ip",
+        "peer_asn",
+        "peer_city",
+    ] {
+        assert_eq!(stats[column], false, "{column} has no statistics");
     }
     std::fs::remove_dir_all(&out).unwrap();
 }

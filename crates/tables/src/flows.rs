@@ -236,23 +236,34 @@ pub(crate) fn flows_properties() -> WriterProperties {
     properties_for(&[])
 }
 
-/// The writer settings, with dictionaries off for the columns whose values are mostly
-/// distinct (addresses, times, counts and ports), and the columns `all_null` written as the
-/// nulls they are expected to hold ([`streamed_writer_properties`]).
+/// The writer settings: dictionaries off for the columns whose values are mostly distinct
+/// (addresses, times, counts and ports); statistics off for those whose values span their
+/// range in any file (the same but the times, which a file holds minutes of, and the peer's
+/// prefix and facts); the columns `all_null` written as the nulls they are expected to hold
+/// ([`streamed_writer_properties`]). The columns of identities (account, interface, VPC) keep
+/// statistics: one object's file holds a few, so a query for one skips the others' files.
 fn properties_for(all_null: &[&str]) -> WriterProperties {
+    let counted = |field: Field| {
+        field.kind() == Kind::Ip
+            || matches!(
+                field,
+                Field::Bytes | Field::Packets | Field::Srcport | Field::Dstport
+            )
+    };
     let mostly_distinct: Vec<&str> = Field::ALL
         .iter()
-        .filter(|&&field| {
-            matches!(field.kind(), Kind::Ip | Kind::Timestamp)
-                || matches!(
-                    field,
-                    Field::Bytes | Field::Packets | Field::Srcport | Field::Dstport
-                )
-        })
+        .filter(|&&field| counted(field) || field.kind() == Kind::Timestamp)
         .map(|field| field.column_name())
         .chain([PEER_IP])
         .collect();
-    streamed_writer_properties(&mostly_distinct, all_null)
+    let spread: Vec<&str> = Field::ALL
+        .iter()
+        .filter(|&&field| counted(field))
+        .map(|field| field.column_name())
+        .chain([PEER_IP, PEER_PREFIX])
+        .chain(FactField::ALL.iter().map(|field| field.peer_column()))
+        .collect();
+    streamed_writer_properties(&mostly_distinct, &spread, all_null)
 }
 
 /// How records of one log format are appended: a record's columns are the fields of its
