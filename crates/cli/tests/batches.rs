@@ -238,3 +238,65 @@ fn runs_killed_at_any_point_leave_exact_tables_after_the_next_run() {
     assert!(journals.is_empty(), "{journals:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The data files a reader such as Athena sees under `out`: no part of the path (below `out`)
+/// starts with `.` or `_`.
+fn visible_files(out: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut folders = vec![out.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(['.', '_'])
+            {
+                continue;
+            }
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_batch_that_cannot_be_written_shows_none_of_its_objects_rows() {
+    let dir = scratch("batch-unwritable");
+    let (logs, bytes, records) = small_objects(&dir, 6);
+    let out = dir.join("out");
+    // `city_networks` cannot become a folder, so writing the batch fails after every object's
+    // `flows` file was written.
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("city_networks"), "not a folder").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_flowatlas"))
+        .args(["process", "--json", "--flows", "--threads", "1", "--out"])
+        .args([out.to_str().unwrap(), logs.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("city_networks"), "{stderr}");
+    // No object was committed, so no table shows its rows: `flows` neither.
+    let visible: Vec<_> = visible_files(&out)
+        .into_iter()
+        .filter(|path| path != &out.join("city_networks"))
+        .collect();
+    assert!(visible.is_empty(), "{visible:?}");
+    // Once the folder can be made, the next run writes every table whole.
+    std::fs::remove_file(out.join("city_networks")).unwrap();
+    let summary = process(&out, &["--flows", "--threads", "1"], &[&logs]);
+    assert_eq!(summary["rows"]["flows"], records);
+    assert_sums(&out, bytes, records);
+    let flows_files: Vec<_> = visible_files(&out)
+        .into_iter()
+        .filter(|path| path.starts_with(out.join("flows")))
+        .collect();
+    assert!(!flows_files.is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

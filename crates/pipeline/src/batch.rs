@@ -35,12 +35,21 @@ pub struct Batch<'c> {
     store: LocalStore,
     city: Option<HourRows<CityNetworkRow>>,
     prefix: Option<HourRows<PrefixRow>>,
-    pending: Vec<(Source, ObjectReport)>,
+    pending: Vec<Pending>,
     /// One rollup for every object the worker reads, restarted for each: what outlives an
     /// object (city-network numbering, maps' room) is not built again per small object.
     rollup: Rollup,
     held_rows: usize,
     max_rows: usize,
+}
+
+/// An object read into the batch, waiting for it to be written.
+struct Pending {
+    source: Source,
+    report: ObjectReport,
+    /// The object's own files (`flows`) under their temporary names, with where they go
+    /// (relative to the output): put in place with the batch's files.
+    unpublished: Vec<(TemporaryFile, PathBuf)>,
 }
 
 /// Hour partitions a batch holds, per table. Each is a set of Arrow builders of a few KiB before
@@ -159,7 +168,7 @@ impl<'c> Batch<'c> {
         let mut committed = Vec::new();
         // The same object twice in one batch would hold its rows twice: the first is
         // committed, and the second then replaces it.
-        if self.pending.iter().any(|(held, _)| held.id == source.id) {
+        if self.pending.iter().any(|held| held.source.id == source.id) {
             committed.extend(self.flush()?);
         }
         let config = self.config;
@@ -172,7 +181,7 @@ impl<'c> Batch<'c> {
             return Ok(committed);
         }
         let (city_rows, prefix_rows) = object.take_rows();
-        let mut report = object.finish()?;
+        let (mut report, unpublished) = object.close()?;
         let n_rows = city_rows.len() + prefix_rows.len();
         if self.held_rows > 0
             && (self.held_rows + n_rows > self.max_rows || self.held_hours() + n_hours > MAX_HOURS)
@@ -190,7 +199,11 @@ impl<'c> Batch<'c> {
                 .insert(rows.table.name, prefix_rows.len() as u64);
             rows.add(&source.id, &prefix_rows);
         }
-        self.pending.push((source, report));
+        self.pending.push(Pending {
+            source,
+            report,
+            unpublished,
+        });
         Ok(committed)
     }
 
@@ -226,22 +239,26 @@ impl<'c> Batch<'c> {
         let index: BTreeMap<String, usize> = pending
             .iter()
             .enumerate()
-            .map(|(position, (source, _))| (source.id.clone(), position))
+            .map(|(position, held)| (held.source.id.clone(), position))
             .collect();
         let mut files = Vec::new();
         for (temporary, relative, sources) in written {
             for file_source in sources {
                 if let Some(&position) = index.get(&file_source.source_id) {
-                    pending[position].1.files.push(relative.clone());
+                    pending[position].report.files.push(relative.clone());
                 }
             }
             files.push((temporary, relative));
         }
+        // Each object's own files (`flows`) go in place with the batch's, under its journal.
+        for held in &mut pending {
+            files.append(&mut held.unpublished);
+        }
         let manifests = pending
             .iter()
-            .map(|(source, report)| Manifest::of(source, report))
+            .map(|held| Manifest::of(&held.source, &held.report))
             .collect();
         publish_batch(&self.store, &batch_id, Journal { files, manifests })?;
-        Ok(pending.into_iter().map(|(_, report)| report).collect())
+        Ok(pending.into_iter().map(|held| held.report).collect())
     }
 }

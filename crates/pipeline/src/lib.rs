@@ -563,15 +563,41 @@ impl ReadObject<'_> {
 
     /// Puts the object's own files in place and lists them in its report.
     fn finish(self) -> Result<ObjectReport, Error> {
+        let object = self.object;
+        let (report, unpublished) = self.close()?;
+        for (temporary, _) in unpublished {
+            let path = temporary.target().to_path_buf();
+            temporary.persist().map_err(|source| Error::Write {
+                object: object.to_owned(),
+                source: flowatlas_tables::WriteError::Io { path, source },
+            })?;
+        }
+        Ok(report)
+    }
+
+    /// Closes the object's own files and lists them in its report. Its `flows` files are
+    /// returned still under their temporary names, with where they go (relative to the output),
+    /// for a batch to put in place with its own files: put in place at once, they were seen
+    /// by readers before the object's rollup rows, and stayed, uncommitted, when the batch
+    /// failed.
+    fn close(self) -> Result<(ObjectReport, Vec<(TemporaryFile, PathBuf)>), Error> {
         let write_error = |source| Error::Write {
             object: self.object.to_owned(),
             source,
         };
         let mut report = self.report;
+        let mut unpublished = Vec::new();
         let mut written: Vec<(&'static str, Vec<WrittenFile>)> = Vec::new();
         if let Some(flows) = self.flows {
             report.flows_without_time = flows.without_time();
-            written.push((FLOWS, flows.finish().map_err(write_error)?));
+            let mut files = Vec::new();
+            for (temporary, file) in flows.close().map_err(write_error)? {
+                if let Some(temporary) = temporary {
+                    unpublished.push((temporary, file.path.clone()));
+                }
+                files.push(file);
+            }
+            written.push((FLOWS, files));
         }
         written.extend(self.rollup_files.finish());
         for (table, files) in &written {
@@ -584,7 +610,7 @@ impl ReadObject<'_> {
         if let Some(rejects_file) = self.rejects.finish()? {
             report.files.push(rejects_file);
         }
-        Ok(report)
+        Ok((report, unpublished))
     }
 }
 

@@ -46,6 +46,11 @@ impl TemporaryFile {
         &self.path
     }
 
+    /// Where the file goes when it is persisted.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
     /// Renames the written file over its final name.
     pub fn persist(mut self) -> io::Result<()> {
         std::fs::rename(&self.path, &self.target)?;

@@ -449,20 +449,34 @@ impl FlowsWriter {
     /// Writes what is buffered, closes every file and puts it in place.
     pub fn finish(self) -> Result<Vec<WrittenFile>, WriteError> {
         let mut written = Vec::new();
-        for (_, partition) in self.partitions {
-            let partition = partition.close()?;
-            if let Some(temporary) = partition.temporary {
-                temporary.persist().map_err(|source| WriteError::Io {
-                    path: partition.path.clone(),
-                    source,
-                })?;
+        for (temporary, file) in self.close()? {
+            if let Some(temporary) = temporary {
+                let path = temporary.target().to_path_buf();
+                temporary
+                    .persist()
+                    .map_err(|source| WriteError::Io { path, source })?;
             }
-            written.push(WrittenFile {
-                path: partition.relative,
-                rows: partition.rows,
-            });
+            written.push(file);
         }
         Ok(written)
+    }
+
+    /// Writes what is buffered and closes every file, each still under its temporary name (none
+    /// for an hour whose records had nothing to write), for the caller to put in place with the
+    /// rest of what it publishes together.
+    pub fn close(self) -> Result<Vec<(Option<TemporaryFile>, WrittenFile)>, WriteError> {
+        let mut closed = Vec::new();
+        for (_, partition) in self.partitions {
+            let partition = partition.close()?;
+            closed.push((
+                partition.temporary,
+                WrittenFile {
+                    path: partition.relative,
+                    rows: partition.rows,
+                },
+            ));
+        }
+        Ok(closed)
     }
 }
 
