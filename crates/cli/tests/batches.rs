@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::{flowatlas_ok, python, scratch};
+use support::{files_under, flowatlas_ok, python, scratch};
 
 /// One small object: `n_records` records from a few /24s over two hours, each of `bytes`
 /// bytes; returns the bytes it holds.
@@ -242,27 +242,15 @@ fn runs_killed_at_any_point_leave_exact_tables_after_the_next_run() {
 /// The data files a reader such as Athena sees under `out`: no part of the path (below `out`)
 /// starts with `.` or `_`.
 fn visible_files(out: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut folders = vec![out.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path
-                .file_name()
+    files_under(out)
+        .into_iter()
+        .filter(|path| {
+            path.strip_prefix(out)
                 .unwrap()
-                .to_string_lossy()
-                .starts_with(['.', '_'])
-            {
-                continue;
-            }
-            if path.is_dir() {
-                folders.push(path);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found
+                .components()
+                .all(|part| !part.as_os_str().to_string_lossy().starts_with(['.', '_']))
+        })
+        .collect()
 }
 
 #[test]

@@ -5,7 +5,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use support::{flowatlas_ok, python, scratch};
+use support::{files_under, flowatlas_ok, python, scratch};
 
 fn demo(dir: &Path, seed: &str) -> String {
     let args = [
@@ -21,23 +21,13 @@ fn demo(dir: &Path, seed: &str) -> String {
 }
 
 fn files_with_contents(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(folder) = stack.pop() {
-        for entry in std::fs::read_dir(&folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                found.push((
-                    path.strip_prefix(dir).unwrap().to_path_buf(),
-                    std::fs::read(&path).unwrap(),
-                ));
-            }
-        }
-    }
-    found.sort();
-    found
+    files_under(dir)
+        .into_iter()
+        .map(|path| {
+            let contents = std::fs::read(&path).unwrap();
+            (path.strip_prefix(dir).unwrap().to_path_buf(), contents)
+        })
+        .collect()
 }
 
 #[test]

@@ -100,3 +100,21 @@ pub fn start_clear_of_a_boundary(period: u64, margin: u64) {
         std::thread::sleep(to_boundary + Duration::from_secs(1));
     }
 }
+
+/// Every file under `dir`, hidden or not, in order.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
