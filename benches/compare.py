@@ -34,6 +34,13 @@ LAMBDA_ARM64_PER_GB_SECOND = 0.0000133334
 LAMBDA_PER_MILLION_REQUESTS = 0.20
 ATHENA_PER_TB_SCANNED = 5.00
 BEFORE_AND_AFTER = "## Before and after (same run)"
+WRITER_FLOOR = "## The Parquet writer alone"
+# The settings `flowatlas-bench rewrite` writes with, by its output's keys.
+REWRITE_ENCODINGS = {
+    "as_written": "as flowatlas writes them",
+    "uncompressed": "without compression",
+    "plain": "plain",
+}
 # Lambda gives a function one full vCPU at 1,769 MB and a proportional share below.
 LAMBDA_MB_PER_VCPU = 1769
 
@@ -198,6 +205,8 @@ def contenders(flowatlas, helper, before, data, big, small, scratch, cores):
                       1, True, big),
         Contender("gzip-small", "`gzip -dc`, small objects", "1", "-",
                   ["gzip", "-dc", *small["objects"]], corpus=small),
+        Contender("inflate-small", "flowatlas's decoder, small objects", "1", "-",
+                  [helper, "gunzip", *small["objects"]], corpus=small),
         flowatlas_run("small-1", "flowatlas process, small objects", flowatlas, 1, False,
                       small),
         flowatlas_run("small-all", "flowatlas process, small objects", flowatlas, cores,
@@ -269,6 +278,84 @@ def parse_speed(helper, data, rounds):
     return best
 
 
+def visible_parquet(table_dir):
+    """A table's files a reader sees: no part of the path under the table starts with `_`
+    or `.` (temporary and journal files)."""
+    return sorted(
+        str(path) for path in table_dir.rglob("*.parquet")
+        if not any(part.startswith(("_", ".")) for part in path.relative_to(table_dir).parts)
+    )
+
+
+def writer_floor(helper, by_key, rounds):
+    """What writing the rows costs in the Parquet writer alone, under everything that makes
+    them: `flowatlas-bench rewrite` over the last round's files of the one-thread `--flows`
+    run (its `flows` table) and of the one-thread small-objects run (its rollup tables).
+    Medians of `rounds`."""
+    floors = {}
+    for key, contender, tables in (
+        ("flows", "flowatlas-flows-1", ["flows"]),
+        ("small", "small-1", ["city_networks", "client_prefixes"]),
+    ):
+        out = by_key[contender].out_dir
+        files = [path for table in tables for path in visible_parquet(out / table)]
+        flag = ["--flows"] if key == "flows" else []
+        results = [json.loads(run_child([helper, "rewrite", *flag, *files])[2])
+                   for _ in range(rounds)]
+        floors[key] = {"rows": results[0]["rows"], "files": results[0]["files"]}
+        for encoding in REWRITE_ENCODINGS:
+            floors[key][encoding] = {
+                "seconds": statistics.median(result[encoding]["seconds"] for result in results),
+                "bytes": results[0][encoding]["bytes"],
+            }
+    return floors
+
+
+def writer_floor_lines(floors, median, records, small, parse, rounds):
+    lines = [
+        "",
+        WRITER_FLOOR,
+        "",
+        "`flowatlas-bench rewrite` reads the files of the last round into memory, then times "
+        "only writing their rows again, into memory (median of "
+        f"{rounds} rounds): with the settings flowatlas writes them with, without compression, "
+        "and plain (no compression, dictionaries or statistics: the least arrow-rs's writer "
+        "does). Whatever makes the rows comes on top.",
+        "",
+        "| Rows | Settings | Time (s) | µs per row | Size (MB) |",
+        "|---|---|---:|---:|---:|",
+    ]
+    labels = {"flows": "`flows` of the busy corpus", "small": "rollup tables of the small objects"}
+    for key, floor in floors.items():
+        for encoding, label in REWRITE_ENCODINGS.items():
+            written = floor[encoding]
+            lines.append(
+                f"| {labels[key]} ({floor['rows']:,} rows, {floor['files']} files) | {label} | "
+                f"{written['seconds']:.3f} | {written['seconds'] / floor['rows'] * 1e6:.2f} | "
+                f"{written['bytes'] / 1e6:.1f} |"
+            )
+    # What no run can skip beside writing: decompressing with flowatlas's decoder, and parsing
+    # at the rate of v2 text from memory (v5 lines, with twice the fields, parse slower).
+    lines.append("")
+    parse_seconds = {"flows": records / (parse["records"] / parse["seconds"]),
+                     "small": small["records"] / (parse["records"] / parse["seconds"])}
+    for key, budget, inflate, goal in (
+        ("flows", records / FLOWS_TARGET_PER_S, median["inflate"],
+         f"`--flows` at {FLOWS_TARGET_PER_S / 1e6:.0f} M records/s per core"),
+        ("small", median["gzip-small"], median["inflate-small"],
+         "Small objects at 1.0× `gzip -dc` on one core"),
+    ):
+        writer = floors[key]["as_written"]["seconds"]
+        floor = writer + inflate + parse_seconds[key]
+        lines.append(
+            f"- {goal}: {budget:.3f} s for the corpus. Writing the rows alone took "
+            f"{writer:.3f} s, decompressing {inflate:.3f} s, parsing at least "
+            f"{parse_seconds[key]:.3f} s: {floor:.3f} s, {floor / budget:.0%} of it, before "
+            "finding peers, enriching, rolling up, making rows or opening files."
+        )
+    return lines
+
+
 def machine(versions):
     cpu = "unknown"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -308,7 +395,7 @@ def memory_size_mb(peak_rss_kib):
     return max(128, int(-(-mib * 1.1 // 64)) * 64)
 
 
-def report(runs, data, big, small, ok_bytes, parse, versions, rounds, results):
+def report(runs, data, big, small, ok_bytes, parse, floors, versions, rounds, results):
     by_key = {contender.key: contender for contender in runs}
     median = {key: statistics.median(c.seconds) for key, c in by_key.items()}
     peak = {key: max(c.peak_rss_kib) for key, c in by_key.items()}
@@ -388,6 +475,7 @@ def report(runs, data, big, small, ok_bytes, parse, versions, rounds, results):
         f"{parse_rate / 1e6:.2f} M records/s | ≥ {PARSE_TARGET_PER_S / 1e6:.0f} M | "
         f"{'yes' if parse_rate >= PARSE_TARGET_PER_S else 'no'} |"
     )
+    lines += writer_floor_lines(floors, median, records, small, parse, rounds)
     if "before-1" in by_key:
         lines += [
             "",
@@ -486,7 +574,8 @@ def main():
     by_key = {contender.key: contender for contender in runs}
     ok_bytes = check_agreement(by_key, data, small)
     parse = parse_speed(helper, data, args.rounds)
-    report(runs, data, big, small, ok_bytes, parse, versions, args.rounds, args.results)
+    floors = writer_floor(helper, by_key, args.rounds)
+    report(runs, data, big, small, ok_bytes, parse, floors, versions, args.rounds, args.results)
     shutil.rmtree(scratch, ignore_errors=True)
     print(f"wrote {args.results}", file=sys.stderr)
 

@@ -4,17 +4,25 @@
 //! timed on.
 
 use std::collections::BTreeSet;
+use std::error::Error;
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use arrow_array::{RecordBatch, RecordBatchReader};
 use clap::{Parser, Subcommand};
 use flate2::read::MultiGzDecoder;
 use flowatlas_benches::{
     BUSY_OBJECTS, CorpusSpec, SMALL_OBJECTS, read_all, write_corpus, write_history, write_week,
 };
 use flowatlas_flowlog::Format;
+use flowatlas_tables::{flows_properties, writer_properties};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::Compression;
+use parquet::errors::ParquetError;
+use parquet::file::properties::EnabledStatistics;
 
 #[derive(Parser)]
 #[command(about = "Corpus and decoder floor for benches/compare.py")]
@@ -81,6 +89,19 @@ enum Command {
         /// The folder to write.
         dir: PathBuf,
     },
+    /// Reads one table's Parquet files into memory (untimed), then writes their rows again,
+    /// file by file, with the settings flowatlas writes that table with, then without
+    /// compression; prints rows and the seconds and bytes of each: what the Parquet
+    /// writer alone costs per row, beneath whatever makes the rows; and once more without
+    /// dictionaries or statistics either, the least it can do.
+    Rewrite {
+        /// The files are the `flows` table's; otherwise a rollup table's.
+        #[arg(long)]
+        flows: bool,
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Decompresses gzip objects and discards the text, as `gzip -dc > /dev/null` does;
     /// prints the decompressed size.
     Gunzip {
@@ -142,7 +163,73 @@ fn parse_text(files: &[PathBuf]) -> io::Result<serde_json::Value> {
     )
 }
 
-fn run(cli: Cli) -> Result<String, Box<dyn std::error::Error>> {
+/// How [`rewrite`] writes the rows again.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    /// With the settings flowatlas writes the table with.
+    AsWritten,
+    /// The same without compression.
+    Uncompressed,
+    /// Without compression, dictionaries or statistics: the least the writer can do.
+    Plain,
+}
+
+/// Rows per batch read back: the `flows` writer's row groups hold up to 64 Ki rows, and a
+/// rollup file is written from its batch at once.
+const REWRITE_BATCH_ROWS: usize = 64 * 1024;
+
+fn rewrite(flows: bool, files: &[PathBuf]) -> Result<serde_json::Value, Box<dyn Error>> {
+    let mut tables = Vec::new();
+    for path in files {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path)?)?
+            .with_batch_size(REWRITE_BATCH_ROWS)
+            .build()?;
+        let schema = reader.schema();
+        let batches = reader.collect::<Result<Vec<RecordBatch>, _>>()?;
+        tables.push((schema, batches));
+    }
+    let row_count = |batches: &[RecordBatch]| batches.iter().map(RecordBatch::num_rows).sum();
+    let write_all = |encoding: Encoding| -> Result<serde_json::Value, ParquetError> {
+        let started = Instant::now();
+        let mut bytes = 0;
+        for (schema, batches) in &tables {
+            let mut properties = if flows {
+                flows_properties()
+            } else {
+                writer_properties(Some(row_count(batches)))
+            };
+            if encoding != Encoding::AsWritten {
+                properties = properties
+                    .into_builder()
+                    .set_compression(Compression::UNCOMPRESSED)
+                    .build();
+            }
+            if encoding == Encoding::Plain {
+                properties = properties
+                    .into_builder()
+                    .set_dictionary_enabled(false)
+                    .set_statistics_enabled(EnabledStatistics::None)
+                    .build();
+            }
+            let mut writer = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(properties))?;
+            for batch in batches {
+                writer.write(batch)?;
+            }
+            bytes += writer.into_inner()?.len();
+        }
+        Ok(serde_json::json!({"seconds": started.elapsed().as_secs_f64(), "bytes": bytes}))
+    };
+    let rows: usize = tables.iter().map(|(_, batches)| row_count(batches)).sum();
+    Ok(serde_json::json!({
+        "files": tables.len(),
+        "rows": rows,
+        "as_written": write_all(Encoding::AsWritten)?,
+        "uncompressed": write_all(Encoding::Uncompressed)?,
+        "plain": write_all(Encoding::Plain)?,
+    }))
+}
+
+fn run(cli: Cli) -> Result<String, Box<dyn Error>> {
     Ok(match cli.command {
         Command::Corpus {
             records,
@@ -206,6 +293,7 @@ fn run(cli: Cli) -> Result<String, Box<dyn std::error::Error>> {
             serde_json::json!({"files": written.n_files, "rows": written.n_rows}).to_string()
         }
         Command::ParseText { files } => parse_text(&files)?.to_string(),
+        Command::Rewrite { flows, files } => rewrite(flows, &files)?.to_string(),
         Command::Gunzip { files } => gunzip(&files)?.to_string(),
     })
 }

@@ -232,7 +232,7 @@ impl Enrichments {
 
 /// The settings the `flows` table's compacted files are written with: any column may hold
 /// values.
-pub(crate) fn flows_properties() -> WriterProperties {
+pub fn flows_properties() -> WriterProperties {
     properties_for(&[])
 }
 

@@ -49,7 +49,7 @@ pub use cloudformation::{glue_resources, named_query_resource};
 pub use compact::{COMPACTED_TABLES, MERGE_ROW_BUDGET, Merge, Merged, merge_files, merge_of};
 pub use flowatlas_store::TemporaryFile;
 pub use flowatlas_store::layout::{hour_of, partition_of, partition_of_hour};
-pub use flows::{FLOWS, FlowRow, FlowsWriter, flows};
+pub use flows::{FLOWS, FlowRow, FlowsWriter, flows, flows_properties};
 pub use health::{city_network_health, health_events};
 pub use performance::{
     PerformanceEntry, PerformanceMetric, city_network_performance,
