@@ -2,7 +2,8 @@
 //! file per table and hour, and every sum DuckDB reads — the way Athena reads the tables,
 //! skipping names that start with `_` or `.` — is the same before and after: with late
 //! objects, objects processed again (changed or not), an hour of one file, a damaged file,
-//! compactions killed at every step, two compactions at once, and the same in S3 (moto).
+//! compactions killed at every step, two compactions at once, the same in S3 (moto), and the
+//! temporary files killed runs leave removed once abandoned.
 
 mod support;
 
@@ -737,5 +738,108 @@ fn an_object_of_a_shared_batch_file_is_replaced_exactly() {
     for table in TABLES {
         assert_eq!(files_per_hour(&after, table), [1, 1], "{table}");
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A hidden temporary file as a run killed while writing leaves it, in `folder`: named for
+/// `target` with writer `pid`, last written `age` ago, holding the bytes of `content` (a real
+/// table file, so that reading it would change the sums).
+fn plant_temporary(
+    folder: &Path,
+    target: &str,
+    pid: u32,
+    age: std::time::Duration,
+    content: &Path,
+) -> PathBuf {
+    std::fs::create_dir_all(folder).unwrap();
+    let path = folder.join(format!(".{target}.{pid}-00000000000000ab.partial"));
+    std::fs::copy(content, &path).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - age)
+        .unwrap();
+    path
+}
+
+/// A run killed with `kill -9` cannot remove its temporary files; a `--flows` run killed
+/// eight times over small objects left 905 of them (41 MB). They are planted here as such a
+/// run leaves them (the state is only files, so nothing is mocked): the next batch into
+/// their hour removes those of a gone writer last written over an hour ago, and `compact`
+/// removes the rest, in hour folders, its scratch folder and `_manifests`, and says how
+/// many; a file of a writer still running, a recent file and every other name stay, and the
+/// tables read the same as a run never killed.
+#[test]
+fn temporary_files_of_killed_runs_are_removed_once_abandoned() {
+    let dir = scratch("compact-abandoned");
+    let inputs = objects(&dir.join("logs"), 0, 6, 2);
+    let out = dir.join("out");
+    process_all(&out, &inputs[..4]);
+    let content = walk(&out.join("flows"))
+        .into_iter()
+        .find(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "parquet")
+        })
+        .unwrap();
+    // No process has this id: Linux's ids stop at 2^22.
+    let gone = u32::MAX;
+    let hours = std::time::Duration::from_secs(2 * 3_600);
+    let hour = |table: &str, hour: u32| out.join(format!("{table}/dt=2026-06-01/hour={hour}"));
+    let removed_by_batch = plant_temporary(&hour("flows", 10), "a.parquet", gone, hours, &content);
+    let removed_by_compact = [
+        plant_temporary(
+            &hour("city_networks", 11),
+            "b.parquet",
+            gone,
+            hours,
+            &content,
+        ),
+        plant_temporary(
+            &out.join("_compacted/.work/flows/dt=2026-06-01/hour=11"),
+            "compacted-1.parquet",
+            gone,
+            hours,
+            &content,
+        ),
+        plant_temporary(&out.join("_manifests"), "m.json", gone, hours, &content),
+    ];
+    let kept = [
+        plant_temporary(
+            &hour("city_networks", 11),
+            "c.parquet",
+            std::process::id(),
+            hours,
+            &content,
+        ),
+        plant_temporary(
+            &hour("city_networks", 11),
+            "d.parquet",
+            gone,
+            std::time::Duration::from_secs(60),
+            &content,
+        ),
+    ];
+
+    // Object 4's rows are in hour 10 only.
+    process_all(&out, &inputs[4..5]);
+    assert!(!removed_by_batch.exists());
+    assert!(removed_by_compact.iter().all(|path| path.exists()));
+
+    let report = String::from_utf8(compact(&out)).unwrap();
+    assert!(
+        report.contains("3 temporary files of killed runs removed"),
+        "{report}"
+    );
+    for path in &removed_by_compact {
+        assert!(!path.exists(), "{}", path.display());
+    }
+    for path in &kept {
+        assert!(path.exists(), "{}", path.display());
+    }
+    let clean = dir.join("clean");
+    process_all(&clean, &inputs[..5]);
+    assert_eq!(sums(&tables(&out)), sums(&tables(&clean)));
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -8,10 +8,14 @@
 //! rows live in. A batch is published through a journal (`_batches/<id>.json`, written before
 //! its files are renamed into place): a run killed at any point leaves either hidden temporary
 //! files (never read) or a journal, which the next commit into the folder finishes (every file
-//! in place, every manifest written) or, when a file was lost, undoes. S3 outputs hold no batch
+//! in place, every manifest written) or, when a file was lost, undoes. The hidden files a
+//! killed run left are removed by a later batch writing into their folder, or by `compact`,
+//! once their writer is gone and an hour has passed ([`flowatlas_store::remove_abandoned`]). S3 outputs hold no batch
 //! files (each object is written alone there), so they need no lock.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use flowatlas_store::layout::{BATCHES, is_batch_file, journal_key, manifest_key};
 use flowatlas_store::{LocalStore, Store, TemporaryFile, read_json, write_json};
@@ -97,6 +101,11 @@ pub(crate) fn publish_batch(
     };
     let key = journal_key(batch_id);
     write_json(store, &key, &record).map_err(Error::Store)?;
+    let folders: BTreeSet<PathBuf> = journal
+        .files
+        .iter()
+        .filter_map(|(_, relative)| Some(out_dir.join(relative.parent()?)))
+        .collect();
     for (temporary, relative) in journal.files {
         temporary
             .persist()
@@ -105,7 +114,13 @@ pub(crate) fn publish_batch(
     for manifest in &record.manifests {
         commit_manifest(store, &out_dir, manifest)?;
     }
-    store.delete(&key).map_err(Error::Store)
+    store.delete(&key).map_err(Error::Store)?;
+    // What killed runs left in the hours this batch wrote: `compact` takes the rest.
+    let now = SystemTime::now();
+    for folder in folders {
+        flowatlas_store::remove_abandoned(&folder, now).map_err(io_error(&folder))?;
+    }
+    Ok(())
 }
 
 /// Finishes or undoes every batch whose journal a killed run left (the lock is held).

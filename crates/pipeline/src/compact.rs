@@ -24,13 +24,14 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use flowatlas_store::layout::{
     COMPACTED, COMPACTION_JOURNALS, TablePartition, compacted_file_name, is_batch_file,
     is_compacted_file, manifest_key, source_of_stem,
 };
 use flowatlas_store::lease::{self, Lease, LeaseBody, Taken};
-use flowatlas_store::{Store, files_by_hour, read_json, table_days, write_json};
+use flowatlas_store::{Abandoned, Store, files_by_hour, read_json, table_days, write_json};
 use flowatlas_tables::{COMPACTED_TABLES, file_sources, merge_files, remove_source_rows};
 
 use crate::lock::OutputLock;
@@ -176,6 +177,9 @@ pub struct CompactReport {
     /// Hours with work that the run did not begin because its time was up
     /// ([`CompactOptions::stop_at`]); the next run compacts them.
     pub n_deferred: usize,
+    /// Temporary files that killed runs left anywhere in a local folder, removed
+    /// ([`flowatlas_store::remove_abandoned`]).
+    pub abandoned: Abandoned,
 }
 
 /// The lease compactions of a store without a lock (S3) share, so two never merge an hour
@@ -218,7 +222,8 @@ const NOT_COMMITTED: &str =
 const STRAY_COMPACTED: &str = "a compacted file its hour's compaction manifest does not name";
 
 /// Compacts every closed hour partition of the tables processing writes
-/// ([`COMPACTED_TABLES`]) in `store`: first finishing what killed runs left, then hour by hour.
+/// ([`COMPACTED_TABLES`]) in `store`: first finishing what killed runs left (and, in a local
+/// folder, removing their abandoned temporary files anywhere in it), then hour by hour.
 /// An hour that fails (an unreadable file) is reported and left as it was; the others go on.
 pub fn compact(
     store: &dyn Store,
@@ -234,6 +239,10 @@ pub fn compact(
             return Ok(report);
         }
     };
+    if let Some(root) = store.local_root() {
+        report.abandoned =
+            flowatlas_store::remove_abandoned(root, SystemTime::now()).map_err(io_error(root))?;
+    }
     let journals = store
         .list(&format!("{COMPACTED}/{COMPACTION_JOURNALS}/"))
         .map_err(Error::Store)?;

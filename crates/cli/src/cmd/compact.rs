@@ -128,6 +128,14 @@ fn print_report(report: &CompactReport) -> io::Result<()> {
         report.left.len(),
         report.failed.len()
     )?;
+    if report.abandoned.files > 0 {
+        writeln!(
+            out,
+            "{} temporary files of killed runs removed ({:.1} MB)",
+            report.abandoned.files,
+            report.abandoned.bytes as f64 / 1e6
+        )?;
+    }
     if report.n_deferred > 0 {
         writeln!(
             out,
