@@ -58,6 +58,7 @@ pub fn assess_after(
             observations.add_city_network(&city_network.city_network());
         }
     }
+    observations.number_canonically();
     let (mut assessment, availability) =
         assess_availability(observations, config, from, to, before);
     let (performance, performance_carry) =

@@ -3,6 +3,7 @@
 //! prefix, for naming the prefixes of an incident; and the performance tables' rows (RTT
 //! histograms and retransmissions) the same way, kept apart per RTT source.
 
+use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -251,6 +252,48 @@ impl Observations {
         Some((first, last))
     }
 
+    /// Numbers the city-networks in the order of their identities, and each one's prefixes in
+    /// the order of their text, whatever order the rows came in; called before an assessment.
+    /// Everything the engine sums over city-networks or prefixes (shares of all traffic, the
+    /// demand scale) then adds up in one order: floating-point sums depend on their order, and
+    /// a scheduled run and a backfill read the same windows' rows in different orders.
+    pub(crate) fn number_canonically(&mut self) {
+        let mut order: Vec<usize> = (0..self.city_networks.len()).collect();
+        order.sort_by_cached_key(|&index| self.city_networks[index].identity());
+        let city_network = new_numbers(&order);
+        self.city_networks = order
+            .iter()
+            .map(|&old| self.city_networks[old].clone())
+            .collect();
+        self.attribute_bytes = order.iter().map(|&old| self.attribute_bytes[old]).collect();
+        for index in self.city_network_index.values_mut() {
+            *index = city_network[*index];
+        }
+        for owner in self.owners.values_mut() {
+            *owner = city_network[*owner];
+        }
+        self.cells = std::mem::take(&mut self.cells)
+            .into_iter()
+            .map(|((index, window), counts)| ((city_network[index], window), counts))
+            .collect();
+        self.performance = std::mem::take(&mut self.performance)
+            .into_iter()
+            .map(|((index, window, source), cell)| ((city_network[index], window, source), cell))
+            .collect();
+        renumber_prefixes(
+            &mut self.prefixes,
+            &mut self.prefix_index,
+            &mut self.prefix_bytes,
+            &city_network,
+        );
+        renumber_prefixes(
+            &mut self.performance_prefixes,
+            &mut self.performance_prefix_index,
+            &mut self.prefix_performance,
+            &city_network,
+        );
+    }
+
     /// Places the prefix rows that arrived before their city-network; called before an
     /// assessment.
     pub(crate) fn settle_prefixes(&mut self) {
@@ -307,7 +350,16 @@ impl Observations {
             })
         };
         if let Some(&index) = self.city_network_index.get(&identity) {
-            if bytes > self.attribute_bytes[index] {
+            let heavier = match bytes.cmp(&self.attribute_bytes[index]) {
+                Ordering::Greater => true,
+                Ordering::Less => false,
+                // On a tie the facts decide, so the choice does not depend on which row came
+                // first.
+                Ordering::Equal => {
+                    facts_order(client, &self.city_networks[index].client) == Ordering::Less
+                }
+            };
+            if heavier {
                 self.attribute_bytes[index] = bytes;
                 self.city_networks[index] = city_network();
             }
@@ -323,4 +375,89 @@ impl Observations {
         self.city_network_index.insert(identity, index);
         index
     }
+}
+
+/// Renumbers prefixes (text and owning city-network, with their index and cells keyed by
+/// prefix number) after their city-networks were renumbered (`city_network`: new number by
+/// old), in the order of (owner, text).
+fn renumber_prefixes<K: PrefixCellKey + Eq + std::hash::Hash, V>(
+    prefixes: &mut Vec<(String, usize)>,
+    index: &mut HashMap<(String, usize), usize>,
+    cells: &mut HashMap<K, V>,
+    city_network: &[usize],
+) {
+    for (_, owner) in prefixes.iter_mut() {
+        *owner = city_network[*owner];
+    }
+    let mut order: Vec<usize> = (0..prefixes.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&prefixes[a], &prefixes[b]);
+        (a.1, &a.0).cmp(&(b.1, &b.0))
+    });
+    let new = new_numbers(&order);
+    *prefixes = order.iter().map(|&old| prefixes[old].clone()).collect();
+    *index = prefixes
+        .iter()
+        .enumerate()
+        .map(|(number, prefix)| (prefix.clone(), number))
+        .collect();
+    *cells = std::mem::take(cells)
+        .into_iter()
+        .map(|(key, value)| {
+            let prefix = new[key.prefix()];
+            (key.with_prefix(prefix), value)
+        })
+        .collect();
+}
+
+/// Each old number's new one, given the old numbers in their new order.
+fn new_numbers(order: &[usize]) -> Vec<usize> {
+    let mut new = vec![0; order.len()];
+    for (position, &old) in order.iter().enumerate() {
+        new[old] = position;
+    }
+    new
+}
+
+/// A key of cells by prefix number: `(prefix, window)` or `(prefix, window, source)`.
+trait PrefixCellKey {
+    fn prefix(&self) -> usize;
+    fn with_prefix(self, prefix: usize) -> Self;
+}
+
+impl PrefixCellKey for (usize, i64) {
+    fn prefix(&self) -> usize {
+        self.0
+    }
+    fn with_prefix(self, prefix: usize) -> Self {
+        (prefix, self.1)
+    }
+}
+
+impl PrefixCellKey for (usize, i64, RttSource) {
+    fn prefix(&self) -> usize {
+        self.0
+    }
+    fn with_prefix(self, prefix: usize) -> Self {
+        (prefix, self.1, self.2)
+    }
+}
+
+/// A total order of facts, to break ties between rows of equal bytes: coordinates by their
+/// bits, then the rest.
+fn facts_order(a: &Facts, b: &Facts) -> Ordering {
+    let key = |facts: &Facts| {
+        (
+            facts.latitude.map(f64::to_bits),
+            facts.longitude.map(f64::to_bits),
+            facts.as_name.clone(),
+            facts.city.clone(),
+            facts.subdivision.clone(),
+            facts.country.clone(),
+            facts.postal_code.clone(),
+            facts.metro_code,
+            facts.geoname_id,
+        )
+    };
+    key(a).cmp(&key(b))
 }
