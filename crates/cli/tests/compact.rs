@@ -843,3 +843,41 @@ fn temporary_files_of_killed_runs_are_removed_once_abandoned() {
     assert_eq!(sums(&tables(&out)), sums(&tables(&clean)));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A compaction that fails after merging an hour (here its journal cannot be written, as
+/// when the disk is full) leaves nothing of it behind: the merged file stayed in the scratch
+/// folder, one per failed hour, taking the room a full disk lacked (found by filling a tmpfs).
+/// The hour is as it was, and the next run compacts it.
+#[test]
+fn a_compaction_that_fails_leaves_no_merged_file_behind() {
+    let dir = scratch("compact-failed");
+    let inputs = objects(&dir.join("logs"), 0, 8, 1);
+    let out = dir.join("out");
+    process_all(&out, &inputs);
+    let expected = sums(&tables(&out));
+    // The folder of `city_networks`' compaction journals is a link to nowhere: reading a
+    // journal finds none, writing one fails, after the hour was merged.
+    let journals = out.join("_compacted/_journals");
+    std::fs::create_dir_all(&journals).unwrap();
+    std::os::unix::fs::symlink(dir.join("nowhere"), journals.join("city_networks")).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_flowatlas"))
+        .args(["compact", "--data", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("_journals/city_networks"), "{stderr}");
+    let scratch_files = walk(&out.join("_compacted/.work"));
+    assert!(scratch_files.is_empty(), "{scratch_files:?}");
+    let found = tables(&out);
+    assert_eq!(sums(&found), expected);
+    assert_eq!(files_per_hour(&found, "city_networks"), [8]);
+    std::fs::remove_file(journals.join("city_networks")).unwrap();
+    compact(&out);
+    let found = tables(&out);
+    assert_eq!(sums(&found), expected);
+    for table in TABLES {
+        assert_eq!(files_per_hour(&found, table), [1], "{table}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -377,7 +377,7 @@ struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     /// Merged files and downloads go beside the output for a local folder (a hidden folder
     /// under `_compacted/`, so publishing is a copy on one file system; each merged file is
-    /// removed once published), else into a folder of this run's own under `scratch`, removed
+    /// removed once published or failed), else into a folder of this run's own under `scratch`, removed
     /// with the context.
     fn new(
         store: &'a dyn Store,
@@ -571,14 +571,17 @@ impl Ctx<'_> {
         }
         let file = compacted_file_name(&unique_id());
         let merged_path = self.scratch.join(partition.key(&file));
-        let (temporary, merged) =
+        // The merged file keeps its temporary name and is published from there: whatever
+        // fails below, dropping it removes it (a failed hour left its merged file in the
+        // scratch folder, taking the room a full disk lacked), and a killed run's is a
+        // temporary file `remove_abandoned` takes.
+        let (merged_file, merged) =
             merge_files(&partition.table, &inputs, &merged_path).map_err(|source| {
                 Error::Write {
                     object: store.name(&prefix),
                     source,
                 }
             })?;
-        temporary.persist().map_err(io_error(&merged_path))?;
         (self.on_step)(partition, Step::Merged);
         let retire: Vec<String> = candidates.iter().map(|file| file.name.clone()).collect();
         kept.extend(candidates);
@@ -596,11 +599,10 @@ impl Ctx<'_> {
         write_json(store, &partition.journal_key(), &journal).map_err(Error::Store)?;
         (self.on_step)(partition, Step::Journaled);
         store
-            .publish(&partition.key(&file), &merged_path)
+            .publish(&partition.key(&file), merged_file.path())
             .map_err(Error::Store)?;
         (self.on_step)(partition, Step::Published);
         self.roll_forward(partition, &journal)?;
-        let _ = std::fs::remove_file(&merged_path);
         Ok(HourOutcome {
             compacted: Some(HourCompacted {
                 partition: partition.clone(),
