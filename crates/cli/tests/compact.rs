@@ -91,6 +91,26 @@ fn process_all(out: &Path, inputs: &[PathBuf]) {
     );
 }
 
+/// A test's scratch folder named `name`, with `n_objects` objects over `hours` hours in
+/// `logs/` processed into `out/`: the folder, the objects and the output.
+fn processed(name: &str, n_objects: usize, hours: i64) -> (PathBuf, Vec<PathBuf>, PathBuf) {
+    let dir = scratch(name);
+    let inputs = objects(&dir.join("logs"), 0, n_objects, hours);
+    let out = dir.join("out");
+    process_all(&out, &inputs);
+    (dir, inputs, out)
+}
+
+/// `compact` of a run expected to leave or fail something (exit status 1): its stderr.
+fn compact_with_failures(out: &Path) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_flowatlas"))
+        .args(["compact", "--data", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    String::from_utf8(output.stderr).unwrap()
+}
+
 fn compact(out: &Path) -> Vec<u8> {
     flowatlas_ok(&["compact", "--data", out.to_str().unwrap()])
 }
@@ -291,10 +311,7 @@ fn an_hour_of_one_file_and_the_current_hour_are_left_alone() {
 
 #[test]
 fn a_damaged_file_fails_its_hour_by_name_and_nothing_is_lost() {
-    let dir = scratch("compact-damaged");
-    let inputs = objects(&dir.join("logs"), 0, 12, 2);
-    let out = dir.join("out");
-    process_all(&out, &inputs);
+    let (dir, _, out) = processed("compact-damaged", 12, 2);
     let hour = out.join("city_networks/dt=2026-06-01/hour=10");
     let damaged = std::fs::read_dir(&hour)
         .unwrap()
@@ -308,12 +325,7 @@ fn a_damaged_file_fails_its_hour_by_name_and_nothing_is_lost() {
         .unwrap()
         .map(|entry| entry.unwrap().path())
         .collect();
-    let output = Command::new(env!("CARGO_BIN_EXE_flowatlas"))
-        .args(["compact", "--data", out.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = compact_with_failures(&out);
     assert!(stderr.contains(&damaged.display().to_string()), "{stderr}");
     assert!(stderr.contains("notes.txt: left in place"), "{stderr}");
     // The damaged hour is as it was; the other hours of every table are compacted.
@@ -348,10 +360,7 @@ fn a_damaged_file_fails_its_hour_by_name_and_nothing_is_lost() {
 /// commit into the hour) finishes or drops the compaction, and every sum is exact again.
 #[test]
 fn compactions_killed_after_any_step_are_finished_by_the_next_run() {
-    let dir = scratch("compact-killed");
-    let inputs = objects(&dir.join("logs"), 0, 16, 2);
-    let processed = dir.join("processed");
-    process_all(&processed, &inputs);
+    let (dir, inputs, processed) = processed("compact-killed", 16, 2);
     let expected = sums(&tables(&processed));
     for (case, step) in [
         "merged",
@@ -668,10 +677,7 @@ print(json.dumps(result, sort_keys=True))
 /// they take turns under the output's lock hour by hour, and the tables end exact.
 #[test]
 fn concurrent_compactions_and_commits_take_turns() {
-    let dir = scratch("compact-concurrent");
-    let inputs = objects(&dir.join("logs"), 0, 48, 3);
-    let out = dir.join("out");
-    process_all(&out, &inputs);
+    let (dir, inputs, out) = processed("compact-concurrent", 48, 3);
     let expected = sums(&tables(&out));
     let spawn_compact = || {
         Command::new(env!("CARGO_BIN_EXE_flowatlas"))
@@ -850,22 +856,14 @@ fn temporary_files_of_killed_runs_are_removed_once_abandoned() {
 /// The hour is as it was, and the next run compacts it.
 #[test]
 fn a_compaction_that_fails_leaves_no_merged_file_behind() {
-    let dir = scratch("compact-failed");
-    let inputs = objects(&dir.join("logs"), 0, 8, 1);
-    let out = dir.join("out");
-    process_all(&out, &inputs);
+    let (dir, _, out) = processed("compact-failed", 8, 1);
     let expected = sums(&tables(&out));
     // The folder of `city_networks`' compaction journals is a link to nowhere: reading a
     // journal finds none, writing one fails, after the hour was merged.
     let journals = out.join("_compacted/_journals");
     std::fs::create_dir_all(&journals).unwrap();
     std::os::unix::fs::symlink(dir.join("nowhere"), journals.join("city_networks")).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_flowatlas"))
-        .args(["compact", "--data", out.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = compact_with_failures(&out);
     assert!(stderr.contains("_journals/city_networks"), "{stderr}");
     let scratch_files = walk(&out.join("_compacted/.work"));
     assert!(scratch_files.is_empty(), "{scratch_files:?}");
