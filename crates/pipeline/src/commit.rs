@@ -10,8 +10,8 @@
 //! files (never read) or a journal, which the next commit into the folder finishes (every file
 //! in place, every manifest written) or, when a file was lost, undoes. The hidden files a
 //! killed run left are removed by a later batch writing into their folder, or by `compact`,
-//! once their writer is gone and an hour has passed ([`flowatlas_store::remove_abandoned`]). S3 outputs hold no batch
-//! files (each object is written alone there), so they need no lock.
+//! once their writer is gone and an hour has passed ([`flowatlas_store::remove_abandoned`]).
+//! S3 outputs hold no batch files (each object is written alone there), so they need no lock.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

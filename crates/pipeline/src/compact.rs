@@ -377,8 +377,8 @@ struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     /// Merged files and downloads go beside the output for a local folder (a hidden folder
     /// under `_compacted/`, so publishing is a copy on one file system; each merged file is
-    /// removed once published or failed), else into a folder of this run's own under `scratch`, removed
-    /// with the context.
+    /// removed once published or failed), else into a folder of this run's own under
+    /// `scratch`, removed with the context.
     fn new(
         store: &'a dyn Store,
         scratch: &Path,

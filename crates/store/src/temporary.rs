@@ -83,13 +83,6 @@ pub struct Abandoned {
     pub bytes: u64,
 }
 
-impl std::ops::AddAssign for Abandoned {
-    fn add_assign(&mut self, other: Abandoned) {
-        self.files += other.files;
-        self.bytes += other.bytes;
-    }
-}
-
 /// The process id in a temporary file's name (`.<name>.<process id>-<16 hex>.partial`);
 /// `None` for any other name.
 fn writer_of(name: &str) -> Option<u32> {
