@@ -344,16 +344,16 @@ def writer_floor_lines(floors, median, records, small, parse, rounds):
     # at the rate of v2 text from memory (v5 lines, with twice the fields, parse slower).
     lines.append("")
     parse_rate = parse["records"] / parse["seconds"]
-    for key, budget, inflate, run, goal in (
-        ("flows", records / FLOWS_TARGET_PER_S, median["inflate"], "flowatlas-flows-1",
+    for key, budget, inflate, n_records, run, goal in (
+        ("flows", records / FLOWS_TARGET_PER_S, median["inflate"], records, "flowatlas-flows-1",
          f"`--flows` at {FLOWS_TARGET_PER_S / 1e6:.0f} M records/s per core"),
-        ("busy", median["gzip -dc"], median["inflate"], "flowatlas-1",
+        ("busy", median["gzip -dc"], median["inflate"], records, "flowatlas-1",
          "Busy objects at 1.0× `gzip -dc` on one core"),
-        ("small", median["gzip-small"], median["inflate-small"], "small-1",
+        ("small", median["gzip-small"], median["inflate-small"], small["records"], "small-1",
          "Small objects at 1.0× `gzip -dc` on one core"),
     ):
         writer = floors[key]["as_written"]["seconds"]
-        parsing = (small if key == "small" else {"records": records})["records"] / parse_rate
+        parsing = n_records / parse_rate
         floor = writer + inflate + parsing
         lines.append(
             f"- {goal}: {budget:.3f} s for the corpus. Writing the rows alone took "
