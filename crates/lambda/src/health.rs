@@ -23,7 +23,7 @@ use flowatlas_tables::{
 };
 use serde_json::{Value, json};
 
-use crate::state::State;
+use crate::state::{SCRATCH_PREFIX, State};
 
 /// What the report reads besides the health tables.
 const REPORT_INPUT_TABLES: [&str; 4] = [
@@ -107,7 +107,8 @@ async fn compact(state: &State, scheduled_at: i64, stop_at: Instant) -> Result<V
     let options = CompactOptions {
         closed_by,
         from: Some(closed_by - 3_600 * settings.hours as i64),
-        scratch: std::env::temp_dir().join(format!("flowatlas-{}-compact", std::process::id())),
+        scratch: std::env::temp_dir()
+            .join(format!("{SCRATCH_PREFIX}{}-compact", std::process::id())),
         // A backlog (a first deployment) takes several schedules rather than a timeout.
         stop_at: Some(stop_at),
     };
@@ -167,7 +168,8 @@ const REPORT_MAX_AGE_SECONDS: u32 = 60;
 async fn write_report(state: &State, to: i64) -> Result<String, String> {
     let destination = &state.settings.destination;
     let from = to - REPORT_SECONDS;
-    let scratch = std::env::temp_dir().join(format!("flowatlas-{}-report", std::process::id()));
+    let scratch =
+        std::env::temp_dir().join(format!("{SCRATCH_PREFIX}{}-report", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
     let store = destination_store(state);
     let folder = scratch.clone();

@@ -1,7 +1,7 @@
 //! What a function instance keeps from its cold start to its last invocation: the settings,
 //! the AWS clients, the pipeline's configuration and the enricher with its warm cache.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
@@ -11,6 +11,36 @@ use flowatlas_rollup::{RollupConfig, ServiceLocation};
 use flowatlas_s3::Client;
 
 use crate::config::{FileSource, Settings};
+
+/// How this process's scratch folders in the temporary folder begin: `flowatlas-<process id>`,
+/// with a suffix for the health run's (`-compact`, `-report`).
+pub(crate) const SCRATCH_PREFIX: &str = "flowatlas-";
+
+/// Removes the scratch folders of earlier runtimes of this execution environment. Lambda
+/// restarts the runtime after a timeout or running out of memory and keeps `/tmp`, so each
+/// restart left its folder behind — the databases it fetched, tens of MB, and an object's
+/// files — until the 512 MB filled and every invocation failed. A folder goes when its
+/// process no longer runs; those of functions running side by side (tests) stay.
+fn remove_stale_scratch(temp: &Path) {
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|name| name.strip_prefix(SCRATCH_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok());
+        let Some(pid) = pid else {
+            continue;
+        };
+        let is_folder = entry.file_type().is_ok_and(|kind| kind.is_dir());
+        if is_folder && pid != std::process::id() && !flowatlas_store::is_running(pid) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
 
 /// What lives from one cold start to the next invocations.
 pub struct State {
@@ -33,7 +63,8 @@ impl State {
     pub async fn new(settings: Settings, client: Client) -> anyhow::Result<State> {
         // Lambda's writable /tmp (TMPDIR elsewhere); one folder per process, so that functions
         // run side by side on one machine (tests) never share scratch files.
-        let scratch = std::env::temp_dir().join(format!("flowatlas-{}", std::process::id()));
+        remove_stale_scratch(&std::env::temp_dir());
+        let scratch = std::env::temp_dir().join(format!("{SCRATCH_PREFIX}{}", std::process::id()));
         let fetched = scratch.join("files");
         std::fs::create_dir_all(&fetched).with_context(|| format!("{}", fetched.display()))?;
         let mut n_fetched = 0;
@@ -120,5 +151,41 @@ impl State {
             config: pipeline,
             enricher: Mutex::new(enricher),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a runtime killed by a timeout left is removed at the next cold start; a running
+    /// process's folders and every other name stay.
+    #[test]
+    fn scratch_folders_of_gone_runtimes_are_removed() {
+        let temp =
+            std::env::temp_dir().join(format!("flowatlas-stale-test-{}", std::process::id()));
+        // No process has this id: Linux's ids stop at 2^22.
+        let gone = u32::MAX;
+        let ours = std::process::id();
+        let cases = [
+            (format!("flowatlas-{gone}"), true),
+            (format!("flowatlas-{gone}-compact"), true),
+            (format!("flowatlas-{ours}"), false),
+            (format!("flowatlas-{ours}-report"), false),
+            (format!("flowatlas-compact-{gone}"), false),
+            (format!("other-{gone}"), false),
+        ];
+        for (name, _) in &cases {
+            std::fs::create_dir_all(temp.join(name).join("files")).unwrap();
+            std::fs::write(temp.join(name).join("files/city.mmdb"), b"db").unwrap();
+        }
+        let file = temp.join(format!("flowatlas-{gone}-file"));
+        std::fs::write(&file, b"not a folder").unwrap();
+        remove_stale_scratch(&temp);
+        for (name, goes) in &cases {
+            assert_eq!(temp.join(name).exists(), !goes, "{name}");
+        }
+        assert!(file.exists());
+        std::fs::remove_dir_all(&temp).unwrap();
     }
 }

@@ -30,7 +30,7 @@ pub use local::LocalStore;
 pub use partitions::{
     download_partitions, files_by_hour, files_in_hour, hours_with_files, table_days,
 };
-pub use temporary::{ABANDONED_AFTER, Abandoned, TemporaryFile, remove_abandoned};
+pub use temporary::{ABANDONED_AFTER, Abandoned, TemporaryFile, is_running, remove_abandoned};
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};

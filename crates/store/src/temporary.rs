@@ -147,7 +147,7 @@ pub fn remove_abandoned(folder: &Path, now: SystemTime) -> io::Result<Abandoned>
 }
 
 /// Whether process `pid` runs on this machine; false where `/proc` cannot tell.
-fn is_running(pid: u32) -> bool {
+pub fn is_running(pid: u32) -> bool {
     let proc = Path::new("/proc");
     proc.join("self").exists() && proc.join(pid.to_string()).exists()
 }
