@@ -18,9 +18,10 @@ pub(crate) const SCRATCH_PREFIX: &str = "flowatlas-";
 
 /// Removes the scratch folders of earlier runtimes of this execution environment. Lambda
 /// restarts the runtime after a timeout or running out of memory and keeps `/tmp`, so each
-/// restart left its folder behind — the databases it fetched, tens of MB, and an object's
-/// files — until the 512 MB filled and every invocation failed. A folder goes when its
-/// process no longer runs; those of functions running side by side (tests) stay.
+/// restart left its folder behind — the databases it fetched (a GeoLite2 City database is
+/// tens of MB) and an object's files — and a few restarts would fill the ephemeral storage
+/// (512 MB by default). A folder goes when its process no longer runs; those of functions
+/// running side by side (tests) stay.
 fn remove_stale_scratch(temp: &Path) {
     let Ok(entries) = std::fs::read_dir(temp) else {
         return;
