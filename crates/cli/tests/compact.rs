@@ -10,7 +10,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::{flowatlas_ok, python, repo, scratch};
+use support::{files_under, flowatlas_ok, python, repo, scratch};
 
 /// The tables `process --flows` writes per object.
 const TABLES: [&str; 3] = ["city_networks", "client_prefixes", "flows"];
@@ -401,26 +401,10 @@ fn compactions_killed_after_any_step_are_finished_by_the_next_run() {
         for table in TABLES {
             assert_eq!(files_per_hour(&found, table), [1, 1], "{step}: {table}");
         }
-        let left: Vec<_> = walk(&out.join("_compacted/_journals"));
+        let left: Vec<_> = files_under(&out.join("_compacted/_journals"));
         assert!(left.is_empty(), "{step}: {left:?}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .flat_map(|entry| {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(&path)
-            } else {
-                vec![path]
-            }
-        })
-        .collect()
 }
 
 /// The same compaction on S3 (moto's server on loopback), where the Lambda and backfill write
@@ -782,7 +766,7 @@ fn temporary_files_of_killed_runs_are_removed_once_abandoned() {
     let inputs = objects(&dir.join("logs"), 0, 6, 2);
     let out = dir.join("out");
     process_all(&out, &inputs[..4]);
-    let content = walk(&out.join("flows"))
+    let content = files_under(&out.join("flows"))
         .into_iter()
         .find(|path| {
             path.extension()
@@ -865,7 +849,7 @@ fn a_compaction_that_fails_leaves_no_merged_file_behind() {
     std::os::unix::fs::symlink(dir.join("nowhere"), journals.join("city_networks")).unwrap();
     let stderr = compact_with_failures(&out);
     assert!(stderr.contains("_journals/city_networks"), "{stderr}");
-    let scratch_files = walk(&out.join("_compacted/.work"));
+    let scratch_files = files_under(&out.join("_compacted/.work"));
     assert!(scratch_files.is_empty(), "{scratch_files:?}");
     let found = tables(&out);
     assert_eq!(sums(&found), expected);
